@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel-version differences, all in one place. vhm builds against every
+ * kernel of its matrix (Debian 12's 6.1 and bookworm-backports' 6.12, and
+ * newer); code elsewhere uses the names defined here. Tests are on the
+ * feature, not on LINUX_VERSION_CODE, so distro backports work too.
+ */
+#ifndef VHM_COMPAT_H
+#define VHM_COMPAT_H
+
+#include <asm/msr.h>
+
+/* rdmsrl()/wrmsrl() became rdmsrq()/wrmsrq() in 6.16. */
+#ifdef rdmsrq
+#define vhm_rdmsr(msr, val)	rdmsrq(msr, val)
+#define vhm_wrmsr(msr, val)	wrmsrq(msr, val)
+#else
+#define vhm_rdmsr(msr, val)	rdmsrl(msr, val)
+#define vhm_wrmsr(msr, val)	wrmsrl(msr, val)
+#endif
+
+#endif /* VHM_COMPAT_H */

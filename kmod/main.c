@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhm: the virtual hardware manager. Module load and unload: pick the vendor
+ * backend, turn virtualization on for every CPU, expose /dev/vhm.
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/module.h>
+#include <asm/processor.h>
+
+#include <uapi/linux/vhm.h>
+#include "vhm.h"
+
+const struct vhm_vendor_ops *vhm_ops;
+
+bool vhm_verbose;
+module_param_named(verbose, vhm_verbose, bool, 0644);
+MODULE_PARM_DESC(verbose,
+		 "Log each CPU's virtualization on/off transition (default: off)");
+
+static const struct vhm_vendor_ops *vhm_pick_vendor(void)
+{
+	switch (boot_cpu_data.x86_vendor) {
+	case X86_VENDOR_AMD:
+	case X86_VENDOR_HYGON:
+		return &vhm_svm_ops;
+	case X86_VENDOR_INTEL:
+	case X86_VENDOR_CENTAUR:
+	case X86_VENDOR_ZHAOXIN:
+		return &vhm_vmx_ops;
+	default:
+		return NULL;
+	}
+}
+
+static int __init vhm_init(void)
+{
+	int r;
+
+	vhm_ops = vhm_pick_vendor();
+	if (!vhm_ops) {
+		pr_err("unsupported CPU vendor; vhm needs AMD-V with nested paging or Intel VT-x with EPT\n");
+		return -ENODEV;
+	}
+	r = vhm_ops->probe();
+	if (r)
+		return r;
+	r = vhm_virt_init();
+	if (r)
+		return r;
+	/* Last: after this, /dev/vhm is exposed to userspace. */
+	r = vhm_dev_init();
+	if (r)
+		goto virt_exit;
+	pr_info("%s ready, /dev/vhm API version %d\n", vhm_ops->name,
+		VHM_API_VERSION);
+	return 0;
+
+virt_exit:
+	vhm_virt_exit();
+	return r;
+}
+
+static void __exit vhm_exit(void)
+{
+	vhm_dev_exit();
+	vhm_virt_exit();
+}
+
+module_init(vhm_init);
+module_exit(vhm_exit);
+
+MODULE_DESCRIPTION("vhm: virtual hardware manager (AMD-V/Intel VT-x hypervisor)");
+MODULE_AUTHOR("The vhm developers");
+MODULE_LICENSE("GPL");

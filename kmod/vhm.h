@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Vendor-neutral declarations shared by the files of vhm.ko. */
+#ifndef VHM_H
+#define VHM_H
+
+#include "vendor.h"
+
+/* The vendor backend chosen at load time. */
+extern const struct vhm_vendor_ops *vhm_ops;
+/* Module parameter: log every per-CPU virtualization transition. */
+extern bool vhm_verbose;
+
+/* virt.c: hardware virtualization on every online CPU. */
+int vhm_virt_init(void);
+void vhm_virt_exit(void);
+
+/* dev.c: the /dev/vhm misc device. */
+int vhm_dev_init(void);
+void vhm_dev_exit(void);
+
+#endif /* VHM_H */

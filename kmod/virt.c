@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Hardware virtualization on every online CPU, for as long as vhm is loaded:
+ * on at load and on each CPU that comes online; off on unload, on each CPU
+ * that goes offline, before reboot, kexec and power-off, around suspend,
+ * and from NMI context on crash or emergency reboot.
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/cpu.h>
+#include <linux/cpuhotplug.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/reboot.h>
+#include <linux/smp.h>
+#include <linux/syscore_ops.h>
+#include <asm/reboot.h>
+
+#include "vhm.h"
+
+static DEFINE_PER_CPU(bool, vhm_cpu_on);
+static enum cpuhp_state vhm_cpuhp_state;
+static bool vhm_rebooting;
+static atomic_t vhm_enable_failures = ATOMIC_INIT(0);
+
+static void vhm_report_busy(unsigned int cpu)
+{
+	pr_err("CPU %u already has %s turned on by another hypervisor: stop it first (KVM: rmmod %s kvm, or load kvm with enable_virt_at_load=0 and stop its VMs; VirtualBox: stop its VMs)\n",
+	       cpu, vhm_ops->name, vhm_ops->kvm_module);
+}
+
+/* Interrupts off, on the CPU concerned. */
+static int vhm_cpu_enable_irqsoff(void)
+{
+	unsigned int cpu = smp_processor_id();
+	int r;
+
+	if (__this_cpu_read(vhm_cpu_on))
+		return 0;
+	r = vhm_ops->cpu_enable();
+	if (r) {
+		/* Report the first failure only: the others say the same. */
+		if (atomic_inc_return(&vhm_enable_failures) == 1) {
+			if (r == -EBUSY)
+				vhm_report_busy(cpu);
+			else
+				pr_err("CPU %u: turning on %s failed (%d)\n",
+				       cpu, vhm_ops->name, r);
+		}
+		return r;
+	}
+	__this_cpu_write(vhm_cpu_on, true);
+	if (vhm_verbose)
+		pr_info("CPU %u: %s on\n", cpu, vhm_ops->name);
+	return 0;
+}
+
+static void vhm_cpu_disable_irqsoff(void)
+{
+	if (!__this_cpu_read(vhm_cpu_on))
+		return;
+	vhm_ops->cpu_disable();
+	__this_cpu_write(vhm_cpu_on, false);
+	if (vhm_verbose)
+		pr_info("CPU %u: %s off\n", smp_processor_id(), vhm_ops->name);
+}
+
+static void vhm_cpu_disable_ipi(void *unused)
+{
+	vhm_cpu_disable_irqsoff();
+}
+
+/* CPU hotplug: runs on the CPU coming online or going offline. */
+static int vhm_cpu_online(unsigned int cpu)
+{
+	unsigned long flags;
+	int r = 0;
+
+	local_irq_save(flags);
+	if (!READ_ONCE(vhm_rebooting))
+		r = vhm_cpu_enable_irqsoff();
+	local_irq_restore(flags);
+	return r;
+}
+
+static int vhm_cpu_offline(unsigned int cpu)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	vhm_cpu_disable_irqsoff();
+	local_irq_restore(flags);
+	return 0;
+}
+
+/*
+ * Reboot, kexec and power-off: every CPU leaves VMX operation (which blocks
+ * INIT) or SVM, so the firmware or the next kernel finds them clean.
+ */
+static int vhm_reboot(struct notifier_block *nb, unsigned long code,
+		      void *unused)
+{
+	WRITE_ONCE(vhm_rebooting, true);
+	on_each_cpu(vhm_cpu_disable_ipi, NULL, 1);
+	if (vhm_verbose)
+		pr_info("virtualization off on all CPUs for %s\n",
+			code == SYS_POWER_OFF ? "power-off" :
+			code == SYS_HALT ? "halt" : "restart");
+	return NOTIFY_OK;
+}
+
+static struct notifier_block vhm_reboot_nb = {
+	.notifier_call = vhm_reboot,
+};
+
+/*
+ * Suspend: the other CPUs are already offline (their hotplug callback
+ * turned virtualization off); this runs on the last one, interrupts off.
+ */
+static int vhm_suspend(void)
+{
+	vhm_cpu_disable_irqsoff();
+	return 0;
+}
+
+static void vhm_resume(void)
+{
+	if (vhm_cpu_enable_irqsoff())
+		pr_err("virtualization could not be turned back on after resume: unload and reload vhm\n");
+}
+
+static struct syscore_ops vhm_syscore_ops = {
+	.suspend = vhm_suspend,
+	.resume = vhm_resume,
+};
+
+/* Crash or emergency reboot, in NMI context on every CPU. */
+static void vhm_emergency_disable(void)
+{
+	if (this_cpu_read(vhm_cpu_on))
+		vhm_ops->cpu_emergency_disable();
+}
+
+static void vhm_cpu_in_use_ipi(void *busy)
+{
+	if (vhm_ops->cpu_in_use())
+		cpumask_set_cpu(smp_processor_id(), busy);
+}
+
+/* Refuse early, before taking any shared hook, when a CPU is taken. */
+static int vhm_check_cpus_free(void)
+{
+	cpumask_var_t busy;
+	int r = 0;
+
+	if (!zalloc_cpumask_var(&busy, GFP_KERNEL))
+		return -ENOMEM;
+	on_each_cpu(vhm_cpu_in_use_ipi, busy, 1);
+	if (!cpumask_empty(busy)) {
+		vhm_report_busy(cpumask_first(busy));
+		r = -EBUSY;
+	}
+	free_cpumask_var(busy);
+	return r;
+}
+
+/*
+ * KVM turns virtualization on whenever it runs a VM (and, from 6.12, at
+ * load) and holds the kernel's single emergency-disable hook meanwhile, so
+ * the two cannot share a machine. kvm.ko's exported symbol tells whether it
+ * is loaded.
+ */
+static int vhm_check_kvm_absent(void)
+{
+	if (!__symbol_get("kvm_rebooting"))
+		return 0;
+	__symbol_put("kvm_rebooting");
+	pr_err("KVM (kvm.ko) is loaded and takes %s whenever it runs a VM: rmmod %s kvm first\n",
+	       vhm_ops->name, vhm_ops->kvm_module);
+	return -EBUSY;
+}
+
+int vhm_virt_init(void)
+{
+	int r;
+
+	r = vhm_check_cpus_free();
+	if (r)
+		return r;
+	r = vhm_check_kvm_absent();
+	if (r)
+		return r;
+	r = vhm_ops->setup();
+	if (r)
+		return r;
+
+	cpu_emergency_register_virt_callback(vhm_emergency_disable);
+	atomic_set(&vhm_enable_failures, 0);
+	WRITE_ONCE(vhm_rebooting, false);
+	/* Turns virtualization on for every online CPU, or for none. */
+	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vhm:online",
+			      vhm_cpu_online, vhm_cpu_offline);
+	if (r < 0)
+		goto unregister_emergency;
+	vhm_cpuhp_state = r;
+
+	r = register_reboot_notifier(&vhm_reboot_nb);
+	if (r)
+		goto remove_cpuhp;
+	register_syscore_ops(&vhm_syscore_ops);
+	return 0;
+
+remove_cpuhp:
+	cpuhp_remove_state(vhm_cpuhp_state);
+unregister_emergency:
+	cpu_emergency_unregister_virt_callback(vhm_emergency_disable);
+	vhm_ops->teardown();
+	return r;
+}
+
+void vhm_virt_exit(void)
+{
+	unregister_syscore_ops(&vhm_syscore_ops);
+	unregister_reboot_notifier(&vhm_reboot_nb);
+	/* Turns virtualization off on every online CPU. */
+	cpuhp_remove_state(vhm_cpuhp_state);
+	cpu_emergency_unregister_virt_callback(vhm_emergency_disable);
+	vhm_ops->teardown();
+}
