@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+#   make              module (against KDIR), vhmctl and the selftests
+#   make check        the whole suite in the emulated test hosts
+#   make demo         boot the AMD test host and show vhm working there
+#   make install      module, vhmctl and the udev rule on this machine
+#   make checkpatch   kernel coding style of kmod/ and uapi/
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+PREFIX ?= /usr/local
+
+all: module userland selftests
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userland:
+	$(MAKE) -C userland
+
+selftests:
+	$(MAKE) -C selftests
+
+check:
+	tools/check
+
+demo:
+	tools/testhost/run --vendor amd --kernel 6.1 --mode demo
+
+checkpatch:
+	tools/checkpatch
+
+install: module userland
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+	install -D -m 0755 userland/vhmctl $(DESTDIR)$(PREFIX)/bin/vhmctl
+	install -D -m 0644 tools/udev/99-vhm.rules \
+		$(DESTDIR)/etc/udev/rules.d/99-vhm.rules
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C userland clean
+	$(MAKE) -C selftests clean
+	rm -rf build
+
+.PHONY: all module userland selftests check demo checkpatch install clean

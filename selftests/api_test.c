@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The system fd: the device node, VHM_GET_API_VERSION, VHM_CHECK_EXTENSION
+ * and what happens with ioctl numbers and arguments it does not know.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cpuid.h>
+#include <linux/vhm.h>
+
+#include "kselftest_harness.h"
+#include "vhm_util.h"
+
+FIXTURE(sys) {
+	int fd;
+};
+
+FIXTURE_SETUP(sys)
+{
+	self->fd = -1;
+	REQUIRE_VHM_HOST();
+	host_reset();
+	ASSERT_EQ(0, vhm_load(NULL));
+	self->fd = open("/dev/vhm", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(sys)
+{
+	if (self->fd >= 0)
+		close(self->fd);
+	host_reset();
+}
+
+TEST_F(sys, device_node_is_root_only)
+{
+	struct stat st;
+
+	ASSERT_EQ(0, stat("/dev/vhm", &st));
+	EXPECT_TRUE(S_ISCHR(st.st_mode));
+	EXPECT_EQ(0600, st.st_mode & 07777);
+	EXPECT_EQ(0, st.st_uid);
+}
+
+TEST_F(sys, unprivileged_open_refused)
+{
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(open("/dev/vhm", O_RDWR) < 0 && errno == EACCES ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+TEST_F(sys, api_version)
+{
+	EXPECT_EQ(VHM_API_VERSION, ioctl(self->fd, VHM_GET_API_VERSION, 0));
+	EXPECT_EQ(1, VHM_API_VERSION);
+}
+
+TEST_F(sys, api_version_rejects_argument)
+{
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_API_VERSION, 1UL));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_API_VERSION, (unsigned long)&self->fd));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(sys, cap_hw_vendor_matches_cpu)
+{
+	long v = ioctl(self->fd, VHM_CHECK_EXTENSION, VHM_CAP_HW_VENDOR);
+
+	EXPECT_EQ(host_vendor() == VENDOR_AMD ? VHM_HW_SVM : VHM_HW_VMX, v);
+}
+
+TEST_F(sys, cap_nested_paging)
+{
+	EXPECT_EQ(1, ioctl(self->fd, VHM_CHECK_EXTENSION, VHM_CAP_NESTED_PAGING));
+}
+
+/* The number of ASIDs is CPUID 0x8000000a EBX; VPID is 16 bits. */
+TEST_F(sys, cap_tlb_tags_matches_cpuid)
+{
+	long v = ioctl(self->fd, VHM_CHECK_EXTENSION, VHM_CAP_TLB_TAGS);
+	unsigned int a, b, c, d;
+	char line[4096];
+	bool vpid = false;
+	FILE *f;
+
+	if (host_vendor() == VENDOR_AMD) {
+		ASSERT_TRUE(__get_cpuid(0x8000000a, &a, &b, &c, &d));
+		EXPECT_EQ((long)b, v);
+		EXPECT_LT(0, v);
+		return;
+	}
+	/* 6.1+ lists VMX features on a "vmx flags" line. */
+	f = fopen("/proc/cpuinfo", "r");
+	ASSERT_NE(NULL, f);
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "vmx flags", 9) && strstr(line, " vpid"))
+			vpid = true;
+	fclose(f);
+	EXPECT_EQ(vpid ? 65535 : 0, v);
+}
+
+TEST_F(sys, unknown_caps_are_absent)
+{
+	static const unsigned long caps[] = {
+		0, 4, 5, 100, 0x7fffffff, 0xffffffff, 0x100000001ul, ~0ul,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+		EXPECT_EQ(0, ioctl(self->fd, VHM_CHECK_EXTENSION, caps[i]))
+			TH_LOG("cap %#lx", caps[i]);
+}
+
+TEST_F(sys, unknown_ioctls_are_enotty)
+{
+	static const unsigned long bad[] = {
+		_IO(VHMIO, 0x02), _IO(VHMIO, 0x3f),	/* unused system numbers */
+		_IO(VHMIO, 0x40), _IO(VHMIO, 0x80),	/* VM and vCPU bands */
+		_IOR(VHMIO, 0x00, int),			/* right number, wrong size */
+		_IOW(VHMIO, 0x01, __u64),
+		_IO(0xAE, 0x00), _IO(0xAE, 0x03),	/* KVM's numbers */
+		0, ~0u,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_EQ(-1, ioctl(self->fd, bad[i], 0)) TH_LOG("ioctl %#lx", bad[i]);
+		EXPECT_EQ(ENOTTY, errno) TH_LOG("ioctl %#lx", bad[i]);
+	}
+}
+
+TEST_F(sys, read_write_mmap_unsupported)
+{
+	char buf[8];
+
+	EXPECT_EQ(-1, read(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, write(self->fd, buf, sizeof(buf)));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for vhm's selftests: loading and unloading vhm.ko and the stock
+ * KVM modules, the kernel log, CPU hotplug and MSRs of the test host.
+ */
+#ifndef VHM_UTIL_H
+#define VHM_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <unistd.h>
+
+/* REQUIRE_VHM_HOST() uses SKIP() from kselftest_harness.h, included first. */
+
+enum vhm_vendor { VENDOR_NONE, VENDOR_AMD, VENDOR_INTEL };
+
+/* The CPU's virtualization extension per /proc/cpuinfo (svm or vmx flag). */
+enum vhm_vendor host_vendor(void);
+/* "kvm_amd" or "kvm_intel". */
+const char *kvm_vendor_module(void);
+/* The path of vhm.ko: $VHM_MODULE, else /lib/modules/$(uname -r)/extra/vhm.ko. */
+const char *vhm_module_path(void);
+
+/* finit_module()/delete_module(): 0 or -errno, nothing printed. */
+int module_load(const char *path, const char *params);
+int module_unload(const char *name);
+bool module_loaded(const char *name);
+int vhm_load(const char *params);
+int vhm_unload(void);
+/* Unload vhm and KVM if loaded: every test starts from a clean host. */
+void host_reset(void);
+/* modprobe NAME (stock modules of the test host); 0 or the exit status. */
+int modprobe(const char *name);
+
+/*
+ * Skip (never pass) when the test cannot run here: not root, no vhm.ko,
+ * or a CPU without AMD-V/VT-x.
+ */
+#define REQUIRE_VHM_HOST()						\
+	do {								\
+		if (geteuid() != 0)					\
+			SKIP(return, "needs root");			\
+		if (access(vhm_module_path(), R_OK))			\
+			SKIP(return, "no vhm.ko at %s (set VHM_MODULE)",	\
+			     vhm_module_path());			\
+		if (host_vendor() == VENDOR_NONE)			\
+			SKIP(return, "CPU has neither SVM nor VMX");	\
+	} while (0)
+
+/* The kernel log from the moment kmsg_open() was called. */
+struct kmsg_log {
+	int fd;
+	char *text;	/* messages read so far, one per line */
+	size_t len;
+};
+int kmsg_open(struct kmsg_log *k);
+void kmsg_close(struct kmsg_log *k);
+/* Is there a message containing needle since kmsg_open()? Copy its line. */
+bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len);
+
+/* /sys/devices/system/cpu/cpuN/online; 0 or -errno. */
+int cpu_set_online(int cpu, bool online);
+int nr_cpus_online(void);
+/* Read an MSR of one CPU through /dev/cpu/N/msr (loads msr.ko). */
+int read_msr(int cpu, uint32_t msr, uint64_t *val);
+
+#define MSR_EFER	0xc0000080
+#define EFER_SVME	(1ull << 12)
+
+/* A KVM VM kept alive in a child process, so KVM holds the hardware. */
+struct kvm_holder {
+	int pid;
+	int release_fd;
+};
+/* 0 when the child created the VM; -errno of KVM_CREATE_VM otherwise. */
+int kvm_hold_vm(struct kvm_holder *h);
+void kvm_release_vm(struct kvm_holder *h);
+/* Open /dev/kvm and create (and close) one VM: 0 or -errno. */
+int kvm_try_create_vm(void);
+
+#endif /* VHM_UTIL_H */

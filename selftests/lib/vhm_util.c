@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <linux/kvm.h>
+
+#include "vhm_util.h"
+
+enum vhm_vendor host_vendor(void)
+{
+	static enum vhm_vendor cached = -1;
+	char line[4096];
+	FILE *f;
+
+	if ((int)cached != -1)
+		return cached;
+	cached = VENDOR_NONE;
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return cached;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5))
+			continue;
+		if (strstr(line, " svm"))
+			cached = VENDOR_AMD;
+		else if (strstr(line, " vmx"))
+			cached = VENDOR_INTEL;
+		break;
+	}
+	fclose(f);
+	return cached;
+}
+
+const char *kvm_vendor_module(void)
+{
+	return host_vendor() == VENDOR_AMD ? "kvm_amd" : "kvm_intel";
+}
+
+const char *vhm_module_path(void)
+{
+	static char path[256];
+	struct utsname u;
+
+	if (getenv("VHM_MODULE"))
+		return getenv("VHM_MODULE");
+	uname(&u);
+	snprintf(path, sizeof(path), "/lib/modules/%s/extra/vhm.ko", u.release);
+	return path;
+}
+
+int module_load(const char *path, const char *params)
+{
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = syscall(SYS_finit_module, fd, params ? params : "", 0);
+	r = r ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+int module_unload(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+bool module_loaded(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/module/%s/initstate", name);
+	return access(path, F_OK) == 0;
+}
+
+int vhm_load(const char *params)
+{
+	return module_load(vhm_module_path(), params);
+}
+
+int vhm_unload(void)
+{
+	return module_unload("vhm");
+}
+
+int modprobe(const char *name)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "modprobe %s", name);
+	return system(cmd);
+}
+
+void host_reset(void)
+{
+	if (module_loaded("vhm"))
+		vhm_unload();
+	if (module_loaded("kvm_amd"))
+		module_unload("kvm_amd");
+	if (module_loaded("kvm_intel"))
+		module_unload("kvm_intel");
+	if (module_loaded("kvm"))
+		module_unload("kvm");
+}
+
+int kmsg_open(struct kmsg_log *k)
+{
+	k->text = NULL;
+	k->len = 0;
+	k->fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (k->fd < 0)
+		return -errno;
+	lseek(k->fd, 0, SEEK_END);
+	return 0;
+}
+
+void kmsg_close(struct kmsg_log *k)
+{
+	if (k->fd >= 0)
+		close(k->fd);
+	k->fd = -1;
+	free(k->text);
+	k->text = NULL;
+}
+
+/* Append the records written since the last call to k->text. */
+static void kmsg_drain(struct kmsg_log *k)
+{
+	char rec[8192], *msg, *grown;
+	size_t mlen;
+	ssize_t n;
+
+	for (;;) {
+		n = read(k->fd, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten: go on */
+		if (n <= 0)
+			return;
+		rec[n] = 0;
+		/* "prio,seq,time,flags;message\n" */
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		mlen = strcspn(msg, "\n");
+		grown = realloc(k->text, k->len + mlen + 2);
+		if (!grown)
+			return;
+		k->text = grown;
+		memcpy(k->text + k->len, msg, mlen);
+		k->len += mlen;
+		k->text[k->len++] = '\n';
+		k->text[k->len] = 0;
+	}
+}
+
+bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len)
+{
+	char *hit, *start, *end;
+
+	kmsg_drain(k);
+	hit = k->text ? strstr(k->text, needle) : NULL;
+	if (!hit)
+		return false;
+	if (line) {
+		for (start = hit; start > k->text && start[-1] != '\n'; start--)
+			;
+		end = strchr(hit, '\n');
+		snprintf(line, len, "%.*s", (int)(end - start), start);
+	}
+	return true;
+}
+
+int cpu_set_online(int cpu, bool online)
+{
+	char path[96];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, online ? "1" : "0", 1) != 1)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int nr_cpus_online(void)
+{
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+int read_msr(int cpu, uint32_t msr, uint64_t *val)
+{
+	char path[64];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "/dev/cpu/%d/msr", cpu);
+	if (access(path, F_OK))
+		modprobe("msr");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, val, sizeof(*val), msr) != sizeof(*val))
+		r = -EIO;
+	close(fd);
+	return r;
+}
+
+int kvm_try_create_vm(void)
+{
+	int kvm, vm, r = 0;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -errno;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		r = -errno;
+	else
+		close(vm);
+	close(kvm);
+	return r;
+}
+
+int kvm_hold_vm(struct kvm_holder *h)
+{
+	int ready[2], release[2], r = 0;
+	int kvm, vm;
+	char c;
+
+	if (pipe(ready) || pipe(release))
+		return -errno;
+	h->pid = fork();
+	if (h->pid < 0)
+		return -errno;
+	if (h->pid == 0) {
+		close(ready[0]);
+		close(release[1]);
+		kvm = open("/dev/kvm", O_RDWR);
+		vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+		r = vm < 0 ? -errno : 0;
+		if (write(ready[1], &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		/* Hold the VM until the parent closes its end. */
+		if (read(release[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	h->release_fd = release[1];
+	if (read(ready[0], &r, sizeof(r)) != sizeof(r))
+		r = -EIO;
+	close(ready[0]);
+	return r;
+}
+
+void kvm_release_vm(struct kvm_holder *h)
+{
+	close(h->release_fd);
+	waitpid(h->pid, NULL, 0);
+}

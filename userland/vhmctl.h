@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* One function per vhmctl command, each in its own cmd-<name>.c. */
+#ifndef VHMCTL_H
+#define VHMCTL_H
+
+int cmd_info(int argc, char **argv);
+
+#endif /* VHMCTL_H */
