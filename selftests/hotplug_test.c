@@ -77,6 +77,7 @@ TEST_F(hp, offline_online_while_loaded)
 {
 	int fd, round;
 
+	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	expect_svme(_metadata, TEST_CPU, 1);
 	for (round = 0; round < 3; round++) {
@@ -99,6 +100,7 @@ TEST_F(hp, offline_online_while_loaded)
 
 TEST_F(hp, cpu_onlined_after_load_is_enabled)
 {
+	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, cpu_set_online(TEST_CPU, false));
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	EXPECT_FALSE(logged(&self->kmsg, TEST_CPU, "on"));
@@ -113,6 +115,7 @@ TEST_F(hp, cpu_onlined_after_load_is_enabled)
 /* A CPU offline at unload time must not come back with SVM/VMX on. */
 TEST_F(hp, unload_while_cpu_offline)
 {
+	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	ASSERT_EQ(0, cpu_set_online(TEST_CPU, false));
 	ASSERT_EQ(0, vhm_unload());
@@ -145,6 +148,7 @@ TEST_F(hp, suspend_resume)
 	char state[256] = "";
 	int fd, cpu;
 
+	RETURN_IF_SKIPPED();
 	fd = open("/sys/power/state", O_RDONLY);
 	if (fd >= 0) {
 		if (read(fd, state, sizeof(state) - 1) < 0)

@@ -62,3 +62,13 @@ apt_field() {
 	apt_private apt-cache show "$1" 2>/dev/null |
 		awk -v f="$2:" '$1 == f { sub(/^[^:]*: */, ""); print; exit }'
 }
+
+# Everything building vhm and booting the AMD test host needs.
+need_build_deps() {
+	need_pkgs make:make gcc:gcc patch:patch rsync:rsync perl:perl \
+		python3:python3 busybox:busybox-static cpio:cpio xz:xz-utils \
+		depmod:kmod pahole:pahole qemu-system-x86_64:qemu-system-x86 \
+		/usr/include/linux/kvm.h:linux-libc-dev \
+		/usr/lib/x86_64-linux-gnu/libc.a:libc6-dev \
+		/usr/lib/x86_64-linux-gnu/libelf.so.1:libelf1
+}
