@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Refusal on CPUs without what vhm needs. Not part of the default run: the
+ * test hosts run it in extra boots of CPU models without SVM, or with SVM
+ * but without nested paging (make check's amd-nohw stage). On any other
+ * CPU each case skips, saying which CPU it needs.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "kselftest_harness.h"
+#include "vhm_util.h"
+
+static bool cpu_flag(const char *flag)
+{
+	char line[8192], word[64];
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	snprintf(word, sizeof(word), " %s", flag);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p;
+
+		if (strncmp(line, "flags", 5))
+			continue;
+		line[strcspn(line, "\n")] = ' ';
+		for (p = strstr(line, word); p; p = strstr(p + 1, word))
+			if (p[strlen(word)] == ' ')
+				found = true;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+FIXTURE(nohw) {
+	struct kmsg_log kmsg;
+};
+
+FIXTURE_SETUP(nohw)
+{
+	self->kmsg.fd = -1;
+	self->kmsg.text = NULL;
+	if (geteuid() != 0)
+		SKIP(return, "needs root");
+	if (access(vhm_module_path(), R_OK))
+		SKIP(return, "no vhm.ko at %s", vhm_module_path());
+	ASSERT_EQ(0, kmsg_open(&self->kmsg));
+}
+
+FIXTURE_TEARDOWN(nohw)
+{
+	kmsg_close(&self->kmsg);
+	host_reset();
+}
+
+TEST_F(nohw, refused_without_svm_or_vmx)
+{
+	char line[512];
+
+	RETURN_IF_SKIPPED();
+	if (cpu_flag("svm") || cpu_flag("vmx"))
+		SKIP(return, "needs a CPU without SVM and VMX");
+	EXPECT_EQ(-ENODEV, vhm_load(NULL));
+	EXPECT_FALSE(module_loaded("vhm"));
+	ASSERT_TRUE(kmsg_find(&self->kmsg, "vhm needs", line, sizeof(line)));
+	EXPECT_EQ(0, strncmp(line, "vhm: ", 5)) TH_LOG("got: %s", line);
+	EXPECT_NE(NULL, strstr(line, "has no")) TH_LOG("got: %s", line);
+}
+
+TEST_F(nohw, refused_without_nested_paging)
+{
+	char line[512];
+
+	RETURN_IF_SKIPPED();
+	if (!cpu_flag("svm") || cpu_flag("npt"))
+		SKIP(return, "needs a CPU with SVM but without NPT");
+	EXPECT_EQ(-EOPNOTSUPP, vhm_load(NULL));
+	EXPECT_FALSE(module_loaded("vhm"));
+	ASSERT_TRUE(kmsg_find(&self->kmsg, "nested paging", line, sizeof(line)));
+	EXPECT_EQ(0, strncmp(line, "vhm: ", 5)) TH_LOG("got: %s", line);
+	EXPECT_NE(NULL, strstr(line, "needs NPT")) TH_LOG("got: %s", line);
+}
+
+TEST_HARNESS_MAIN
