@@ -13,9 +13,11 @@
 #include <linux/topology.h>
 #include <asm/processor.h>
 #include <asm/msr-index.h>
+#include <asm/pgtable_types.h>
 
 #include <uapi/linux/vhm.h>
 #include "compat.h"
+#include "svm.h"
 #include "vendor.h"
 
 #define SVM_CPUID_FN		0x8000000a
@@ -25,7 +27,26 @@
 
 /* The host save area the CPU uses on every VMRUN, one page per CPU. */
 static DEFINE_PER_CPU(struct page *, svm_hsave_page);
+/* Where VMSAVE keeps the host's FS/GS/TR/syscall state across a VMRUN. */
+static DEFINE_PER_CPU(struct page *, svm_host_save_page);
 static u32 svm_nr_asids;
+
+/* Every port and every MSR intercepted (IOPM 12 KiB, MSRPM 8 KiB). */
+#define SVM_IOPM_ORDER	2
+#define SVM_MSRPM_ORDER	1
+static struct page *svm_iopm, *svm_msrpm;
+
+/*
+ * ASIDs per CPU: handed out in order; when they run out, a new generation
+ * starts and the whole TLB is flushed, so a vCPU whose ASID is from an old
+ * generation (or another CPU) takes a fresh one.
+ */
+struct svm_asids {
+	u32 next;
+	u64 gen;
+	bool flush_all;
+};
+static DEFINE_PER_CPU(struct svm_asids, svm_asids) = { .next = 1, .gen = 1 };
 
 static int svm_probe(void)
 {
@@ -49,18 +70,18 @@ static int svm_probe(void)
 	return 0;
 }
 
-static void svm_teardown(void)
+static void svm_free_percpu(struct page * __percpu *pages)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		if (per_cpu(svm_hsave_page, cpu))
-			__free_page(per_cpu(svm_hsave_page, cpu));
-		per_cpu(svm_hsave_page, cpu) = NULL;
+		if (*per_cpu_ptr(pages, cpu))
+			__free_page(*per_cpu_ptr(pages, cpu));
+		*per_cpu_ptr(pages, cpu) = NULL;
 	}
 }
 
-static int svm_setup(void)
+static int svm_alloc_percpu(struct page * __percpu *pages)
 {
 	struct page *page;
 	int cpu;
@@ -68,13 +89,94 @@ static int svm_setup(void)
 	for_each_possible_cpu(cpu) {
 		page = alloc_pages_node(cpu_to_node(cpu),
 					GFP_KERNEL | __GFP_ZERO, 0);
-		if (!page) {
-			svm_teardown();
+		if (!page)
 			return -ENOMEM;
-		}
-		per_cpu(svm_hsave_page, cpu) = page;
+		*per_cpu_ptr(pages, cpu) = page;
 	}
 	return 0;
+}
+
+static void svm_teardown(void)
+{
+	svm_free_percpu(&svm_hsave_page);
+	svm_free_percpu(&svm_host_save_page);
+	if (svm_iopm)
+		__free_pages(svm_iopm, SVM_IOPM_ORDER);
+	if (svm_msrpm)
+		__free_pages(svm_msrpm, SVM_MSRPM_ORDER);
+	svm_iopm = NULL;
+	svm_msrpm = NULL;
+}
+
+static int svm_setup(void)
+{
+	if (svm_alloc_percpu(&svm_hsave_page) ||
+	    svm_alloc_percpu(&svm_host_save_page))
+		goto teardown;
+	svm_iopm = alloc_pages(GFP_KERNEL, SVM_IOPM_ORDER);
+	svm_msrpm = alloc_pages(GFP_KERNEL, SVM_MSRPM_ORDER);
+	if (!svm_iopm || !svm_msrpm)
+		goto teardown;
+	memset(page_address(svm_iopm), 0xff, PAGE_SIZE << SVM_IOPM_ORDER);
+	memset(page_address(svm_msrpm), 0xff, PAGE_SIZE << SVM_MSRPM_ORDER);
+	return 0;
+
+teardown:
+	svm_teardown();
+	return -ENOMEM;
+}
+
+phys_addr_t svm_host_save_pa(void)
+{
+	return page_to_phys(__this_cpu_read(svm_host_save_page));
+}
+
+phys_addr_t svm_iopm_pa(void)
+{
+	return page_to_phys(svm_iopm);
+}
+
+phys_addr_t svm_msrpm_pa(void)
+{
+	return page_to_phys(svm_msrpm);
+}
+
+void svm_assign_asid(struct svm_vcpu *svm)
+{
+	struct svm_asids *a = this_cpu_ptr(&svm_asids);
+	int cpu = smp_processor_id();
+
+	if (svm->asid_cpu == cpu && svm->asid_gen == a->gen) {
+		svm->vmcb->control.asid = svm->asid;
+		return;
+	}
+	if (a->next >= svm_nr_asids) {
+		a->gen++;
+		a->next = 1;
+		a->flush_all = true;
+	}
+	svm->asid = a->next++;
+	svm->asid_cpu = cpu;
+	svm->asid_gen = a->gen;
+	svm->vmcb->control.asid = svm->asid;
+	/* A reused ASID may hold another vCPU's translations. */
+	svm->vmcb->control.tlb_ctl = a->flush_all ? TLB_CONTROL_FLUSH_ALL_ASID :
+				     TLB_CONTROL_FLUSH_ASID;
+	a->flush_all = false;
+}
+
+/* NPT entries are ordinary x86 page table entries, user-accessible. */
+static u64 svm_npt_pte(phys_addr_t pa, unsigned int perm, int level)
+{
+	u64 pte = pa | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
+
+	if (!level)
+		return pte | _PAGE_RW;
+	if (perm & VHM_NPT_WRITE)
+		pte |= _PAGE_RW | _PAGE_DIRTY;
+	if (level == 2)
+		pte |= _PAGE_PSE;
+	return pte;
 }
 
 static bool svm_cpu_in_use(void)
@@ -95,6 +197,8 @@ static int svm_cpu_enable(void)
 	vhm_wrmsr(MSR_VM_HSAVE_PA,
 		  page_to_phys(__this_cpu_read(svm_hsave_page)));
 	vhm_wrmsr(MSR_EFER, efer | EFER_SVME);
+	/* Whatever ran before may have left tagged translations. */
+	this_cpu_ptr(&svm_asids)->flush_all = true;
 	return 0;
 }
 
@@ -141,4 +245,12 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.cpu_disable = svm_cpu_disable,
 	.cpu_emergency_disable = svm_cpu_emergency_disable,
 	.check_cap = svm_check_cap,
+	.npt_pte = svm_npt_pte,
+	.vcpu_create = svm_vcpu_create,
+	.vcpu_free = svm_vcpu_free,
+	.get_regs = svm_get_regs,
+	.set_regs = svm_set_regs,
+	.get_sregs = svm_get_sregs,
+	.set_sregs = svm_set_sregs,
+	.run = svm_run,
 };

@@ -9,6 +9,13 @@
 
 #include <linux/types.h>
 
+struct vhm_vcpu;
+struct vhm_regs;
+struct vhm_sregs;
+
+/* npt_pte() permissions. */
+#define VHM_NPT_WRITE	BIT(0)
+
 struct vhm_vendor_ops {
 	/* "AMD-V (SVM)" or "Intel VT-x (VMX)", for messages. */
 	const char *name;
@@ -43,6 +50,28 @@ struct vhm_vendor_ops {
 
 	/* Value of a vendor-specific capability (VHM_CAP_*), 0 if absent. */
 	long (*check_cap)(u32 cap);
+
+	/*
+	 * A nested page table entry: level 0 points to a table at pa;
+	 * levels 1 (4 KiB) and 2 (2 MiB) map guest RAM at pa with the
+	 * VHM_NPT_* permissions (always readable and executable).
+	 */
+	u64 (*npt_pte)(phys_addr_t pa, unsigned int perm, int level);
+
+	/* Per-vCPU state, in the architectural reset state after create. */
+	int (*vcpu_create)(struct vhm_vcpu *vcpu);
+	void (*vcpu_free)(struct vhm_vcpu *vcpu);
+	void (*get_regs)(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
+	void (*set_regs)(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
+	void (*get_sregs)(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
+	/* sregs passed vhm_check_sregs(); -EINVAL if the vendor refuses. */
+	int (*set_sregs)(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
+	/*
+	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
+	 * return to userspace (vcpu->run filled in), -errno on failure.
+	 * Called preemptible; the vendor disables what it must.
+	 */
+	int (*run)(struct vhm_vcpu *vcpu);
 };
 
 extern const struct vhm_vendor_ops vhm_svm_ops;

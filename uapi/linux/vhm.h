@@ -32,6 +32,88 @@
  */
 #define VHM_GET_API_VERSION	_IO(VHMIO, 0x00)
 #define VHM_CHECK_EXTENSION	_IO(VHMIO, 0x01)
+/* arg must be 0; returns a new VM fd. */
+#define VHM_CREATE_VM		_IO(VHMIO, 0x02)
+/* arg must be 0; returns the size to mmap() from a vCPU fd. */
+#define VHM_GET_VCPU_MMAP_SIZE	_IO(VHMIO, 0x03)
+
+/*
+ * VM fd ioctls.
+ *
+ * VHM_CREATE_VCPU: arg is the vCPU id (0 .. VHM_MAX_VCPUS - 1, each once);
+ *   returns a new vCPU fd.
+ * VHM_SET_MEMORY_SLOT: create, move, resize, change or delete (size 0) a
+ *   slot of guest-physical memory backed by the VMM's own memory.
+ */
+#define VHM_CREATE_VCPU		_IO(VHMIO, 0x40)
+#define VHM_SET_MEMORY_SLOT	_IOW(VHMIO, 0x41, struct vhm_memory_slot)
+
+#define VHM_MAX_VCPUS		64
+#define VHM_MAX_MEMORY_SLOTS	256
+
+#define VHM_MEM_READONLY	(1u << 0)	/* guest writes exit as MMIO */
+#define VHM_MEM_FLAGS_VALID	VHM_MEM_READONLY
+
+struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
+	__u32 slot;		/* 0 .. VHM_MAX_MEMORY_SLOTS - 1 */
+	__u32 flags;		/* VHM_MEM_*; other bits must be 0 */
+	__u64 guest_phys_addr;	/* page aligned */
+	__u64 size;		/* page aligned; 0 deletes the slot */
+	__u64 userspace_addr;	/* page aligned, in the VMM's address space */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+/*
+ * vCPU fd ioctls.
+ */
+#define VHM_RUN			_IO(VHMIO, 0x80)
+#define VHM_GET_REGS		_IOR(VHMIO, 0x81, struct vhm_regs)
+#define VHM_SET_REGS		_IOW(VHMIO, 0x82, struct vhm_regs)
+#define VHM_GET_SREGS		_IOR(VHMIO, 0x83, struct vhm_sregs)
+#define VHM_SET_SREGS		_IOW(VHMIO, 0x84, struct vhm_sregs)
+
+struct vhm_regs {		/* out: VHM_GET_REGS, in: VHM_SET_REGS */
+	__u64 rax, rbx, rcx, rdx;
+	__u64 rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11;
+	__u64 r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+struct vhm_segment {
+	__u64 base;
+	__u32 limit;		/* in bytes (granularity already applied) */
+	__u16 selector;
+	__u16 attrib;		/* VHM_SEG_* bits below */
+};
+
+/* Segment attributes, as in the descriptor's bits 40-47 and 52-55. */
+#define VHM_SEG_TYPE(t)		((t) & 0xf)
+#define VHM_SEG_S		(1u << 4)	/* code/data (not system) */
+#define VHM_SEG_DPL(d)		(((d) & 3) << 5)
+#define VHM_SEG_P		(1u << 7)	/* present */
+#define VHM_SEG_AVL		(1u << 8)
+#define VHM_SEG_L		(1u << 9)	/* 64-bit code */
+#define VHM_SEG_DB		(1u << 10)	/* 32-bit default size */
+#define VHM_SEG_G		(1u << 11)	/* 4 KiB granularity */
+#define VHM_SEG_UNUSABLE	(1u << 12)	/* null selector loaded */
+#define VHM_SEG_ATTRIB_VALID	0x1fffu
+
+struct vhm_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 padding[3];	/* must be 0 */
+};
+
+struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
+	struct vhm_segment cs, ds, es, fs, gs, ss;
+	struct vhm_segment tr, ldt;
+	struct vhm_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 apic_base;
+	__u64 reserved[8];	/* must be 0 */
+};
 
 /*
  * Capabilities: append-only, never renumbered or reused.
@@ -49,5 +131,77 @@
 
 #define VHM_HW_SVM		1
 #define VHM_HW_VMX		2
+
+/*
+ * The run area: mmap(NULL, VHM_GET_VCPU_MMAP_SIZE, PROT_READ | PROT_WRITE,
+ * MAP_SHARED, vcpu_fd, 0). VHM_RUN returns 0 with exit_reason and the
+ * matching union member filled in, or -1 with errno (EINTR: a signal is
+ * pending; exit_reason is then VHM_EXIT_INTR).
+ */
+#define VHM_EXIT_UNKNOWN	0
+#define VHM_EXIT_IO		1	/* io: port I/O */
+#define VHM_EXIT_MMIO		2	/* mmio: access outside RAM slots */
+#define VHM_EXIT_HYPERCALL	3	/* hypercall: VMMCALL/VMCALL */
+#define VHM_EXIT_HLT		4	/* the guest halted */
+#define VHM_EXIT_SHUTDOWN	5	/* triple fault; the vCPU stays inspectable */
+#define VHM_EXIT_FAIL_ENTRY	6	/* fail_entry: VM entry refused */
+#define VHM_EXIT_INTERNAL_ERROR	7	/* internal: vhm could not go on */
+#define VHM_EXIT_INTR		8	/* a signal interrupted VHM_RUN */
+
+#define VHM_IO_IN		0
+#define VHM_IO_OUT		1
+
+/* Where VHM_EXIT_IO data sits in the run area (io.data_offset). */
+#define VHM_RUN_DATA_OFFSET	1024
+
+/* internal.suberror */
+#define VHM_INTERNAL_UNHANDLED_EXIT	1	/* data: exit code, info 1, 2, rip */
+#define VHM_INTERNAL_EMULATION		2	/* data: gpa, rip, insn bytes */
+
+struct vhm_run {
+	/* in */
+	__u8 immediate_exit;	/* non-zero: return -EINTR before entering */
+	__u8 padding1[7];
+	/* out */
+	__u32 exit_reason;	/* VHM_EXIT_* */
+	__u32 padding2;
+	union {
+		/* VHM_EXIT_IO: count * size bytes at (char *)run + data_offset */
+		struct {
+			__u8 direction;	/* VHM_IO_IN or VHM_IO_OUT */
+			__u8 size;	/* 1, 2 or 4 */
+			__u16 port;
+			__u32 count;	/* > 1 for rep ins/outs */
+			__u64 data_offset;
+		} io;
+		/* VHM_EXIT_MMIO: reads are completed by filling data */
+		struct {
+			__u64 phys_addr;
+			__u8 data[8];
+			__u32 len;
+			__u8 is_write;
+			__u8 padding[3];
+		} mmio;
+		/* VHM_EXIT_HYPERCALL: see docs/HYPERCALLS.md */
+		struct {
+			__u64 nr;
+			__u64 args[6];
+			__u64 ret;	/* in: the guest's result */
+		} hypercall;
+		/* VHM_EXIT_FAIL_ENTRY */
+		struct {
+			__u64 hardware_reason;	/* SVM exit code / VMX error */
+			__u32 cpu;
+			__u32 padding;
+		} fail_entry;
+		/* VHM_EXIT_INTERNAL_ERROR */
+		struct {
+			__u32 suberror;	/* VHM_INTERNAL_* */
+			__u32 ndata;
+			__u64 data[16];
+		} internal;
+		__u8 padding[256];
+	};
+};
 
 #endif /* _UAPI_LINUX_VHM_H */

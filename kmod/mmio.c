@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * MMIO exits: the guest touched guest-physical memory without RAM behind
+ * it (or wrote to a read-only slot). Neither NRIP save nor decode assists
+ * are assumed: the instruction is fetched through the guest's page tables,
+ * decoded (emulate.c), and its memory access becomes a VHM_EXIT_MMIO. A
+ * load completes when userspace enters the vCPU again.
+ */
+#include <asm/processor-flags.h>
+#include <asm/msr-index.h>
+
+#include "emulate.h"
+#include "vhm.h"
+#include "vm.h"
+
+static u64 *vhm_gpr(struct vhm_regs *r, int n)
+{
+	u64 *gprs[] = {
+		&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi,
+		&r->rdi, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13,
+		&r->r14, &r->r15,
+	};
+
+	return gprs[n & 15];
+}
+
+static enum vhm_cpu_mode vhm_cpu_mode(const struct vhm_sregs *s,
+				      const struct vhm_regs *r)
+{
+	if (!(s->cr0 & X86_CR0_PE) || (r->rflags & X86_EFLAGS_VM))
+		return VHM_MODE_REAL;
+	if ((s->efer & EFER_LMA) && (s->cs.attrib & VHM_SEG_L))
+		return VHM_MODE_LONG64;
+	return s->cs.attrib & VHM_SEG_DB ? VHM_MODE_PROT32 : VHM_MODE_PROT16;
+}
+
+/* Replace the low addr_size bytes of *reg, as string instructions do. */
+static void vhm_set_addr_reg(u64 *reg, u64 val, u8 addr_size)
+{
+	if (addr_size == 8)
+		*reg = val;
+	else if (addr_size == 4)
+		*reg = (u32)val;
+	else
+		*reg = (*reg & ~0xffffULL) | (u16)val;
+}
+
+static int vhm_mmio_emulation_error(struct vhm_vcpu *vcpu, u64 gpa, u64 rip,
+				    const u8 *bytes)
+{
+	struct vhm_run *run = vcpu->run;
+
+	run->exit_reason = VHM_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = VHM_INTERNAL_EMULATION;
+	run->internal.ndata = 4;
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = rip;
+	memcpy(&run->internal.data[2], bytes, 16);
+	return 0;
+}
+
+/* One iteration of STOS: advance rDI, count rCX, step past when done. */
+static void vhm_stos_step(const struct vhm_insn *insn, struct vhm_regs *r)
+{
+	s64 delta = r->rflags & X86_EFLAGS_DF ? -insn->size : insn->size;
+
+	vhm_set_addr_reg(&r->rdi, r->rdi + delta, insn->addr_size);
+	if (insn->rep) {
+		vhm_set_addr_reg(&r->rcx, r->rcx - 1, insn->addr_size);
+		if (r->rcx & GENMASK_ULL(insn->addr_size * 8 - 1, 0))
+			return;	/* executed again for the next element */
+	}
+	r->rip += insn->len;
+}
+
+int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
+{
+	struct vhm_run *run = vcpu->run;
+	u8 bytes[16] = { 0 };
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	struct vhm_insn insn;
+	enum vhm_cpu_mode mode;
+	unsigned int n;
+	u64 rip, v;
+
+	vhm_ops->get_regs(vcpu, &r);
+	vhm_ops->get_sregs(vcpu, &s);
+	mode = vhm_cpu_mode(&s, &r);
+	rip = s.cs.base + r.rip;
+	if (mode != VHM_MODE_LONG64)
+		rip = (u32)rip;
+	n = vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, VHM_INSN_MAX_LEN);
+	if (vhm_insn_decode(bytes, n, mode, &insn) || insn.op == VHM_INSN_MOVS)
+		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
+
+	run->exit_reason = VHM_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn.size;
+	run->mmio.is_write = !vhm_insn_is_load(&insn);
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (vhm_insn_is_load(&insn)) {
+		vcpu->mmio_load = insn;
+		vcpu->mmio_load_pending = true;
+		r.rip += insn.len;
+	} else {
+		v = vhm_insn_store_value(&insn, *vhm_gpr(&r, insn.reg));
+		memcpy(run->mmio.data, &v, insn.size);
+		if (insn.op == VHM_INSN_STOS)
+			vhm_stos_step(&insn, &r);
+		else
+			r.rip += insn.len;
+	}
+	vhm_ops->set_regs(vcpu, &r);
+	return 0;
+}
+
+void vhm_complete_mmio(struct vhm_vcpu *vcpu)
+{
+	const struct vhm_insn *insn = &vcpu->mmio_load;
+	struct vhm_regs r;
+	u64 val = 0, *reg;
+
+	if (!vcpu->mmio_load_pending)
+		return;
+	vcpu->mmio_load_pending = false;
+	vhm_ops->get_regs(vcpu, &r);
+	memcpy(&val, vcpu->run->mmio.data, insn->size);
+	reg = vhm_gpr(&r, insn->reg);
+	*reg = vhm_insn_load_result(insn, *reg, val);
+	vhm_ops->set_regs(vcpu, &r);
+}

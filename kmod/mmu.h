@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Nested page tables (AMD NPT, Intel EPT) filled lazily from the VMM's page
+ * tables, and kept coherent with them through an MMU notifier.
+ */
+#ifndef VHM_MMU_H
+#define VHM_MMU_H
+
+#include <linux/mmu_notifier.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+struct vhm_vm;
+
+struct vhm_mmu {
+	spinlock_t lock;		/* the tables, seq and in_progress */
+	u64 *root;			/* 4-level table, 512 entries */
+	unsigned long seq;		/* bumped by every invalidation */
+	unsigned int in_progress;	/* invalidations between start and end */
+	atomic64_t tlb_gen;		/* bumped when stale TLB entries may exist */
+	struct mmu_notifier mn;
+	bool mn_registered;
+};
+
+/* vhm_mmu_fault() results besides 0 (mapped) and -errno. */
+#define VHM_MMU_MMIO	1	/* no RAM there (or a write to read-only RAM) */
+
+int vhm_mmu_init(struct vhm_vm *vm);
+void vhm_mmu_destroy(struct vhm_vm *vm);
+int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write);
+void vhm_mmu_unmap_gpa(struct vhm_vm *vm, u64 gpa, u64 size);
+/* The physical address of the root table, for the VMCB/VMCS. */
+phys_addr_t vhm_mmu_root_pa(struct vhm_vm *vm);
+
+#endif /* VHM_MMU_H */

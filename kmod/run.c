@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VHM_RUN: the vCPU is the calling thread. It enters the guest again and
+ * again until an exit needs userspace, a signal is pending, or an error;
+ * the host scheduler may preempt or migrate it between entries.
+ */
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+
+#include "vhm.h"
+#include "vm.h"
+
+static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
+{
+	vcpu->run->exit_reason = VHM_EXIT_INTR;
+	return -EINTR;
+}
+
+int vhm_vcpu_run(struct vhm_vcpu *vcpu)
+{
+	int r;
+
+	if (READ_ONCE(vcpu->run->immediate_exit))
+		return vhm_run_interrupted(vcpu);
+	for (;;) {
+		if (signal_pending(current))
+			return vhm_run_interrupted(vcpu);
+		cond_resched();
+		r = vhm_ops->run(vcpu);
+		if (r <= 0)
+			return r;
+	}
+}

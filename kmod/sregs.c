@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Architectural validity of VHM_SET_SREGS input, the same on both vendors:
+ * reserved fields, reserved control-register bits, and the combinations of
+ * CR0, CR4 and EFER no CPU can be in.
+ */
+#include <asm/processor-flags.h>
+#include <asm/msr-index.h>
+
+#include "vhm.h"
+#include "vm.h"
+
+#define VHM_CR4_VALID	(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | \
+			 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | \
+			 X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE | \
+			 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | \
+			 X86_CR4_FSGSBASE | X86_CR4_PCIDE | X86_CR4_OSXSAVE | \
+			 X86_CR4_SMEP | X86_CR4_SMAP)
+#define VHM_EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+#define VHM_APIC_BASE_VALID	(GENMASK_ULL(51, 12) | BIT_ULL(11) | BIT_ULL(8))
+
+static int vhm_check_segment(const struct vhm_segment *seg)
+{
+	return seg->attrib & ~VHM_SEG_ATTRIB_VALID ? -EINVAL : 0;
+}
+
+static int vhm_check_segments(const struct vhm_sregs *s)
+{
+	const struct vhm_segment *segs[] = {
+		&s->cs, &s->ds, &s->es, &s->fs, &s->gs, &s->ss, &s->tr, &s->ldt,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(segs); i++)
+		if (vhm_check_segment(segs[i]))
+			return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(s->gdt.padding); i++)
+		if (s->gdt.padding[i] || s->idt.padding[i])
+			return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(s->reserved); i++)
+		if (s->reserved[i])
+			return -EINVAL;
+	return 0;
+}
+
+static int vhm_check_control(const struct vhm_sregs *s)
+{
+	bool paging = s->cr0 & X86_CR0_PG;
+	bool lma = s->efer & EFER_LMA;
+
+	if (s->cr0 >> 32 || s->cr4 & ~VHM_CR4_VALID ||
+	    s->efer & ~VHM_EFER_VALID || s->cr8 > 15 ||
+	    s->apic_base & ~VHM_APIC_BASE_VALID)
+		return -EINVAL;
+	if ((paging && !(s->cr0 & X86_CR0_PE)) ||
+	    ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)))
+		return -EINVAL;
+	/* Long mode is active exactly when enabled with paging on, and needs PAE. */
+	if (lma != (paging && (s->efer & EFER_LME)) ||
+	    (lma && !(s->cr4 & X86_CR4_PAE)))
+		return -EINVAL;
+	if ((s->cr4 & X86_CR4_PCIDE) && !lma)
+		return -EINVAL;
+	return 0;
+}
+
+int vhm_check_sregs(const struct vhm_sregs *sregs)
+{
+	int r = vhm_check_segments(sregs);
+
+	return r ? r : vhm_check_control(sregs);
+}

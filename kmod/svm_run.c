@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM: entering the guest and handling its exits. Exit handlers are indexed
+ * by exit code; each returns 1 to enter again, 0 to go to userspace with
+ * vcpu->run filled in, or -errno.
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/kernel.h>
+#include <linux/preempt.h>
+#include <asm/processor.h>
+#include <asm/traps.h>
+#include <uapi/asm/svm.h>
+
+#include "svm.h"
+#include "vhm.h"
+
+#define SVM_INSN_LEN_HLT	1
+#define SVM_INSN_LEN_CPUID	2
+#define SVM_INSN_LEN_VMMCALL	3
+#define SVM_IOIO_PORT(info)	((info) >> 16)
+#define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
+
+static void svm_skip(struct svm_vcpu *svm, unsigned int len)
+{
+	svm->vmcb->save.rip += len;
+}
+
+static void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
+				 u32 err)
+{
+	svm->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
+				       SVM_EVTINJ_VALID |
+				       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
+	svm->vmcb->control.event_inj_err = err;
+}
+
+static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
+{
+	vcpu->run->exit_reason = reason;
+	return 0;
+}
+
+static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vhm_run *run = vcpu->run;
+
+	run->internal.suberror = suberror;
+	run->internal.ndata = 4;
+	run->internal.data[0] = svm->vmcb->control.exit_code;
+	run->internal.data[1] = svm->vmcb->control.exit_info_1;
+	run->internal.data[2] = svm->vmcb->control.exit_info_2;
+	run->internal.data[3] = svm->vmcb->save.rip;
+	return svm_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+}
+
+static int svm_handle_host_event(struct vhm_vcpu *vcpu)
+{
+	/* The interrupt or NMI ran in the host once GIF was set again. */
+	return 1;
+}
+
+static int svm_handle_machine_check(struct vhm_vcpu *vcpu)
+{
+	/* Let the host's handler see it, as if raised here. */
+	asm volatile("int $0x12");
+	return 1;
+}
+
+static int svm_handle_hlt(struct vhm_vcpu *vcpu)
+{
+	svm_skip(to_svm(vcpu), SVM_INSN_LEN_HLT);
+	return svm_exit_to_user(vcpu, VHM_EXIT_HLT);
+}
+
+static int svm_handle_shutdown(struct vhm_vcpu *vcpu)
+{
+	return svm_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
+}
+
+/*
+ * CPUID: the host's answers with what the guest cannot use hidden: SVM
+ * itself, and the hypervisor bit set.
+ */
+static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u32 leaf = svm->vmcb->save.rax, sub = svm->gprs[SVM_RCX];
+	u32 a, b, c, d;
+
+	cpuid_count(leaf, sub, &a, &b, &c, &d);
+	if (leaf == 1)
+		c |= BIT(31);
+	if (leaf == 0x80000001)
+		c &= ~BIT(2);
+	if (leaf == 0x8000000a)
+		a = b = c = d = 0;
+	svm->vmcb->save.rax = a;
+	svm->gprs[SVM_RBX] = b;
+	svm->gprs[SVM_RCX] = c;
+	svm->gprs[SVM_RDX] = d;
+	svm_skip(svm, SVM_INSN_LEN_CPUID);
+	return 1;
+}
+
+static int svm_handle_msr(struct vhm_vcpu *vcpu)
+{
+	svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
+	return 1;
+}
+
+static int svm_handle_ioio(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 info = svm->vmcb->control.exit_info_1;
+	struct vhm_run *run = vcpu->run;
+	u8 size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
+	bool in = info & SVM_IOIO_TYPE_MASK;
+
+	if (info & SVM_IOIO_STR_MASK)
+		return svm_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
+	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
+	run->io.size = size;
+	run->io.port = SVM_IOIO_PORT(info);
+	run->io.count = 1;
+	run->io.data_offset = VHM_RUN_DATA_OFFSET;
+	if (in)
+		svm->pending_in_size = size;
+	else
+		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &svm->vmcb->save.rax,
+		       size);
+	/* EXITINFO2 holds the next RIP even without NRIP save. */
+	svm->vmcb->save.rip = svm->vmcb->control.exit_info_2;
+	return svm_exit_to_user(vcpu, VHM_EXIT_IO);
+}
+
+/* Before entering: the data userspace gave for an IN goes into RAX. */
+static void svm_complete_in(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 *rax = &svm->vmcb->save.rax;
+	u32 val = 0;
+
+	memcpy(&val, (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
+	       svm->pending_in_size);
+	if (svm->pending_in_size == 4)
+		*rax = val;	/* a 32-bit write clears the upper half */
+	else if (svm->pending_in_size == 2)
+		*rax = (*rax & ~0xffffULL) | (u16)val;
+	else
+		*rax = (*rax & ~0xffULL) | (u8)val;
+	svm->pending_in_size = 0;
+}
+
+/*
+ * VMMCALL: the hypercall ABI (docs/HYPERCALLS.md). Number in RAX,
+ * arguments in RDI, RSI, RDX, R10, R8, R9; userspace's result goes to RAX.
+ */
+static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vhm_run *run = vcpu->run;
+
+	run->hypercall.nr = svm->vmcb->save.rax;
+	run->hypercall.args[0] = svm->gprs[SVM_RDI];
+	run->hypercall.args[1] = svm->gprs[SVM_RSI];
+	run->hypercall.args[2] = svm->gprs[SVM_RDX];
+	run->hypercall.args[3] = svm->gprs[SVM_R10];
+	run->hypercall.args[4] = svm->gprs[SVM_R8];
+	run->hypercall.args[5] = svm->gprs[SVM_R9];
+	run->hypercall.ret = 0;
+	svm->pending_hypercall = true;
+	svm_skip(svm, SVM_INSN_LEN_VMMCALL);
+	return svm_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
+}
+
+static int svm_handle_npf(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 gpa = svm->vmcb->control.exit_info_2;
+	bool write = svm->vmcb->control.exit_info_1 & SVM_NPF_WRITE;
+	int r;
+
+	r = vhm_mmu_fault(vcpu->vm, gpa, write);
+	if (r == VHM_MMU_MMIO)
+		return vhm_emulate_mmio(vcpu, gpa);
+	return r < 0 ? r : 1;
+}
+
+static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
+{
+	struct vhm_run *run = vcpu->run;
+
+	run->fail_entry.hardware_reason = to_svm(vcpu)->vmcb->control.exit_code;
+	run->fail_entry.cpu = vcpu->cpu;
+	return svm_exit_to_user(vcpu, VHM_EXIT_FAIL_ENTRY);
+}
+
+static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
+	[SVM_EXIT_EXCP_BASE + MC_VECTOR] = svm_handle_machine_check,
+	[SVM_EXIT_INTR] = svm_handle_host_event,
+	[SVM_EXIT_NMI] = svm_handle_host_event,
+	[SVM_EXIT_SMI] = svm_handle_host_event,
+	[SVM_EXIT_CPUID] = svm_handle_cpuid,
+	[SVM_EXIT_HLT] = svm_handle_hlt,
+	[SVM_EXIT_IOIO] = svm_handle_ioio,
+	[SVM_EXIT_MSR] = svm_handle_msr,
+	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
+	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
+};
+
+static int svm_handle_exit(struct vhm_vcpu *vcpu)
+{
+	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
+	u64 code = ctl->exit_code | ((u64)ctl->exit_code_hi << 32);
+
+	/* An event cut short by the exit is delivered again. */
+	if (ctl->exit_int_info & SVM_EXITINTINFO_VALID) {
+		ctl->event_inj = ctl->exit_int_info;
+		ctl->event_inj_err = ctl->exit_int_info_err;
+	}
+	if (code == (u64)SVM_EXIT_ERR)
+		return svm_handle_entry_failure(vcpu);
+	if (code == SVM_EXIT_NPF)
+		return svm_handle_npf(vcpu);
+	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
+		return svm_exit_handlers[code](vcpu);
+	return svm_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
+}
+
+/* Results userspace produced for the last exit, before entering again. */
+static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	if (svm->pending_in_size)
+		svm_complete_in(vcpu);
+	if (svm->pending_hypercall) {
+		svm->vmcb->save.rax = vcpu->run->hypercall.ret;
+		svm->pending_hypercall = false;
+	}
+	vhm_complete_mmio(vcpu);
+}
+
+static void svm_enter_guest(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vhm_vm *vm = vcpu->vm;
+	u64 gen;
+
+	vcpu->cpu = smp_processor_id();
+	svm_assign_asid(svm);
+	WRITE_ONCE(vcpu->in_guest, true);
+	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
+	smp_mb();
+	gen = atomic64_read(&vm->mmu.tlb_gen);
+	if (vcpu->tlb_gen != gen) {
+		if (svm->vmcb->control.tlb_ctl == TLB_CONTROL_DO_NOTHING)
+			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+		vcpu->tlb_gen = gen;
+	}
+	svm_vmrun(svm->vmcb_pa, svm->gprs, svm_host_save_pa());
+	WRITE_ONCE(vcpu->in_guest, false);
+	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	svm->vmcb->control.event_inj = 0;
+}
+
+int svm_run(struct vhm_vcpu *vcpu)
+{
+	svm_complete_user_exit(vcpu);
+	preempt_disable();
+	local_irq_disable();
+	svm_enter_guest(vcpu);
+	local_irq_enable();
+	preempt_enable();
+	return svm_handle_exit(vcpu);
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM vCPU state: the VMCB (intercepts, nested paging, the guest's
+ * registers) in the architectural reset state, and VHM_GET/SET_(S)REGS.
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <asm/io.h>
+#include <asm/processor.h>
+#include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+
+#include "svm.h"
+#include "vhm.h"
+
+#define SVM_RESET_CR0	(X86_CR0_CD | X86_CR0_NW | X86_CR0_ET)
+#define SVM_RESET_PAT	0x0007040600070406ULL
+#define SVM_SEG_DATA	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3))
+#define SVM_SEG_CODE	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb))
+#define SVM_RFLAGS_FIXED	X86_EFLAGS_FIXED
+#define SVM_RFLAGS_VALID	0x3f7fd5ULL
+
+static void svm_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	vmcb->control.intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
+{
+	static const unsigned int intercepts[] = {
+		INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT,
+		INTERCEPT_CPUID, INTERCEPT_HLT, INTERCEPT_IOIO_PROT,
+		INTERCEPT_MSR_PROT, INTERCEPT_SHUTDOWN, INTERCEPT_INVD,
+		INTERCEPT_INVLPGA, INTERCEPT_TASK_SWITCH, INTERCEPT_RSM,
+		INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD,
+		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
+		INTERCEPT_SKINIT, INTERCEPT_MONITOR, INTERCEPT_MWAIT,
+		INTERCEPT_XSETBV, INTERCEPT_RDPRU,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
+		svm_intercept(vmcb, intercepts[i]);
+	/* Debug registers stay the host's: every access exits. */
+	vmcb->control.intercepts[INTERCEPT_DR] = ~0u;
+	/* A machine check belongs to the host. */
+	svm_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR);
+	vmcb->control.iopm_base_pa = svm_iopm_pa();
+	vmcb->control.msrpm_base_pa = svm_msrpm_pa();
+	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
+	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	vmcb->control.nested_cr3 = vhm_mmu_root_pa(vcpu->vm);
+}
+
+static void svm_set_seg(struct vmcb_seg *seg, u16 sel, u64 base, u32 limit,
+			u16 attrib)
+{
+	seg->selector = sel;
+	seg->base = base;
+	seg->limit = limit;
+	seg->attrib = attrib;
+}
+
+/* The state after RESET (AMD APM vol. 2, 14.1.3). */
+static void svm_init_save(struct vmcb *vmcb)
+{
+	struct vmcb_save_area *save = &vmcb->save;
+
+	svm_set_seg(&save->cs, 0xf000, 0xffff0000, 0xffff, SVM_SEG_CODE);
+	svm_set_seg(&save->ds, 0, 0, 0xffff, SVM_SEG_DATA);
+	save->es = save->ds;
+	save->fs = save->ds;
+	save->gs = save->ds;
+	save->ss = save->ds;
+	svm_set_seg(&save->ldtr, 0, 0, 0xffff, VHM_SEG_P | VHM_SEG_TYPE(2));
+	svm_set_seg(&save->tr, 0, 0, 0xffff, VHM_SEG_P | VHM_SEG_TYPE(0xb));
+	save->gdtr.limit = 0xffff;
+	save->idtr.limit = 0xffff;
+	save->cr0 = SVM_RESET_CR0;
+	save->efer = EFER_SVME;
+	save->dr6 = 0xffff0ff0;
+	save->dr7 = 0x400;
+	save->rflags = SVM_RFLAGS_FIXED;
+	save->rip = 0xfff0;
+	save->g_pat = SVM_RESET_PAT;
+}
+
+int svm_vcpu_create(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm;
+	struct page *page;
+
+	svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
+	if (!svm)
+		return -ENOMEM;
+	page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!page) {
+		kfree(svm);
+		return -ENOMEM;
+	}
+	svm->vmcb = page_address(page);
+	svm->vmcb_pa = page_to_phys(page);
+	svm->asid_cpu = -1;
+	svm->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+			 (vcpu->id ? 0 : MSR_IA32_APICBASE_BSP);
+	/* RESET leaves the processor signature in EDX. */
+	svm->gprs[SVM_RDX] = cpuid_eax(1);
+	svm_init_control(vcpu, svm->vmcb);
+	svm_init_save(svm->vmcb);
+	vcpu->vendor = svm;
+	return 0;
+}
+
+void svm_vcpu_free(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	__free_page(virt_to_page(svm->vmcb));
+	kfree(svm);
+}
+
+void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *r)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	const u64 *g = svm->gprs;
+
+	r->rax = svm->vmcb->save.rax;
+	r->rbx = g[SVM_RBX];
+	r->rcx = g[SVM_RCX];
+	r->rdx = g[SVM_RDX];
+	r->rsi = g[SVM_RSI];
+	r->rdi = g[SVM_RDI];
+	r->rsp = svm->vmcb->save.rsp;
+	r->rbp = g[SVM_RBP];
+	r->r8 = g[SVM_R8];
+	r->r9 = g[SVM_R9];
+	r->r10 = g[SVM_R10];
+	r->r11 = g[SVM_R11];
+	r->r12 = g[SVM_R12];
+	r->r13 = g[SVM_R13];
+	r->r14 = g[SVM_R14];
+	r->r15 = g[SVM_R15];
+	r->rip = svm->vmcb->save.rip;
+	r->rflags = svm->vmcb->save.rflags;
+}
+
+void svm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *r)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 *g = svm->gprs;
+
+	svm->vmcb->save.rax = r->rax;
+	g[SVM_RBX] = r->rbx;
+	g[SVM_RCX] = r->rcx;
+	g[SVM_RDX] = r->rdx;
+	g[SVM_RSI] = r->rsi;
+	g[SVM_RDI] = r->rdi;
+	svm->vmcb->save.rsp = r->rsp;
+	g[SVM_RBP] = r->rbp;
+	g[SVM_R8] = r->r8;
+	g[SVM_R9] = r->r9;
+	g[SVM_R10] = r->r10;
+	g[SVM_R11] = r->r11;
+	g[SVM_R12] = r->r12;
+	g[SVM_R13] = r->r13;
+	g[SVM_R14] = r->r14;
+	g[SVM_R15] = r->r15;
+	svm->vmcb->save.rip = r->rip;
+	svm->vmcb->save.rflags = (r->rflags & SVM_RFLAGS_VALID) |
+				 SVM_RFLAGS_FIXED;
+	/* An IN in flight is not completed over registers set by hand. */
+	svm->pending_in_size = 0;
+}
+
+static void svm_seg_out(struct vhm_segment *out, const struct vmcb_seg *seg)
+{
+	out->base = seg->base;
+	out->limit = seg->limit;
+	out->selector = seg->selector;
+	out->attrib = seg->attrib & 0xfff;
+	if (!(seg->attrib & VHM_SEG_P))
+		out->attrib |= VHM_SEG_UNUSABLE;
+}
+
+static void svm_seg_in(struct vmcb_seg *seg, const struct vhm_segment *in)
+{
+	seg->base = in->base;
+	seg->limit = in->limit;
+	seg->selector = in->selector;
+	seg->attrib = in->attrib & 0xfff;
+	if (in->attrib & VHM_SEG_UNUSABLE)
+		seg->attrib &= ~VHM_SEG_P;
+}
+
+void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	svm_seg_out(&s->cs, &save->cs);
+	svm_seg_out(&s->ds, &save->ds);
+	svm_seg_out(&s->es, &save->es);
+	svm_seg_out(&s->fs, &save->fs);
+	svm_seg_out(&s->gs, &save->gs);
+	svm_seg_out(&s->ss, &save->ss);
+	svm_seg_out(&s->tr, &save->tr);
+	svm_seg_out(&s->ldt, &save->ldtr);
+	s->gdt.base = save->gdtr.base;
+	s->gdt.limit = save->gdtr.limit;
+	s->idt.base = save->idtr.base;
+	s->idt.limit = save->idtr.limit;
+	s->cr0 = save->cr0;
+	s->cr2 = save->cr2;
+	s->cr3 = save->cr3;
+	s->cr4 = save->cr4;
+	s->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
+	s->efer = save->efer & ~EFER_SVME;
+	s->apic_base = svm->apic_base;
+}
+
+int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	svm_seg_in(&save->cs, &s->cs);
+	svm_seg_in(&save->ds, &s->ds);
+	svm_seg_in(&save->es, &s->es);
+	svm_seg_in(&save->fs, &s->fs);
+	svm_seg_in(&save->gs, &s->gs);
+	svm_seg_in(&save->ss, &s->ss);
+	svm_seg_in(&save->tr, &s->tr);
+	svm_seg_in(&save->ldtr, &s->ldt);
+	save->gdtr.base = s->gdt.base;
+	save->gdtr.limit = s->gdt.limit;
+	save->idtr.base = s->idt.base;
+	save->idtr.limit = s->idt.limit;
+	save->cr0 = s->cr0;
+	/* The privilege level: CS.DPL once protected, 0 in real mode. */
+	save->cpl = s->cr0 & X86_CR0_PE ? (save->cs.attrib >> 5) & 3 : 0;
+	save->cr2 = s->cr2;
+	save->cr3 = s->cr3;
+	save->cr4 = s->cr4;
+	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
+				     s->cr8;
+	save->efer = s->efer | EFER_SVME;
+	svm->apic_base = s->apic_base;
+	return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* VMs and vCPUs: vendor-neutral objects behind the VM and vCPU fds. */
+#ifndef VHM_VM_H
+#define VHM_VM_H
+
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/sched.h>
+#include <uapi/linux/vhm.h>
+
+#include "emulate.h"
+#include "mmu.h"
+
+struct vhm_memslot {
+	u64 gpa;
+	u64 size;		/* 0: unused */
+	u64 hva;
+	u32 flags;		/* VHM_MEM_* */
+};
+
+struct vhm_vm {
+	refcount_t refs;	/* the VM fd and each vCPU */
+	struct mm_struct *mm;	/* the creator's; only it may use the VM */
+	struct mutex lock;	/* vCPU creation */
+	struct vhm_vcpu *vcpus[VHM_MAX_VCPUS];
+	unsigned int nr_vcpus;
+	struct mutex slots_lock;	/* slot changes; readers use mmu.lock */
+	struct vhm_memslot slots[VHM_MAX_MEMORY_SLOTS];
+	struct vhm_mmu mmu;
+};
+
+struct vhm_vcpu {
+	struct vhm_vm *vm;
+	u32 id;
+	struct mutex lock;	/* one ioctl at a time */
+	struct vhm_run *run;	/* one page, mmap'ed by the VMM */
+	void *vendor;		/* the backend's per-vCPU state */
+	int cpu;		/* the host CPU it last ran on */
+	bool in_guest;		/* between entry and exit (TLB shootdowns) */
+	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
+	/* An MMIO load userspace completes before the next entry. */
+	struct vhm_insn mmio_load;
+	bool mmio_load_pending;
+};
+
+/* vm.c */
+long vhm_create_vm(unsigned long arg);
+void vhm_vm_get(struct vhm_vm *vm);
+void vhm_vm_put(struct vhm_vm *vm);
+/* Only the process that created the VM may drive it. */
+static inline bool vhm_vm_owned_by_current(struct vhm_vm *vm)
+{
+	return current->mm == vm->mm;
+}
+
+/* vcpu.c */
+long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
+
+/* run.c: VHM_RUN */
+int vhm_vcpu_run(struct vhm_vcpu *vcpu);
+
+/* sregs.c: architectural validity of special registers */
+int vhm_check_sregs(const struct vhm_sregs *sregs);
+
+/* mmu.c */
+void vhm_flush_remote_tlbs(struct vhm_vm *vm);
+
+/* guest_mem.c: guest memory as seen from the vCPU thread */
+int vhm_read_guest_phys(struct vhm_vm *vm, u64 gpa, void *buf, unsigned int len);
+int vhm_gva_to_gpa(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
+		   u64 *gpa);
+int vhm_read_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
+			void *buf, unsigned int len);
+
+/* mmio.c: MMIO exits, decoded in software */
+int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa);
+void vhm_complete_mmio(struct vhm_vcpu *vcpu);
+
+/* memslot.c */
+int vhm_set_memory_slot(struct vhm_vm *vm,
+			const struct vhm_memory_slot __user *uslot);
+/* The slot holding gpa, or NULL; mmu.lock or slots_lock held. */
+const struct vhm_memslot *vhm_find_slot(struct vhm_vm *vm, u64 gpa);
+
+#endif /* VHM_VM_H */
