@@ -19,4 +19,14 @@
 #define vhm_wrmsr(msr, val)	wrmsrl(msr, val)
 #endif
 
+/*
+ * Entering and leaving a guest, for RCU (the CPU is in a quiescent state
+ * while the guest runs), context tracking and lockdep: the kernel's own
+ * helpers for hypervisors, static inlines in kvm_host.h on every kernel of
+ * the matrix (they call only GPL exports). Interrupts off.
+ */
+#include <linux/kvm_host.h>
+#define vhm_guest_state_enter_irqoff()	guest_state_enter_irqoff()
+#define vhm_guest_state_exit_irqoff()	guest_state_exit_irqoff()
+
 #endif /* VHM_COMPAT_H */

@@ -227,7 +227,7 @@ static int decode_opcode(struct decoder *d, const struct opcode_info **info)
 }
 
 /* Operand and address sizes from the mode, 66, 67 and REX.W. */
-static int set_default_sizes(struct decoder *d)
+static int decode_sizes(struct decoder *d)
 {
 	unsigned int operand_size, address_size;
 
@@ -401,9 +401,10 @@ static int decode_operands(struct decoder *d, const struct opcode_info *info)
 		if (err)
 			return err;
 	}
-	insn->seg = operand_segment(d);
 	if (insn->op == VHM_INSN_STOS)
-		insn->seg = VHM_SREG_ES;		/* no override possible */
+		insn->seg = VHM_SREG_ES;	/* ES:[rDI], no override */
+	else
+		insn->seg = operand_segment(d);
 	if (insn->op == VHM_INSN_STOS || insn->op == VHM_INSN_MOVS)
 		insn->rep = d->rep_prefix;
 	return 0;
@@ -458,7 +459,7 @@ int vhm_insn_decode(const u8 *bytes, unsigned int avail,
 	if (err)
 		return err;
 	insn->op = info->op;
-	err = set_default_sizes(&d);
+	err = decode_sizes(&d);
 	if (err)
 		return err;
 	if ((info->flags & OPF_REX_W) && d.operand_size != 8)

@@ -43,7 +43,8 @@ enum vhm_gpr {
 
 /* Segment registers, numbered as in the Sreg field of MOV Sreg. */
 enum vhm_sreg {
-	VHM_SREG_ES, VHM_SREG_CS, VHM_SREG_SS, VHM_SREG_DS, VHM_SREG_FS, VHM_SREG_GS,
+	VHM_SREG_ES, VHM_SREG_CS, VHM_SREG_SS,
+	VHM_SREG_DS, VHM_SREG_FS, VHM_SREG_GS,
 };
 
 /* The supported instructions, by what they do. */
@@ -58,12 +59,13 @@ enum vhm_insn_op {
 };
 
 /*
- * A decoded instruction. The memory operand's effective address is
- *   (base ? reg[base] : 0) + (index ? reg[index] * scale : 0) + disp
- * or, when rip_relative, the address of the next instruction + disp; either
- * way truncated to addr_size bytes. MOV moffs (A0-A3) has disp only. String
- * instructions have no ModRM operand (base and index are VHM_GPR_NONE):
- * they use rSI and rDI truncated to addr_size, and rCX when rep.
+ * A decoded instruction. The memory operand's effective address is the sum
+ * of disp, reg[base] unless base is VHM_GPR_NONE, and reg[index] * scale
+ * unless index is VHM_GPR_NONE; when rip_relative, it is rip + len + disp.
+ * Either way it is truncated to addr_size bytes, then added to the base of
+ * segment seg. MOV moffs (A0-A3) has disp only. String instructions have no
+ * ModRM operand (base and index are VHM_GPR_NONE): they use rSI and rDI
+ * truncated to addr_size, and rCX when rep.
  */
 struct vhm_insn {
 	u8 len;		/* length in bytes, prefixes included */
@@ -88,14 +90,15 @@ struct vhm_insn {
  * in @mode. Return 0 and fill @insn, -EAGAIN if the instruction continues
  * past @avail bytes (so handing over VHM_INSN_MAX_LEN bytes, when the guest
  * has them, never gives -EAGAIN), or -EINVAL if it is not a supported
- * memory access or longer than VHM_INSN_MAX_LEN. Segment overrides other
- * than FS and GS are ignored in 64-bit mode, as the CPU does; LOCK is
- * accepted and ignored.
+ * memory access or longer than VHM_INSN_MAX_LEN. As on the CPU, ES, CS,
+ * SS and DS prefixes are null prefixes in 64-bit mode (only FS and GS
+ * override there). LOCK, and F2/F3 on MOV (XACQUIRE/XRELEASE), are accepted
+ * and ignored.
  */
 int vhm_insn_decode(const u8 *bytes, unsigned int avail,
 		    enum vhm_cpu_mode mode, struct vhm_insn *insn);
 
-/* Whether @insn reads memory into a register (it writes memory otherwise). */
+/* Whether @insn reads memory into a register; the others write memory. */
 static inline bool vhm_insn_is_load(const struct vhm_insn *insn)
 {
 	return insn->op == VHM_INSN_MOV_LOAD || insn->op == VHM_INSN_MOVZX ||
@@ -105,7 +108,8 @@ static inline bool vhm_insn_is_load(const struct vhm_insn *insn)
 /*
  * For a load that read @val (its low insn->size bytes count) from memory:
  * the new value of register insn->reg, whose value was @old_reg. 8- and
- * 16-bit results keep the other bits, 32-bit results are zero-extended to 64.
+ * 16-bit results keep the other bits; 32-bit results are zero-extended to
+ * 64 bits, as the CPU does in every mode.
  */
 u64 vhm_insn_load_result(const struct vhm_insn *insn, u64 old_reg, u64 val);
 

@@ -12,6 +12,7 @@
 #include <asm/traps.h>
 #include <uapi/asm/svm.h>
 
+#include "compat.h"
 #include "svm.h"
 #include "vhm.h"
 
@@ -192,7 +193,8 @@ static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
 {
 	struct vhm_run *run = vcpu->run;
 
-	run->fail_entry.hardware_reason = to_svm(vcpu)->vmcb->control.exit_code;
+	/* VMEXIT_INVALID (-1); some implementations write only 32 bits. */
+	run->fail_entry.hardware_reason = (u64)SVM_EXIT_ERR;
 	run->fail_entry.cpu = vcpu->cpu;
 	return svm_exit_to_user(vcpu, VHM_EXIT_FAIL_ENTRY);
 }
@@ -220,7 +222,7 @@ static int svm_handle_exit(struct vhm_vcpu *vcpu)
 		ctl->event_inj = ctl->exit_int_info;
 		ctl->event_inj_err = ctl->exit_int_info_err;
 	}
-	if (code == (u64)SVM_EXIT_ERR)
+	if (ctl->exit_code == (u32)SVM_EXIT_ERR)
 		return svm_handle_entry_failure(vcpu);
 	if (code == SVM_EXIT_NPF)
 		return svm_handle_npf(vcpu);
@@ -260,7 +262,9 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 		vcpu->tlb_gen = gen;
 	}
+	vhm_guest_state_enter_irqoff();
 	svm_vmrun(svm->vmcb_pa, svm->gprs, svm_host_save_pa());
+	vhm_guest_state_exit_irqoff();
 	WRITE_ONCE(vcpu->in_guest, false);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	svm->vmcb->control.event_inj = 0;

@@ -54,8 +54,15 @@ SYM_FUNC_START(svm_vmrun)
 	mov	GPR(15)(%rax), %r15
 	mov	GPR(RSI)(%rax), %rsi
 
+	/*
+	 * With V_INTR_MASKING the host's IF at VMRUN decides whether physical
+	 * interrupts exit the guest: set it. GIF is clear, so the host still
+	 * takes no interrupt here.
+	 */
 	mov	(%rsp), %rax
+	sti
 	vmrun	%rax
+	cli
 
 	/* #VMEXIT: RAX and RSP are the host's again, the rest the guest's. */
 	mov	8(%rsp), %rax

@@ -141,7 +141,7 @@ TEST_F(sys, unknown_caps_are_absent)
 TEST_F(sys, unknown_ioctls_are_enotty)
 {
 	static const unsigned long bad[] = {
-		_IO(VHMIO, 0x02), _IO(VHMIO, 0x3f),	/* unused system numbers */
+		_IO(VHMIO, 0x04), _IO(VHMIO, 0x3f),	/* unused system numbers */
 		_IO(VHMIO, 0x40), _IO(VHMIO, 0x80),	/* VM and vCPU bands */
 		_IOR(VHMIO, 0x00, int),			/* right number, wrong size */
 		_IOW(VHMIO, 0x01, __u64),

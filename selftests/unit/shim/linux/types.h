@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Userspace stand-in for the kernel's <linux/types.h>, for unit tests. */
+/*
+ * Userspace stand-in for the kernel's <linux/types.h>, for unit tests. It
+ * hides the uapi header of the same name, so it includes that too (__u64
+ * and friends, for uapi headers).
+ */
 #ifndef VHM_SHIM_LINUX_TYPES_H
 #define VHM_SHIM_LINUX_TYPES_H
 
+#include_next <linux/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "vhm_vm.h"
+
+static int ret(int r)
+{
+	return r < 0 ? -errno : r;
+}
+
+int vhm_sys_open(void)
+{
+	return ret(open("/dev/vhm", O_RDWR | O_CLOEXEC));
+}
+
+int vhm_vm_create(int sys)
+{
+	return ret(ioctl(sys, VHM_CREATE_VM, 0));
+}
+
+int vhm_vcpu_create(int vm, int id, struct test_vcpu *vcpu)
+{
+	void *run;
+
+	vcpu->fd = ret(ioctl(vm, VHM_CREATE_VCPU, id));
+	if (vcpu->fd < 0)
+		return vcpu->fd;
+	run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (run == MAP_FAILED) {
+		close(vcpu->fd);
+		return -errno;
+	}
+	vcpu->run = run;
+	return 0;
+}
+
+void vhm_vcpu_close(struct test_vcpu *vcpu)
+{
+	munmap(vcpu->run, 4096);
+	close(vcpu->fd);
+}
+
+int vhm_set_slot(int vm, uint32_t slot, uint32_t flags, uint64_t gpa,
+		 uint64_t size, void *hva)
+{
+	struct vhm_memory_slot m = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	return ret(ioctl(vm, VHM_SET_MEMORY_SLOT, &m));
+}
+
+void *guest_ram(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int vhm_run(struct test_vcpu *vcpu)
+{
+	return ret(ioctl(vcpu->fd, VHM_RUN, 0));
+}
+
+int vhm_get_regs(struct test_vcpu *vcpu, struct vhm_regs *regs)
+{
+	return ret(ioctl(vcpu->fd, VHM_GET_REGS, regs));
+}
+
+int vhm_set_regs(struct test_vcpu *vcpu, const struct vhm_regs *regs)
+{
+	return ret(ioctl(vcpu->fd, VHM_SET_REGS, regs));
+}
+
+int vhm_get_sregs(struct test_vcpu *vcpu, struct vhm_sregs *sregs)
+{
+	return ret(ioctl(vcpu->fd, VHM_GET_SREGS, sregs));
+}
+
+int vhm_set_sregs(struct test_vcpu *vcpu, const struct vhm_sregs *sregs)
+{
+	return ret(ioctl(vcpu->fd, VHM_SET_SREGS, sregs));
+}
+
+int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip)
+{
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	int e;
+
+	e = vhm_get_sregs(vcpu, &s);
+	if (e)
+		return e;
+	s.cs.base = 0;
+	s.cs.selector = 0;
+	e = vhm_set_sregs(vcpu, &s);
+	if (e)
+		return e;
+	memset(&r, 0, sizeof(r));
+	r.rip = ip;
+	r.rflags = 2;
+	r.rsp = 0xfff0;
+	return vhm_set_regs(vcpu, &r);
+}
+
+void *vhm_io_data(struct test_vcpu *vcpu)
+{
+	return (char *)vcpu->run + vcpu->run->io.data_offset;
+}

@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VMs and vCPUs on the AMD backend, with small real-mode guests written as
+ * machine code: the fd lifecycle, memory slots and their errnos, register
+ * state, and every exit to userspace (port I/O, MMIO, hypercall, HLT,
+ * shutdown, failed entry, signals).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "kselftest_harness.h"
+#include "vhm_util.h"
+#include "vhm_vm.h"
+
+#define RAM_SIZE	0x10000
+#define CODE		0x1000
+
+FIXTURE(vm) {
+	int sys, vm;
+	struct test_vcpu vcpu;
+	unsigned char *ram;
+};
+
+FIXTURE_SETUP(vm)
+{
+	self->sys = self->vm = -1;
+	self->vcpu.fd = -1;
+	REQUIRE_VHM_HOST();
+	host_reset();
+	ASSERT_EQ(0, vhm_load(NULL));
+	self->sys = vhm_sys_open();
+	ASSERT_LE(0, self->sys);
+	if (host_vendor() == VENDOR_INTEL) {
+		ASSERT_EQ(-EOPNOTSUPP, vhm_vm_create(self->sys));
+		SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue)");
+	}
+	self->vm = vhm_vm_create(self->sys);
+	ASSERT_LE(0, self->vm);
+	ASSERT_EQ(0, vhm_vcpu_create(self->vm, 0, &self->vcpu));
+	self->ram = guest_ram(RAM_SIZE);
+	ASSERT_NE(NULL, self->ram);
+	ASSERT_EQ(0, vhm_set_slot(self->vm, 0, 0, 0, RAM_SIZE, self->ram));
+	ASSERT_EQ(0, vhm_real_mode_at(&self->vcpu, CODE));
+}
+
+FIXTURE_TEARDOWN(vm)
+{
+	if (self->vcpu.fd >= 0)
+		vhm_vcpu_close(&self->vcpu);
+	if (self->vm >= 0)
+		close(self->vm);
+	if (self->sys >= 0)
+		close(self->sys);
+	host_reset();
+}
+
+static void load_code(unsigned char *ram, const unsigned char *code, size_t len)
+{
+	memcpy(ram + CODE, code, len);
+}
+
+#define LOAD(code) load_code(self->ram, code, sizeof(code))
+
+static void expect_io(struct __test_metadata *_metadata, struct test_vcpu *v,
+		      int dir, int port, int size)
+{
+	ASSERT_EQ(0, vhm_run(v));
+	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
+	EXPECT_EQ(dir, v->run->io.direction);
+	EXPECT_EQ(port, v->run->io.port);
+	EXPECT_EQ(size, v->run->io.size);
+	EXPECT_EQ(1, v->run->io.count);
+}
+
+TEST_F(vm, mmap_size_and_create_args)
+{
+	RETURN_IF_SKIPPED();
+	EXPECT_EQ(4096, ioctl(self->sys, VHM_GET_VCPU_MMAP_SIZE, 0));
+	EXPECT_EQ(-1, ioctl(self->sys, VHM_CREATE_VM, 1));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->sys, VHM_GET_VCPU_MMAP_SIZE, 1));
+	EXPECT_EQ(EINVAL, errno);
+}
+
+TEST_F(vm, vcpu_ids)
+{
+	struct test_vcpu v;
+
+	RETURN_IF_SKIPPED();
+	EXPECT_EQ(-EEXIST, vhm_vcpu_create(self->vm, 0, &v));
+	EXPECT_EQ(-EINVAL, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS, &v));
+	EXPECT_EQ(-EINVAL, vhm_vcpu_create(self->vm, -1, &v));
+	ASSERT_EQ(0, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
+	vhm_vcpu_close(&v);
+	/* The id is free again once its fd is closed. */
+	ASSERT_EQ(0, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
+	vhm_vcpu_close(&v);
+}
+
+TEST_F(vm, unknown_ioctls)
+{
+	RETURN_IF_SKIPPED();
+	EXPECT_EQ(-1, ioctl(self->vm, VHM_RUN, 0));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_CREATE_VCPU, 1));
+	EXPECT_EQ(ENOTTY, errno);
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, _IO(VHMIO, 0xbf), 0));
+	EXPECT_EQ(ENOTTY, errno);
+}
+
+TEST_F(vm, slot_errors)
+{
+	struct vhm_memory_slot m = { .slot = 1, .size = 4096,
+				     .guest_phys_addr = 0x100000 };
+	void *p = guest_ram(1 << 20);
+
+	RETURN_IF_SKIPPED();
+	ASSERT_NE(NULL, p);
+	m.userspace_addr = (uintptr_t)p;
+	EXPECT_EQ(-ENOSPC, vhm_set_slot(self->vm, VHM_MAX_MEMORY_SLOTS, 0,
+					0x100000, 4096, p));
+	EXPECT_EQ(-EINVAL, vhm_set_slot(self->vm, 1, 2, 0x100000, 4096, p));
+	EXPECT_EQ(-EINVAL, vhm_set_slot(self->vm, 1, 0, 0x100800, 4096, p));
+	EXPECT_EQ(-EINVAL, vhm_set_slot(self->vm, 1, 0, 0x100000, 100, p));
+	EXPECT_EQ(-EINVAL, vhm_set_slot(self->vm, 1, 0, 0x100000, 4096,
+					(char *)p + 1));
+	EXPECT_EQ(-ERANGE, vhm_set_slot(self->vm, 1, 0, -4096ull, 8192, p));
+	EXPECT_EQ(-ERANGE, vhm_set_slot(self->vm, 1, 0, 1ull << 48, 4096, p));
+	EXPECT_EQ(-EFAULT, vhm_set_slot(self->vm, 1, 0, 0x100000, 4096,
+					(void *)0xffff800000000000ull));
+	EXPECT_EQ(-EEXIST, vhm_set_slot(self->vm, 1, 0, 0x8000, 0x10000, p));
+	EXPECT_EQ(-ENOENT, vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
+	m.reserved[3] = 1;
+	EXPECT_EQ(-1, ioctl(self->vm, VHM_SET_MEMORY_SLOT, &m));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(self->vm, VHM_SET_MEMORY_SLOT, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	/* Create, move, resize, delete. */
+	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x100000, 4096, p));
+	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x200000, 4096, p));
+	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x200000, 1 << 20, p));
+	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
+	EXPECT_EQ(-ENOENT, vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
+	munmap(p, 1 << 20);
+}
+
+TEST_F(vm, many_slots)
+{
+	char *p = guest_ram(200 * 4096);
+	int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_NE(NULL, p);
+	for (i = 1; i <= 200; i++)
+		ASSERT_EQ(0, vhm_set_slot(self->vm, i, 0, 0x100000 + i * 8192ull,
+					  4096, p + (i - 1) * 4096)) TH_LOG("slot %d", i);
+	for (i = 1; i <= 200; i++)
+		ASSERT_EQ(0, vhm_set_slot(self->vm, i, 0, 0, 0, NULL));
+	munmap(p, 200 * 4096);
+}
+
+TEST_F(vm, regs_round_trip)
+{
+	struct vhm_regs r, back;
+	struct vhm_sregs s, sback;
+
+	RETURN_IF_SKIPPED();
+	memset(&r, 0, sizeof(r));
+	r.rax = 1; r.rbx = 2; r.rcx = 3; r.rdx = 4; r.rsi = 5; r.rdi = 6;
+	r.rsp = 7; r.rbp = 8; r.r8 = 9; r.r15 = 0x1234567890abcdefull;
+	r.rip = 0x1000; r.rflags = 0x202;
+	ASSERT_EQ(0, vhm_set_regs(&self->vcpu, &r));
+	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &back));
+	EXPECT_EQ(0, memcmp(&r, &back, sizeof(r)));
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	s.cr0 = 0x11;	/* PE | ET */
+	s.cs.attrib = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) | VHM_SEG_DB;
+	s.cs.limit = 0xffffffff;
+	s.gdt.base = 0x5000;
+	s.gdt.limit = 0x17;
+	s.cr3 = 0x3000;
+	s.cr8 = 5;
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &sback));
+	EXPECT_EQ(0, memcmp(&s, &sback, sizeof(s)));
+}
+
+TEST_F(vm, bad_sregs)
+{
+	struct vhm_sregs s, bad;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	bad = s; bad.reserved[0] = 1;
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.gdt.padding[1] = 1;
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.cs.attrib |= 0x8000;
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.cr0 = 0x80000000;	/* PG without PE */
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.efer = 1ull << 12;	/* SVME: not for guests */
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.efer = 1ull << 10;	/* LMA without paging */
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.cr4 = 1ull << 13;	/* VMXE */
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	bad = s; bad.cr8 = 16;
+	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
+	EXPECT_EQ(-EFAULT, vhm_set_sregs(&self->vcpu, (void *)8));
+	EXPECT_EQ(-EFAULT, vhm_get_sregs(&self->vcpu, (void *)8));
+	EXPECT_EQ(-EFAULT, vhm_get_regs(&self->vcpu, (void *)8));
+}
+
+TEST_F(vm, port_io_out_in_hlt)
+{
+	static const unsigned char code[] = {
+		0xb0, 0x42,		/* mov $0x42, %al */
+		0xe6, 0x10,		/* out %al, $0x10 */
+		0xe4, 0x11,		/* in $0x11, %al */
+		0xe6, 0x12,		/* out %al, $0x12 */
+		0x66, 0xb8, 0x78, 0x56, 0x34, 0x12, /* mov $0x12345678, %eax */
+		0x66, 0xe7, 0x13,	/* out %eax, $0x13 */
+		0xba, 0x00, 0x40,	/* mov $0x4000, %dx */
+		0xed,			/* in (%dx), %ax */
+		0xe7, 0x14,		/* out %ax, $0x14 */
+		0xf4,			/* hlt */
+	};
+	struct vhm_regs r;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 1);
+	EXPECT_EQ(0x42, *(uint8_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_IN, 0x11, 1);
+	*(uint8_t *)vhm_io_data(&self->vcpu) = 0x99;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x12, 1);
+	EXPECT_EQ(0x99, *(uint8_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x13, 4);
+	EXPECT_EQ(0x12345678, *(uint32_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_IN, 0x4000, 2);
+	*(uint16_t *)vhm_io_data(&self->vcpu) = 0xbeef;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x14, 2);
+	EXPECT_EQ(0xbeef, *(uint16_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &r));
+	EXPECT_EQ(CODE + sizeof(code), r.rip);
+	/* in %ax kept the upper half of EAX. */
+	EXPECT_EQ(0x1234beef, r.rax & 0xffffffff);
+}
+
+TEST_F(vm, mmio_outside_slots)
+{
+	static const unsigned char code16[] = {
+		0xb8, 0x00, 0x20,	/* mov $0x2000, %ax */
+		0x8e, 0xd8,		/* mov %ax, %ds (base 0x20000: no RAM) */
+		0xa1, 0x34, 0x12,	/* mov 0x1234, %ax */
+		0xe7, 0x10,		/* out %ax, $0x10 */
+		0xc7, 0x06, 0x00, 0x01, 0xcd, 0xab, /* movw $0xabcd, 0x100 */
+		0x66, 0x0f, 0xb6, 0x1e, 0x02, 0x01, /* movzbl 0x102, %ebx */
+		0x66, 0x89, 0xd8,	/* mov %ebx, %eax */
+		0x66, 0xe7, 0x11,	/* out %eax, $0x11 */
+		0xf4,
+	};
+
+	RETURN_IF_SKIPPED();
+	LOAD(code16);
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x21234, self->vcpu.run->mmio.phys_addr);
+	EXPECT_EQ(2, self->vcpu.run->mmio.len);
+	EXPECT_EQ(0, self->vcpu.run->mmio.is_write);
+	self->vcpu.run->mmio.data[0] = 0x11;
+	self->vcpu.run->mmio.data[1] = 0x22;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0x2211, *(uint16_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x20100, self->vcpu.run->mmio.phys_addr);
+	EXPECT_EQ(2, self->vcpu.run->mmio.len);
+	EXPECT_EQ(1, self->vcpu.run->mmio.is_write);
+	EXPECT_EQ(0xabcd, *(uint16_t *)self->vcpu.run->mmio.data);
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x20102, self->vcpu.run->mmio.phys_addr);
+	EXPECT_EQ(1, self->vcpu.run->mmio.len);
+	self->vcpu.run->mmio.data[0] = 0xf0;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x11, 4);
+	EXPECT_EQ(0xf0, *(uint32_t *)vhm_io_data(&self->vcpu));
+}
+
+TEST_F(vm, readonly_slot_writes_exit)
+{
+	static const unsigned char code[] = {
+		0xa1, 0x00, 0x80,	/* mov 0x8000, %ax: RAM, readable */
+		0xe7, 0x10,		/* out %ax, $0x10 */
+		0xc7, 0x06, 0x00, 0x80, 0x34, 0x12, /* movw $0x1234, 0x8000 */
+		0xf4,
+	};
+	unsigned char *rom = guest_ram(4096);
+
+	RETURN_IF_SKIPPED();
+	ASSERT_NE(NULL, rom);
+	rom[0] = 0x5a;
+	rom[1] = 0xa5;
+	/* Carve 0x8000 out of slot 0 and map the ROM there. */
+	ASSERT_EQ(0, vhm_set_slot(self->vm, 0, 0, 0, 0x8000, self->ram));
+	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, VHM_MEM_READONLY, 0x8000, 4096, rom));
+	LOAD(code);
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0xa55a, *(uint16_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x8000, self->vcpu.run->mmio.phys_addr);
+	EXPECT_EQ(1, self->vcpu.run->mmio.is_write);
+	EXPECT_EQ(0x1234, *(uint16_t *)self->vcpu.run->mmio.data);
+	EXPECT_EQ(0x5a, rom[0]);
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+}
+
+TEST_F(vm, guest_and_host_share_ram)
+{
+	static const unsigned char code[] = {
+		0xa1, 0x00, 0x30,	/* mov 0x3000, %ax */
+		0xe7, 0x10,		/* out %ax, $0x10 */
+		0xc7, 0x06, 0x02, 0x30, 0x78, 0x56, /* movw $0x5678, 0x3002 */
+		0xf4,
+	};
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	self->ram[0x3000] = 0x34;
+	self->ram[0x3001] = 0x12;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0x1234, *(uint16_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x5678, *(uint16_t *)(self->ram + 0x3002));
+}
+
+TEST_F(vm, dontneed_and_munmap_under_guest)
+{
+	static const unsigned char code[] = {
+		0xb8, 0x00, 0x10,	/* mov $0x1000, %ax */
+		0x8e, 0xd8,		/* mov %ax, %ds: base 0x10000 */
+		/* loop: */
+		0xa1, 0x00, 0x00,	/* mov 0x0, %ax */
+		0xe7, 0x10,		/* out %ax, $0x10 */
+		0xeb, 0xf9,		/* jmp loop */
+	};
+	unsigned char *data = guest_ram(4096);
+
+	RETURN_IF_SKIPPED();
+	ASSERT_NE(NULL, data);
+	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x10000, 4096, data));
+	LOAD(code);
+	data[0] = 0xaa;
+	data[1] = 0xbb;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0xbbaa, *(uint16_t *)vhm_io_data(&self->vcpu));
+	/* The host drops the page: the guest sees the zero page after it. */
+	ASSERT_EQ(0, madvise(data, 4096, MADV_DONTNEED));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0, *(uint16_t *)vhm_io_data(&self->vcpu));
+	data[0] = 0x11;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
+	EXPECT_EQ(0x11, *(uint16_t *)vhm_io_data(&self->vcpu));
+	/* The host unmaps it: the guest's access becomes MMIO. */
+	ASSERT_EQ(0, munmap(data, 4096));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(0x10000, self->vcpu.run->mmio.phys_addr);
+}
+
+TEST_F(vm, hypercall)
+{
+	static const unsigned char code[] = {
+		0x66, 0xb8, 0x07, 0x00, 0x00, 0x00,	/* mov $7, %eax */
+		0x66, 0xbf, 0x11, 0x00, 0x00, 0x00,	/* mov $0x11, %edi */
+		0x66, 0xbe, 0x22, 0x00, 0x00, 0x00,	/* mov $0x22, %esi */
+		0x0f, 0x01, 0xd9,			/* vmmcall */
+		0x66, 0xe7, 0x10,			/* out %eax, $0x10 */
+		0xf4,
+	};
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_HYPERCALL, self->vcpu.run->exit_reason);
+	EXPECT_EQ(7, self->vcpu.run->hypercall.nr);
+	EXPECT_EQ(0x11, self->vcpu.run->hypercall.args[0]);
+	EXPECT_EQ(0x22, self->vcpu.run->hypercall.args[1]);
+	self->vcpu.run->hypercall.ret = 0xcafe;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_EQ(0xcafe, *(uint32_t *)vhm_io_data(&self->vcpu));
+}
+
+TEST_F(vm, triple_fault_is_shutdown)
+{
+	static const unsigned char code[] = { 0xcc };	/* int3, no IDT */
+	struct vhm_sregs s;
+	struct vhm_regs r;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	s.idt.limit = 0;
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_SHUTDOWN, self->vcpu.run->exit_reason);
+	/* The vCPU stays inspectable. */
+	EXPECT_EQ(0, vhm_get_regs(&self->vcpu, &r));
+	EXPECT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+}
+
+TEST_F(vm, invalid_state_fails_entry)
+{
+	struct vhm_sregs s;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	/* Long mode with CR3 beyond any physical address: the CPU refuses. */
+	s.cr0 = 0x80000011;
+	s.cr4 = 0x20;
+	s.efer = 0x500;
+	s.cr3 = 1ull << 62;
+	s.cs.attrib = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) | VHM_SEG_L;
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_FAIL_ENTRY, self->vcpu.run->exit_reason)
+		TH_LOG("exit %u: %#llx %#llx %#llx %#llx",
+		       self->vcpu.run->exit_reason,
+		       self->vcpu.run->internal.data[0],
+		       self->vcpu.run->internal.data[1],
+		       self->vcpu.run->internal.data[2],
+		       self->vcpu.run->internal.data[3]);
+	EXPECT_EQ(~0ull, self->vcpu.run->fail_entry.hardware_reason);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+TEST_F(vm, signal_interrupts_spinning_guest)
+{
+	static const unsigned char code[] = { 0xeb, 0xfe };	/* jmp . */
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval t = { .it_value = { .tv_usec = 200000 } };
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &t, NULL));
+	EXPECT_EQ(-EINTR, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_INTR, self->vcpu.run->exit_reason);
+	self->vcpu.run->immediate_exit = 1;
+	EXPECT_EQ(-EINTR, vhm_run(&self->vcpu));
+	self->vcpu.run->immediate_exit = 0;
+}
+
+/* Only the process that created a VM may drive it. */
+TEST_F(vm, forked_child_gets_eio)
+{
+	struct vhm_regs r;
+	int status;
+	pid_t pid;
+
+	RETURN_IF_SKIPPED();
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct test_vcpu v;
+
+		_exit(vhm_get_regs(&self->vcpu, &r) == -EIO &&
+		      vhm_run(&self->vcpu) == -EIO &&
+		      vhm_vcpu_create(self->vm, 5, &v) == -EIO ? 0 : 1);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/* Every close order; then the module unloads (no leaked reference). */
+TEST_F(vm, close_orders_then_unload)
+{
+	struct test_vcpu a, b;
+	int vm2;
+
+	RETURN_IF_SKIPPED();
+	vm2 = vhm_vm_create(self->sys);
+	ASSERT_LE(0, vm2);
+	ASSERT_EQ(0, vhm_vcpu_create(vm2, 0, &a));
+	ASSERT_EQ(0, vhm_vcpu_create(vm2, 1, &b));
+	close(vm2);			/* VM first: the vCPUs keep it alive */
+	EXPECT_EQ(0, vhm_get_regs(&a, &(struct vhm_regs){ 0 }));
+	vhm_vcpu_close(&b);
+	vhm_vcpu_close(&a);
+	vhm_vcpu_close(&self->vcpu);	/* vCPU before its VM */
+	self->vcpu.fd = -1;
+	close(self->vm);
+	self->vm = -1;
+	EXPECT_EQ(-EWOULDBLOCK, vhm_unload());	/* the system fd is open */
+	close(self->sys);
+	self->sys = -1;
+	EXPECT_EQ(0, vhm_unload());
+}
+
+/* A VMM killed while its guest runs frees everything; rmmod works. */
+TEST_F(vm, killed_vmm_then_unload)
+{
+	static const unsigned char code[] = { 0xeb, 0xfe };
+	int status;
+	pid_t pid;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int sys = vhm_sys_open(), vm = vhm_vm_create(sys);
+		struct test_vcpu v;
+		void *ram = guest_ram(RAM_SIZE);
+
+		memcpy(ram, self->ram, RAM_SIZE);
+		if (vm < 0 || vhm_vcpu_create(vm, 0, &v) ||
+		    vhm_set_slot(vm, 0, 0, 0, RAM_SIZE, ram) ||
+		    vhm_real_mode_at(&v, CODE))
+			_exit(1);
+		vhm_run(&v);
+		_exit(2);
+	}
+	usleep(300000);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status));
+	vhm_vcpu_close(&self->vcpu);
+	self->vcpu.fd = -1;
+	close(self->vm);
+	self->vm = -1;
+	close(self->sys);
+	self->sys = -1;
+	EXPECT_EQ(0, vhm_unload());
+}
+
+TEST_HARNESS_MAIN
