@@ -16,18 +16,29 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
 	return -EINTR;
 }
 
+static int vhm_run_loop(struct vhm_vcpu *vcpu)
+{
+	int r;
+
+	for (;;) {
+		if (signal_pending(current))
+			return vhm_run_interrupted(vcpu);
+		/* The host scheduler decides: no trip to userspace needed. */
+		cond_resched();
+		r = vhm_ops->run(vcpu);
+		if (r <= 0)
+			return r;
+	}
+}
+
 int vhm_vcpu_run(struct vhm_vcpu *vcpu)
 {
 	int r;
 
 	if (READ_ONCE(vcpu->run->immediate_exit))
 		return vhm_run_interrupted(vcpu);
-	for (;;) {
-		if (signal_pending(current))
-			return vhm_run_interrupted(vcpu);
-		cond_resched();
-		r = vhm_ops->run(vcpu);
-		if (r <= 0)
-			return r;
-	}
+	vhm_fpu_load_guest(vcpu);
+	r = vhm_run_loop(vcpu);
+	vhm_fpu_put_guest(vcpu);
+	return r;
 }

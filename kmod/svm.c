@@ -70,6 +70,33 @@ static int svm_probe(void)
 	return 0;
 }
 
+/*
+ * MSRs VMLOAD/VMSAVE switch with the guest's VMCB: the guest reads and
+ * writes them without exits. Two bits (read, write) per MSR, in three
+ * 2 KiB ranges (APM vol. 2, 15.11).
+ */
+static void svm_msrpm_pass_through(u8 *msrpm)
+{
+	static const u32 msrs[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_STAR,
+		MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_IA32_SYSENTER_CS,
+		MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+	};
+	unsigned int i, bit;
+
+	for (i = 0; i < ARRAY_SIZE(msrs); i++) {
+		u32 m = msrs[i];
+
+		if (m < 0x2000)
+			bit = m * 2;
+		else if (m >= 0xc0000000 && m < 0xc0002000)
+			bit = 0x800 * 8 + (m - 0xc0000000) * 2;
+		else
+			continue;
+		msrpm[bit / 8] &= ~(3 << (bit % 8));
+	}
+}
+
 static void svm_free_percpu(struct page * __percpu *pages)
 {
 	int cpu;
@@ -119,6 +146,7 @@ static int svm_setup(void)
 		goto teardown;
 	memset(page_address(svm_iopm), 0xff, PAGE_SIZE << SVM_IOPM_ORDER);
 	memset(page_address(svm_msrpm), 0xff, PAGE_SIZE << SVM_MSRPM_ORDER);
+	svm_msrpm_pass_through(page_address(svm_msrpm));
 	return 0;
 
 teardown:
@@ -252,5 +280,7 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.set_regs = svm_set_regs,
 	.get_sregs = svm_get_sregs,
 	.set_sregs = svm_set_sregs,
+	.get_msr = svm_get_msr,
+	.set_msr = svm_set_msr,
 	.run = svm_run,
 };

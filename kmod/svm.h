@@ -20,7 +20,6 @@ struct svm_vcpu {
 	u64 vmcb_pa;
 	/* RAX and RSP live in the VMCB; their slots here are unused. */
 	u64 gprs[SVM_NR_GPRS];
-	u64 apic_base;
 	/* The ASID and the CPU and ASID generation it belongs to. */
 	u32 asid;
 	int asid_cpu;
@@ -49,6 +48,15 @@ void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
 void svm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
 void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
 int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
+/* Deliver an exception at the next entry. */
+void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
+			  u32 err);
+
+/* svm_msr.c */
+int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+int svm_handle_msr(struct vhm_vcpu *vcpu);
+int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
 /* svm_run.c */
 int svm_run(struct vhm_vcpu *vcpu);

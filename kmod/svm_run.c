@@ -27,15 +27,6 @@ static void svm_skip(struct svm_vcpu *svm, unsigned int len)
 	svm->vmcb->save.rip += len;
 }
 
-static void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
-				 u32 err)
-{
-	svm->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
-				       SVM_EVTINJ_VALID |
-				       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
-	svm->vmcb->control.event_inj_err = err;
-}
-
 static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
 	vcpu->run->exit_reason = reason;
@@ -102,12 +93,6 @@ static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 	svm->gprs[SVM_RCX] = c;
 	svm->gprs[SVM_RDX] = d;
 	svm_skip(svm, SVM_INSN_LEN_CPUID);
-	return 1;
-}
-
-static int svm_handle_msr(struct vhm_vcpu *vcpu)
-{
-	svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
 	return 1;
 }
 
@@ -208,6 +193,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_HLT] = svm_handle_hlt,
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
 	[SVM_EXIT_MSR] = svm_handle_msr,
+	[SVM_EXIT_RDTSCP] = svm_handle_rdtscp,
 	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 };

@@ -37,7 +37,7 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 		INTERCEPT_VMRUN, INTERCEPT_VMMCALL, INTERCEPT_VMLOAD,
 		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
 		INTERCEPT_SKINIT, INTERCEPT_MONITOR, INTERCEPT_MWAIT,
-		INTERCEPT_XSETBV, INTERCEPT_RDPRU,
+		INTERCEPT_XSETBV, INTERCEPT_RDPRU, INTERCEPT_RDTSCP,
 	};
 	unsigned int i;
 
@@ -103,8 +103,6 @@ int svm_vcpu_create(struct vhm_vcpu *vcpu)
 	svm->vmcb = page_address(page);
 	svm->vmcb_pa = page_to_phys(page);
 	svm->asid_cpu = -1;
-	svm->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
-			 (vcpu->id ? 0 : MSR_IA32_APICBASE_BSP);
 	/* RESET leaves the processor signature in EDX. */
 	svm->gprs[SVM_RDX] = cpuid_eax(1);
 	svm_init_control(vcpu, svm->vmcb);
@@ -217,7 +215,7 @@ void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
 	s->cr4 = save->cr4;
 	s->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
 	s->efer = save->efer & ~EFER_SVME;
-	s->apic_base = svm->apic_base;
+	s->apic_base = vcpu->apic_base;
 }
 
 int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
@@ -246,6 +244,15 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
 				     s->cr8;
 	save->efer = s->efer | EFER_SVME;
-	svm->apic_base = s->apic_base;
+	vcpu->apic_base = s->apic_base;
 	return 0;
+}
+
+void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
+			  u32 err)
+{
+	svm->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
+				       SVM_EVTINJ_VALID |
+				       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
+	svm->vmcb->control.event_inj_err = err;
 }

@@ -79,6 +79,18 @@ static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case VHM_SET_SREGS:
 		r = vhm_vcpu_set_sregs(vcpu, argp);
 		break;
+	case VHM_GET_MSRS:
+		r = vhm_vcpu_get_msrs(vcpu, argp);
+		break;
+	case VHM_SET_MSRS:
+		r = vhm_vcpu_set_msrs(vcpu, argp);
+		break;
+	case VHM_GET_XSAVE:
+		r = vhm_vcpu_get_xsave(vcpu, argp);
+		break;
+	case VHM_SET_XSAVE:
+		r = vhm_vcpu_set_xsave(vcpu, argp);
+		break;
 	default:
 		r = -ENOTTY;
 	}
@@ -116,6 +128,7 @@ static int vhm_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
 {
 	vhm_ops->vcpu_free(vcpu);
+	vhm_fpu_free(vcpu);
 	free_page((unsigned long)vcpu->run);
 	kfree(vcpu);
 }
@@ -156,10 +169,15 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	mutex_init(&vcpu->lock);
-	if (vhm_ops->vcpu_create(vcpu))
+	vhm_msrs_reset(vcpu);
+	if (vhm_fpu_init(vcpu))
 		goto free_run;
+	if (vhm_ops->vcpu_create(vcpu))
+		goto free_fpu;
 	return vcpu;
 
+free_fpu:
+	vhm_fpu_free(vcpu);
 free_run:
 	free_page((unsigned long)vcpu->run);
 free_vcpu:

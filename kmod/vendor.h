@@ -67,6 +67,13 @@ struct vhm_vendor_ops {
 	/* sregs passed vhm_check_sregs(); -EINVAL if the vendor refuses. */
 	int (*set_sregs)(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
 	/*
+	 * The MSRs vhm virtualizes (docs/API.md): -ENOENT for any other,
+	 * -EINVAL for a value the MSR cannot hold. host is true for
+	 * VHM_SET_MSRS (which may set what the guest may only read).
+	 */
+	int (*get_msr)(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+	int (*set_msr)(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+	/*
 	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
 	 * return to userspace (vcpu->run filled in), -errno on failure.
 	 * Called preemptible; the vendor disables what it must.

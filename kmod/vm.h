@@ -7,6 +7,8 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
 #include <uapi/linux/vhm.h>
 
 #include "emulate.h"
@@ -39,6 +41,14 @@ struct vhm_vcpu {
 	int cpu;		/* the host CPU it last ran on */
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
+	struct fpu_guest guest_fpu;	/* loaded for the whole of VHM_RUN */
+	/* MSRs kept the same way on both vendors (msrs.c). */
+	u64 apic_base;
+	u64 misc_enable;
+	u64 tsc_aux;
+	u64 mtrr_def_type;
+	u64 mtrr_fixed[11];
+	u64 mtrr_var[16];
 	/* An MMIO load userspace completes before the next entry. */
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
@@ -59,6 +69,21 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 
 /* run.c: VHM_RUN */
 int vhm_vcpu_run(struct vhm_vcpu *vcpu);
+
+/* msrs.c: VHM_GET_MSRS, VHM_SET_MSRS, and the guest's RDMSR/WRMSR */
+void vhm_msrs_reset(struct vhm_vcpu *vcpu);
+int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+long vhm_vcpu_get_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
+long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
+
+/* fpu.c: the guest's FPU state */
+int vhm_fpu_init(struct vhm_vcpu *vcpu);
+void vhm_fpu_free(struct vhm_vcpu *vcpu);
+void vhm_fpu_load_guest(struct vhm_vcpu *vcpu);
+void vhm_fpu_put_guest(struct vhm_vcpu *vcpu);
+long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp);
+long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp);
 
 /* sregs.c: architectural validity of special registers */
 int vhm_check_sregs(const struct vhm_sregs *sregs);

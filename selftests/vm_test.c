@@ -552,4 +552,130 @@ TEST_F(vm, killed_vmm_then_unload)
 	EXPECT_EQ(0, vhm_unload());
 }
 
+struct msr_list {
+	struct vhm_msrs hdr;
+	struct vhm_msr_entry e[8];
+};
+
+static int msrs(struct test_vcpu *v, unsigned long ioctl_nr, struct msr_list *l,
+		int n)
+{
+	l->hdr.nmsrs = n;
+	return ioctl(v->fd, ioctl_nr, l) < 0 ? -errno : ioctl(v->fd, ioctl_nr, l);
+}
+
+TEST_F(vm, msrs_in_and_out)
+{
+	struct msr_list l = { 0 }, back = { 0 };
+	int i;
+
+	RETURN_IF_SKIPPED();
+	l.e[0].index = 0xc0000081;	/* STAR */
+	l.e[0].data = 0x0023001000000000ull;
+	l.e[1].index = 0xc0000082;	/* LSTAR */
+	l.e[1].data = 0xffffffff81000000ull;
+	l.e[2].index = 0x277;		/* PAT */
+	l.e[2].data = 0x0007040600070406ull;
+	l.e[3].index = 0xc0000103;	/* TSC_AUX */
+	l.e[3].data = 5;
+	l.e[4].index = 0x2ff;		/* MTRRdefType */
+	l.e[4].data = 0xc06;
+	l.e[5].index = 0xc0000100;	/* FS base */
+	l.e[5].data = 0x7000;
+	EXPECT_EQ(6, msrs(&self->vcpu, VHM_SET_MSRS, &l, 6));
+	for (i = 0; i < 6; i++)
+		back.e[i].index = l.e[i].index;
+	EXPECT_EQ(6, msrs(&self->vcpu, VHM_GET_MSRS, &back, 6));
+	for (i = 0; i < 6; i++)
+		EXPECT_EQ(l.e[i].data, back.e[i].data) TH_LOG("MSR %#x", l.e[i].index);
+	/* Processing stops at the first MSR vhm does not have. */
+	back.e[1].index = 0x12345678;
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_GET_MSRS, &back, 3));
+	/* ... or a value it cannot hold. */
+	l.e[1].index = 0x277;
+	l.e[1].data = 0x0202020202020202ull;
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 2));
+	l.e[0].reserved = 1;
+	EXPECT_EQ(-EINVAL, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].reserved = 0;
+	l.hdr.flags = 1;
+	EXPECT_EQ(-EINVAL, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.hdr.flags = 0;
+	EXPECT_EQ(-EINVAL, msrs(&self->vcpu, VHM_GET_MSRS, &l, VHM_MAX_MSR_ENTRIES + 1));
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_GET_MSRS, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* The guest's RDMSR/WRMSR; an MSR vhm lacks raises #GP in the guest. */
+TEST_F(vm, guest_rdmsr_wrmsr)
+{
+	static const unsigned char code[] = {
+		0x66, 0xb9, 0x82, 0x00, 0x00, 0xc0,	/* mov $LSTAR, %ecx */
+		0x66, 0xb8, 0x44, 0x33, 0x22, 0x11,	/* mov $0x11223344, %eax */
+		0x66, 0xba, 0x88, 0x77, 0x66, 0x55,	/* mov $0x55667788, %edx */
+		0x0f, 0x30,				/* wrmsr */
+		0x66, 0xb9, 0x03, 0x01, 0x00, 0xc0,	/* mov $TSC_AUX, %ecx */
+		0x0f, 0x32,				/* rdmsr */
+		0x66, 0xe7, 0x10,			/* out %eax, $0x10 */
+		0x66, 0xb9, 0x78, 0x56, 0x34, 0x12,	/* mov $0x12345678, %ecx */
+		0x0f, 0x32,				/* rdmsr: #GP */
+		0xf4,
+	};
+	static const unsigned char gp_handler[] = {
+		0xb0, 0x0d, 0xe6, 0x99, 0xf4,		/* mov $13, %al; out %al, $0x99; hlt */
+	};
+	struct msr_list l = { 0 };
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	memcpy(self->ram + 0x2000, gp_handler, sizeof(gp_handler));
+	*(uint32_t *)(self->ram + 13 * 4) = 0x2000;	/* IVT[13] = 0:0x2000 */
+	l.e[0].index = 0xc0000103;
+	l.e[0].data = 0xabcd;
+	ASSERT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_EQ(0xabcd, *(uint32_t *)vhm_io_data(&self->vcpu));
+	l.e[0].index = 0xc0000082;
+	ASSERT_EQ(1, msrs(&self->vcpu, VHM_GET_MSRS, &l, 1));
+	EXPECT_EQ(0x5566778811223344ull, l.e[0].data);
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x99, 1);
+	EXPECT_EQ(13, *(uint8_t *)vhm_io_data(&self->vcpu));
+}
+
+/* XSAVE state in and out, and the guest really running with it. */
+TEST_F(vm, xsave_state)
+{
+	static const unsigned char code[] = {
+		0x66, 0x0f, 0x7e, 0xc0,		/* movd %xmm0, %eax */
+		0x66, 0xe7, 0x10,		/* out %eax, $0x10 */
+		0x66, 0xb8, 0xef, 0xbe, 0xad, 0xde,	/* mov $0xdeadbeef, %eax */
+		0x66, 0x0f, 0x6e, 0xc8,		/* movd %eax, %xmm1 */
+		0xf4,
+	};
+	static struct vhm_xsave x;
+	struct vhm_sregs s;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	s.cr0 = 0x10;		/* ET; EM and TS clear */
+	s.cr4 = 0x600;		/* OSFXSR | OSXMMEXCPT */
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x));
+	x.region[160 / 4] = 0x13572468;	/* XMM0, legacy area offset 160 */
+	x.region[512 / 4] |= 2;		/* XSTATE_BV: SSE state present */
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_SET_XSAVE, &x));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_EQ(0x13572468, *(uint32_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x));
+	EXPECT_EQ(0xdeadbeef, x.region[176 / 4]);	/* XMM1 */
+	/* A header with reserved bits is refused. */
+	x.region[512 / 4 + 2] = 1;	/* XCOMP_BV: compacted, not ours */
+	x.region[512 / 4 + 3] = 0x80000000;
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_SET_XSAVE, &x));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_HARNESS_MAIN

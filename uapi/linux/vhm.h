@@ -71,6 +71,10 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 #define VHM_SET_REGS		_IOW(VHMIO, 0x82, struct vhm_regs)
 #define VHM_GET_SREGS		_IOR(VHMIO, 0x83, struct vhm_sregs)
 #define VHM_SET_SREGS		_IOW(VHMIO, 0x84, struct vhm_sregs)
+#define VHM_GET_MSRS		_IOWR(VHMIO, 0x85, struct vhm_msrs)
+#define VHM_SET_MSRS		_IOW(VHMIO, 0x86, struct vhm_msrs)
+#define VHM_GET_XSAVE		_IOR(VHMIO, 0x87, struct vhm_xsave)
+#define VHM_SET_XSAVE		_IOW(VHMIO, 0x88, struct vhm_xsave)
 
 struct vhm_regs {		/* out: VHM_GET_REGS, in: VHM_SET_REGS */
 	__u64 rax, rbx, rcx, rdx;
@@ -131,6 +135,31 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
 
 #define VHM_HW_SVM		1
 #define VHM_HW_VMX		2
+
+struct vhm_msr_entry {
+	__u32 index;
+	__u32 reserved;		/* must be 0 */
+	__u64 data;
+};
+
+/*
+ * VHM_GET_MSRS / VHM_SET_MSRS: nmsrs entries follow the header. Both return
+ * the number of entries processed; they stop at the first MSR vhm does not
+ * virtualize (docs/API.md lists them), so a return value below nmsrs names
+ * the entry that failed.
+ */
+struct vhm_msrs {
+	__u32 nmsrs;		/* at most VHM_MAX_MSR_ENTRIES */
+	__u32 flags;		/* must be 0 */
+	struct vhm_msr_entry entries[];
+};
+
+#define VHM_MAX_MSR_ENTRIES	256
+
+/* The guest's x87/SSE/AVX state in the XSAVE layout (non-compacted). */
+struct vhm_xsave {
+	__u32 region[1024];
+};
 
 /*
  * The run area: mmap(NULL, VHM_GET_VCPU_MMAP_SIZE, PROT_READ | PROT_WRITE,

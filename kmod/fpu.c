@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest's FPU/SSE/AVX state, kept by the kernel's FPU core the way it
+ * keeps KVM's: the guest state is swapped into the registers for the whole
+ * of VHM_RUN (preemption saves and restores it like any task state) and
+ * swapped out before returning to userspace. XCR0 stays the host's.
+ */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/xcr.h>
+
+#include "vhm.h"
+#include "vm.h"
+
+int vhm_fpu_init(struct vhm_vcpu *vcpu)
+{
+	return fpu_alloc_guest_fpstate(&vcpu->guest_fpu) ? 0 : -ENOMEM;
+}
+
+void vhm_fpu_free(struct vhm_vcpu *vcpu)
+{
+	fpu_free_guest_fpstate(&vcpu->guest_fpu);
+}
+
+void vhm_fpu_load_guest(struct vhm_vcpu *vcpu)
+{
+	fpu_swap_kvm_fpstate(&vcpu->guest_fpu, true);
+}
+
+void vhm_fpu_put_guest(struct vhm_vcpu *vcpu)
+{
+	fpu_swap_kvm_fpstate(&vcpu->guest_fpu, false);
+}
+
+long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp)
+{
+	struct vhm_xsave *x;
+	long r = 0;
+
+	x = kzalloc(sizeof(*x), GFP_KERNEL_ACCOUNT);
+	if (!x)
+		return -ENOMEM;
+	fpu_copy_guest_fpstate_to_uabi(&vcpu->guest_fpu, x->region,
+				       sizeof(x->region),
+				       xgetbv(XCR_XFEATURE_ENABLED_MASK), 0);
+	if (copy_to_user(argp, x, sizeof(*x)))
+		r = -EFAULT;
+	kfree(x);
+	return r;
+}
+
+long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp)
+{
+	struct vhm_xsave *x;
+	u32 pkru = 0;
+	long r;
+
+	x = memdup_user(argp, sizeof(*x));
+	if (IS_ERR(x))
+		return PTR_ERR(x);
+	/* Rejects reserved header bits and features the host lacks. */
+	r = fpu_copy_uabi_to_guest_fpstate(&vcpu->guest_fpu, x->region,
+					   xgetbv(XCR_XFEATURE_ENABLED_MASK),
+					   &pkru);
+	kfree(x);
+	return r;
+}

@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: GPL-2.0
+/* VHM_GET_MSRS and VHM_SET_MSRS: lists of MSRs in and out. */
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <asm/apicdef.h>
+#include <asm/msr-index.h>
+#include <asm/mtrr.h>
+
+#include "vhm.h"
+#include "vm.h"
+
+#define VHM_MTRR_CAP		(8 | BIT(8) | BIT(10))	/* 8 variable, fixed, WC */
+#define VHM_MTRR_DEF_VALID	(0xff | BIT(10) | BIT(11))
+#define VHM_APIC_BASE_VALID	(GENMASK_ULL(51, 12) | BIT_ULL(11) | BIT_ULL(8))
+/* Fast strings on; BTS and PEBS unavailable. */
+#define VHM_MISC_ENABLE_RESET	(BIT(0) | BIT(11) | BIT(12))
+
+void vhm_msrs_reset(struct vhm_vcpu *vcpu)
+{
+	vcpu->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
+			  (vcpu->id ? 0 : MSR_IA32_APICBASE_BSP);
+	vcpu->misc_enable = VHM_MISC_ENABLE_RESET;
+}
+
+/* The MTRR at index, or NULL. */
+static u64 *vhm_mtrr(struct vhm_vcpu *vcpu, u32 index)
+{
+	if (index >= MTRRphysBase_MSR(0) && index <= MTRRphysMask_MSR(7))
+		return &vcpu->mtrr_var[index - MTRRphysBase_MSR(0)];
+	switch (index) {
+	case MSR_MTRRfix64K_00000:
+		return &vcpu->mtrr_fixed[0];
+	case MSR_MTRRfix16K_80000:
+	case MSR_MTRRfix16K_A0000:
+		return &vcpu->mtrr_fixed[1 + index - MSR_MTRRfix16K_80000];
+	case MSR_MTRRfix4K_C0000 ... MSR_MTRRfix4K_F8000:
+		return &vcpu->mtrr_fixed[3 + index - MSR_MTRRfix4K_C0000];
+	case MSR_MTRRdefType:
+		return &vcpu->mtrr_def_type;
+	default:
+		return NULL;
+	}
+}
+
+/* Memory types an MTRR may hold: UC, WC, WT, WP, WB. */
+static bool vhm_mtrr_type_valid(u8 type)
+{
+	return type <= 6 && type != 2 && type != 3;
+}
+
+static bool vhm_mtrr_valid(u32 index, u64 data)
+{
+	int i;
+
+	if (index == MSR_MTRRdefType)
+		return !(data & ~VHM_MTRR_DEF_VALID) &&
+		       vhm_mtrr_type_valid(data & 0xff);
+	if (index >= MTRRphysBase_MSR(0) && index <= MTRRphysMask_MSR(7)) {
+		if ((index - MTRRphysBase_MSR(0)) & 1)	/* a mask */
+			return !(data & (GENMASK_ULL(10, 0) | GENMASK_ULL(63, 52)));
+		return !(data & (GENMASK_ULL(11, 8) | GENMASK_ULL(63, 52))) &&
+		       vhm_mtrr_type_valid(data & 0xff);
+	}
+	for (i = 0; i < 8; i++)		/* fixed: one type per byte */
+		if (!vhm_mtrr_type_valid(data >> (i * 8)))
+			return false;
+	return true;
+}
+
+int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
+{
+	u64 *mtrr = vhm_mtrr(vcpu, index);
+
+	if (mtrr) {
+		*data = *mtrr;
+		return 0;
+	}
+	switch (index) {
+	case MSR_MTRRcap:
+		*data = VHM_MTRR_CAP;
+		return 0;
+	case MSR_IA32_APICBASE:
+		*data = vcpu->apic_base;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		*data = vcpu->misc_enable;
+		return 0;
+	case MSR_TSC_AUX:
+		*data = vcpu->tsc_aux;
+		return 0;
+	default:
+		return vhm_ops->get_msr(vcpu, index, data);
+	}
+}
+
+int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	u64 *mtrr = vhm_mtrr(vcpu, index);
+
+	if (mtrr) {
+		if (!vhm_mtrr_valid(index, data))
+			return -EINVAL;
+		*mtrr = data;
+		return 0;
+	}
+	switch (index) {
+	case MSR_MTRRcap:
+		return host && data == VHM_MTRR_CAP ? 0 : -EINVAL;
+	case MSR_IA32_APICBASE:
+		if (data & ~VHM_APIC_BASE_VALID)
+			return -EINVAL;
+		vcpu->apic_base = data;
+		return 0;
+	case MSR_IA32_MISC_ENABLE:
+		vcpu->misc_enable = data;
+		return 0;
+	case MSR_TSC_AUX:
+		if (data >> 32)
+			return -EINVAL;
+		vcpu->tsc_aux = data;
+		return 0;
+	default:
+		return vhm_ops->set_msr(vcpu, index, data, host);
+	}
+}
+
+/* The header, checked; the entries copied in. */
+static struct vhm_msr_entry *vhm_msrs_in(struct vhm_msrs __user *umsrs,
+					 u32 *nmsrs)
+{
+	struct vhm_msrs hdr;
+
+	if (copy_from_user(&hdr, umsrs, sizeof(hdr)))
+		return ERR_PTR(-EFAULT);
+	if (hdr.flags || hdr.nmsrs > VHM_MAX_MSR_ENTRIES)
+		return ERR_PTR(-EINVAL);
+	*nmsrs = hdr.nmsrs;
+	if (!hdr.nmsrs)
+		return NULL;
+	return memdup_user(umsrs->entries, hdr.nmsrs * sizeof(umsrs->entries[0]));
+}
+
+static long vhm_msrs_do(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs,
+			bool set)
+{
+	struct vhm_msr_entry *e;
+	u32 i, n;
+	long r;
+
+	e = vhm_msrs_in(umsrs, &n);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	for (i = 0; i < n; i++) {
+		if (e[i].reserved) {
+			r = -EINVAL;
+			goto free;
+		}
+		r = set ? vhm_set_msr(vcpu, e[i].index, e[i].data, true) :
+			  vhm_get_msr(vcpu, e[i].index, &e[i].data);
+		if (r)
+			break;
+	}
+	r = i;
+	if (!set && i && copy_to_user(umsrs->entries, e, i * sizeof(*e)))
+		r = -EFAULT;
+free:
+	kfree(e);
+	return r;
+}
+
+long vhm_vcpu_get_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs)
+{
+	return vhm_msrs_do(vcpu, umsrs, false);
+}
+
+long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs)
+{
+	return vhm_msrs_do(vcpu, umsrs, true);
+}

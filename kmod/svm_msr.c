@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM: the MSRs whose state lives in the VMCB, and the guest's RDMSR,
+ * WRMSR and RDTSCP. The MSRs VMLOAD/VMSAVE switch are passed through
+ * (svm.c clears their bits in the MSR permission map).
+ */
+#include <asm/msr-index.h>
+#include <asm/msr.h>
+#include <asm/processor-flags.h>
+#include <asm/traps.h>
+
+#include "svm.h"
+#include "vhm.h"
+
+#define SVM_EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+#define SVM_INSN_LEN_MSR	2
+#define SVM_INSN_LEN_RDTSCP	3
+
+/* Each byte of PAT: UC, WC, WT, WP, WB or UC-. */
+static bool svm_pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 type = pat >> (i * 8);
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
+static u64 *svm_vmcb_msr(struct vmcb_save_area *save, u32 index)
+{
+	switch (index) {
+	case MSR_STAR:
+		return &save->star;
+	case MSR_LSTAR:
+		return &save->lstar;
+	case MSR_CSTAR:
+		return &save->cstar;
+	case MSR_SYSCALL_MASK:
+		return &save->sfmask;
+	case MSR_KERNEL_GS_BASE:
+		return &save->kernel_gs_base;
+	case MSR_FS_BASE:
+		return &save->fs.base;
+	case MSR_GS_BASE:
+		return &save->gs.base;
+	case MSR_IA32_SYSENTER_CS:
+		return &save->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:
+		return &save->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:
+		return &save->sysenter_eip;
+	case MSR_IA32_CR_PAT:
+		return &save->g_pat;
+	default:
+		return NULL;
+	}
+}
+
+int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 *field = svm_vmcb_msr(&svm->vmcb->save, index);
+
+	if (field) {
+		*data = *field;
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		*data = svm->vmcb->save.efer & ~EFER_SVME;
+		return 0;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + svm->vmcb->control.tsc_offset;
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+static int svm_set_efer(struct svm_vcpu *svm, u64 data, bool host)
+{
+	u64 *efer = &svm->vmcb->save.efer;
+
+	if (data & ~SVM_EFER_VALID)
+		return -EINVAL;
+	/* LMA is the CPU's to set; only VHM_SET_MSRS may restore it. */
+	if (!host)
+		data = (data & ~EFER_LMA) | (*efer & EFER_LMA);
+	*efer = data | EFER_SVME;
+	return 0;
+}
+
+int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 *field = svm_vmcb_msr(&svm->vmcb->save, index);
+
+	if (index == MSR_IA32_CR_PAT && !svm_pat_valid(data))
+		return -EINVAL;
+	if (field) {
+		*field = data;
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		return svm_set_efer(svm, data, host);
+	case MSR_IA32_TSC:
+		svm->vmcb->control.tsc_offset = data - rdtsc();
+		return 0;
+	default:
+		return -ENOENT;
+	}
+}
+
+/* RDMSR/WRMSR the guest may not pass through: #GP for what vhm lacks. */
+int svm_handle_msr(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u32 index = svm->gprs[SVM_RCX];
+	u64 data;
+
+	if (svm->vmcb->control.exit_info_1) {
+		data = (u32)svm->vmcb->save.rax | (svm->gprs[SVM_RDX] << 32);
+		if (vhm_set_msr(vcpu, index, data, false)) {
+			svm_inject_exception(svm, GP_VECTOR, true, 0);
+			return 1;
+		}
+	} else {
+		if (vhm_get_msr(vcpu, index, &data)) {
+			svm_inject_exception(svm, GP_VECTOR, true, 0);
+			return 1;
+		}
+		svm->vmcb->save.rax = (u32)data;
+		svm->gprs[SVM_RDX] = data >> 32;
+	}
+	svm->vmcb->save.rip += SVM_INSN_LEN_MSR;
+	return 1;
+}
+
+/* RDTSCP: the guest's TSC and its own TSC_AUX, not the host's. */
+int svm_handle_rdtscp(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 tsc = rdtsc() + svm->vmcb->control.tsc_offset;
+
+	svm->vmcb->save.rax = (u32)tsc;
+	svm->gprs[SVM_RDX] = tsc >> 32;
+	svm->gprs[SVM_RCX] = (u32)vcpu->tsc_aux;
+	svm->vmcb->save.rip += SVM_INSN_LEN_RDTSCP;
+	return 1;
+}
