@@ -41,6 +41,8 @@ static long vhm_dev_ioctl(struct file *filp, unsigned int ioctl,
 		return vhm_create_vm(arg);
 	case VHM_GET_VCPU_MMAP_SIZE:
 		return arg ? -EINVAL : PAGE_SIZE;
+	case VHM_GET_SUPPORTED_CPUID:
+		return vhm_get_supported_cpuid((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

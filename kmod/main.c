@@ -45,9 +45,12 @@ static int __init vhm_init(void)
 	r = vhm_ops->probe();
 	if (r)
 		return r;
-	r = vhm_virt_init();
+	r = vhm_cpuid_init();
 	if (r)
 		return r;
+	r = vhm_virt_init();
+	if (r)
+		goto cpuid_exit;
 	/* Last: after this, /dev/vhm is exposed to userspace. */
 	r = vhm_dev_init();
 	if (r)
@@ -58,6 +61,8 @@ static int __init vhm_init(void)
 
 virt_exit:
 	vhm_virt_exit();
+cpuid_exit:
+	vhm_cpuid_exit();
 	return r;
 }
 
@@ -65,6 +70,7 @@ static void __exit vhm_exit(void)
 {
 	vhm_dev_exit();
 	vhm_virt_exit();
+	vhm_cpuid_exit();
 }
 
 module_init(vhm_init);

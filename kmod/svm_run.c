@@ -71,27 +71,17 @@ static int svm_handle_shutdown(struct vhm_vcpu *vcpu)
 	return svm_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
 }
 
-/*
- * CPUID: the host's answers with what the guest cannot use hidden: SVM
- * itself, and the hypervisor bit set.
- */
+/* CPUID: answered from the vCPU's table (cpuid.c). */
 static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
-	u32 leaf = svm->vmcb->save.rax, sub = svm->gprs[SVM_RCX];
-	u32 a, b, c, d;
+	u32 regs[4];
 
-	cpuid_count(leaf, sub, &a, &b, &c, &d);
-	if (leaf == 1)
-		c |= BIT(31);
-	if (leaf == 0x80000001)
-		c &= ~BIT(2);
-	if (leaf == 0x8000000a)
-		a = b = c = d = 0;
-	svm->vmcb->save.rax = a;
-	svm->gprs[SVM_RBX] = b;
-	svm->gprs[SVM_RCX] = c;
-	svm->gprs[SVM_RDX] = d;
+	vhm_cpuid(vcpu, svm->vmcb->save.rax, svm->gprs[SVM_RCX], regs);
+	svm->vmcb->save.rax = regs[0];
+	svm->gprs[SVM_RBX] = regs[1];
+	svm->gprs[SVM_RCX] = regs[2];
+	svm->gprs[SVM_RDX] = regs[3];
 	svm_skip(svm, SVM_INSN_LEN_CPUID);
 	return 1;
 }

@@ -91,6 +91,12 @@ static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case VHM_SET_XSAVE:
 		r = vhm_vcpu_set_xsave(vcpu, argp);
 		break;
+	case VHM_SET_CPUID:
+		r = vhm_vcpu_set_cpuid(vcpu, argp);
+		break;
+	case VHM_GET_CPUID:
+		r = vhm_vcpu_get_cpuid(vcpu, argp);
+		break;
 	default:
 		r = -ENOTTY;
 	}
@@ -128,6 +134,7 @@ static int vhm_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
 {
 	vhm_ops->vcpu_free(vcpu);
+	vhm_cpuid_vcpu_free(vcpu);
 	vhm_fpu_free(vcpu);
 	free_page((unsigned long)vcpu->run);
 	kfree(vcpu);
@@ -172,10 +179,14 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 	vhm_msrs_reset(vcpu);
 	if (vhm_fpu_init(vcpu))
 		goto free_run;
-	if (vhm_ops->vcpu_create(vcpu))
+	if (vhm_cpuid_vcpu_init(vcpu))
 		goto free_fpu;
+	if (vhm_ops->vcpu_create(vcpu))
+		goto free_cpuid;
 	return vcpu;
 
+free_cpuid:
+	vhm_cpuid_vcpu_free(vcpu);
 free_fpu:
 	vhm_fpu_free(vcpu);
 free_run:

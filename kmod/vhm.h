@@ -14,6 +14,10 @@ extern bool vhm_verbose;
 int vhm_virt_init(void);
 void vhm_virt_exit(void);
 
+/* cpuid.c: the supported CPUID table, built at load. */
+int vhm_cpuid_init(void);
+void vhm_cpuid_exit(void);
+
 /* dev.c: the /dev/vhm misc device. */
 int vhm_dev_init(void);
 void vhm_dev_exit(void);

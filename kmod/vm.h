@@ -42,6 +42,8 @@ struct vhm_vcpu {
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
 	struct fpu_guest guest_fpu;	/* loaded for the whole of VHM_RUN */
+	struct vhm_cpuid_entry *cpuid;	/* the guest's CPUID table */
+	u32 nr_cpuid;
 	/* MSRs kept the same way on both vendors (msrs.c). */
 	u64 apic_base;
 	u64 misc_enable;
@@ -76,6 +78,15 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 long vhm_vcpu_get_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
+
+/* cpuid.c: the guest's CPUID */
+int vhm_cpuid_vcpu_init(struct vhm_vcpu *vcpu);
+void vhm_cpuid_vcpu_free(struct vhm_vcpu *vcpu);
+/* regs: EAX, EBX, ECX, EDX out. */
+void vhm_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u32 *regs);
+long vhm_get_supported_cpuid(struct vhm_cpuid __user *u);
+long vhm_vcpu_get_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);
+long vhm_vcpu_set_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);
 
 /* fpu.c: the guest's FPU state */
 int vhm_fpu_init(struct vhm_vcpu *vcpu);

@@ -678,4 +678,106 @@ TEST_F(vm, xsave_state)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+struct cpuid_table {
+	struct vhm_cpuid hdr;
+	struct vhm_cpuid_entry e[VHM_MAX_CPUID_ENTRIES];
+};
+
+static struct vhm_cpuid_entry *cpuid_find(struct cpuid_table *t, uint32_t fn)
+{
+	uint32_t i;
+
+	for (i = 0; i < t->hdr.nent; i++)
+		if (t->e[i].function == fn)
+			return &t->e[i];
+	return NULL;
+}
+
+/* The supported table hides what the vCPU does not provide. */
+TEST_F(vm, supported_cpuid)
+{
+	static struct cpuid_table t;
+	struct vhm_cpuid_entry *e;
+
+	RETURN_IF_SKIPPED();
+	t.hdr.nent = 1;
+	EXPECT_EQ(-1, ioctl(self->sys, VHM_GET_SUPPORTED_CPUID, &t));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_LT(4, t.hdr.nent);
+	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
+	ASSERT_EQ(0, ioctl(self->sys, VHM_GET_SUPPORTED_CPUID, &t));
+	e = cpuid_find(&t, 1);
+	ASSERT_NE(NULL, e);
+	EXPECT_TRUE(e->ecx & (1u << 31)) TH_LOG("hypervisor bit");
+	EXPECT_FALSE(e->ecx & (1u << 5)) TH_LOG("VMX");
+	e = cpuid_find(&t, 0x80000001);
+	ASSERT_NE(NULL, e);
+	EXPECT_FALSE(e->ecx & (1u << 2)) TH_LOG("SVM");
+	e = cpuid_find(&t, 0x8000000a);
+	if (e)
+		EXPECT_EQ(0, e->eax | e->ebx | e->ecx | e->edx) TH_LOG("SVM leaf");
+	e = cpuid_find(&t, 0xa);
+	if (e)
+		EXPECT_EQ(0, e->eax | e->ebx | e->ecx | e->edx) TH_LOG("PMU");
+}
+
+/* The guest's CPUID answers from its table, which userspace may replace. */
+TEST_F(vm, guest_cpuid_table)
+{
+	static const unsigned char code[] = {
+		0x66, 0xb8, 0x01, 0x00, 0x00, 0x00,	/* mov $1, %eax */
+		0x0f, 0xa2,				/* cpuid */
+		0x66, 0x89, 0xc8,			/* mov %ecx, %eax */
+		0x66, 0xe7, 0x10,			/* out %eax, $0x10 */
+		0x66, 0xb8, 0x00, 0x00, 0x00, 0x40,	/* mov $0x40000000, %eax */
+		0x0f, 0xa2,				/* cpuid */
+		0x66, 0xe7, 0x11,			/* out %eax, $0x11 */
+		0x66, 0x89, 0xd8,			/* mov %ebx, %eax */
+		0x66, 0xe7, 0x12,			/* out %eax, $0x12 */
+		0xf4,
+	};
+	static struct cpuid_table t;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_TRUE(*(uint32_t *)vhm_io_data(&self->vcpu) & (1u << 31));
+	/* No such leaf in the default table: zeros. */
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x11, 4);
+	EXPECT_EQ(0, *(uint32_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x12, 4);
+	EXPECT_EQ(0, *(uint32_t *)vhm_io_data(&self->vcpu));
+
+	memset(&t, 0, sizeof(t));
+	t.hdr.nent = 2;
+	t.e[0].function = 1;
+	t.e[0].ecx = 0x80000000;
+	t.e[1].function = 0x40000000;
+	t.e[1].eax = 0x1234;
+	t.e[1].ebx = 0x5678;
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
+	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
+	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_CPUID, &t));
+	EXPECT_EQ(2, t.hdr.nent);
+	ASSERT_EQ(0, vhm_real_mode_at(&self->vcpu, CODE));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_EQ(0x80000000, *(uint32_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x11, 4);
+	EXPECT_EQ(0x1234, *(uint32_t *)vhm_io_data(&self->vcpu));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x12, 4);
+	EXPECT_EQ(0x5678, *(uint32_t *)vhm_io_data(&self->vcpu));
+
+	t.hdr.nent = 1;
+	t.e[0].flags = 2;
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
+	EXPECT_EQ(EINVAL, errno);
+	t.e[0].flags = 0;
+	t.e[0].reserved[2] = 1;
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
+	EXPECT_EQ(EINVAL, errno);
+	t.hdr.nent = VHM_MAX_CPUID_ENTRIES + 1;
+	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
+	EXPECT_EQ(EINVAL, errno);
+}
+
 TEST_HARNESS_MAIN

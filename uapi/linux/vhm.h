@@ -36,6 +36,8 @@
 #define VHM_CREATE_VM		_IO(VHMIO, 0x02)
 /* arg must be 0; returns the size to mmap() from a vCPU fd. */
 #define VHM_GET_VCPU_MMAP_SIZE	_IO(VHMIO, 0x03)
+/* The CPUID table vCPUs start with: what they really provide. */
+#define VHM_GET_SUPPORTED_CPUID	_IOWR(VHMIO, 0x04, struct vhm_cpuid)
 
 /*
  * VM fd ioctls.
@@ -75,6 +77,8 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 #define VHM_SET_MSRS		_IOW(VHMIO, 0x86, struct vhm_msrs)
 #define VHM_GET_XSAVE		_IOR(VHMIO, 0x87, struct vhm_xsave)
 #define VHM_SET_XSAVE		_IOW(VHMIO, 0x88, struct vhm_xsave)
+#define VHM_SET_CPUID		_IOW(VHMIO, 0x89, struct vhm_cpuid)
+#define VHM_GET_CPUID		_IOWR(VHMIO, 0x8a, struct vhm_cpuid)
 
 struct vhm_regs {		/* out: VHM_GET_REGS, in: VHM_SET_REGS */
 	__u64 rax, rbx, rcx, rdx;
@@ -155,6 +159,29 @@ struct vhm_msrs {
 };
 
 #define VHM_MAX_MSR_ENTRIES	256
+
+/*
+ * CPUID tables. In: nent is the room in entries[] (GET) or the number of
+ * entries (SET); out (GET): the number filled in, or -E2BIG with nent set
+ * to the number needed. A guest CPUID with no matching entry returns zeros.
+ */
+#define VHM_CPUID_SIGNIFICANT_INDEX	(1u << 0)	/* index must match */
+#define VHM_CPUID_FLAGS_VALID		VHM_CPUID_SIGNIFICANT_INDEX
+#define VHM_MAX_CPUID_ENTRIES		256
+
+struct vhm_cpuid_entry {
+	__u32 function;
+	__u32 index;		/* subleaf (ECX), if SIGNIFICANT_INDEX */
+	__u32 flags;		/* VHM_CPUID_*; other bits must be 0 */
+	__u32 eax, ebx, ecx, edx;
+	__u32 reserved[3];	/* must be 0 */
+};
+
+struct vhm_cpuid {
+	__u32 nent;
+	__u32 flags;		/* must be 0 */
+	struct vhm_cpuid_entry entries[];
+};
 
 /* The guest's x87/SSE/AVX state in the XSAVE layout (non-compacted). */
 struct vhm_xsave {
