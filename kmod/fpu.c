@@ -32,6 +32,17 @@ void vhm_fpu_put_guest(struct vhm_vcpu *vcpu)
 	fpu_swap_kvm_fpstate(&vcpu->guest_fpu, false);
 }
 
+/*
+ * Preemption off, before each entry: if the thread was preempted since
+ * VHM_RUN loaded the guest state, the registers hold someone else's state
+ * until the return to userspace would reload them; reload them now.
+ */
+void vhm_fpu_prepare_entry(void)
+{
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
+}
+
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp)
 {
 	struct vhm_xsave *x;

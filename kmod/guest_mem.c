@@ -15,6 +15,16 @@
 #define PTE_PS		BIT_ULL(7)
 #define PTE_ADDR	GENMASK_ULL(51, 12)
 
+enum vhm_cpu_mode vhm_guest_mode(const struct vhm_sregs *s,
+				 const struct vhm_regs *r)
+{
+	if (!(s->cr0 & X86_CR0_PE) || (r->rflags & X86_EFLAGS_VM))
+		return VHM_MODE_REAL;
+	if ((s->efer & EFER_LMA) && (s->cs.attrib & VHM_SEG_L))
+		return VHM_MODE_LONG64;
+	return s->cs.attrib & VHM_SEG_DB ? VHM_MODE_PROT32 : VHM_MODE_PROT16;
+}
+
 int vhm_read_guest_phys(struct vhm_vm *vm, u64 gpa, void *buf, unsigned int len)
 {
 	const struct vhm_memslot *s;

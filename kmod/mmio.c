@@ -24,16 +24,6 @@ static u64 *vhm_gpr(struct vhm_regs *r, int n)
 	return gprs[n & 15];
 }
 
-static enum vhm_cpu_mode vhm_cpu_mode(const struct vhm_sregs *s,
-				      const struct vhm_regs *r)
-{
-	if (!(s->cr0 & X86_CR0_PE) || (r->rflags & X86_EFLAGS_VM))
-		return VHM_MODE_REAL;
-	if ((s->efer & EFER_LMA) && (s->cs.attrib & VHM_SEG_L))
-		return VHM_MODE_LONG64;
-	return s->cs.attrib & VHM_SEG_DB ? VHM_MODE_PROT32 : VHM_MODE_PROT16;
-}
-
 /* Replace the low addr_size bytes of *reg, as string instructions do. */
 static void vhm_set_addr_reg(u64 *reg, u64 val, u8 addr_size)
 {
@@ -86,7 +76,7 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 
 	vhm_ops->get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
-	mode = vhm_cpu_mode(&s, &r);
+	mode = vhm_guest_mode(&s, &r);
 	rip = s.cs.base + r.rip;
 	if (mode != VHM_MODE_LONG64)
 		rip = (u32)rip;

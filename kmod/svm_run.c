@@ -86,6 +86,21 @@ static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+static int svm_handle_ioio_string(struct vhm_vcpu *vcpu, u64 info)
+{
+	struct vhm_pio_string p = {
+		.port = SVM_IOIO_PORT(info),
+		.size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT,
+		/* A16, A32, A64 in bits 7-9: 2, 4 or 8 bytes (0: unknown). */
+		.addr_size = ((info & SVM_IOIO_ASIZE_MASK) >> SVM_IOIO_ASIZE_SHIFT) * 2,
+		.in = info & SVM_IOIO_TYPE_MASK,
+		.rep = info & SVM_IOIO_REP_MASK,
+		.next_rip = to_svm(vcpu)->vmcb->control.exit_info_2,
+	};
+
+	return vhm_pio_string(vcpu, &p);
+}
+
 static int svm_handle_ioio(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -95,7 +110,7 @@ static int svm_handle_ioio(struct vhm_vcpu *vcpu)
 	bool in = info & SVM_IOIO_TYPE_MASK;
 
 	if (info & SVM_IOIO_STR_MASK)
-		return svm_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
+		return svm_handle_ioio_string(vcpu, info);
 	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
 	run->io.size = size;
 	run->io.port = SVM_IOIO_PORT(info);
@@ -219,6 +234,7 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 		svm->pending_hypercall = false;
 	}
 	vhm_complete_mmio(vcpu);
+	vhm_complete_pio_string(vcpu);
 }
 
 static void svm_enter_guest(struct vhm_vcpu *vcpu)
@@ -250,6 +266,7 @@ int svm_run(struct vhm_vcpu *vcpu)
 {
 	svm_complete_user_exit(vcpu);
 	preempt_disable();
+	vhm_fpu_prepare_entry();
 	local_irq_disable();
 	svm_enter_guest(vcpu);
 	local_irq_enable();

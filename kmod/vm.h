@@ -32,6 +32,16 @@ struct vhm_vm {
 	struct vhm_mmu mmu;
 };
 
+/* A string I/O exit, as the vendor decoded it. */
+struct vhm_pio_string {
+	u16 port;
+	u8 size;		/* 1, 2, 4 */
+	u8 addr_size;		/* 2, 4, 8 */
+	bool in;
+	bool rep;
+	u64 next_rip;
+};
+
 struct vhm_vcpu {
 	struct vhm_vm *vm;
 	u32 id;
@@ -51,6 +61,10 @@ struct vhm_vcpu {
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];
+	/* An INS whose data userspace provides before the next entry. */
+	struct vhm_pio_string pio_in;
+	u64 pio_in_gva;
+	u32 pio_in_count;
 	/* An MMIO load userspace completes before the next entry. */
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
@@ -93,6 +107,7 @@ int vhm_fpu_init(struct vhm_vcpu *vcpu);
 void vhm_fpu_free(struct vhm_vcpu *vcpu);
 void vhm_fpu_load_guest(struct vhm_vcpu *vcpu);
 void vhm_fpu_put_guest(struct vhm_vcpu *vcpu);
+void vhm_fpu_prepare_entry(void);
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp);
 long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp);
 
@@ -108,6 +123,16 @@ int vhm_gva_to_gpa(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
 		   u64 *gpa);
 int vhm_read_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
 			void *buf, unsigned int len);
+/* The guest's execution mode (emulate.h), from its registers. */
+enum vhm_cpu_mode vhm_guest_mode(const struct vhm_sregs *s,
+				 const struct vhm_regs *r);
+
+/* pio.c: string port I/O */
+int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *p);
+void vhm_complete_pio_string(struct vhm_vcpu *vcpu);
+int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva);
+int vhm_write_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s,
+			 u64 gva, const void *buf, unsigned int len);
 
 /* mmio.c: MMIO exits, decoded in software */
 int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa);

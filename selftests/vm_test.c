@@ -258,6 +258,54 @@ TEST_F(vm, port_io_out_in_hlt)
 	EXPECT_EQ(0x1234beef, r.rax & 0xffffffff);
 }
 
+TEST_F(vm, string_io_rep)
+{
+	static const unsigned char code[] = {
+		0xbe, 0x00, 0x30,	/* mov $0x3000, %si */
+		0xb9, 0x05, 0x00,	/* mov $5, %cx */
+		0xba, 0x10, 0x00,	/* mov $0x10, %dx */
+		0xfc,			/* cld */
+		0xf3, 0x6e,		/* rep outsb */
+		0xbf, 0x00, 0x31,	/* mov $0x3100, %di */
+		0xb9, 0x03, 0x00,	/* mov $3, %cx */
+		0xba, 0x11, 0x00,	/* mov $0x11, %dx */
+		0xf3, 0x6d,		/* rep insw */
+		0xa1, 0x04, 0x31,	/* mov 0x3104, %ax */
+		0xe7, 0x12,		/* out %ax, $0x12 */
+		0xf4,
+	};
+	uint16_t *in;
+	struct vhm_regs r;
+
+	RETURN_IF_SKIPPED();
+	LOAD(code);
+	memcpy(self->ram + 0x3000, "hello", 5);
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_IO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(VHM_IO_OUT, self->vcpu.run->io.direction);
+	EXPECT_EQ(0x10, self->vcpu.run->io.port);
+	EXPECT_EQ(1, self->vcpu.run->io.size);
+	EXPECT_EQ(5, self->vcpu.run->io.count);
+	EXPECT_EQ(0, memcmp(vhm_io_data(&self->vcpu), "hello", 5));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_IO, self->vcpu.run->exit_reason);
+	EXPECT_EQ(VHM_IO_IN, self->vcpu.run->io.direction);
+	EXPECT_EQ(0x11, self->vcpu.run->io.port);
+	EXPECT_EQ(2, self->vcpu.run->io.size);
+	EXPECT_EQ(3, self->vcpu.run->io.count);
+	in = vhm_io_data(&self->vcpu);
+	in[0] = 0x1111;
+	in[1] = 0x2222;
+	in[2] = 0x3333;
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x12, 2);
+	EXPECT_EQ(0x3333, *(uint16_t *)vhm_io_data(&self->vcpu));
+	EXPECT_EQ(0x2222, *(uint16_t *)(self->ram + 0x3102));
+	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &r));
+	EXPECT_EQ(0x3005, r.rsi & 0xffff);
+	EXPECT_EQ(0x3106, r.rdi & 0xffff);
+	EXPECT_EQ(0, r.rcx & 0xffff);
+}
+
 TEST_F(vm, mmio_outside_slots)
 {
 	static const unsigned char code16[] = {
