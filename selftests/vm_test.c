@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <pthread.h>
 
 #include "kselftest_harness.h"
 #include "vhm_util.h"
@@ -826,6 +827,76 @@ TEST_F(vm, guest_cpuid_table)
 	t.hdr.nent = VHM_MAX_CPUID_ENTRIES + 1;
 	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
 	EXPECT_EQ(EINVAL, errno);
+}
+
+#define NR_VMS		8
+#define NR_VCPUS	4
+#define NR_LOOPS	200
+
+struct spin_vcpu {
+	struct test_vcpu v;
+	int outs;
+	int last_exit;
+	int err;
+};
+
+static void *spin_vcpu_thread(void *arg)
+{
+	struct spin_vcpu *sv = arg;
+
+	for (;;) {
+		sv->err = vhm_run(&sv->v);
+		if (sv->err)
+			return NULL;
+		sv->last_exit = sv->v.run->exit_reason;
+		if (sv->last_exit != VHM_EXIT_IO)
+			return NULL;
+		sv->outs++;
+	}
+}
+
+/* 8 VMs with 4 vCPUs each, all running at once on the 2 host CPUs. */
+TEST_F(vm, many_vms_many_vcpus)
+{
+	static const unsigned char code[] = {
+		0xb9, NR_LOOPS & 0xff, NR_LOOPS >> 8,	/* mov $NR_LOOPS, %cx */
+		0xe6, 0x10,				/* out %al, $0x10 */
+		0x49,					/* dec %cx */
+		0x75, 0xfb,				/* jnz .-3 */
+		0xf4,
+	};
+	static struct spin_vcpu sv[NR_VMS][NR_VCPUS];
+	pthread_t th[NR_VMS][NR_VCPUS];
+	int vms[NR_VMS], i, j;
+	unsigned char *ram;
+
+	RETURN_IF_SKIPPED();
+	for (i = 0; i < NR_VMS; i++) {
+		vms[i] = vhm_vm_create(self->sys);
+		ASSERT_LE(0, vms[i]);
+		ram = guest_ram(RAM_SIZE);
+		ASSERT_NE(NULL, ram);
+		memcpy(ram + CODE, code, sizeof(code));
+		ASSERT_EQ(0, vhm_set_slot(vms[i], 0, 0, 0, RAM_SIZE, ram));
+		for (j = 0; j < NR_VCPUS; j++) {
+			ASSERT_EQ(0, vhm_vcpu_create(vms[i], j, &sv[i][j].v));
+			ASSERT_EQ(0, vhm_real_mode_at(&sv[i][j].v, CODE));
+		}
+	}
+	for (i = 0; i < NR_VMS; i++)
+		for (j = 0; j < NR_VCPUS; j++)
+			ASSERT_EQ(0, pthread_create(&th[i][j], NULL,
+						    spin_vcpu_thread, &sv[i][j]));
+	for (i = 0; i < NR_VMS; i++)
+		for (j = 0; j < NR_VCPUS; j++) {
+			pthread_join(th[i][j], NULL);
+			EXPECT_EQ(0, sv[i][j].err);
+			EXPECT_EQ(VHM_EXIT_HLT, sv[i][j].last_exit);
+			EXPECT_EQ(NR_LOOPS, sv[i][j].outs);
+			vhm_vcpu_close(&sv[i][j].v);
+		}
+	for (i = 0; i < NR_VMS; i++)
+		close(vms[i]);
 }
 
 TEST_HARNESS_MAIN
