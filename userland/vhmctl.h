@@ -4,5 +4,6 @@
 #define VHMCTL_H
 
 int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif /* VHMCTL_H */
