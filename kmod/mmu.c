@@ -140,12 +140,14 @@ void vhm_flush_remote_tlbs(struct vhm_vm *vm)
 		on_each_cpu(vhm_tlb_flush_ipi, NULL, 1);
 		return;
 	}
+	rcu_read_lock();
 	for (i = 0; i < VHM_MAX_VCPUS; i++) {
 		struct vhm_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
 
 		if (vcpu && READ_ONCE(vcpu->in_guest))
 			cpumask_set_cpu(READ_ONCE(vcpu->cpu), cpus);
 	}
+	rcu_read_unlock();
 	preempt_disable();
 	smp_call_function_many(cpus, vhm_tlb_flush_ipi, NULL, 1);
 	preempt_enable();

@@ -146,9 +146,11 @@ static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 	struct vhm_vm *vm = vcpu->vm;
 
 	mutex_lock(&vm->lock);
-	vm->vcpus[vcpu->id] = NULL;
+	WRITE_ONCE(vm->vcpus[vcpu->id], NULL);
 	vm->nr_vcpus--;
 	mutex_unlock(&vm->lock);
+	/* TLB shootdowns look at vCPUs under RCU: wait them out. */
+	synchronize_rcu();
 	vhm_vcpu_free(vcpu);
 	vhm_vm_put(vm);
 	return 0;
@@ -212,7 +214,7 @@ static long vhm_vcpu_install(struct vhm_vm *vm, struct vhm_vcpu *vcpu)
 		put_unused_fd(fd);
 		return PTR_ERR(file);
 	}
-	vm->vcpus[vcpu->id] = vcpu;
+	WRITE_ONCE(vm->vcpus[vcpu->id], vcpu);
 	vm->nr_vcpus++;
 	vhm_vm_get(vm);
 	/* Last: from here on userspace sees the vCPU. */
