@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 #   make              module (against KDIR), vhmctl and the selftests
-#   make check        the whole suite in the emulated test hosts
+#   make check        the whole suite in the emulated AMD test hosts
+#   make check-intel  the suite in the Intel test host (Bochs: slow)
 #   make demo         boot the AMD test host and show vhm working there
 #   make install      module, vhmctl and the udev rule on this machine
 #   make checkpatch   kernel coding style of kmod/ and uapi/
@@ -23,6 +24,9 @@ selftests:
 check:
 	tools/check
 
+check-intel:
+	VHM_CHECK_STAGES="host intel-6.1" tools/check
+
 demo:
 	tools/testhost/run --vendor amd --kernel 6.1 --mode demo
 
@@ -41,4 +45,4 @@ clean:
 	$(MAKE) -C selftests clean
 	rm -rf build
 
-.PHONY: all module userland selftests check demo checkpatch install clean
+.PHONY: all module userland selftests check check-intel demo checkpatch install clean
