@@ -34,15 +34,7 @@ FIXTURE_SETUP(guest_test)
 	self->vm.fd = -1;
 	self->vm.ram = NULL;
 	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_HOST();
-	host_reset();
-	ASSERT_EQ(0, vhm_load(NULL));
-	self->sys = vhm_sys_open();
-	ASSERT_LE(0, self->sys);
-	if (host_vendor() == VENDOR_INTEL) {
-		ASSERT_EQ(-EOPNOTSUPP, vhm_vm_create(self->sys));
-		SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue)");
-	}
+	REQUIRE_VHM_GUESTS(self->sys);
 	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
 	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
 }

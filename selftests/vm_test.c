@@ -34,15 +34,7 @@ FIXTURE_SETUP(vm)
 {
 	self->sys = self->vm = -1;
 	self->vcpu.fd = -1;
-	REQUIRE_VHM_HOST();
-	host_reset();
-	ASSERT_EQ(0, vhm_load(NULL));
-	self->sys = vhm_sys_open();
-	ASSERT_LE(0, self->sys);
-	if (host_vendor() == VENDOR_INTEL) {
-		ASSERT_EQ(-EOPNOTSUPP, vhm_vm_create(self->sys));
-		SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue)");
-	}
+	REQUIRE_VHM_GUESTS(self->sys);
 	self->vm = vhm_vm_create(self->sys);
 	ASSERT_LE(0, self->vm);
 	ASSERT_EQ(0, vhm_vcpu_create(self->vm, 0, &self->vcpu));
