@@ -167,6 +167,24 @@ void vhm_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u32 *regs)
 	}
 }
 
+#define VHM_CPUID1_XSAVE		B(26)	/* ECX */
+#define VHM_CPUID1_OSXSAVE	B(27)
+
+/*
+ * The guest's CPUID instruction: the table, with OSXSAVE mirroring the
+ * guest's own CR4 rather than the host's (PKU and OSPKE are not offered).
+ */
+void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
+		     u32 *regs)
+{
+	vhm_cpuid(vcpu, function, index, regs);
+	if (function != 1)
+		return;
+	regs[2] &= ~VHM_CPUID1_OSXSAVE;
+	if ((cr4 & X86_CR4_OSXSAVE) && (regs[2] & VHM_CPUID1_XSAVE))
+		regs[2] |= VHM_CPUID1_OSXSAVE;
+}
+
 static long vhm_cpuid_copy_out(struct vhm_cpuid __user *u,
 			       const struct vhm_cpuid_entry *entries, u32 n)
 {

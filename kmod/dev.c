@@ -17,6 +17,10 @@ static long vhm_check_extension(unsigned long cap)
 		return vhm_ops->hw_vendor;
 	case VHM_CAP_NESTED_PAGING:
 		return 1;
+	case VHM_CAP_MSR_EXITS:
+		return VHM_MSR_EXIT_VALID;
+	case VHM_CAP_XCRS:
+		return vhm_xcr_supported();
 	default:
 		return cap > U32_MAX ? 0 : vhm_ops->check_cap(cap);
 	}

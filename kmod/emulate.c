@@ -75,6 +75,7 @@ struct decoder {
 	bool operand_prefix;	/* 66 */
 	bool address_prefix;	/* 67 */
 	bool rep_prefix;	/* F2 or F3 */
+	bool lock_prefix;	/* F0 */
 	int seg_override;	/* enum vhm_sreg, or -1 */
 	u8 rex;			/* the REX prefix before the opcode, or 0 */
 	u8 operand_size;
@@ -158,6 +159,7 @@ static bool decode_legacy_prefix(struct decoder *d, u8 byte)
 		d->rep_prefix = true;
 		break;
 	case 0xf0:	/* LOCK: nothing to do for a single access */
+		d->lock_prefix = true;
 		break;
 	case 0x26:
 		set_seg_override(d, VHM_SREG_ES);
@@ -498,4 +500,38 @@ u64 vhm_insn_store_value(const struct vhm_insn *insn, u64 src_reg)
 	if (insn->high8)
 		return (src_reg >> 8) & 0xff;
 	return src_reg & size_mask(insn->size);
+}
+
+int vhm_decode_mov_cr(const u8 *bytes, unsigned int avail,
+		      enum vhm_cpu_mode mode, struct vhm_mov_cr *m)
+{
+	struct decoder d = {
+		.bytes = bytes,
+		.avail = avail,
+		.mode = mode,
+		.seg_override = -1,
+	};
+	u8 byte, modrm;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	err = decode_prefixes(&d, &byte);
+	if (!err && byte != 0x0f)
+		return -EINVAL;
+	if (!err)
+		err = fetch_byte(&d, &byte);
+	if (!err && (byte < 0x20 || byte > 0x23))
+		return -EINVAL;
+	if (!err)
+		err = fetch_byte(&d, &modrm);
+	if (err)
+		return err;
+	m->write = byte & 2;
+	m->debug = byte & 1;
+	m->cr = ((modrm >> 3) & 7) | (d.rex & REX_R ? 8 : 0);
+	if (d.lock_prefix && !m->debug)
+		m->cr |= 8;
+	m->gpr = (modrm & 7) | (d.rex & REX_B ? 8 : 0);
+	m->len = d.pos;
+	return 0;
 }

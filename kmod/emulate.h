@@ -120,4 +120,21 @@ u64 vhm_insn_load_result(const struct vhm_insn *insn, u64 old_reg, u64 val);
  */
 u64 vhm_insn_store_value(const struct vhm_insn *insn, u64 src_reg);
 
+/* MOV to or from a control or debug register: 0F 20-23 /r. */
+struct vhm_mov_cr {
+	u8 len;		/* length in bytes, prefixes included */
+	u8 cr;		/* CR or DR number: ModRM.reg, + 8 with REX.R or LOCK */
+	u8 gpr;		/* enum vhm_gpr: ModRM.rm, + 8 with REX.B */
+	bool write;	/* to the control/debug register (0F 22, 0F 23) */
+	bool debug;	/* a debug register (0F 21, 0F 23) */
+};
+
+/*
+ * Decode the MOV CR/DR at @bytes like vhm_insn_decode(): 0, -EAGAIN or
+ * -EINVAL. ModRM.mod is ignored (the operand is always a register), and
+ * LOCK selects CR8 and up as on AMD's AltMovCr8.
+ */
+int vhm_decode_mov_cr(const u8 *bytes, unsigned int avail,
+		      enum vhm_cpu_mode mode, struct vhm_mov_cr *m);
+
 #endif /* VHM_EMULATE_H */

@@ -45,6 +45,7 @@ static int __init vhm_init(void)
 	r = vhm_ops->probe();
 	if (r)
 		return r;
+	vhm_xcr_init();
 	r = vhm_cpuid_init();
 	if (r)
 		return r;

@@ -124,6 +124,53 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	}
 }
 
+static enum vhm_msr_result vhm_msr_exit(struct vhm_vcpu *vcpu, int err,
+					 u32 index, u64 data, bool write)
+{
+	u32 reason = err == -ENOENT ? VHM_MSR_EXIT_UNKNOWN :
+		     VHM_MSR_EXIT_INVALID;
+	struct vhm_run *run = vcpu->run;
+
+	if (!(READ_ONCE(vcpu->vm->msr_exits) & reason))
+		return VHM_MSR_GP;
+	run->exit_reason = VHM_EXIT_MSR;
+	memset(&run->msr, 0, sizeof(run->msr));
+	run->msr.is_write = write;
+	run->msr.reason = reason;
+	run->msr.index = index;
+	run->msr.data = write ? data : 0;
+	vcpu->msr_exit_pending = true;
+	vcpu->msr_exit_write = write;
+	return VHM_MSR_USER;
+}
+
+enum vhm_msr_result vhm_guest_rdmsr(struct vhm_vcpu *vcpu, u32 index,
+				    u64 *data)
+{
+	int r = vhm_get_msr(vcpu, index, data);
+
+	/* A read fails only for an MSR vhm does not know. */
+	return r ? vhm_msr_exit(vcpu, -ENOENT, index, 0, false) : VHM_MSR_DONE;
+}
+
+enum vhm_msr_result vhm_guest_wrmsr(struct vhm_vcpu *vcpu, u32 index,
+				    u64 data)
+{
+	int r = vhm_set_msr(vcpu, index, data, false);
+
+	return r ? vhm_msr_exit(vcpu, r, index, data, true) : VHM_MSR_DONE;
+}
+
+enum vhm_msr_result vhm_complete_msr_exit(struct vhm_vcpu *vcpu, u64 *data)
+{
+	vcpu->msr_exit_pending = false;
+	if (READ_ONCE(vcpu->run->msr.error))
+		return VHM_MSR_GP;
+	if (!vcpu->msr_exit_write)
+		*data = READ_ONCE(vcpu->run->msr.data);
+	return VHM_MSR_DONE;
+}
+
 /* The header, checked; the entries copied in. */
 static struct vhm_msr_entry *vhm_msrs_in(struct vhm_msrs __user *umsrs,
 					 u32 *nmsrs)

@@ -56,6 +56,7 @@ void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 int svm_handle_msr(struct vhm_vcpu *vcpu);
+void svm_complete_msr(struct vhm_vcpu *vcpu);
 int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
 /* svm_run.c */

@@ -19,6 +19,7 @@
 #define SVM_INSN_LEN_HLT	1
 #define SVM_INSN_LEN_CPUID	2
 #define SVM_INSN_LEN_VMMCALL	3
+#define SVM_INSN_LEN_XSETBV	3
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
 
@@ -77,7 +78,8 @@ static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	u32 regs[4];
 
-	vhm_cpuid(vcpu, svm->vmcb->save.rax, svm->gprs[SVM_RCX], regs);
+	vhm_guest_cpuid(vcpu, svm->vmcb->save.rax, svm->gprs[SVM_RCX],
+			svm->vmcb->save.cr4, regs);
 	svm->vmcb->save.rax = regs[0];
 	svm->gprs[SVM_RBX] = regs[1];
 	svm->gprs[SVM_RCX] = regs[2];
@@ -166,6 +168,41 @@ static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
 	return svm_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
 }
 
+/* XSETBV: #GP for a value the CPU would refuse (xcr.c). */
+static int svm_handle_xsetbv(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	u64 value = (u32)svm->vmcb->save.rax | (svm->gprs[SVM_RDX] << 32);
+
+	if (svm->vmcb->save.cpl ||
+	    vhm_set_xcr(vcpu, svm->gprs[SVM_RCX], value))
+		svm_inject_exception(svm, GP_VECTOR, true, 0);
+	else
+		svm_skip(svm, SVM_INSN_LEN_XSETBV);
+	return 1;
+}
+
+/* MOV to CR4 (cr.c): what the guest's CPUID allows, or #GP. */
+static int svm_handle_cr4_write(struct vhm_vcpu *vcpu)
+{
+	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+	unsigned int len;
+	u64 cr4;
+
+	if (vhm_decode_cr_write(vcpu, 4, &cr4, &len))
+		return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
+	if (vhm_check_guest_cr4(vcpu, save->cr4, cr4, save->efer, save->cr3)) {
+		svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
+		return 1;
+	}
+	/* Paging-structure caches follow CR4 (PGE, PAE, PCIDE, SMEP...). */
+	if (cr4 != save->cr4)
+		to_svm(vcpu)->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+	save->cr4 = cr4;
+	save->rip += len;
+	return 1;
+}
+
 static int svm_handle_npf(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -194,6 +231,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_INTR] = svm_handle_host_event,
 	[SVM_EXIT_NMI] = svm_handle_host_event,
 	[SVM_EXIT_SMI] = svm_handle_host_event,
+	[SVM_EXIT_WRITE_CR4] = svm_handle_cr4_write,
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
 	[SVM_EXIT_HLT] = svm_handle_hlt,
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
@@ -201,6 +239,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_RDTSCP] = svm_handle_rdtscp,
 	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
+	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
 };
 
 static int svm_handle_exit(struct vhm_vcpu *vcpu)
@@ -233,6 +272,8 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 		svm->vmcb->save.rax = vcpu->run->hypercall.ret;
 		svm->pending_hypercall = false;
 	}
+	if (vcpu->msr_exit_pending)
+		svm_complete_msr(vcpu);
 	vhm_complete_mmio(vcpu);
 	vhm_complete_pio_string(vcpu);
 }
@@ -240,6 +281,7 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 static void svm_enter_guest(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
+	bool osxsave = svm->vmcb->save.cr4 & X86_CR4_OSXSAVE;
 	struct vhm_vm *vm = vcpu->vm;
 	u64 gen;
 
@@ -254,9 +296,11 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 		vcpu->tlb_gen = gen;
 	}
+	vhm_xcr_load_guest(vcpu, osxsave);
 	vhm_guest_state_enter_irqoff();
 	svm_vmrun(svm->vmcb_pa, svm->gprs, svm_host_save_pa());
 	vhm_guest_state_exit_irqoff();
+	vhm_xcr_put_guest(vcpu, osxsave);
 	WRITE_ONCE(vcpu->in_guest, false);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	svm->vmcb->control.event_inj = 0;

@@ -97,6 +97,12 @@ static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case VHM_GET_CPUID:
 		r = vhm_vcpu_get_cpuid(vcpu, argp);
 		break;
+	case VHM_GET_XCRS:
+		r = vhm_vcpu_get_xcrs(vcpu, argp);
+		break;
+	case VHM_SET_XCRS:
+		r = vhm_vcpu_set_xcrs(vcpu, argp);
+		break;
 	default:
 		r = -ENOTTY;
 	}
@@ -179,6 +185,7 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 	vcpu->id = id;
 	mutex_init(&vcpu->lock);
 	vhm_msrs_reset(vcpu);
+	vhm_xcr_reset(vcpu);
 	if (vhm_fpu_init(vcpu))
 		goto free_run;
 	if (vhm_cpuid_vcpu_init(vcpu))

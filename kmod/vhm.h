@@ -18,6 +18,10 @@ void vhm_virt_exit(void);
 int vhm_cpuid_init(void);
 void vhm_cpuid_exit(void);
 
+/* xcr.c: the host's XCR0, read at load; false if it has no XSAVE. */
+void vhm_xcr_init(void);
+bool vhm_xcr_supported(void);
+
 /* dev.c: the /dev/vhm misc device. */
 int vhm_dev_init(void);
 void vhm_dev_exit(void);

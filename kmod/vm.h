@@ -30,6 +30,7 @@ struct vhm_vm {
 	struct mutex slots_lock;	/* slot changes; readers use mmu.lock */
 	struct vhm_memslot slots[VHM_MAX_MEMORY_SLOTS];
 	struct vhm_mmu mmu;
+	u32 msr_exits;		/* VHM_MSR_EXIT_* reasons that go to userspace */
 };
 
 /* A string I/O exit, as the vendor decoded it. */
@@ -65,6 +66,11 @@ struct vhm_vcpu {
 	struct vhm_pio_string pio_in;
 	u64 pio_in_gva;
 	u32 pio_in_count;
+	/* XCR0 as the guest set it with XSETBV (xcr.c). */
+	u64 xcr0;
+	/* An RDMSR/WRMSR userspace completes before the next entry. */
+	bool msr_exit_pending;
+	bool msr_exit_write;
 	/* An MMIO load userspace completes before the next entry. */
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
@@ -93,11 +99,51 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 long vhm_vcpu_get_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 
+/*
+ * The guest's RDMSR/WRMSR: what vhm_guest_rdmsr/wrmsr decided. For
+ * VHM_MSR_USER, vcpu->run holds a VHM_EXIT_MSR exit and the vendor
+ * returns to userspace without completing the instruction; before the
+ * next entry it calls vhm_complete_msr_exit().
+ */
+enum vhm_msr_result { VHM_MSR_DONE, VHM_MSR_GP, VHM_MSR_USER };
+enum vhm_msr_result vhm_guest_rdmsr(struct vhm_vcpu *vcpu, u32 index,
+				    u64 *data);
+enum vhm_msr_result vhm_guest_wrmsr(struct vhm_vcpu *vcpu, u32 index,
+				    u64 data);
+/* For a pending RDMSR, data is what userspace gave. */
+enum vhm_msr_result vhm_complete_msr_exit(struct vhm_vcpu *vcpu, u64 *data);
+
+/* vm_caps.c: VHM_ENABLE_CAP */
+long vhm_vm_enable_cap(struct vhm_vm *vm,
+		       const struct vhm_enable_cap __user *ucap);
+
+/*
+ * cr.c: intercepted control register writes. vhm_decode_cr_write() finds
+ * the value a MOV to control register cr at the guest's RIP writes, and
+ * the instruction's length (-EINVAL: not such a MOV). The check says
+ * whether the guest may go from CR4 old to cr4 (-EINVAL: #GP).
+ */
+int vhm_decode_cr_write(struct vhm_vcpu *vcpu, unsigned int cr, u64 *value,
+			unsigned int *len);
+int vhm_check_guest_cr4(struct vhm_vcpu *vcpu, u64 old, u64 cr4, u64 efer,
+			u64 cr3);
+
+/* xcr.c: the guest's XCR0 */
+void vhm_xcr_reset(struct vhm_vcpu *vcpu);
+int vhm_set_xcr(struct vhm_vcpu *vcpu, u32 index, u64 value);
+void vhm_xcr_load_guest(struct vhm_vcpu *vcpu, bool osxsave);
+void vhm_xcr_put_guest(struct vhm_vcpu *vcpu, bool osxsave);
+long vhm_vcpu_get_xcrs(struct vhm_vcpu *vcpu, struct vhm_xcrs __user *u);
+long vhm_vcpu_set_xcrs(struct vhm_vcpu *vcpu, const struct vhm_xcrs __user *u);
+
 /* cpuid.c: the guest's CPUID */
 int vhm_cpuid_vcpu_init(struct vhm_vcpu *vcpu);
 void vhm_cpuid_vcpu_free(struct vhm_vcpu *vcpu);
 /* regs: EAX, EBX, ECX, EDX out. */
 void vhm_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u32 *regs);
+/* What the guest's CPUID returns with its control register 4 = cr4. */
+void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
+		     u32 *regs);
 long vhm_get_supported_cpuid(struct vhm_cpuid __user *u);
 long vhm_vcpu_get_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);
 long vhm_vcpu_set_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);

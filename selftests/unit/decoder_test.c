@@ -882,4 +882,60 @@ TEST(store_values)
 	ASSERT_EQ(0x77ULL, vhm_insn_store_value(&insn, rax));
 }
 
+/* ---------------------------------------------------------------------
+ * MOV to and from control and debug registers (cr.c)
+ */
+
+TEST(mov_to_cr4)
+{
+	static const u8 b[] = { 0x0f, 0x22, 0xe0 };	/* mov %rax, %cr4 */
+	struct vhm_mov_cr m;
+	unsigned int avail;
+
+	ASSERT_EQ(0, vhm_decode_mov_cr(b, sizeof(b), LONG64, &m));
+	EXPECT_EQ(3, m.len);
+	EXPECT_EQ(4, m.cr);
+	EXPECT_EQ(VHM_GPR_RAX, m.gpr);
+	EXPECT_TRUE(m.write);
+	EXPECT_FALSE(m.debug);
+	for (avail = 0; avail < sizeof(b); avail++)
+		EXPECT_EQ(-EAGAIN, vhm_decode_mov_cr(b, avail, LONG64, &m));
+}
+
+TEST(mov_cr_rex_and_lock)
+{
+	static const u8 rex_b[] = { 0x41, 0x0f, 0x22, 0xe7 };	/* %r15, %cr4 */
+	static const u8 rex_r[] = { 0x44, 0x0f, 0x20, 0xc1 };	/* %cr8, %rcx */
+	static const u8 lock[] = { 0xf0, 0x0f, 0x22, 0xc2 };	/* %edx, %cr8 */
+	struct vhm_mov_cr m;
+
+	ASSERT_EQ(0, vhm_decode_mov_cr(rex_b, sizeof(rex_b), LONG64, &m));
+	EXPECT_EQ(4, m.len);
+	EXPECT_EQ(4, m.cr);
+	EXPECT_EQ(VHM_GPR_R15, m.gpr);
+	ASSERT_EQ(0, vhm_decode_mov_cr(rex_r, sizeof(rex_r), LONG64, &m));
+	EXPECT_EQ(8, m.cr);
+	EXPECT_EQ(VHM_GPR_RCX, m.gpr);
+	EXPECT_FALSE(m.write);
+	ASSERT_EQ(0, vhm_decode_mov_cr(lock, sizeof(lock), PROT32, &m));
+	EXPECT_EQ(8, m.cr);
+	EXPECT_EQ(VHM_GPR_RDX, m.gpr);
+	EXPECT_TRUE(m.write);
+	/* 0x41 is INC %ecx outside 64-bit mode, not REX. */
+	EXPECT_EQ(-EINVAL, vhm_decode_mov_cr(rex_b, sizeof(rex_b), PROT32, &m));
+}
+
+TEST(mov_dr_and_others)
+{
+	static const u8 dr7[] = { 0x0f, 0x23, 0xf8 };	/* mov %rax, %db7 */
+	static const u8 movzx[] = { 0x0f, 0xb6, 0x00 };
+	struct vhm_mov_cr m;
+
+	ASSERT_EQ(0, vhm_decode_mov_cr(dr7, sizeof(dr7), LONG64, &m));
+	EXPECT_TRUE(m.debug);
+	EXPECT_TRUE(m.write);
+	EXPECT_EQ(7, m.cr);
+	EXPECT_EQ(-EINVAL, vhm_decode_mov_cr(movzx, sizeof(movzx), LONG64, &m));
+}
+
 TEST_HARNESS_MAIN

@@ -49,6 +49,15 @@
  */
 #define VHM_CREATE_VCPU		_IO(VHMIO, 0x40)
 #define VHM_SET_MEMORY_SLOT	_IOW(VHMIO, 0x41, struct vhm_memory_slot)
+/* Turn on (or off) an optional behaviour of the VM: see VHM_CAP_*. */
+#define VHM_ENABLE_CAP		_IOW(VHMIO, 0x42, struct vhm_enable_cap)
+
+struct vhm_enable_cap {		/* in: VHM_ENABLE_CAP */
+	__u32 cap;		/* a VHM_CAP_* that can be enabled */
+	__u32 flags;		/* must be 0 */
+	__u64 args[4];		/* per capability; unused ones must be 0 */
+	__u64 reserved[4];	/* must be 0 */
+};
 
 #define VHM_MAX_VCPUS		64
 #define VHM_MAX_MEMORY_SLOTS	256
@@ -79,6 +88,8 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 #define VHM_SET_XSAVE		_IOW(VHMIO, 0x88, struct vhm_xsave)
 #define VHM_SET_CPUID		_IOW(VHMIO, 0x89, struct vhm_cpuid)
 #define VHM_GET_CPUID		_IOWR(VHMIO, 0x8a, struct vhm_cpuid)
+#define VHM_GET_XCRS		_IOR(VHMIO, 0x8d, struct vhm_xcrs)
+#define VHM_SET_XCRS		_IOW(VHMIO, 0x8e, struct vhm_xcrs)
 
 struct vhm_regs {		/* out: VHM_GET_REGS, in: VHM_SET_REGS */
 	__u64 rax, rbx, rcx, rdx;
@@ -132,10 +143,22 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
  * VHM_CAP_TLB_TAGS       number of hardware TLB tags (SVM ASIDs, or VMX
  *                        VPIDs: 65535 when VPID is supported, else 0
  *                        meaning absent).
+ * VHM_CAP_MSR_EXITS      the VHM_MSR_EXIT_* reasons VHM_ENABLE_CAP accepts
+ *                        in args[0]: guest RDMSR/WRMSR for those reasons
+ *                        exit to userspace (VHM_EXIT_MSR) instead of #GP.
+ * VHM_CAP_XCRS           1: VHM_GET_XCRS / VHM_SET_XCRS exist and the
+ *                        guest's XSETBV is virtualized.
  */
 #define VHM_CAP_HW_VENDOR	1
 #define VHM_CAP_NESTED_PAGING	2
 #define VHM_CAP_TLB_TAGS	3
+#define VHM_CAP_MSR_EXITS	4
+#define VHM_CAP_XCRS		5
+
+/* VHM_CAP_MSR_EXITS reasons (args[0] of VHM_ENABLE_CAP, run->msr.reason). */
+#define VHM_MSR_EXIT_UNKNOWN	(1u << 0)	/* an MSR vhm does not virtualize */
+#define VHM_MSR_EXIT_INVALID	(1u << 1)	/* a WRMSR value it cannot hold */
+#define VHM_MSR_EXIT_VALID	(VHM_MSR_EXIT_UNKNOWN | VHM_MSR_EXIT_INVALID)
 
 #define VHM_HW_SVM		1
 #define VHM_HW_VMX		2
@@ -183,6 +206,26 @@ struct vhm_cpuid {
 	struct vhm_cpuid_entry entries[];
 };
 
+/*
+ * Extended control registers (XCR0, the XSAVE feature mask the guest set
+ * with XSETBV). VHM_SET_XCRS checks each value as the guest's XSETBV
+ * would be checked (-EINVAL otherwise).
+ */
+#define VHM_MAX_XCRS		16
+
+struct vhm_xcr {
+	__u32 xcr;		/* 0: XCR0; no other XCR exists yet */
+	__u32 reserved;		/* must be 0 */
+	__u64 value;
+};
+
+struct vhm_xcrs {
+	__u32 nr_xcrs;		/* GET: out; SET: in, at most VHM_MAX_XCRS */
+	__u32 flags;		/* must be 0 */
+	struct vhm_xcr xcrs[VHM_MAX_XCRS];
+	__u64 reserved[8];	/* must be 0 */
+};
+
 /* The guest's x87/SSE/AVX state in the XSAVE layout (non-compacted). */
 struct vhm_xsave {
 	__u32 region[1024];
@@ -203,6 +246,7 @@ struct vhm_xsave {
 #define VHM_EXIT_FAIL_ENTRY	6	/* fail_entry: VM entry refused */
 #define VHM_EXIT_INTERNAL_ERROR	7	/* internal: vhm could not go on */
 #define VHM_EXIT_INTR		8	/* a signal interrupted VHM_RUN */
+#define VHM_EXIT_MSR		9	/* msr: RDMSR/WRMSR (VHM_CAP_MSR_EXITS) */
 
 #define VHM_IO_IN		0
 #define VHM_IO_OUT		1
@@ -244,6 +288,19 @@ struct vhm_run {
 			__u64 args[6];
 			__u64 ret;	/* in: the guest's result */
 		} hypercall;
+		/*
+		 * VHM_EXIT_MSR: an RDMSR completes with data; error non-zero
+		 * makes the instruction raise #GP instead.
+		 */
+		struct {
+			__u8 error;	/* in */
+			__u8 is_write;
+			__u8 padding[2];
+			__u32 reason;	/* VHM_MSR_EXIT_* */
+			__u32 index;
+			__u32 padding2;
+			__u64 data;	/* WRMSR: out; RDMSR: in */
+		} msr;
 		/* VHM_EXIT_FAIL_ENTRY */
 		struct {
 			__u64 hardware_reason;	/* SVM exit code / VMX error */

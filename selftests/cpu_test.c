@@ -1,0 +1,472 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest-visible CPU state vhm virtualizes beyond registers: RDMSR/WRMSR of
+ * MSRs vhm does not know (a #GP, or an exit to userspace when the VMM
+ * enabled VHM_CAP_MSR_EXITS), XSETBV/XGETBV and XCR0 (VHM_GET/SET_XCRS),
+ * and CPUID's OSXSAVE bit following the guest's CR4. Guests are C
+ * functions (include/guest.h). Built with the guest code flags.
+ */
+#define _GNU_SOURCE
+#include <cpuid.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "kselftest_harness.h"
+#include "vhm_util.h"
+#include "vhm_vm.h"
+#include "guest.h"
+
+#define MSR_UNKNOWN_R	0x4b564d00	/* no CPU vhm models has these */
+#define MSR_UNKNOWN_W	0x4b564d01
+#define MSR_PAT		0x277
+#define BAD_PAT		0x0202020202020202ull	/* type 2 is reserved */
+#define X86_CR4_OSXSAVE	(1ull << 18)
+#define XCR0_X87	1ull
+#define XCR0_SSE	2ull
+#define XCR0_YMM	4ull
+
+FIXTURE(cpu) {
+	int sys;
+	struct guest_vm vm;
+	struct guest_vcpu vcpu;
+};
+
+FIXTURE_SETUP(cpu)
+{
+	self->sys = -1;
+	self->vm.fd = -1;
+	self->vm.ram = NULL;
+	self->vcpu.raw.fd = -1;
+	REQUIRE_VHM_GUESTS(self->sys);
+	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
+	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
+}
+
+FIXTURE_TEARDOWN(cpu)
+{
+	guest_vcpu_free(&self->vcpu);
+	guest_vm_free(&self->vm);
+	if (self->sys >= 0)
+		close(self->sys);
+	host_reset();
+}
+
+static int enable_msr_exits(int vm, uint64_t reasons)
+{
+	struct vhm_enable_cap cap = {
+		.cap = VHM_CAP_MSR_EXITS,
+		.args[0] = reasons,
+	};
+
+	return ioctl(vm, VHM_ENABLE_CAP, &cap) ? -errno : 0;
+}
+
+/* The vCPU's next exit is an MSR exit of this kind. */
+static void expect_msr_exit(struct __test_metadata *_metadata,
+			    struct guest_vcpu *v, uint32_t reason,
+			    uint32_t index, int is_write)
+{
+	struct ucall uc = { .cmd = UCALL_NONE };
+	char why[512];
+
+	ASSERT_EQ(0, guest_run(v));
+	if (v->run->exit_reason != VHM_EXIT_MSR)
+		guest_ucall_of_exit(v, &uc);
+	ASSERT_EQ(VHM_EXIT_MSR, v->run->exit_reason)
+		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));
+	EXPECT_EQ(reason, v->run->msr.reason);
+	EXPECT_EQ(index, v->run->msr.index);
+	EXPECT_EQ(is_write, v->run->msr.is_write);
+}
+
+/* #GP handler of the guests below: count, skip the 2- or 3-byte insn. */
+static uint64_t gp_count;
+static uint64_t gp_insn_len;
+
+static void gp_handler(struct ex_regs *regs)
+{
+	gp_count++;
+	regs->rip += gp_insn_len;
+}
+
+static bool host_has_smep(void)
+{
+	unsigned int a, b, c, d;
+
+	__cpuid_count(7, 0, a, b, c, d);
+	return b & (1u << 7);
+}
+
+/* ---------------------------------------------------------------------
+ * MSRs vhm does not virtualize
+ */
+
+static void guest_unknown_msrs(void)
+{
+	uint64_t v;
+
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	v = guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_SYNC_ARGS(v, gp_count, 0, 0);
+	guest_wrmsr(MSR_UNKNOWN_W, 0xabcdef0123456789ull);
+	GUEST_SYNC_ARGS(gp_count, 0, 0, 0);
+	v = guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_SYNC_ARGS(v, gp_count, 0, 0);
+	GUEST_DONE();
+}
+
+/* Without VHM_CAP_MSR_EXITS the guest gets #GP and userspace sees nothing. */
+TEST_F(cpu, unknown_msr_is_gp_by_default)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_unknown_msrs, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[1]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/* With it, userspace answers RDMSR, sees WRMSR, and can make either #GP. */
+TEST_F(cpu, unknown_msr_exits_to_userspace)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(VHM_MSR_EXIT_VALID,
+		  ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_MSR_EXITS));
+	ASSERT_EQ(0, enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_UNKNOWN));
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_unknown_msrs, 0));
+
+	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_UNKNOWN, MSR_UNKNOWN_R, 0);
+	v->run->msr.data = 0x1122334455667788ull;
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x1122334455667788ull, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+
+	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_UNKNOWN, MSR_UNKNOWN_W, 1);
+	EXPECT_EQ(0xabcdef0123456789ull, v->run->msr.data);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0]);
+
+	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_UNKNOWN, MSR_UNKNOWN_R, 0);
+	v->run->msr.error = 1;
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
+static void guest_bad_pat(void)
+{
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	guest_wrmsr(MSR_PAT, BAD_PAT);
+	GUEST_SYNC_ARGS(gp_count, guest_rdmsr(MSR_PAT), 0, 0);
+	guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_SYNC_ARGS(gp_count, 0, 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * VHM_MSR_EXIT_INVALID alone: a value a known MSR cannot hold exits (and
+ * userspace accepting it changes nothing in vhm); unknown MSRs still #GP.
+ */
+TEST_F(cpu, invalid_msr_value_exits_only_when_asked)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_INVALID));
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_bad_pat, 0));
+	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_INVALID, MSR_PAT, 1);
+	EXPECT_EQ(BAD_PAT, v->run->msr.data);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0]);
+	EXPECT_NE(BAD_PAT, uc.args[1]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	ASSERT_GUEST_DONE(v);
+}
+
+TEST_F(cpu, enable_cap_bad_arguments)
+{
+	struct vhm_enable_cap cap = { .cap = VHM_CAP_MSR_EXITS };
+	int vm = self->vm.fd;
+
+	RETURN_IF_SKIPPED();
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	cap.flags = 1;
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.flags = 0;
+	cap.reserved[3] = 1;
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.reserved[3] = 0;
+	cap.args[0] = VHM_MSR_EXIT_VALID + 1;
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.args[0] = VHM_MSR_EXIT_UNKNOWN;
+	cap.args[1] = 1;
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.args[1] = 0;
+	cap.cap = VHM_CAP_HW_VENDOR;	/* not one that can be enabled */
+	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_EQ(EINVAL, errno);
+	cap.cap = VHM_CAP_MSR_EXITS;
+	EXPECT_EQ(0, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	cap.args[0] = 0;		/* and off again */
+	EXPECT_EQ(0, ioctl(vm, VHM_ENABLE_CAP, &cap));
+}
+
+/* ---------------------------------------------------------------------
+ * XSETBV, XGETBV, XCR0
+ */
+
+static inline void guest_write_cr4(uint64_t v)
+{
+	asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+static inline uint64_t guest_xgetbv(uint32_t xcr)
+{
+	uint32_t lo, hi;
+
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(xcr));
+	return lo | (uint64_t)hi << 32;
+}
+
+static inline void guest_xsetbv(uint32_t xcr, uint64_t v)
+{
+	asm volatile("xsetbv"
+		     : : "c"(xcr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32))
+		     : "memory");
+}
+
+static uint32_t guest_cpuid1_ecx(void)
+{
+	uint32_t a, b, c, d;
+
+	guest_cpuid(1, 0, &a, &b, &c, &d);
+	return c;
+}
+
+/* What XCR0 may hold, from the guest's CPUID leaf 0xd. */
+static uint64_t guest_xcr0_supported(void)
+{
+	uint32_t a, b, c, d;
+
+	guest_cpuid(0xd, 0, &a, &b, &c, &d);
+	return a | (uint64_t)d << 32;
+}
+
+static void guest_xsetbv_checks(void)
+{
+	uint64_t ok = XCR0_X87 | XCR0_SSE;
+
+	gp_insn_len = 3;
+	guest_set_handler(13, gp_handler);
+	GUEST_ASSERT(guest_cpuid1_ecx() & (1u << 26));		/* XSAVE */
+	GUEST_ASSERT(!(guest_cpuid1_ecx() & (1u << 27)));	/* OSXSAVE */
+	guest_write_cr4(guest_read_cr4() | X86_CR4_OSXSAVE);
+	GUEST_ASSERT(guest_cpuid1_ecx() & (1u << 27));
+	GUEST_ASSERT_EQ(guest_xgetbv(0), XCR0_X87);	/* the reset value */
+	if (guest_xcr0_supported() & XCR0_YMM)
+		ok |= XCR0_YMM;
+	guest_xsetbv(0, ok);
+	GUEST_ASSERT_EQ(gp_count, 0);
+	GUEST_SYNC_ARGS(guest_xgetbv(0), ok, 0, 0);
+	guest_xsetbv(0, 0);				/* no x87 */
+	guest_xsetbv(0, XCR0_X87 | XCR0_YMM);		/* AVX without SSE */
+	guest_xsetbv(0, ~0ull);				/* unsupported bits */
+	guest_xsetbv(1, XCR0_X87);			/* no such XCR */
+	GUEST_SYNC_ARGS(gp_count, guest_xgetbv(0), 0, 0);
+	guest_write_cr4(guest_read_cr4() & ~X86_CR4_OSXSAVE);
+	GUEST_ASSERT(!(guest_cpuid1_ecx() & (1u << 27)));
+	GUEST_DONE();
+}
+
+/*
+ * The guest enables XSAVE features itself; bad values #GP and leave XCR0
+ * alone; VHM_GET_XCRS shows what it set; CPUID.1:ECX.OSXSAVE follows CR4.
+ */
+TEST_F(cpu, xsetbv_sets_xcr0_and_checks_it)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_xcrs x;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_XCRS));
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_xsetbv_checks, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(uc.args[1], uc.args[0]);
+	memset(&x, 0xff, sizeof(x));
+	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_XCRS, &x));
+	EXPECT_EQ(1, x.nr_xcrs);
+	EXPECT_EQ(0, x.flags);
+	EXPECT_EQ(0, x.xcrs[0].xcr);
+	EXPECT_EQ(uc.args[1], x.xcrs[0].value);
+	EXPECT_EQ(0, x.xcrs[1].value);
+	EXPECT_EQ(0, x.reserved[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(4, uc.args[0]);
+	EXPECT_EQ(x.xcrs[0].value, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
+static void guest_report_xcr0(void)
+{
+	guest_write_cr4(guest_read_cr4() | X86_CR4_OSXSAVE);
+	GUEST_SYNC(guest_xgetbv(0));
+	GUEST_DONE();
+}
+
+/* VHM_SET_XCRS restores XCR0 (checked like XSETBV); bad arguments fail. */
+TEST_F(cpu, set_xcrs_restores_xcr0)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_xcrs x = { .nr_xcrs = 1 }, back;
+	int fd = v->raw.fd;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	x.xcrs[0].value = XCR0_X87 | XCR0_SSE;
+	ASSERT_EQ(0, ioctl(fd, VHM_SET_XCRS, &x));
+
+	x.xcrs[0].value = XCR0_SSE;			/* no x87 */
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	x.xcrs[0].value = XCR0_X87;
+	x.xcrs[0].xcr = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	x.xcrs[0].xcr = 0;
+	x.xcrs[0].reserved = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	x.xcrs[0].reserved = 0;
+	x.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	x.flags = 0;
+	x.reserved[7] = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	x.reserved[7] = 0;
+	x.nr_xcrs = VHM_MAX_XCRS + 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, VHM_GET_XCRS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	/* None of the failures changed it. */
+	ASSERT_EQ(0, ioctl(fd, VHM_GET_XCRS, &back));
+	EXPECT_EQ(XCR0_X87 | XCR0_SSE, back.xcrs[0].value);
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_report_xcr0, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(XCR0_X87 | XCR0_SSE, uc.args[0]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/* ---------------------------------------------------------------------
+ * MOV to CR4
+ */
+
+#define X86_CR4_PGE	(1ull << 7)
+#define X86_CR4_VMXE	(1ull << 13)
+#define X86_CR4_SMEP	(1ull << 20)
+#define X86_CR4_RSVD	(1ull << 31)
+
+/* mov %rax, %cr4: 3 bytes, what gp_handler skips. */
+static void guest_try_cr4(uint64_t v)
+{
+	asm volatile("mov %0, %%cr4" : : "a"(v) : "memory");
+}
+
+static void guest_cr4_writes(void)
+{
+	uint64_t cr4 = guest_read_cr4();
+
+	gp_insn_len = 3;
+	guest_set_handler(13, gp_handler);
+	guest_try_cr4(cr4 ^ X86_CR4_PGE);		/* allowed: toggles */
+	GUEST_ASSERT_EQ(guest_read_cr4(), cr4 ^ X86_CR4_PGE);
+	guest_try_cr4(cr4);
+	GUEST_ASSERT_EQ(gp_count, 0);
+	guest_try_cr4(cr4 | X86_CR4_VMXE);		/* VMX is hidden */
+	guest_try_cr4(cr4 | X86_CR4_RSVD);		/* no CPU has it */
+	guest_try_cr4(cr4 & ~X86_CR4_PAE);		/* long mode needs PAE */
+	GUEST_SYNC_ARGS(gp_count, guest_read_cr4() == cr4, 0, 0);
+	guest_try_cr4(cr4 | X86_CR4_SMEP);
+	GUEST_SYNC_ARGS(gp_count, guest_read_cr4(), 0, 0);
+	GUEST_DONE();
+}
+
+/* Bits the guest's CPUID does not offer, or no CPU has, are a #GP. */
+TEST_F(cpu, cr4_writes_follow_guest_cpuid)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cr4_writes, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(1, uc.args[1]);
+	/* SMEP: as the host's CPUID says (vhm passes it through). */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	if (host_has_smep()) {
+		EXPECT_EQ(3, uc.args[0]);
+		EXPECT_TRUE(uc.args[1] & X86_CR4_SMEP);
+	} else {
+		EXPECT_EQ(4, uc.args[0]);
+	}
+	ASSERT_GUEST_DONE(v);
+}
+
+/* With SMEP taken out of the vCPU's CPUID table, CR4.SMEP is a #GP. */
+TEST_F(cpu, cr4_smep_hidden_is_gp)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct {
+		struct vhm_cpuid hdr;
+		struct vhm_cpuid_entry e[VHM_MAX_CPUID_ENTRIES];
+	} t;
+	struct ucall uc;
+	uint32_t i;
+
+	RETURN_IF_SKIPPED();
+	if (!host_has_smep())
+		SKIP(return, "the test host's CPU has no SMEP");
+	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
+	t.hdr.flags = 0;
+	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_CPUID, &t));
+	ASSERT_LT(0, t.hdr.nent);
+	for (i = 0; i < t.hdr.nent; i++)
+		if (t.e[i].function == 7 && t.e[i].index == 0)
+			t.e[i].ebx &= ~(1u << 7);
+	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_SET_CPUID, &t));
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cr4_writes, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(4, uc.args[0]);
+	EXPECT_FALSE(uc.args[1] & X86_CR4_SMEP);
+	ASSERT_GUEST_DONE(v);
+}
+
+TEST_HARNESS_MAIN
