@@ -69,7 +69,7 @@ int vhm_check_guest_cr4(struct vhm_vcpu *vcpu, u64 old, u64 cr4, u64 efer,
 	return 0;
 }
 
-static u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n)
+u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n)
 {
 	u64 *gprs[] = {
 		&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi,
@@ -80,25 +80,32 @@ static u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n)
 	return gprs[n & 15];
 }
 
-int vhm_decode_cr_write(struct vhm_vcpu *vcpu, unsigned int cr, u64 *value,
-			unsigned int *len)
+int vhm_fetch_mov_cr(struct vhm_vcpu *vcpu, struct vhm_mov_cr *m,
+		     struct vhm_regs *r, enum vhm_cpu_mode *mode)
 {
 	u8 bytes[VHM_INSN_MAX_LEN] = { 0 };
-	struct vhm_mov_cr m;
 	struct vhm_sregs s;
-	struct vhm_regs r;
-	enum vhm_cpu_mode mode;
 	unsigned int n;
 	u64 rip;
 
-	vhm_ops->get_regs(vcpu, &r);
+	vhm_ops->get_regs(vcpu, r);
 	vhm_ops->get_sregs(vcpu, &s);
-	mode = vhm_guest_mode(&s, &r);
-	rip = s.cs.base + r.rip;
-	if (mode != VHM_MODE_LONG64)
+	*mode = vhm_guest_mode(&s, r);
+	rip = s.cs.base + r->rip;
+	if (*mode != VHM_MODE_LONG64)
 		rip = (u32)rip;
 	n = vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, sizeof(bytes));
-	if (vhm_decode_mov_cr(bytes, n, mode, &m) || !m.write || m.debug ||
+	return vhm_decode_mov_cr(bytes, n, *mode, m);
+}
+
+int vhm_decode_cr_write(struct vhm_vcpu *vcpu, unsigned int cr, u64 *value,
+			unsigned int *len)
+{
+	enum vhm_cpu_mode mode;
+	struct vhm_mov_cr m;
+	struct vhm_regs r;
+
+	if (vhm_fetch_mov_cr(vcpu, &m, &r, &mode) || !m.write || m.debug ||
 	    m.cr != cr)
 		return -EINVAL;
 	*value = *vhm_regs_gpr(&r, m.gpr);

@@ -203,6 +203,27 @@ static int svm_handle_cr4_write(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+/* MOV to or from a debug register (dr.c). */
+static int svm_handle_dr(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	switch (vhm_emulate_mov_dr(vcpu, &save->dr6, &save->dr7, save->cr4,
+				   save->cpl)) {
+	case VHM_EMUL_DONE:
+		return 1;
+	case VHM_EMUL_GP:
+		svm_inject_exception(svm, GP_VECTOR, true, 0);
+		return 1;
+	case VHM_EMUL_UD:
+		svm_inject_exception(svm, UD_VECTOR, false, 0);
+		return 1;
+	default:
+		return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
+	}
+}
+
 static int svm_handle_npf(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -232,6 +253,8 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_NMI] = svm_handle_host_event,
 	[SVM_EXIT_SMI] = svm_handle_host_event,
 	[SVM_EXIT_WRITE_CR4] = svm_handle_cr4_write,
+	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7] = svm_handle_dr,
+	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7] = svm_handle_dr,
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
 	[SVM_EXIT_HLT] = svm_handle_hlt,
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
@@ -282,6 +305,7 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	bool osxsave = svm->vmcb->save.cr4 & X86_CR4_OSXSAVE;
+	u64 dr7 = svm->vmcb->save.dr7;
 	struct vhm_vm *vm = vcpu->vm;
 	u64 gen;
 
@@ -297,9 +321,11 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 		vcpu->tlb_gen = gen;
 	}
 	vhm_xcr_load_guest(vcpu, osxsave);
+	vhm_dr_load_guest(vcpu, dr7);
 	vhm_guest_state_enter_irqoff();
 	svm_vmrun(svm->vmcb_pa, svm->gprs, svm_host_save_pa());
 	vhm_guest_state_exit_irqoff();
+	vhm_dr_put_guest(vcpu, dr7);
 	vhm_xcr_put_guest(vcpu, osxsave);
 	WRITE_ONCE(vcpu->in_guest, false);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;

@@ -186,6 +186,7 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 	mutex_init(&vcpu->lock);
 	vhm_msrs_reset(vcpu);
 	vhm_xcr_reset(vcpu);
+	vhm_dr_reset(vcpu);
 	if (vhm_fpu_init(vcpu))
 		goto free_run;
 	if (vhm_cpuid_vcpu_init(vcpu))

@@ -66,6 +66,8 @@ struct vhm_vcpu {
 	struct vhm_pio_string pio_in;
 	u64 pio_in_gva;
 	u32 pio_in_count;
+	/* DR0-3 as the guest set them (dr.c). */
+	u64 db[4];
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
 	/* An RDMSR/WRMSR userspace completes before the next entry. */
@@ -125,6 +127,24 @@ long vhm_vm_enable_cap(struct vhm_vm *vm,
  */
 int vhm_decode_cr_write(struct vhm_vcpu *vcpu, unsigned int cr, u64 *value,
 			unsigned int *len);
+/* The MOV CR/DR at the guest's RIP, decoded, with the registers. */
+int vhm_fetch_mov_cr(struct vhm_vcpu *vcpu, struct vhm_mov_cr *m,
+		     struct vhm_regs *r, enum vhm_cpu_mode *mode);
+/* General register n (enum vhm_gpr) of r. */
+u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n);
+
+/*
+ * dr.c: the guest's debug registers. DR0-3 live here, DR6 and DR7 with
+ * the vendor (in the VMCB/VMCS), which passes pointers to them.
+ * vhm_emulate_mov_dr() does the intercepted MOV DR at the guest's RIP.
+ */
+enum vhm_emul { VHM_EMUL_DONE, VHM_EMUL_GP, VHM_EMUL_UD, VHM_EMUL_FAILED };
+enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
+				 u64 cr4, unsigned int cpl);
+/* Interrupts off, around entry: the guest's DR0-3 while it has enabled breakpoints. */
+void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7);
+void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
+void vhm_dr_reset(struct vhm_vcpu *vcpu);
 int vhm_check_guest_cr4(struct vhm_vcpu *vcpu, u64 old, u64 cr4, u64 efer,
 			u64 cr3);
 

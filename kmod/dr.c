@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guest's debug registers. Every MOV to or from a debug register
+ * exits; vhm keeps DR0-3 here and DR6/DR7 where the vendor's hardware
+ * switches them (VMCB, VMCS). The guest's DR0-3 are loaded into the CPU
+ * only while it runs with breakpoints enabled in DR7, and the host's
+ * breakpoints are restored after every exit (an exit resets DR7).
+ */
+#include <linux/sched.h>
+#include <asm/debugreg.h>
+#include <asm/hw_breakpoint.h>
+#include <asm/processor-flags.h>
+
+#include "vhm.h"
+#include "vm.h"
+
+/* DR6: B0-3, BD, BS, BT are the guest's; the rest reads as 1 (no RTM). */
+#define VHM_DR6_FIXED1	0xffff0ff0ULL
+#define VHM_DR6_VALID	(DR_TRAP_BITS | BIT(13) | DR_STEP | BIT(15))
+#define VHM_DR7_FIXED1	BIT(10)
+#define VHM_DR7_ZERO	(BIT(11) | BIT(12) | BIT(14) | BIT(15))
+#define VHM_DR7_ENABLED	0xffULL		/* L0-3, G0-3 */
+
+void vhm_dr_reset(struct vhm_vcpu *vcpu)
+{
+	memset(vcpu->db, 0, sizeof(vcpu->db));
+}
+
+static enum vhm_emul vhm_dr_write(struct vhm_vcpu *vcpu, unsigned int n,
+				  u64 val, u64 *dr6, u64 *dr7)
+{
+	if (n < 4) {
+		vcpu->db[n] = val;
+		return VHM_EMUL_DONE;
+	}
+	if (val >> 32)
+		return VHM_EMUL_GP;
+	if (n == 6)
+		*dr6 = (val & VHM_DR6_VALID) | VHM_DR6_FIXED1;
+	else
+		*dr7 = (val | VHM_DR7_FIXED1) & ~VHM_DR7_ZERO;
+	return VHM_EMUL_DONE;
+}
+
+static u64 vhm_dr_read(struct vhm_vcpu *vcpu, unsigned int n, u64 dr6, u64 dr7)
+{
+	if (n < 4)
+		return vcpu->db[n];
+	return n == 6 ? dr6 : dr7;
+}
+
+enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
+				 u64 cr4, unsigned int cpl)
+{
+	enum vhm_cpu_mode mode;
+	struct vhm_mov_cr m;
+	struct vhm_regs r;
+	enum vhm_emul e = VHM_EMUL_DONE;
+	unsigned int n;
+	u64 *reg;
+
+	if (vhm_fetch_mov_cr(vcpu, &m, &r, &mode) || !m.debug)
+		return VHM_EMUL_FAILED;
+	if (cpl)
+		return VHM_EMUL_GP;
+	n = m.cr;
+	if (n == 4 || n == 5) {	/* aliases of DR6, DR7 unless CR4.DE */
+		if (cr4 & X86_CR4_DE)
+			return VHM_EMUL_UD;
+		n += 2;
+	}
+	if (n > 7)
+		return VHM_EMUL_UD;
+	reg = vhm_regs_gpr(&r, m.gpr);
+	if (m.write)
+		e = vhm_dr_write(vcpu, n, mode == VHM_MODE_LONG64 ? *reg :
+				 (u32)*reg, dr6, dr7);
+	else
+		*reg = vhm_dr_read(vcpu, n, *dr6, *dr7);
+	if (e != VHM_EMUL_DONE)
+		return e;
+	r.rip += m.len;
+	vhm_ops->set_regs(vcpu, &r);
+	return VHM_EMUL_DONE;
+}
+
+void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
+{
+	if (!(dr7 & VHM_DR7_ENABLED))
+		return;
+	set_debugreg(0, 7);	/* no host breakpoint on the guest's addresses */
+	set_debugreg(vcpu->db[0], 0);
+	set_debugreg(vcpu->db[1], 1);
+	set_debugreg(vcpu->db[2], 2);
+	set_debugreg(vcpu->db[3], 3);
+}
+
+void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
+{
+	if ((dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active())
+		hw_breakpoint_restore();
+}
