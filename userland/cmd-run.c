@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhmctl run --mem SIZE --load FILE[@GPA] [--entry GPA] [--mode real|long]
+ *            [--accel vhm|kvm]
  *
  * Boot a flat binary: load it into guest RAM and start the vCPU at the entry
  * point in real mode or in 64-bit long mode (identity-mapped first 4 GiB).
  * The guest's COM1 UART prints to stdout. The exit status tells how the
  * guest ended: 0 halted, 3 shut down (triple fault), 4 entry refused,
- * 5 vhm internal error, 1 other failures, 2 usage.
+ * 5 vhm internal error, 1 other failures, 2 usage. --accel kvm runs the
+ * same guest with the same devices on /dev/kvm.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 
 static int run_usage(void)
 {
-	fprintf(stderr, "usage: vhmctl run --mem SIZE --load FILE[@GPA] [--entry GPA] [--mode real|long]\n");
+	fprintf(stderr, "usage: vhmctl run --mem SIZE --load FILE[@GPA] [--entry GPA] [--mode real|long] [--accel vhm|kvm]\n");
 	return 2;
 }
 
@@ -48,10 +50,12 @@ int cmd_run(int argc, char **argv)
 		{ "load", required_argument, NULL, 'l' },
 		{ "entry", required_argument, NULL, 'e' },
 		{ "mode", required_argument, NULL, 'o' },
+		{ "accel", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t mem = 16 << 20, gpa = UINT64_MAX, entry = UINT64_MAX;
-	const char *file = NULL, *mode = "real";
+	const char *file = NULL, *mode = "real", *accel = "vhm";
+	const struct accel_ops *ops;
 	struct vmm vmm;
 	char *at;
 	int c;
@@ -78,6 +82,9 @@ int cmd_run(int argc, char **argv)
 		case 'o':
 			mode = optarg;
 			break;
+		case 'a':
+			accel = optarg;
+			break;
 		default:
 			return run_usage();
 		}
@@ -89,7 +96,10 @@ int cmd_run(int argc, char **argv)
 		gpa = !strcmp(mode, "real") ? 0x7c00 : 0x100000;
 	if (entry == UINT64_MAX)
 		entry = gpa;
-	if (vmm_create(&vmm, mem) || vmm_load_file(&vmm, file, gpa))
+	ops = accel_by_name(accel);
+	if (!ops)
+		return 2;
+	if (vmm_create(&vmm, mem, ops) || vmm_load_file(&vmm, file, gpa))
 		return 1;
 	if (!strcmp(mode, "real") ? vmm_setup_real(&vmm, entry) :
 				    vmm_setup_long(&vmm, entry))

@@ -10,7 +10,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include "libvhm.h"
 #include "vmm.h"
 
 #define VMM_MAX_IO	32
@@ -64,33 +63,22 @@ static int vmm_fail(const char *what)
 	return -1;
 }
 
-int vmm_create(struct vmm *vmm, uint64_t ram_size)
+int vmm_create(struct vmm *vmm, uint64_t ram_size,
+	       const struct accel_ops *ops)
 {
-	struct vhm_memory_slot slot = { 0 };
+	struct accel *a = &vmm->accel;
 	struct vmm_device *d;
 
-	vmm->sys = vhm_open_system();
-	if (vmm->sys < 0)
+	if (accel_init(a, ops))
 		return -1;
-	vmm->vm = ioctl(vmm->sys, VHM_CREATE_VM, 0);
-	if (vmm->vm < 0)
-		return vmm_fail("VHM_CREATE_VM");
 	vmm->ram_size = ram_size;
 	vmm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm->ram == MAP_FAILED)
 		return vmm_fail("mmap guest RAM");
-	slot.size = ram_size;
-	slot.userspace_addr = (uintptr_t)vmm->ram;
-	if (ioctl(vmm->vm, VHM_SET_MEMORY_SLOT, &slot))
-		return vmm_fail("VHM_SET_MEMORY_SLOT");
-	vmm->vcpu = ioctl(vmm->vm, VHM_CREATE_VCPU, 0);
-	if (vmm->vcpu < 0)
-		return vmm_fail("VHM_CREATE_VCPU");
-	vmm->run = mmap(NULL, ioctl(vmm->sys, VHM_GET_VCPU_MMAP_SIZE, 0),
-			PROT_READ | PROT_WRITE, MAP_SHARED, vmm->vcpu, 0);
-	if (vmm->run == MAP_FAILED)
-		return vmm_fail("mmap run area");
+	if (ops->set_memory(a, 0, 0, ram_size, vmm->ram) ||
+	    ops->create_vcpu(a))
+		return -1;
 	for (d = devices; d; d = d->next)
 		if (d->init(vmm))
 			return -1;
@@ -121,12 +109,9 @@ static int vmm_set_entry(struct vmm *vmm, const struct vhm_sregs *s,
 			 uint64_t entry, uint64_t rsp)
 {
 	struct vhm_regs r = { .rip = entry, .rflags = 2, .rsp = rsp };
+	struct accel *a = &vmm->accel;
 
-	if (ioctl(vmm->vcpu, VHM_SET_SREGS, s))
-		return vmm_fail("VHM_SET_SREGS");
-	if (ioctl(vmm->vcpu, VHM_SET_REGS, &r))
-		return vmm_fail("VHM_SET_REGS");
-	return 0;
+	return a->ops->set_sregs(a, s) || a->ops->set_regs(a, &r) ? -1 : 0;
 }
 
 /* Real mode at CS:IP = 0:entry. */
@@ -138,8 +123,8 @@ int vmm_setup_real(struct vmm *vmm, uint64_t entry)
 		fprintf(stderr, "vhmctl: a real-mode entry must be below 64 KiB\n");
 		return -1;
 	}
-	if (ioctl(vmm->vcpu, VHM_GET_SREGS, &s))
-		return vmm_fail("VHM_GET_SREGS");
+	if (vmm->accel.ops->get_sregs(&vmm->accel, &s))
+		return -1;
 	s.cs.base = 0;
 	s.cs.selector = 0;
 	return vmm_set_entry(vmm, &s, entry, 0xfffe);
@@ -186,8 +171,8 @@ int vmm_setup_long(struct vmm *vmm, uint64_t entry)
 	vmm_build_page_tables(vmm);
 	gdt[1] = 0x00af9b000000ffffULL;		/* 64-bit code */
 	gdt[2] = 0x00cf93000000ffffULL;		/* data */
-	if (ioctl(vmm->vcpu, VHM_GET_SREGS, &s))
-		return vmm_fail("VHM_GET_SREGS");
+	if (vmm->accel.ops->get_sregs(&vmm->accel, &s))
+		return -1;
 	vmm_segment(&s.cs, 8, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) |
 		    VHM_SEG_L | VHM_SEG_G);
 	vmm_segment(&s.ds, 16, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3) |
@@ -202,63 +187,58 @@ int vmm_setup_long(struct vmm *vmm, uint64_t entry)
 	return vmm_set_entry(vmm, &s, entry, LM_STACK);
 }
 
-static enum vmm_end vmm_report(struct vmm *vmm)
+static enum vmm_end vmm_report(const struct accel_exit *e)
 {
-	struct vhm_run *run = vmm->run;
-
-	switch (run->exit_reason) {
-	case VHM_EXIT_HLT:
+	switch (e->kind) {
+	case ACCEL_EXIT_HLT:
 		return VMM_END_HALT;
-	case VHM_EXIT_SHUTDOWN:
+	case ACCEL_EXIT_SHUTDOWN:
 		fprintf(stderr, "vhmctl: the guest shut down (triple fault)\n");
 		return VMM_END_SHUTDOWN;
-	case VHM_EXIT_FAIL_ENTRY:
+	case ACCEL_EXIT_FAIL_ENTRY:
 		fprintf(stderr, "vhmctl: the CPU refused the guest state (hardware reason %#llx)\n",
-			(unsigned long long)run->fail_entry.hardware_reason);
+			(unsigned long long)e->info[0]);
 		return VMM_END_ENTRY_FAILED;
-	case VHM_EXIT_INTERNAL_ERROR:
-		fprintf(stderr, "vhmctl: vhm internal error %u (data %#llx %#llx)\n",
-			run->internal.suberror,
-			(unsigned long long)run->internal.data[0],
-			(unsigned long long)run->internal.data[1]);
+	case ACCEL_EXIT_INTERNAL:
+		fprintf(stderr, "vhmctl: internal error %llu of the accelerator (data %#llx)\n",
+			(unsigned long long)e->info[0],
+			(unsigned long long)e->info[1]);
 		return VMM_END_INTERNAL;
 	default:
-		fprintf(stderr, "vhmctl: unexpected exit %u\n", run->exit_reason);
+		fprintf(stderr, "vhmctl: unexpected exit %u\n", e->reason);
 		return VMM_END_ERROR;
 	}
 }
 
 enum vmm_end vmm_run(struct vmm *vmm)
 {
-	struct vhm_run *run = vmm->run;
-	uint8_t *data;
+	struct accel *a = &vmm->accel;
+	struct accel_exit e;
 	uint32_t i;
 
 	for (;;) {
-		if (ioctl(vmm->vcpu, VHM_RUN, 0)) {
-			if (errno == EINTR)
-				continue;
-			vmm_fail("VHM_RUN");
+		if (a->ops->run(a, &e)) {
+			vmm_fail("run");
 			return VMM_END_ERROR;
 		}
-		switch (run->exit_reason) {
-		case VHM_EXIT_IO:
-			data = (uint8_t *)run + run->io.data_offset;
-			for (i = 0; i < run->io.count; i++)
-				vmm_dispatch(vmm, VMM_PIO, run->io.port,
-					     data + i * run->io.size, run->io.size,
-					     run->io.direction == VHM_IO_OUT);
+		switch (e.kind) {
+		case ACCEL_EXIT_INTR:
 			break;
-		case VHM_EXIT_MMIO:
-			vmm_dispatch(vmm, VMM_MMIO, run->mmio.phys_addr,
-				     run->mmio.data, run->mmio.len,
-				     run->mmio.is_write);
+		case ACCEL_EXIT_IO:
+			for (i = 0; i < e.io.count; i++)
+				vmm_dispatch(vmm, VMM_PIO, e.io.port,
+					     e.io.data + i * e.io.size,
+					     e.io.size, e.io.is_write);
 			break;
-		case VHM_EXIT_HYPERCALL:
-			run->hypercall.ret = -38;	/* -ENOSYS: none defined */
+		case ACCEL_EXIT_MMIO:
+			vmm_dispatch(vmm, VMM_MMIO, e.mmio.addr, e.mmio.data,
+				     e.mmio.len, e.mmio.is_write);
+			break;
+		case ACCEL_EXIT_HYPERCALL:
+			*e.hypercall.ret = -38;	/* -ENOSYS: none defined */
 			break;
 		default:
-			return vmm_report(vmm);
+			return vmm_report(&e);
 		}
 	}
 }

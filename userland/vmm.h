@@ -12,9 +12,10 @@
 #include <stdint.h>
 #include <linux/vhm.h>
 
+#include "accel.h"
+
 struct vmm {
-	int sys, vm, vcpu;
-	struct vhm_run *run;
+	struct accel accel;	/* /dev/vhm or /dev/kvm */
 	uint8_t *ram;
 	uint64_t ram_size;
 };
@@ -50,7 +51,9 @@ enum vmm_end {
 	VMM_END_INTERNAL = 5,
 };
 
-int vmm_create(struct vmm *vmm, uint64_t ram_size);
+/* One vCPU and ram_size bytes of RAM at 0 on accelerator ops. */
+int vmm_create(struct vmm *vmm, uint64_t ram_size,
+	       const struct accel_ops *ops);
 int vmm_load_file(struct vmm *vmm, const char *path, uint64_t gpa);
 int vmm_setup_real(struct vmm *vmm, uint64_t entry);
 int vmm_setup_long(struct vmm *vmm, uint64_t entry);

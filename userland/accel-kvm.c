@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The KVM accelerator: /dev/kvm with the same device models, for side-by-
+ * side benchmarks and for telling a device-model bug from a vhm bug.
+ * Registers are converted between vhm's and KVM's uapi structs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <linux/kvm.h>
+
+#include "accel.h"
+
+/* Where KVM's VMX backend puts its real-mode TSS and identity map. */
+#define KVM_TSS_ADDR		0xfffbd000
+#define KVM_IDENTITY_MAP_ADDR	0xfffbc000
+
+static int kvm_fail(const char *what)
+{
+	fprintf(stderr, "vhmctl: %s: %s\n", what, strerror(errno));
+	return -1;
+}
+
+static int kvm_open(struct accel *a)
+{
+	int version;
+
+	a->sys = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (a->sys < 0) {
+		fprintf(stderr, "vhmctl: cannot open /dev/kvm: %s%s\n",
+			strerror(errno), errno == ENOENT ?
+			" (modprobe kvm_amd or kvm_intel)" : "");
+		return -1;
+	}
+	version = ioctl(a->sys, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		fprintf(stderr, "vhmctl: KVM API version %d, expected %d\n",
+			version, KVM_API_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+static int kvm_create_vm(struct accel *a)
+{
+	a->vm = ioctl(a->sys, KVM_CREATE_VM, 0);
+	if (a->vm < 0)
+		return kvm_fail("KVM_CREATE_VM");
+	/* Needed on Intel, harmless on AMD (not implemented there: ignore). */
+	ioctl(a->vm, KVM_SET_TSS_ADDR, KVM_TSS_ADDR);
+	{
+		uint64_t map = KVM_IDENTITY_MAP_ADDR;
+
+		ioctl(a->vm, KVM_SET_IDENTITY_MAP_ADDR, &map);
+	}
+	return 0;
+}
+
+static int kvm_set_memory(struct accel *a, uint32_t slot, uint64_t gpa,
+			  uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region m = {
+		.slot = slot,
+		.guest_phys_addr = gpa,
+		.memory_size = size,
+		.userspace_addr = (uintptr_t)hva,
+	};
+
+	return ioctl(a->vm, KVM_SET_USER_MEMORY_REGION, &m) ?
+		kvm_fail("KVM_SET_USER_MEMORY_REGION") : 0;
+}
+
+static int kvm_create_vcpu(struct accel *a)
+{
+	a->vcpu = ioctl(a->vm, KVM_CREATE_VCPU, 0);
+	if (a->vcpu < 0)
+		return kvm_fail("KVM_CREATE_VCPU");
+	a->run_size = ioctl(a->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (a->run_size <= 0)
+		return kvm_fail("KVM_GET_VCPU_MMAP_SIZE");
+	a->run = mmap(NULL, a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      a->vcpu, 0);
+	if (a->run == MAP_FAILED) {
+		a->run = NULL;
+		return kvm_fail("mmap run area");
+	}
+	return 0;
+}
+
+/* struct vhm_regs and struct kvm_regs list the same registers in order. */
+_Static_assert(sizeof(struct vhm_regs) == sizeof(struct kvm_regs),
+	       "vhm_regs and kvm_regs differ");
+
+static int kvm_get_regs(struct accel *a, struct vhm_regs *r)
+{
+	return ioctl(a->vcpu, KVM_GET_REGS, r) ? kvm_fail("KVM_GET_REGS") : 0;
+}
+
+static int kvm_set_regs(struct accel *a, const struct vhm_regs *r)
+{
+	return ioctl(a->vcpu, KVM_SET_REGS, r) ? kvm_fail("KVM_SET_REGS") : 0;
+}
+
+static void seg_from_kvm(struct vhm_segment *v, const struct kvm_segment *k)
+{
+	v->base = k->base;
+	v->limit = k->limit;
+	v->selector = k->selector;
+	v->attrib = VHM_SEG_TYPE(k->type) | (k->s ? VHM_SEG_S : 0) |
+		    VHM_SEG_DPL(k->dpl) | (k->present ? VHM_SEG_P : 0) |
+		    (k->avl ? VHM_SEG_AVL : 0) | (k->l ? VHM_SEG_L : 0) |
+		    (k->db ? VHM_SEG_DB : 0) | (k->g ? VHM_SEG_G : 0) |
+		    (k->unusable ? VHM_SEG_UNUSABLE : 0);
+}
+
+static void seg_to_kvm(struct kvm_segment *k, const struct vhm_segment *v)
+{
+	memset(k, 0, sizeof(*k));
+	k->base = v->base;
+	k->limit = v->limit;
+	k->selector = v->selector;
+	k->type = v->attrib & 0xf;
+	k->s = !!(v->attrib & VHM_SEG_S);
+	k->dpl = (v->attrib >> 5) & 3;
+	k->present = !!(v->attrib & VHM_SEG_P);
+	k->avl = !!(v->attrib & VHM_SEG_AVL);
+	k->l = !!(v->attrib & VHM_SEG_L);
+	k->db = !!(v->attrib & VHM_SEG_DB);
+	k->g = !!(v->attrib & VHM_SEG_G);
+	k->unusable = !!(v->attrib & VHM_SEG_UNUSABLE);
+}
+
+#define SEGS(x)	{ &x.cs, &x.ds, &x.es, &x.fs, &x.gs, &x.ss, &x.tr, &x.ldt }
+
+static int kvm_get_sregs(struct accel *a, struct vhm_sregs *s)
+{
+	struct kvm_sregs k;
+	struct kvm_segment *ks[] = SEGS(k);
+	struct vhm_segment *vs[] = SEGS((*s));
+	unsigned int i;
+
+	if (ioctl(a->vcpu, KVM_GET_SREGS, &k))
+		return kvm_fail("KVM_GET_SREGS");
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < 8; i++)
+		seg_from_kvm(vs[i], ks[i]);
+	s->gdt.base = k.gdt.base;
+	s->gdt.limit = k.gdt.limit;
+	s->idt.base = k.idt.base;
+	s->idt.limit = k.idt.limit;
+	s->cr0 = k.cr0;
+	s->cr2 = k.cr2;
+	s->cr3 = k.cr3;
+	s->cr4 = k.cr4;
+	s->cr8 = k.cr8;
+	s->efer = k.efer;
+	s->apic_base = k.apic_base;
+	return 0;
+}
+
+static int kvm_set_sregs(struct accel *a, const struct vhm_sregs *s)
+{
+	struct kvm_sregs k;
+	struct kvm_segment *ks[] = SEGS(k);
+	const struct vhm_segment *vs[] = SEGS((*s));
+	unsigned int i;
+
+	if (ioctl(a->vcpu, KVM_GET_SREGS, &k))	/* keeps interrupt_bitmap */
+		return kvm_fail("KVM_GET_SREGS");
+	for (i = 0; i < 8; i++)
+		seg_to_kvm(ks[i], vs[i]);
+	k.gdt.base = s->gdt.base;
+	k.gdt.limit = s->gdt.limit;
+	k.idt.base = s->idt.base;
+	k.idt.limit = s->idt.limit;
+	k.cr0 = s->cr0;
+	k.cr2 = s->cr2;
+	k.cr3 = s->cr3;
+	k.cr4 = s->cr4;
+	k.cr8 = s->cr8;
+	k.efer = s->efer;
+	k.apic_base = s->apic_base;
+	return ioctl(a->vcpu, KVM_SET_SREGS, &k) ? kvm_fail("KVM_SET_SREGS") : 0;
+}
+
+static void kvm_exit_io(struct kvm_run *run, struct accel_exit *e)
+{
+	e->kind = ACCEL_EXIT_IO;
+	e->io.port = run->io.port;
+	e->io.size = run->io.size;
+	e->io.is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	e->io.count = run->io.count;
+	e->io.data = (uint8_t *)run + run->io.data_offset;
+}
+
+static int kvm_run(struct accel *a, struct accel_exit *e)
+{
+	struct kvm_run *run = a->run;
+
+	memset(e, 0, sizeof(*e));
+	if (ioctl(a->vcpu, KVM_RUN, 0)) {
+		if (errno != EINTR)
+			return -1;
+		e->kind = ACCEL_EXIT_INTR;
+		return 0;
+	}
+	e->reason = run->exit_reason;
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		kvm_exit_io(run, e);
+		break;
+	case KVM_EXIT_MMIO:
+		e->kind = ACCEL_EXIT_MMIO;
+		e->mmio.addr = run->mmio.phys_addr;
+		e->mmio.len = run->mmio.len;
+		e->mmio.is_write = run->mmio.is_write;
+		e->mmio.data = run->mmio.data;
+		break;
+	case KVM_EXIT_HLT:
+		e->kind = ACCEL_EXIT_HLT;
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		e->kind = ACCEL_EXIT_SHUTDOWN;
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		e->kind = ACCEL_EXIT_FAIL_ENTRY;
+		e->info[0] = run->fail_entry.hardware_entry_failure_reason;
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		e->kind = ACCEL_EXIT_INTERNAL;
+		e->info[0] = run->internal.suberror;
+		e->info[1] = run->internal.ndata ? run->internal.data[0] : 0;
+		break;
+	default:
+		e->kind = ACCEL_EXIT_OTHER;
+	}
+	return 0;
+}
+
+const struct accel_ops accel_kvm_ops = {
+	.name = "kvm",
+	.open = kvm_open,
+	.create_vm = kvm_create_vm,
+	.set_memory = kvm_set_memory,
+	.create_vcpu = kvm_create_vcpu,
+	.get_regs = kvm_get_regs,
+	.set_regs = kvm_set_regs,
+	.get_sregs = kvm_get_sregs,
+	.set_sregs = kvm_set_sregs,
+	.run = kvm_run,
+};
