@@ -4,6 +4,7 @@
 #   make check        the whole suite in the emulated AMD test hosts
 #   make check-intel  the suite in the Intel test host (Bochs: slow)
 #   make demo         boot the AMD test host and show vhm working there
+#   make bench        vhm-bench on vhm and KVM side by side (out/bench/)
 #   make install      module, vhmctl and the udev rule on this machine
 #   make checkpatch   kernel coding style of kmod/ and uapi/
 
@@ -30,6 +31,9 @@ check-intel:
 demo:
 	tools/testhost/run --vendor amd --kernel 6.1 --mode demo
 
+bench:
+	tools/bench/run
+
 checkpatch:
 	tools/checkpatch
 
@@ -43,6 +47,7 @@ clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C userland clean
 	$(MAKE) -C selftests clean
-	rm -rf build
+	$(MAKE) -C tools/bench clean
+	rm -rf build out
 
-.PHONY: all module userland selftests check check-intel demo checkpatch install clean
+.PHONY: all module userland selftests check check-intel demo bench checkpatch install clean

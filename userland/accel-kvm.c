@@ -94,6 +94,11 @@ static int kvm_create_vcpu(struct accel *a)
 _Static_assert(sizeof(struct vhm_regs) == sizeof(struct kvm_regs),
 	       "vhm_regs and kvm_regs differ");
 
+static int kvm_add_vcpu(struct accel *a, int id)
+{
+	return ioctl(a->vm, KVM_CREATE_VCPU, id);
+}
+
 static int kvm_get_regs(struct accel *a, struct vhm_regs *r)
 {
 	return ioctl(a->vcpu, KVM_GET_REGS, r) ? kvm_fail("KVM_GET_REGS") : 0;
@@ -246,6 +251,7 @@ const struct accel_ops accel_kvm_ops = {
 	.create_vm = kvm_create_vm,
 	.set_memory = kvm_set_memory,
 	.create_vcpu = kvm_create_vcpu,
+	.add_vcpu = kvm_add_vcpu,
 	.get_regs = kvm_get_regs,
 	.set_regs = kvm_set_regs,
 	.get_sregs = kvm_get_sregs,

@@ -58,6 +58,11 @@ static int vhm_create_vcpu(struct accel *a)
 	return 0;
 }
 
+static int vhm_add_vcpu(struct accel *a, int id)
+{
+	return ioctl(a->vm, VHM_CREATE_VCPU, id);
+}
+
 static int vhm_get_regs(struct accel *a, struct vhm_regs *r)
 {
 	return ioctl(a->vcpu, VHM_GET_REGS, r) ? vhm_fail("VHM_GET_REGS") : 0;
@@ -145,6 +150,7 @@ const struct accel_ops accel_vhm_ops = {
 	.create_vm = vhm_create_vm,
 	.set_memory = vhm_set_memory,
 	.create_vcpu = vhm_create_vcpu,
+	.add_vcpu = vhm_add_vcpu,
 	.get_regs = vhm_get_regs,
 	.set_regs = vhm_set_regs,
 	.get_sregs = vhm_get_sregs,

@@ -67,6 +67,8 @@ struct accel_ops {
 			  uint64_t size, void *hva);
 	/* Create vCPU 0 and map its run area. */
 	int (*create_vcpu)(struct accel *a);
+	/* Create one more vCPU, id, and return its fd (-1: errno). */
+	int (*add_vcpu)(struct accel *a, int id);
 	int (*get_regs)(struct accel *a, struct vhm_regs *r);
 	int (*set_regs)(struct accel *a, const struct vhm_regs *r);
 	int (*get_sregs)(struct accel *a, struct vhm_sregs *s);

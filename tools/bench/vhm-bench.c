@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vhm-bench: the same guest microbenchmarks on /dev/vhm or /dev/kvm
+ * (userland/accel.h), one accelerator per run; tools/bench/report puts two
+ * runs side by side. Guests are a few bytes of 64-bit machine code at
+ * 1 MiB, started by vhmctl's long-mode setup (identity-mapped 4 GiB).
+ *
+ * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N]
+ *
+ * Output, one line per repetition:
+ *   VHM-BENCH,<accel>,<bench>,<unit>,<lower|higher>,<value>
+ * "native" lines measure the same memory loops in this process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include "accel.h"
+#include "vmm.h"
+
+#define CODE_GPA	0x100000ull
+#define DATA_GPA	(16ull << 20)		/* fault-in/bandwidth region */
+#define MMIO_GPA	0xd0000000ull		/* mapped by the guest, no RAM */
+#define MiB		(1ull << 20)
+
+static const struct accel_ops *ops;
+static int reps = 5;
+static bool quick;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void emit(const char *accel, const char *bench, const char *unit,
+		 const char *better, double v)
+{
+	printf("VHM-BENCH,%s,%s,%s,%s,%.3f\n", accel, bench, unit, better, v);
+	fflush(stdout);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "vhm-bench: %s failed\n", what);
+	exit(1);
+}
+
+/* Little-endian immediates in the machine code below. */
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/* A VM with ram bytes of RAM and code at CODE_GPA, in long mode. */
+static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
+		     size_t len)
+{
+	if (vmm_create(vmm, ram, ops))
+		die("creating the VM");
+	memcpy(vmm->ram + CODE_GPA, code, len);
+	if (vmm_setup_long(vmm, CODE_GPA))
+		die("long-mode setup");
+}
+
+static void vm_end(struct vmm *vmm)
+{
+	munmap(vmm->ram, vmm->ram_size);
+	accel_close(&vmm->accel);
+}
+
+/* Run to HLT, answering every exit on the way; the exits seen. */
+static unsigned long run_to_hlt(struct vmm *vmm)
+{
+	struct accel *a = &vmm->accel;
+	unsigned long exits = 0;
+	struct accel_exit e;
+
+	for (;;) {
+		if (a->ops->run(a, &e))
+			die("run");
+		switch (e.kind) {
+		case ACCEL_EXIT_HLT:
+			return exits;
+		case ACCEL_EXIT_IO:
+		case ACCEL_EXIT_MMIO:
+		case ACCEL_EXIT_INTR:
+			exits++;
+			break;
+		default:
+			fprintf(stderr, "vhm-bench: unexpected exit %u\n",
+				e.reason);
+			exit(1);
+		}
+	}
+}
+
+/* A loop of n iterations around body (ECX or ESI counts: see below). */
+struct loop_code {
+	uint8_t code[64];
+	size_t len;
+};
+
+static struct loop_code exit_loop(const char *kind, uint32_t n)
+{
+	struct loop_code c = { { 0 }, 0 };
+	uint8_t *p = c.code;
+
+	if (!strcmp(kind, "pio_exit")) {
+		/* mov $n,%ecx; 1: out %al,$0x80; loop 1b; hlt */
+		*p++ = 0xb9; put32(p, n); p += 4;
+		*p++ = 0xe6; *p++ = 0x80;
+		*p++ = 0xe2; *p++ = 0xfc;
+	} else if (!strcmp(kind, "mmio_exit")) {
+		/* mov $n,%ecx; mov $MMIO,%ebx; 1: mov %eax,(%rbx); loop 1b */
+		*p++ = 0xb9; put32(p, n); p += 4;
+		*p++ = 0xbb; put32(p, MMIO_GPA); p += 4;
+		*p++ = 0x89; *p++ = 0x03;
+		*p++ = 0xe2; *p++ = 0xfc;
+	} else if (!strcmp(kind, "cpuid")) {
+		/* mov $n,%esi; 1: xor %eax,%eax; cpuid; dec %esi; jnz 1b */
+		*p++ = 0xbe; put32(p, n); p += 4;
+		*p++ = 0x31; *p++ = 0xc0;
+		*p++ = 0x0f; *p++ = 0xa2;
+		*p++ = 0xff; *p++ = 0xce;
+		*p++ = 0x75; *p++ = 0xf8;
+	} else {	/* msr: rdmsr of IA32_APIC_BASE */
+		/* mov $n,%esi; 1: mov $0x1b,%ecx; rdmsr; dec %esi; jnz 1b */
+		*p++ = 0xbe; put32(p, n); p += 4;
+		*p++ = 0xb9; put32(p, 0x1b); p += 4;
+		*p++ = 0x0f; *p++ = 0x32;
+		*p++ = 0xff; *p++ = 0xce;
+		*p++ = 0x75; *p++ = 0xf5;
+	}
+	*p++ = 0xf4;	/* hlt */
+	c.len = p - c.code;
+	return c;
+}
+
+/* ns per iteration of an exit loop: userspace exits or in-kernel ones. */
+static void bench_exits(const char *kind, uint32_t n)
+{
+	struct loop_code c = exit_loop(kind, n);
+	struct vmm vmm;
+	double t;
+	int r;
+
+	for (r = 0; r < reps; r++) {
+		vm_start(&vmm, 4 * MiB, c.code, c.len);
+		run_to_hlt(&vmm);	/* warm: fault in the code and stack */
+		vmm_setup_long(&vmm, CODE_GPA);
+		t = now();
+		run_to_hlt(&vmm);
+		t = now() - t;
+		emit(ops->name, kind, "ns/op", "lower", t * 1e9 / n);
+		vm_end(&vmm);
+	}
+}
+
+/* Guest: write one byte in each of pages pages from DATA_GPA; hlt. */
+static struct loop_code touch_loop(uint32_t pages)
+{
+	struct loop_code c = { { 0 }, 0 };
+	uint8_t *p = c.code;
+
+	*p++ = 0xbf; put32(p, DATA_GPA); p += 4;	/* mov $DATA,%edi */
+	*p++ = 0xb9; put32(p, pages); p += 4;		/* mov $pages,%ecx */
+	*p++ = 0xc6; *p++ = 0x07; *p++ = 0x01;		/* 1: movb $1,(%rdi) */
+	*p++ = 0x48; *p++ = 0x81; *p++ = 0xc7;		/* add $4096,%rdi */
+	put32(p, 4096); p += 4;
+	*p++ = 0xe2; *p++ = 0xf4;			/* loop 1b */
+	*p++ = 0xf4;
+	c.len = p - c.code;
+	return c;
+}
+
+/* Guest: rep stosq over bytes from DATA_GPA, times times; hlt. */
+static struct loop_code fill_loop(uint32_t bytes, uint32_t times)
+{
+	struct loop_code c = { { 0 }, 0 };
+	uint8_t *p = c.code;
+
+	*p++ = 0xba; put32(p, times); p += 4;		/* mov $times,%edx */
+	*p++ = 0xbf; put32(p, DATA_GPA); p += 4;	/* 1: mov $DATA,%edi */
+	*p++ = 0xb9; put32(p, bytes / 8); p += 4;	/* mov $n,%ecx */
+	*p++ = 0x31; *p++ = 0xc0;			/* xor %eax,%eax */
+	*p++ = 0xf3; *p++ = 0x48; *p++ = 0xab;		/* rep stosq */
+	*p++ = 0xff; *p++ = 0xca;			/* dec %edx */
+	*p++ = 0x75; *p++ = 0xed;			/* jnz 1b */
+	*p++ = 0xf4;
+	c.len = p - c.code;
+	return c;
+}
+
+static void native_touch(size_t bytes, double *mibs)
+{
+	uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	volatile uint8_t *v = m;
+	double t;
+	size_t i;
+
+	if (m == MAP_FAILED)
+		die("mmap");
+	t = now();
+	for (i = 0; i < bytes; i += 4096)
+		v[i] = 1;
+	*mibs = bytes / MiB / (now() - t);
+	munmap(m, bytes);
+}
+
+static void native_fill(size_t bytes, uint32_t times, double *mibs)
+{
+	uint8_t *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned long n;
+	double t;
+	uint32_t i;
+	void *d;
+
+	if (m == MAP_FAILED)
+		die("mmap");
+	memset(m, 1, bytes);
+	t = now();
+	for (i = 0; i < times; i++) {
+		d = m;
+		n = bytes / 8;
+		asm volatile("rep stosq" : "+D"(d), "+c"(n) : "a"(0) : "memory");
+	}
+	*mibs = (double)bytes * times / MiB / (now() - t);
+	munmap(m, bytes);
+}
+
+/* First-touch fault-in rate and steady-state fill bandwidth of guest RAM. */
+static void bench_memory(void)
+{
+	uint32_t mib = quick ? 16 : 128, times = quick ? 2 : 4;
+	struct loop_code touch = touch_loop(mib * MiB / 4096);
+	struct loop_code fill = fill_loop(mib * MiB, times);
+	struct vmm vmm;
+	double t, v;
+	int r;
+
+	for (r = 0; r < reps; r++) {
+		vm_start(&vmm, DATA_GPA + mib * MiB, touch.code, touch.len);
+		t = now();
+		run_to_hlt(&vmm);
+		emit(ops->name, "fault_in", "MiB/s", "higher",
+		     mib / (now() - t));
+		memcpy(vmm.ram + CODE_GPA, fill.code, fill.len);
+		vmm_setup_long(&vmm, CODE_GPA);
+		t = now();
+		run_to_hlt(&vmm);
+		emit(ops->name, "mem_bandwidth", "MiB/s", "higher",
+		     (double)mib * times / (now() - t));
+		vm_end(&vmm);
+		native_touch(mib * MiB, &v);
+		emit("native", "fault_in", "MiB/s", "higher", v);
+		native_fill(mib * MiB, times, &v);
+		emit("native", "mem_bandwidth", "MiB/s", "higher", v);
+	}
+}
+
+/* VM create+destroy per second; vCPU creations per second. */
+static void bench_create(void)
+{
+	int n = quick ? 20 : 200, vcpus = quick ? 8 : 32, r, i, fd[64];
+	struct accel a;
+	double t;
+
+	for (r = 0; r < reps; r++) {
+		t = now();
+		for (i = 0; i < n; i++) {
+			if (accel_init(&a, ops))
+				die("VM create");
+			accel_close(&a);
+		}
+		emit(ops->name, "vm_create_destroy", "VMs/s", "higher",
+		     n / (now() - t));
+
+		if (accel_init(&a, ops))
+			die("VM create");
+		t = now();
+		for (i = 0; i < vcpus; i++) {
+			fd[i] = ops->add_vcpu(&a, i);
+			if (fd[i] < 0)
+				die("vCPU create");
+		}
+		emit(ops->name, "vcpu_create", "vCPUs/s", "higher",
+		     vcpus / (now() - t));
+		for (i = 0; i < vcpus; i++)
+			close(fd[i]);
+		accel_close(&a);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "accel", required_argument, NULL, 'a' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "reps", required_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *accel = "vhm";
+	uint32_t n;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			accel = optarg;
+			break;
+		case 'q':
+			quick = true;
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: vhm-bench --accel vhm|kvm [--quick] [--reps N]\n");
+			return 2;
+		}
+	}
+	ops = accel_by_name(accel);
+	if (!ops || reps < 1)
+		return 2;
+	if (quick && reps > 2)
+		reps = 2;
+	n = quick ? 200 : 5000;
+	bench_exits("pio_exit", n);
+	bench_exits("mmio_exit", n);
+	bench_exits("cpuid", n * 4);
+	bench_exits("msr", n * 4);
+	bench_memory();
+	bench_create();
+	return 0;
+}
