@@ -49,7 +49,6 @@ FIXTURE_TEARDOWN(cpu)
 	guest_vm_free(&self->vm);
 	if (self->sys >= 0)
 		close(self->sys);
-	host_reset();
 }
 
 static int enable_msr_exits(int vm, uint64_t reasons)

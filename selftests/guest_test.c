@@ -45,7 +45,6 @@ FIXTURE_TEARDOWN(guest_test)
 	guest_vm_free(&self->vm);
 	if (self->sys >= 0)
 		close(self->sys);
-	host_reset();
 }
 
 /* The vCPU's next exit is of this kind. */

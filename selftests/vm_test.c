@@ -52,7 +52,6 @@ FIXTURE_TEARDOWN(vm)
 		close(self->vm);
 	if (self->sys >= 0)
 		close(self->sys);
-	host_reset();
 }
 
 static void load_code(unsigned char *ram, const unsigned char *code, size_t len)

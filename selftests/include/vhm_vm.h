@@ -45,8 +45,18 @@ int vhm_guests_refused_seen(void);
 void vhm_guests_refused_mark(void);
 
 /*
- * FIXTURE_SETUP of a test that runs guests: a clean host, vhm loaded,
- * /dev/vhm open in sys. On Intel, where the module refuses VMs with
+ * The host for tests that run guests: no KVM module, vhm loaded. vhm stays
+ * loaded from one such test to the next (a module load takes ~20 s in
+ * Bochs) and is unloaded when the program ends, if a test loaded it.
+ * Tests that need a fresh module unload it themselves. 0 or the load's
+ * error.
+ */
+int vhm_guests_host_ready(void);
+
+/*
+ * FIXTURE_SETUP of a test that runs guests: no KVM, vhm loaded (kept
+ * loaded across the program's tests: vhm_guests_host_ready()), /dev/vhm
+ * open in sys. The teardown needs no host_reset(). On Intel, where the module refuses VMs with
  * EOPNOTSUPP until the VMX backend runs guests, check that (once per
  * program) and skip.
  * Needs kselftest_harness.h and vhm_util.h.
@@ -56,8 +66,7 @@ void vhm_guests_refused_mark(void);
 		REQUIRE_VHM_HOST();					\
 		if (vhm_guests_refused_seen())				\
 			SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue; EOPNOTSUPP checked by this program's first test)"); \
-		host_reset();						\
-		ASSERT_EQ(0, vhm_load(NULL));				\
+		ASSERT_EQ(0, vhm_guests_host_ready());			\
 		(sys) = vhm_sys_open();					\
 		ASSERT_LE(0, (sys));					\
 		if (host_vendor() == VENDOR_INTEL) {			\

@@ -2,11 +2,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
+#include "vhm_util.h"
 #include "vhm_vm.h"
 
 static int ret(int r)
@@ -14,25 +16,58 @@ static int ret(int r)
 	return r < 0 ? -errno : r;
 }
 
-static volatile int *guests_refused;
+/*
+ * State the harness' forked test processes leave for the parent process
+ * (and later tests): memory shared across fork().
+ */
+static volatile struct {
+	int guests_refused;	/* VHM_CREATE_VM refused with EOPNOTSUPP */
+	int vhm_left_loaded;	/* a fixture loaded vhm and left it loaded */
+} *shared;
 
-__attribute__((constructor)) static void guests_refused_map(void)
+__attribute__((constructor)) static void shared_map(void)
 {
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
-	guests_refused = p == MAP_FAILED ? NULL : p;
+	shared = p == MAP_FAILED ? NULL : p;
+}
+
+/* The program ends (the harness' parent): vhm unloaded as it was found. */
+__attribute__((destructor)) static void shared_unload(void)
+{
+	if (shared && shared->vhm_left_loaded && module_loaded("vhm") &&
+	    vhm_unload())
+		fprintf(stderr, "# vhm_vm: could not unload vhm at exit\n");
 }
 
 int vhm_guests_refused_seen(void)
 {
-	return guests_refused && *guests_refused;
+	return shared && shared->guests_refused;
 }
 
 void vhm_guests_refused_mark(void)
 {
-	if (guests_refused)
-		*guests_refused = 1;
+	if (shared)
+		shared->guests_refused = 1;
+}
+
+int vhm_guests_host_ready(void)
+{
+	int r;
+
+	if (module_loaded("kvm_amd"))
+		module_unload("kvm_amd");
+	if (module_loaded("kvm_intel"))
+		module_unload("kvm_intel");
+	if (module_loaded("kvm"))
+		module_unload("kvm");
+	if (module_loaded("vhm"))
+		return 0;
+	r = vhm_load(NULL);
+	if (!r && shared)
+		shared->vhm_left_loaded = 1;
+	return r;
 }
 
 int vhm_sys_open(void)
