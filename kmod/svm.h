@@ -34,6 +34,7 @@ struct svm_events {
 	/* EVENTINJ of this entry, to tell it from the guest's own events. */
 	u32 injected;
 	u32 injected_err;
+	bool injected_shadow;
 };
 
 struct svm_vcpu {

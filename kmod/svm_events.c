@@ -123,6 +123,7 @@ static void svm_evtinj(struct svm_vcpu *svm, u32 type, u8 vector,
 	ctl->event_inj_err = err;
 	svm->ev.injected = ctl->event_inj;
 	svm->ev.injected_err = err;
+	svm->ev.injected_shadow = svm_in_shadow(svm);
 }
 
 static void svm_inject_pending_exception(struct svm_vcpu *svm)
@@ -210,6 +211,9 @@ static void svm_put_back(struct svm_vcpu *svm, u32 info, u32 err)
 	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
 	bool ours = (info & SVM_EVENT_ID) == (ev->injected & SVM_EVENT_ID);
 
+	/* Not delivered: the shadow is still the one it was injected under. */
+	if (ours && !ev->injected_shadow)
+		svm_clear_interrupt_shadow(svm);
 	switch (info & SVM_EXITINTINFO_TYPE_MASK) {
 	case SVM_EXITINTINFO_TYPE_EXEPT:
 		/* The guest's INT3/INTO: RIP is on it, it runs again. */
