@@ -35,6 +35,8 @@ struct svm_events {
 	u32 injected;
 	u32 injected_err;
 	bool injected_shadow;
+	/* Linear RIP of an entry in an interrupt shadow, else 0. */
+	u64 shadow_rip;
 };
 
 struct svm_vcpu {

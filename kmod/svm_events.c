@@ -13,7 +13,7 @@
  * unmasks at the first later exit with RIP elsewhere. While an NMI waits
  * for that, the guest is single-stepped (RFLAGS.TF, #DB intercepted) so the
  * exit comes right after the IRET; the same single step waits out an
- * interrupt shadow. When an event is injected while an NMI waits, a
+ * interrupt shadow (for interrupts too). When an event is injected while an NMI waits, a
  * self-IPI makes the guest exit right after that delivery.
  */
 #include <linux/kernel.h>
@@ -186,22 +186,61 @@ static void svm_end_single_step(struct svm_vcpu *svm)
 		svm->vmcb->save.rflags &= ~X86_EFLAGS_TF;
 }
 
+/*
+ * An interrupt held only by the shadow waits by single step, not through
+ * VINTR: QEMU's SVM drops the VMCB's shadow at VMRUN and would open the
+ * window one instruction early. Exact on hardware as well.
+ */
+static bool svm_irq_wait_step(struct svm_vcpu *svm, bool injected)
+{
+	if (injected || !svm_in_shadow(svm))
+		return false;
+	return svm->vmcb->save.rflags & X86_EFLAGS_IF;
+}
+
+/* NMIs masked and no IRET seen yet: the IRET intercept will exit. */
+static bool svm_nmi_wait_step(struct svm_vcpu *svm, bool injected)
+{
+	if (injected)
+		return false;
+	return svm->ev.iret_seen || svm_in_shadow(svm);
+}
+
 void svm_inject_events(struct svm_vcpu *svm)
 {
 	struct svm_events *ev = &svm->ev;
 	bool injected = svm_inject_one(svm);
+	bool step = false;
 
 	if (ev->flags & VHM_EVENT_INTERRUPT) {
-		svm->vmcb->control.int_ctl |= SVM_IRQ_WINDOW;
-		svm_set_intercept(svm->vmcb, INTERCEPT_VINTR);
+		step = svm_irq_wait_step(svm, injected);
+		if (!step) {
+			svm->vmcb->control.int_ctl |= SVM_IRQ_WINDOW;
+			svm_set_intercept(svm->vmcb, INTERCEPT_VINTR);
+		}
 	}
-	if (!(ev->flags & VHM_EVENT_NMI_PENDING))
-		return;
-	if (injected)
-		vhm_send_reschedule_self();
-	else if (ev->iret_seen || svm_in_shadow(svm))
+	if (ev->flags & VHM_EVENT_NMI_PENDING) {
+		if (injected)
+			vhm_send_reschedule_self();
+		step |= svm_nmi_wait_step(svm, injected);
+	}
+	if (step)
 		svm_single_step(svm);
-	/* Otherwise NMIs are masked and the IRET intercept exits. */
+	svm->ev.shadow_rip = svm_in_shadow(svm) ? svm_linear_rip(svm) : 0;
+}
+
+/*
+ * The guest entered in a shadow and left without running an instruction
+ * or taking an event: the shadow still holds. (QEMU's SVM drops the
+ * VMCB's shadow at VMRUN and reports none on such an exit.)
+ */
+static void svm_keep_shadow(struct svm_vcpu *svm)
+{
+	u64 rip = svm->ev.shadow_rip;
+
+	svm->ev.shadow_rip = 0;
+	if (rip && rip == svm_linear_rip(svm))
+		svm->vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
 }
 
 /* An event whose delivery an exit (or a failed entry) cut short. */
@@ -242,6 +281,7 @@ void svm_complete_events(struct svm_vcpu *svm)
 	struct svm_events *ev = &svm->ev;
 
 	svm_end_single_step(svm);
+	svm_keep_shadow(svm);
 	ctl->int_ctl &= ~SVM_IRQ_WINDOW;
 	svm_clr_intercept(svm->vmcb, INTERCEPT_VINTR);
 	if (ctl->exit_code == (u32)SVM_EXIT_ERR) {

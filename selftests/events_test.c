@@ -298,6 +298,106 @@ TEST_F(events_test, nmi_masked_until_iret)
 	ASSERT_GUEST_DONE(v);
 }
 
+static volatile uint64_t nmi_rip, ud_count;
+
+static void nmi_record_handler(struct ex_regs *regs)
+{
+	nmi_count++;
+	nmi_rip = regs->rip;
+}
+
+static void ud_count_handler(struct ex_regs *regs)
+{
+	ud_count++;
+}
+
+static void guest_exception_then_nmi(void)
+{
+	GUEST_SYNC(0);
+	GUEST_SYNC_ARGS(nmi_count, nmi_rip, ud_count, 0);
+	GUEST_DONE();
+}
+
+/* lib/guest_x86_stubs.S: the IDT's entry points. */
+extern const uint64_t guest_exception_stubs[GUEST_NR_VECTORS];
+
+/*
+ * An exception and an NMI set together: the exception is delivered first
+ * and the NMI right after it, before the exception handler's first
+ * instruction (vhm makes the guest exit at once to inject it).
+ */
+TEST_F(events_test, nmi_right_after_exception)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_vcpu_events ev;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
+	guest_vm_set_handler(&self->vm, 6, ud_count_handler);
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_exception_then_nmi, 0));
+	ASSERT_GUEST_SYNC(v, 0);
+	ev = events(VHM_EVENT_EXCEPTION | VHM_EVENT_NMI_PENDING, 6, 0, 0);
+	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(guest_exception_stubs[6], uc.args[1]);
+	EXPECT_EQ(1, uc.args[2]);
+}
+
+extern const char out_nop_end[];
+
+/* A port I/O exit, then a NOP the host may put in a shadow. */
+static void __attribute__((noinline)) guest_out_nop(void)
+{
+	asm volatile("outb %%al, $0x80\n"
+		     "nop\n"
+		     ".globl out_nop_end\n"
+		     "out_nop_end:" : : : "memory");
+}
+
+static void guest_shadows(void)
+{
+	asm volatile("sti" : : : "memory");
+	guest_out_nop();
+	guest_out_nop();
+	GUEST_SYNC_ARGS(nmi_count, nmi_rip, irq_count, irq_rip);
+	GUEST_DONE();
+}
+
+/*
+ * VHM_EVENT_INT_SHADOW set by the host holds an NMI, then an interrupt,
+ * for exactly one instruction: both return past the NOP.
+ */
+TEST_F(events_test, shadow_holds_one_instruction)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_vcpu_events ev;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
+	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_shadows, 0));
+
+	ASSERT_EQ(0, guest_run(v));
+	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
+	ev = events(VHM_EVENT_NMI_PENDING | VHM_EVENT_INT_SHADOW, 0, 0, 0);
+	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_EQ(0, guest_run(v));
+	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
+	ev = events(VHM_EVENT_INTERRUPT | VHM_EVENT_INT_SHADOW, 0, 0,
+		    IRQ_VECTOR);
+	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ((uintptr_t)out_nop_end, uc.args[1]);
+	EXPECT_EQ(1, uc.args[2]);
+	EXPECT_EQ((uintptr_t)out_nop_end, uc.args[3]);
+	ASSERT_GUEST_DONE(v);
+}
+
 /* ---------------------------------------------------------------------
  * Save and restore
  */
