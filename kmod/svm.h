@@ -35,7 +35,8 @@ struct svm_events {
 	u32 injected;
 	u32 injected_err;
 	bool injected_shadow;
-	/* Linear RIP of an entry in an interrupt shadow, else 0. */
+	/* This entry was in an interrupt shadow, at this linear RIP. */
+	bool shadow_entry;
 	u64 shadow_rip;
 };
 

@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SVM: events for the guest (docs/API.md, "Events"). Pending exceptions,
- * NMIs and external interrupts go into EVENTINJ, one per entry, when the
- * guest can take them. An interrupt the guest cannot take yet (RFLAGS.IF
- * clear, interrupt shadow) asks for a window: a virtual interrupt (V_IRQ)
- * whose delivery is intercepted (VINTR) exits as soon as the guest could
- * take it, and the next entry injects the real one.
+ * SVM: events for the guest (docs/API.md, "Event delivery"). Pending
+ * exceptions, NMIs and external interrupts go into EVENTINJ, one per entry,
+ * when the guest can take them. An interrupt held by RFLAGS.IF asks for a
+ * window: a virtual interrupt (V_IRQ) whose delivery is intercepted (VINTR)
+ * exits as soon as the guest could take it, and the next entry injects the
+ * real one.
  *
  * NMI masking without vNMI is kept here: delivering an NMI masks NMIs and
  * intercepts IRET. The intercept comes before IRET executes, and without
  * NRIP save vhm does not know where it ends, so vhm lets it run and
  * unmasks at the first later exit with RIP elsewhere. While an NMI waits
  * for that, the guest is single-stepped (RFLAGS.TF, #DB intercepted) so the
- * exit comes right after the IRET; the same single step waits out an
- * interrupt shadow (for interrupts too). When an event is injected while an NMI waits, a
- * self-IPI makes the guest exit right after that delivery.
+ * exit comes right after the IRET. The same single step waits out an
+ * interrupt shadow, for NMIs and interrupts. When an event is injected
+ * while an NMI waits, a self-IPI makes the guest exit right after that
+ * delivery.
  */
 #include <linux/kernel.h>
 #include <asm/processor-flags.h>
@@ -198,7 +199,10 @@ static bool svm_irq_wait_step(struct svm_vcpu *svm, bool injected)
 	return svm->vmcb->save.rflags & X86_EFLAGS_IF;
 }
 
-/* NMIs masked and no IRET seen yet: the IRET intercept will exit. */
+/*
+ * An NMI waits for an IRET whose intercept already came, or for a shadow.
+ * (Masked with no IRET seen yet, the IRET intercept will exit.)
+ */
 static bool svm_nmi_wait_step(struct svm_vcpu *svm, bool injected)
 {
 	if (injected)
@@ -226,7 +230,8 @@ void svm_inject_events(struct svm_vcpu *svm)
 	}
 	if (step)
 		svm_single_step(svm);
-	svm->ev.shadow_rip = svm_in_shadow(svm) ? svm_linear_rip(svm) : 0;
+	svm->ev.shadow_entry = svm_in_shadow(svm);
+	svm->ev.shadow_rip = svm_linear_rip(svm);
 }
 
 /*
@@ -236,11 +241,9 @@ void svm_inject_events(struct svm_vcpu *svm)
  */
 static void svm_keep_shadow(struct svm_vcpu *svm)
 {
-	u64 rip = svm->ev.shadow_rip;
-
-	svm->ev.shadow_rip = 0;
-	if (rip && rip == svm_linear_rip(svm))
+	if (svm->ev.shadow_entry && svm->ev.shadow_rip == svm_linear_rip(svm))
 		svm->vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	svm->ev.shadow_entry = false;
 }
 
 /* An event whose delivery an exit (or a failed entry) cut short. */
