@@ -29,4 +29,17 @@
 #define vhm_guest_state_enter_irqoff()	guest_state_enter_irqoff()
 #define vhm_guest_state_exit_irqoff()	guest_state_exit_irqoff()
 
+/*
+ * A reschedule IPI to the calling CPU (interrupts off: it is taken by the
+ * next guest entry, which exits at once). Since 6.3 smp_send_reschedule()
+ * is a macro that traces the IPI through a header modules do not include;
+ * the smp_ops member it calls (the parentheses stop that macro) is a GPL
+ * export on every kernel of the matrix.
+ */
+#include <asm/smp.h>
+static inline void vhm_send_reschedule_self(void)
+{
+	(smp_ops.smp_send_reschedule)(smp_processor_id());
+}
+
 #endif /* VHM_COMPAT_H */

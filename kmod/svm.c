@@ -282,5 +282,7 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.set_sregs = svm_set_sregs,
 	.get_msr = svm_get_msr,
 	.set_msr = svm_set_msr,
+	.get_events = svm_get_events,
+	.set_events = svm_set_events,
 	.run = svm_run,
 };

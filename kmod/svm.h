@@ -15,6 +15,31 @@ enum svm_gpr {
 	SVM_NR_GPRS,
 };
 
+/*
+ * Events not yet delivered (svm_events.c). An event is taken out when it
+ * is injected and put back when EXITINTINFO says its delivery was cut
+ * short, so between entries everything is here, none in EVENTINJ.
+ */
+struct svm_events {
+	u32 flags;		/* VHM_EVENT_* except INT_SHADOW (in the VMCB) */
+	u32 error_code;
+	u8 exception_vector;
+	u8 interrupt_vector;
+	/* IRET intercepted while NMIs were masked: unmask once RIP moves. */
+	bool iret_seen;
+	u64 iret_rip;		/* linear */
+	/* This entry single-steps the guest (TF set by vhm if tf_set). */
+	bool single_step;
+	bool tf_set;
+	/* EVENTINJ of this entry, to tell it from the guest's own events. */
+	u32 injected;
+	u32 injected_err;
+	bool injected_shadow;
+	/* This entry was in an interrupt shadow, at this linear RIP. */
+	bool shadow_entry;
+	u64 shadow_rip;
+};
+
 struct svm_vcpu {
 	struct vmcb *vmcb;
 	u64 vmcb_pa;
@@ -27,11 +52,22 @@ struct svm_vcpu {
 	/* Exits whose result userspace provides before the next entry. */
 	u8 pending_in_size;
 	bool pending_hypercall;
+	struct svm_events ev;
 };
 
 static inline struct svm_vcpu *to_svm(struct vhm_vcpu *vcpu)
 {
 	return vcpu->vendor;
+}
+
+static inline void svm_set_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	vmcb->control.intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+static inline void svm_clr_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	vmcb->control.intercepts[bit / 32] &= ~BIT(bit % 32);
 }
 
 /* svm.c: per-CPU and global SVM state. */
@@ -48,9 +84,24 @@ void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
 void svm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
 void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
 int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
-/* Deliver an exception at the next entry. */
+
+/* svm_events.c */
+/* Deliver an exception at the next entry (replaces a pending one). */
 void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
 			  u32 err);
+void svm_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
+void svm_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *ev);
+/* Interrupts off, just before VMRUN: inject or ask for a window. */
+void svm_inject_events(struct svm_vcpu *svm);
+/* Just after the exit: put back an event whose delivery was cut short. */
+void svm_complete_events(struct svm_vcpu *svm);
+/* A pending event ends a HLT at once. */
+bool svm_event_wakes_hlt(struct svm_vcpu *svm);
+/* The guest's interrupt shadow ended (an instruction was skipped). */
+void svm_clear_interrupt_shadow(struct svm_vcpu *svm);
+int svm_handle_iret(struct vhm_vcpu *vcpu);
+int svm_handle_vintr(struct vhm_vcpu *vcpu);
+int svm_handle_debug(struct vhm_vcpu *vcpu);
 
 /* svm_msr.c */
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);

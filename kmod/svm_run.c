@@ -23,9 +23,11 @@
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
 
+/* The instruction completed: its interrupt shadow, if any, is over. */
 static void svm_skip(struct svm_vcpu *svm, unsigned int len)
 {
 	svm->vmcb->save.rip += len;
+	svm_clear_interrupt_shadow(svm);
 }
 
 static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
@@ -63,7 +65,11 @@ static int svm_handle_machine_check(struct vhm_vcpu *vcpu)
 
 static int svm_handle_hlt(struct vhm_vcpu *vcpu)
 {
-	svm_skip(to_svm(vcpu), SVM_INSN_LEN_HLT);
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	svm_skip(svm, SVM_INSN_LEN_HLT);
+	if (svm_event_wakes_hlt(svm))
+		return 1;
 	return svm_exit_to_user(vcpu, VHM_EXIT_HLT);
 }
 
@@ -125,6 +131,7 @@ static int svm_handle_ioio(struct vhm_vcpu *vcpu)
 		       size);
 	/* EXITINFO2 holds the next RIP even without NRIP save. */
 	svm->vmcb->save.rip = svm->vmcb->control.exit_info_2;
+	svm_clear_interrupt_shadow(svm);
 	return svm_exit_to_user(vcpu, VHM_EXIT_IO);
 }
 
@@ -224,6 +231,27 @@ static int svm_handle_dr(struct vhm_vcpu *vcpu)
 	}
 }
 
+/* The exit came while an event was being delivered (EXITINTINFO). */
+static bool svm_delivering(struct svm_vcpu *svm)
+{
+	return svm->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID;
+}
+
+/*
+ * Delivering an event (IDT, GDT, stack) touched memory with no RAM
+ * behind it: no instruction to emulate. The event stays pending.
+ */
+static int svm_delivery_error(struct vhm_vcpu *vcpu, u64 gpa)
+{
+	struct vhm_run *run = vcpu->run;
+
+	run->internal.suberror = VHM_INTERNAL_DELIVERY;
+	run->internal.ndata = 2;
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = to_svm(vcpu)->vmcb->save.rip;
+	return svm_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+}
+
 static int svm_handle_npf(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -232,6 +260,8 @@ static int svm_handle_npf(struct vhm_vcpu *vcpu)
 	int r;
 
 	r = vhm_mmu_fault(vcpu->vm, gpa, write);
+	if (r == VHM_MMU_MMIO && svm_delivering(svm))
+		return svm_delivery_error(vcpu, gpa);
 	if (r == VHM_MMU_MMIO)
 		return vhm_emulate_mmio(vcpu, gpa);
 	return r < 0 ? r : 1;
@@ -248,6 +278,7 @@ static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
 }
 
 static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = svm_handle_debug,
 	[SVM_EXIT_EXCP_BASE + MC_VECTOR] = svm_handle_machine_check,
 	[SVM_EXIT_INTR] = svm_handle_host_event,
 	[SVM_EXIT_NMI] = svm_handle_host_event,
@@ -255,7 +286,9 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_WRITE_CR4] = svm_handle_cr4_write,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7] = svm_handle_dr,
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7] = svm_handle_dr,
+	[SVM_EXIT_VINTR] = svm_handle_vintr,
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
+	[SVM_EXIT_IRET] = svm_handle_iret,
 	[SVM_EXIT_HLT] = svm_handle_hlt,
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
 	[SVM_EXIT_MSR] = svm_handle_msr,
@@ -270,11 +303,8 @@ static int svm_handle_exit(struct vhm_vcpu *vcpu)
 	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
 	u64 code = ctl->exit_code | ((u64)ctl->exit_code_hi << 32);
 
-	/* An event cut short by the exit is delivered again. */
-	if (ctl->exit_int_info & SVM_EXITINTINFO_VALID) {
-		ctl->event_inj = ctl->exit_int_info;
-		ctl->event_inj_err = ctl->exit_int_info_err;
-	}
+	/* An event cut short by the exit is pending again. */
+	svm_complete_events(to_svm(vcpu));
 	if (ctl->exit_code == (u32)SVM_EXIT_ERR)
 		return svm_handle_entry_failure(vcpu);
 	if (code == SVM_EXIT_NPF)
@@ -320,6 +350,7 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 		vcpu->tlb_gen = gen;
 	}
+	svm_inject_events(svm);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vhm_dr_load_guest(vcpu, dr7);
 	vhm_guest_state_enter_irqoff();

@@ -22,11 +22,6 @@
 #define SVM_RFLAGS_FIXED	X86_EFLAGS_FIXED
 #define SVM_RFLAGS_VALID	0x3f7fd5ULL
 
-static void svm_intercept(struct vmcb *vmcb, unsigned int bit)
-{
-	vmcb->control.intercepts[bit / 32] |= BIT(bit % 32);
-}
-
 static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 {
 	static const unsigned int intercepts[] = {
@@ -43,11 +38,11 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
-		svm_intercept(vmcb, intercepts[i]);
+		svm_set_intercept(vmcb, intercepts[i]);
 	/* Debug registers stay the host's: every access exits. */
 	vmcb->control.intercepts[INTERCEPT_DR] = ~0u;
 	/* A machine check belongs to the host. */
-	svm_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR);
+	svm_set_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR);
 	vmcb->control.iopm_base_pa = svm_iopm_pa();
 	vmcb->control.msrpm_base_pa = svm_msrpm_pa();
 	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
@@ -247,13 +242,4 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	save->efer = s->efer | EFER_SVME;
 	vcpu->apic_base = s->apic_base;
 	return 0;
-}
-
-void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
-			  u32 err)
-{
-	svm->vmcb->control.event_inj = vector | SVM_EVTINJ_TYPE_EXEPT |
-				       SVM_EVTINJ_VALID |
-				       (has_err ? SVM_EVTINJ_VALID_ERR : 0);
-	svm->vmcb->control.event_inj_err = err;
 }

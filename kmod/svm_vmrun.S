@@ -57,10 +57,14 @@ SYM_FUNC_START(svm_vmrun)
 	/*
 	 * With V_INTR_MASKING the host's IF at VMRUN decides whether physical
 	 * interrupts exit the guest: set it. GIF is clear, so the host still
-	 * takes no interrupt here.
+	 * takes no interrupt here. STI's one-instruction shadow ends on the
+	 * NOP, not on VMRUN: QEMU's SVM carries a shadow VMRUN runs in over
+	 * to the guest (the guest's first instruction, or an injected event,
+	 * then runs in it), where VMRUN should load the VMCB's own.
 	 */
 	mov	(%rsp), %rax
 	sti
+	nop
 	vmrun	%rax
 	cli
 

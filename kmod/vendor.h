@@ -12,6 +12,7 @@
 struct vhm_vcpu;
 struct vhm_regs;
 struct vhm_sregs;
+struct vhm_vcpu_events;
 
 /* npt_pte() permissions. */
 #define VHM_NPT_WRITE	BIT(0)
@@ -73,6 +74,16 @@ struct vhm_vendor_ops {
 	 */
 	int (*get_msr)(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 	int (*set_msr)(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+	/*
+	 * VHM_GET/SET_VCPU_EVENTS: every event not yet delivered (including
+	 * one whose delivery an exit interrupted) and what blocks delivery.
+	 * set_events gets events vhm_check_vcpu_events() accepted and
+	 * replaces the whole state. Optional: without them the ioctls fail
+	 * with -EOPNOTSUPP.
+	 */
+	void (*get_events)(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
+	void (*set_events)(struct vhm_vcpu *vcpu,
+			   const struct vhm_vcpu_events *ev);
 	/*
 	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
 	 * return to userspace (vcpu->run filled in), -errno on failure.

@@ -177,6 +177,10 @@ void vhm_fpu_prepare_entry(void);
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp);
 long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp);
 
+/* events.c: VHM_GET_VCPU_EVENTS, VHM_SET_VCPU_EVENTS */
+long vhm_vcpu_get_events(struct vhm_vcpu *vcpu, void __user *argp);
+long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp);
+
 /* sregs.c: architectural validity of special registers */
 int vhm_check_sregs(const struct vhm_sregs *sregs);
 

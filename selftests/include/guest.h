@@ -82,7 +82,8 @@
 #define GUEST_SEL_TSS		0x20		/* 16 bytes in long mode */
 #define GUEST_GDT_LIMIT		0x2f
 
-#define GUEST_NR_VECTORS	32
+#define GUEST_NR_EXCEPTIONS	32		/* vectors 0-31 */
+#define GUEST_NR_VECTORS	256		/* IDT entries and handlers */
 
 /* Control register and EFER bits the guests and tests use. */
 #define X86_CR0_PE		(1ull << 0)
@@ -168,8 +169,10 @@ struct ex_regs {
 typedef void (*guest_handler_t)(struct ex_regs *regs);
 
 /*
- * Per-vector handlers: NULL (the default) reports UCALL_EXCEPTION and
- * halts. A handler returns to the (possibly changed) frame with IRETQ.
+ * Per-vector handlers (exceptions, NMI, interrupts: all 256 vectors are
+ * interrupt gates; vectors 32-255 and NMI have error_code 0): NULL (the
+ * default) reports UCALL_EXCEPTION and halts. A handler returns to the
+ * (possibly changed) frame with IRETQ.
  * Set from the guest with guest_set_handler() or from the host with
  * guest_vm_set_handler().
  */

@@ -30,6 +30,8 @@ int vhm_get_regs(struct test_vcpu *vcpu, struct vhm_regs *regs);
 int vhm_set_regs(struct test_vcpu *vcpu, const struct vhm_regs *regs);
 int vhm_get_sregs(struct test_vcpu *vcpu, struct vhm_sregs *sregs);
 int vhm_set_sregs(struct test_vcpu *vcpu, const struct vhm_sregs *sregs);
+int vhm_get_events(struct test_vcpu *vcpu, struct vhm_vcpu_events *ev);
+int vhm_set_events(struct test_vcpu *vcpu, const struct vhm_vcpu_events *ev);
 /* Real mode, CS:IP = 0:ip, flat 64 KiB data segments. */
 int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip);
 /* The data of a VHM_EXIT_IO exit. */

@@ -487,7 +487,7 @@ const char *guest_string(struct guest_vm *vm, uint64_t gva, char *buf,
 	return buf;
 }
 
-static const char *const exception_names[GUEST_NR_VECTORS] = {
+static const char *const exception_names[GUEST_NR_EXCEPTIONS] = {
 	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "9",
 	"#TS", "#NP", "#SS", "#GP", "#PF", "15", "#MF", "#AC", "#MC", "#XM",
 	"#VE", "#CP", "22", "23", "24", "25", "26", "27", "#HV", "#VC", "#SX",
@@ -586,7 +586,7 @@ char *guest_describe(struct guest_vcpu *vcpu, const struct ucall *uc,
 	case UCALL_EXCEPTION:
 		snprintf(buf, len,
 			 "exception %s (vector %llu) at rip %#llx (%s), error code %#llx, cr2 %#llx",
-			 exception_names[v % GUEST_NR_VECTORS], v,
+			 v < GUEST_NR_EXCEPTIONS ? exception_names[v] : "interrupt", v,
 			 (unsigned long long)uc->args[2],
 			 guest_symbol(uc->args[2], sym, sizeof(sym)), a1,
 			 (unsigned long long)uc->args[3]);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Guest side, 64-bit mode: the entry points of the 32 exception vectors
- * (the host points the IDT at guest_exception_stubs[]) and the return
- * address of guest functions.
+ * Guest side, 64-bit mode: the entry points of the 256 vectors (exceptions,
+ * NMI, interrupts; the host points the IDT at guest_exception_stubs[]) and
+ * the return address of guest functions.
  *
  * Each stub makes the frame uniform (a 0 error code for vectors without
  * one, then the vector) and jumps to guest_exception_common, which saves
@@ -19,18 +19,18 @@
 	.text
 	.code64
 
-.macro EXCEPTION_STUB vec
+/* One 16-byte stub per vector: stub v is at guest_exception_stub0 + 16 * v. */
 	.balign 16
-guest_exception_\vec:
-	.if !HAS_ERROR_CODE(\vec)
+guest_exception_stub0:
+	.set	vec, 0
+	.rept	256
+	.balign 16
+	.if !HAS_ERROR_CODE(vec)
 	pushq	$0
 	.endif
-	pushq	$\vec
+	pushq	$vec
 	jmp	guest_exception_common
-.endm
-
-	.irp	v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	EXCEPTION_STUB \v
+	.set	vec, vec + 1
 	.endr
 
 	.balign 16
@@ -86,8 +86,10 @@ guest_return_stub:
 	.balign	8
 	.globl	guest_exception_stubs
 guest_exception_stubs:
-	.irp	v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.quad	guest_exception_\v
+	.set	vec, 0
+	.rept	256
+	.quad	guest_exception_stub0 + 16 * vec
+	.set	vec, vec + 1
 	.endr
 
 	.section .note.GNU-stack, "", @progbits

@@ -149,6 +149,16 @@ int vhm_set_sregs(struct test_vcpu *vcpu, const struct vhm_sregs *sregs)
 	return ret(ioctl(vcpu->fd, VHM_SET_SREGS, sregs));
 }
 
+int vhm_get_events(struct test_vcpu *vcpu, struct vhm_vcpu_events *ev)
+{
+	return ret(ioctl(vcpu->fd, VHM_GET_VCPU_EVENTS, ev));
+}
+
+int vhm_set_events(struct test_vcpu *vcpu, const struct vhm_vcpu_events *ev)
+{
+	return ret(ioctl(vcpu->fd, VHM_SET_VCPU_EVENTS, ev));
+}
+
 int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip)
 {
 	struct vhm_sregs s;

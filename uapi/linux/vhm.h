@@ -88,6 +88,8 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 #define VHM_SET_XSAVE		_IOW(VHMIO, 0x88, struct vhm_xsave)
 #define VHM_SET_CPUID		_IOW(VHMIO, 0x89, struct vhm_cpuid)
 #define VHM_GET_CPUID		_IOWR(VHMIO, 0x8a, struct vhm_cpuid)
+#define VHM_GET_VCPU_EVENTS	_IOR(VHMIO, 0x8b, struct vhm_vcpu_events)
+#define VHM_SET_VCPU_EVENTS	_IOW(VHMIO, 0x8c, struct vhm_vcpu_events)
 #define VHM_GET_XCRS		_IOR(VHMIO, 0x8d, struct vhm_xcrs)
 #define VHM_SET_XCRS		_IOW(VHMIO, 0x8e, struct vhm_xcrs)
 
@@ -226,6 +228,28 @@ struct vhm_xcrs {
 	__u64 reserved[8];	/* must be 0 */
 };
 
+/*
+ * Events not yet delivered to the guest, and what blocks them (docs/API.md).
+ * VHM_GET_VCPU_EVENTS fills in everything; VHM_SET_VCPU_EVENTS replaces
+ * everything. A field whose flag is clear is 0.
+ */
+#define VHM_EVENT_EXCEPTION	(1u << 0)	/* exception_vector pending */
+#define VHM_EVENT_ERROR_CODE	(1u << 1)	/* ... with exception_error_code */
+#define VHM_EVENT_INTERRUPT	(1u << 2)	/* interrupt_vector pending */
+#define VHM_EVENT_NMI_PENDING	(1u << 3)	/* an NMI is pending */
+#define VHM_EVENT_NMI_MASKED	(1u << 4)	/* NMIs blocked until IRET */
+#define VHM_EVENT_INT_SHADOW	(1u << 5)	/* STI / MOV SS shadow */
+#define VHM_EVENT_FLAGS_VALID	0x3fu
+
+struct vhm_vcpu_events {	/* out: VHM_GET_VCPU_EVENTS, in: VHM_SET_VCPU_EVENTS */
+	__u32 flags;			/* VHM_EVENT_*; other bits must be 0 */
+	__u32 exception_error_code;
+	__u8 exception_vector;		/* 0-31 except 2 (NMI) */
+	__u8 interrupt_vector;		/* 0-255 */
+	__u8 padding[6];		/* must be 0 */
+	__u64 reserved[6];		/* must be 0 */
+};
+
 /* The guest's x87/SSE/AVX state in the XSAVE layout (non-compacted). */
 struct vhm_xsave {
 	__u32 region[1024];
@@ -257,6 +281,8 @@ struct vhm_xsave {
 /* internal.suberror */
 #define VHM_INTERNAL_UNHANDLED_EXIT	1	/* data: exit code, info 1, 2, rip */
 #define VHM_INTERNAL_EMULATION		2	/* data: gpa, rip, insn bytes */
+/* data: gpa, rip; delivering an event touched memory without RAM */
+#define VHM_INTERNAL_DELIVERY		3
 
 struct vhm_run {
 	/* in */

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM: events for the guest (docs/API.md, "Event delivery"). Pending
+ * exceptions, NMIs and external interrupts go into EVENTINJ, one per entry,
+ * when the guest can take them. An interrupt held by RFLAGS.IF asks for a
+ * window: a virtual interrupt (V_IRQ) whose delivery is intercepted (VINTR)
+ * exits as soon as the guest could take it, and the next entry injects the
+ * real one.
+ *
+ * NMI masking without vNMI is kept here: delivering an NMI masks NMIs and
+ * intercepts IRET. The intercept comes before IRET executes, and without
+ * NRIP save vhm does not know where it ends, so vhm lets it run and
+ * unmasks at the first later exit with RIP elsewhere. While an NMI waits
+ * for that, the guest is single-stepped (RFLAGS.TF, #DB intercepted) so the
+ * exit comes right after the IRET. The same single step waits out an
+ * interrupt shadow, for NMIs and interrupts. When an event is injected
+ * while an NMI waits, a self-IPI makes the guest exit right after that
+ * delivery.
+ */
+#include <linux/kernel.h>
+#include <asm/processor-flags.h>
+#include <asm/traps.h>
+#include <asm/svm.h>
+
+#include "compat.h"
+#include "svm.h"
+#include "vhm.h"
+
+/* The flags kept in struct svm_events; the shadow is in the VMCB. */
+#define SVM_EVENT_KEPT	(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE | \
+			 VHM_EVENT_INTERRUPT | VHM_EVENT_NMI_PENDING | \
+			 VHM_EVENT_NMI_MASKED)
+#define SVM_IRQ_WINDOW	(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK)
+#define SVM_EVENT_ID	(SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK | \
+			 SVM_EVTINJ_VEC_MASK)
+#define SVM_DR6_BS	BIT_ULL(14)	/* single step */
+
+static u64 svm_linear_rip(struct svm_vcpu *svm)
+{
+	return svm->vmcb->save.cs.base + svm->vmcb->save.rip;
+}
+
+static bool svm_in_shadow(struct svm_vcpu *svm)
+{
+	return svm->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK;
+}
+
+void svm_clear_interrupt_shadow(struct svm_vcpu *svm)
+{
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
+static bool svm_nmi_blocked(struct svm_vcpu *svm)
+{
+	return (svm->ev.flags & VHM_EVENT_NMI_MASKED) || svm_in_shadow(svm);
+}
+
+static bool svm_irq_blocked(struct svm_vcpu *svm)
+{
+	return !(svm->vmcb->save.rflags & X86_EFLAGS_IF) || svm_in_shadow(svm);
+}
+
+static void svm_mask_nmis(struct svm_vcpu *svm, bool masked)
+{
+	struct svm_events *ev = &svm->ev;
+
+	ev->iret_seen = false;
+	if (masked) {
+		ev->flags |= VHM_EVENT_NMI_MASKED;
+		svm_set_intercept(svm->vmcb, INTERCEPT_IRET);
+	} else {
+		ev->flags &= ~VHM_EVENT_NMI_MASKED;
+		svm_clr_intercept(svm->vmcb, INTERCEPT_IRET);
+	}
+}
+
+void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
+			  u32 err)
+{
+	struct svm_events *ev = &svm->ev;
+
+	ev->flags &= ~VHM_EVENT_ERROR_CODE;
+	ev->flags |= VHM_EVENT_EXCEPTION | (has_err ? VHM_EVENT_ERROR_CODE : 0);
+	ev->exception_vector = vector;
+	ev->error_code = has_err ? err : 0;
+}
+
+void svm_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *out)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	const struct svm_events *ev = &svm->ev;
+
+	out->flags = ev->flags;
+	if (svm_in_shadow(svm))
+		out->flags |= VHM_EVENT_INT_SHADOW;
+	out->exception_vector = ev->exception_vector;
+	out->exception_error_code = ev->error_code;
+	out->interrupt_vector = ev->interrupt_vector;
+}
+
+void svm_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *in)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct svm_events *ev = &svm->ev;
+
+	ev->flags = in->flags & SVM_EVENT_KEPT;
+	ev->exception_vector = in->exception_vector;
+	ev->error_code = in->exception_error_code;
+	ev->interrupt_vector = in->interrupt_vector;
+	svm_mask_nmis(svm, in->flags & VHM_EVENT_NMI_MASKED);
+	if (in->flags & VHM_EVENT_INT_SHADOW)
+		svm->vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	else
+		svm_clear_interrupt_shadow(svm);
+}
+
+static void svm_evtinj(struct svm_vcpu *svm, u32 type, u8 vector,
+		       bool has_err, u32 err)
+{
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+
+	ctl->event_inj = SVM_EVTINJ_VALID | type | vector |
+			 (has_err ? SVM_EVTINJ_VALID_ERR : 0);
+	ctl->event_inj_err = err;
+	svm->ev.injected = ctl->event_inj;
+	svm->ev.injected_err = err;
+	svm->ev.injected_shadow = svm_in_shadow(svm);
+}
+
+static void svm_inject_pending_exception(struct svm_vcpu *svm)
+{
+	struct svm_events *ev = &svm->ev;
+	/* Real mode pushes no error code. */
+	bool has_err = (ev->flags & VHM_EVENT_ERROR_CODE) &&
+		       (svm->vmcb->save.cr0 & X86_CR0_PE);
+
+	svm_evtinj(svm, SVM_EVTINJ_TYPE_EXEPT, ev->exception_vector, has_err,
+		   ev->error_code);
+	ev->flags &= ~(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE);
+	ev->exception_vector = 0;
+	ev->error_code = 0;
+}
+
+/* One event per entry, by priority: exception, NMI, interrupt. */
+static bool svm_inject_one(struct svm_vcpu *svm)
+{
+	struct svm_events *ev = &svm->ev;
+
+	if (ev->flags & VHM_EVENT_EXCEPTION) {
+		svm_inject_pending_exception(svm);
+		return true;
+	}
+	if ((ev->flags & VHM_EVENT_NMI_PENDING) && !svm_nmi_blocked(svm)) {
+		svm_evtinj(svm, SVM_EVTINJ_TYPE_NMI, NMI_VECTOR, false, 0);
+		ev->flags &= ~VHM_EVENT_NMI_PENDING;
+		svm_mask_nmis(svm, true);
+		return true;
+	}
+	if ((ev->flags & VHM_EVENT_INTERRUPT) && !svm_irq_blocked(svm)) {
+		svm_evtinj(svm, SVM_EVTINJ_TYPE_INTR, ev->interrupt_vector,
+			   false, 0);
+		ev->flags &= ~VHM_EVENT_INTERRUPT;
+		ev->interrupt_vector = 0;
+		return true;
+	}
+	return false;
+}
+
+/* An exit after one guest instruction: a #DB trap from RFLAGS.TF. */
+static void svm_single_step(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	svm->ev.single_step = true;
+	svm->ev.tf_set = !(save->rflags & X86_EFLAGS_TF);
+	save->rflags |= X86_EFLAGS_TF;
+	svm_set_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
+}
+
+static void svm_end_single_step(struct svm_vcpu *svm)
+{
+	if (!svm->ev.single_step)
+		return;
+	svm->ev.single_step = false;
+	svm_clr_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
+	if (svm->ev.tf_set)
+		svm->vmcb->save.rflags &= ~X86_EFLAGS_TF;
+}
+
+/*
+ * An interrupt held only by the shadow waits by single step, not through
+ * VINTR: QEMU's SVM drops the VMCB's shadow at VMRUN and would open the
+ * window one instruction early. Exact on hardware as well.
+ */
+static bool svm_irq_wait_step(struct svm_vcpu *svm, bool injected)
+{
+	if (injected || !svm_in_shadow(svm))
+		return false;
+	return svm->vmcb->save.rflags & X86_EFLAGS_IF;
+}
+
+/*
+ * An NMI waits for an IRET whose intercept already came, or for a shadow.
+ * (Masked with no IRET seen yet, the IRET intercept will exit.)
+ */
+static bool svm_nmi_wait_step(struct svm_vcpu *svm, bool injected)
+{
+	if (injected)
+		return false;
+	return svm->ev.iret_seen || svm_in_shadow(svm);
+}
+
+void svm_inject_events(struct svm_vcpu *svm)
+{
+	struct svm_events *ev = &svm->ev;
+	bool injected = svm_inject_one(svm);
+	bool step = false;
+
+	if (ev->flags & VHM_EVENT_INTERRUPT) {
+		step = svm_irq_wait_step(svm, injected);
+		if (!step) {
+			svm->vmcb->control.int_ctl |= SVM_IRQ_WINDOW;
+			svm_set_intercept(svm->vmcb, INTERCEPT_VINTR);
+		}
+	}
+	if (ev->flags & VHM_EVENT_NMI_PENDING) {
+		if (injected)
+			vhm_send_reschedule_self();
+		step |= svm_nmi_wait_step(svm, injected);
+	}
+	if (step)
+		svm_single_step(svm);
+	svm->ev.shadow_entry = svm_in_shadow(svm);
+	svm->ev.shadow_rip = svm_linear_rip(svm);
+}
+
+/*
+ * The guest entered in a shadow and left without running an instruction
+ * or taking an event: the shadow still holds. (QEMU's SVM drops the
+ * VMCB's shadow at VMRUN and reports none on such an exit.)
+ */
+static void svm_keep_shadow(struct svm_vcpu *svm)
+{
+	if (svm->ev.shadow_entry && svm->ev.shadow_rip == svm_linear_rip(svm))
+		svm->vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	svm->ev.shadow_entry = false;
+}
+
+/* An event whose delivery an exit (or a failed entry) cut short. */
+static void svm_put_back(struct svm_vcpu *svm, u32 info, u32 err)
+{
+	struct svm_events *ev = &svm->ev;
+	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
+	bool ours = (info & SVM_EVENT_ID) == (ev->injected & SVM_EVENT_ID);
+
+	/* Not delivered: the shadow is still the one it was injected under. */
+	if (ours && !ev->injected_shadow)
+		svm_clear_interrupt_shadow(svm);
+	switch (info & SVM_EXITINTINFO_TYPE_MASK) {
+	case SVM_EXITINTINFO_TYPE_EXEPT:
+		/* The guest's INT3/INTO: RIP is on it, it runs again. */
+		if (!ours && (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
+			break;
+		svm_inject_exception(svm, vector,
+				     info & SVM_EXITINTINFO_VALID_ERR, err);
+		break;
+	case SVM_EXITINTINFO_TYPE_NMI:
+		ev->flags |= VHM_EVENT_NMI_PENDING;
+		svm_mask_nmis(svm, false);
+		break;
+	case SVM_EXITINTINFO_TYPE_INTR:
+		ev->flags |= VHM_EVENT_INTERRUPT;
+		ev->interrupt_vector = vector;
+		break;
+	default:
+		/* The guest's INTn: RIP is on it, it runs again. */
+		break;
+	}
+}
+
+void svm_complete_events(struct svm_vcpu *svm)
+{
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+	struct svm_events *ev = &svm->ev;
+
+	svm_end_single_step(svm);
+	svm_keep_shadow(svm);
+	ctl->int_ctl &= ~SVM_IRQ_WINDOW;
+	svm_clr_intercept(svm->vmcb, INTERCEPT_VINTR);
+	if (ctl->exit_code == (u32)SVM_EXIT_ERR) {
+		if (ev->injected)
+			svm_put_back(svm, ev->injected, ev->injected_err);
+	} else if (ctl->exit_int_info & SVM_EXITINTINFO_VALID) {
+		svm_put_back(svm, ctl->exit_int_info, ctl->exit_int_info_err);
+	}
+	ev->injected = 0;
+	if (ev->iret_seen && svm_linear_rip(svm) != ev->iret_rip)
+		svm_mask_nmis(svm, false);
+}
+
+bool svm_event_wakes_hlt(struct svm_vcpu *svm)
+{
+	u32 f = svm->ev.flags;
+
+	if (f & VHM_EVENT_EXCEPTION)
+		return true;
+	if ((f & VHM_EVENT_NMI_PENDING) && !svm_nmi_blocked(svm))
+		return true;
+	return (f & VHM_EVENT_INTERRUPT) && !svm_irq_blocked(svm);
+}
+
+int svm_handle_iret(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	/* Before IRET runs: NMIs stay masked until RIP has moved on. */
+	svm_clr_intercept(svm->vmcb, INTERCEPT_IRET);
+	svm->ev.iret_seen = true;
+	svm->ev.iret_rip = svm_linear_rip(svm);
+	return 1;
+}
+
+int svm_handle_vintr(struct vhm_vcpu *vcpu)
+{
+	/* The window is open: the next entry injects the interrupt. */
+	return 1;
+}
+
+/* #DB is intercepted only while vhm single-steps the guest. */
+int svm_handle_debug(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	if (svm->ev.tf_set) {
+		svm->vmcb->save.dr6 &= ~SVM_DR6_BS;
+		return 1;
+	}
+	/* The guest single-steps too: the trap is also its own. */
+	svm_inject_exception(svm, X86_TRAP_DB, false, 0);
+	return 1;
+}
