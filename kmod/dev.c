@@ -21,6 +21,8 @@ static long vhm_check_extension(unsigned long cap)
 		return VHM_MSR_EXIT_VALID;
 	case VHM_CAP_XCRS:
 		return vhm_xcr_supported();
+	case VHM_CAP_DEBUGREGS:
+		return 1;
 	default:
 		return cap > U32_MAX ? 0 : vhm_ops->check_cap(cap);
 	}

@@ -9,6 +9,7 @@
 #include <linux/sched.h>
 #include <asm/debugreg.h>
 #include <asm/hw_breakpoint.h>
+#include <linux/uaccess.h>
 #include <asm/processor-flags.h>
 
 #include "vhm.h"
@@ -26,6 +27,16 @@ void vhm_dr_reset(struct vhm_vcpu *vcpu)
 	memset(vcpu->db, 0, sizeof(vcpu->db));
 }
 
+static u64 vhm_dr6_value(u64 val)
+{
+	return (val & VHM_DR6_VALID) | VHM_DR6_FIXED1;
+}
+
+static u64 vhm_dr7_value(u64 val)
+{
+	return (val | VHM_DR7_FIXED1) & ~VHM_DR7_ZERO;
+}
+
 static enum vhm_emul vhm_dr_write(struct vhm_vcpu *vcpu, unsigned int n,
 				  u64 val, u64 *dr6, u64 *dr7)
 {
@@ -36,9 +47,9 @@ static enum vhm_emul vhm_dr_write(struct vhm_vcpu *vcpu, unsigned int n,
 	if (val >> 32)
 		return VHM_EMUL_GP;
 	if (n == 6)
-		*dr6 = (val & VHM_DR6_VALID) | VHM_DR6_FIXED1;
+		*dr6 = vhm_dr6_value(val);
 	else
-		*dr7 = (val | VHM_DR7_FIXED1) & ~VHM_DR7_ZERO;
+		*dr7 = vhm_dr7_value(val);
 	return VHM_EMUL_DONE;
 }
 
@@ -99,4 +110,30 @@ void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
 	if ((dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active())
 		hw_breakpoint_restore();
+}
+
+long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
+			    struct vhm_debugregs __user *u)
+{
+	struct vhm_debugregs d = {};
+
+	memcpy(d.db, vcpu->db, sizeof(d.db));
+	vhm_ops->get_dr67(vcpu, &d.dr6, &d.dr7);
+	return copy_to_user(u, &d, sizeof(d)) ? -EFAULT : 0;
+}
+
+long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,
+			    const struct vhm_debugregs __user *u)
+{
+	struct vhm_debugregs d;
+
+	if (copy_from_user(&d, u, sizeof(d)))
+		return -EFAULT;
+	if (d.flags || d.padding || memchr_inv(d.reserved, 0, sizeof(d.reserved)))
+		return -EINVAL;
+	if (d.dr6 >> 32 || d.dr7 >> 32)
+		return -EINVAL;
+	memcpy(vcpu->db, d.db, sizeof(d.db));
+	vhm_ops->set_dr67(vcpu, vhm_dr6_value(d.dr6), vhm_dr7_value(d.dr7));
+	return 0;
 }

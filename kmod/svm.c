@@ -284,5 +284,7 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.set_msr = svm_set_msr,
 	.get_events = svm_get_events,
 	.set_events = svm_set_events,
+	.get_dr67 = svm_get_dr67,
+	.set_dr67 = svm_set_dr67,
 	.run = svm_run,
 };

@@ -84,6 +84,8 @@ void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
 void svm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
 void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
 int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
+void svm_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
+void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 
 /* svm_events.c */
 /* Deliver an exception at the next entry (replaces a pending one). */

@@ -243,3 +243,15 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	vcpu->apic_base = s->apic_base;
 	return 0;
 }
+
+void svm_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7)
+{
+	*dr6 = to_svm(vcpu)->vmcb->save.dr6;
+	*dr7 = to_svm(vcpu)->vmcb->save.dr7;
+}
+
+void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
+{
+	to_svm(vcpu)->vmcb->save.dr6 = dr6;
+	to_svm(vcpu)->vmcb->save.dr7 = dr7;
+}

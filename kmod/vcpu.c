@@ -103,6 +103,12 @@ static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
 	case VHM_SET_XCRS:
 		r = vhm_vcpu_set_xcrs(vcpu, argp);
 		break;
+	case VHM_GET_DEBUGREGS:
+		r = vhm_vcpu_get_debugregs(vcpu, argp);
+		break;
+	case VHM_SET_DEBUGREGS:
+		r = vhm_vcpu_set_debugregs(vcpu, argp);
+		break;
 	case VHM_GET_VCPU_EVENTS:
 		r = vhm_vcpu_get_events(vcpu, argp);
 		break;

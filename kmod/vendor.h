@@ -84,6 +84,9 @@ struct vhm_vendor_ops {
 	void (*get_events)(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
 	void (*set_events)(struct vhm_vcpu *vcpu,
 			   const struct vhm_vcpu_events *ev);
+	/* DR6 and DR7, which the vendor's hardware switches (dr.c: DR0-3). */
+	void (*get_dr67)(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
+	void (*set_dr67)(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 	/*
 	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
 	 * return to userspace (vcpu->run filled in), -errno on failure.

@@ -145,6 +145,10 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_reset(struct vhm_vcpu *vcpu);
+long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
+			    struct vhm_debugregs __user *u);
+long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,
+			    const struct vhm_debugregs __user *u);
 int vhm_check_guest_cr4(struct vhm_vcpu *vcpu, u64 old, u64 cr4, u64 efer,
 			u64 cr3);
 

@@ -546,6 +546,7 @@ static void guest_debug_regs(void)
 TEST_F(cpu, debug_registers)
 {
 	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_debugregs d;
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
@@ -556,11 +557,66 @@ TEST_F(cpu, debug_registers)
 	EXPECT_EQ(0x3000, uc.args[2]);
 	EXPECT_EQ(0xffffffff80004000ull, uc.args[3]);
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	/* VHM_GET_DEBUGREGS sees what the guest set. */
+	memset(&d, 0xff, sizeof(d));
+	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_DEBUGREGS, &d));
+	EXPECT_EQ((uintptr_t)&watched, d.db[0]);
+	EXPECT_EQ(0xffffffff80004000ull, d.db[3]);
+	EXPECT_EQ(0xffff0ff0, d.dr6);
+	EXPECT_EQ(0x400, d.dr7);
+	EXPECT_EQ(0, d.flags);
+	EXPECT_EQ(0, d.reserved[7]);
 	EXPECT_EQ(DR7_WATCH0, uc.args[0]);
 	EXPECT_EQ((uintptr_t)&watched, uc.args[1]);
 	EXPECT_EQ(0x400, uc.args[2]);
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
+	ASSERT_GUEST_DONE(v);
+}
+
+static void guest_report_drs(void)
+{
+	GUEST_SYNC_ARGS(guest_read_dr0(), guest_read_dr3(), guest_read_dr6(),
+			guest_read_dr7());
+	GUEST_DONE();
+}
+
+/* VHM_SET_DEBUGREGS restores them (fixed bits forced); bad input fails. */
+TEST_F(cpu, set_debugregs_restores_them)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_debugregs d = { .db = { 0x1234, 0, 0, 0x5678 } };
+	int fd = v->raw.fd;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_DEBUGREGS));
+	d.dr6 = 0x1;		/* B0; the rest reads as fixed */
+	d.dr7 = 0x2;		/* G0 (no address matches: never fires) */
+	d.db[0] = 0xfffffffffffff000ull;
+	ASSERT_EQ(0, ioctl(fd, VHM_SET_DEBUGREGS, &d));
+	d.dr7 = 1ull << 32;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_DEBUGREGS, &d));
+	EXPECT_EQ(EINVAL, errno);
+	d.dr7 = 2;
+	d.flags = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_DEBUGREGS, &d));
+	EXPECT_EQ(EINVAL, errno);
+	d.flags = 0;
+	d.reserved[0] = 1;
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_DEBUGREGS, &d));
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(-1, ioctl(fd, VHM_SET_DEBUGREGS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, ioctl(fd, VHM_GET_DEBUGREGS, NULL));
+	EXPECT_EQ(EFAULT, errno);
+
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_report_drs, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0xfffffffffffff000ull, uc.args[0]);
+	EXPECT_EQ(0x5678, uc.args[1]);
+	EXPECT_EQ(0xffff0ff1, uc.args[2]);
+	EXPECT_EQ(0x402, uc.args[3]);
 	ASSERT_GUEST_DONE(v);
 }
 

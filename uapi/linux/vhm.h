@@ -92,6 +92,8 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 #define VHM_SET_VCPU_EVENTS	_IOW(VHMIO, 0x8c, struct vhm_vcpu_events)
 #define VHM_GET_XCRS		_IOR(VHMIO, 0x8d, struct vhm_xcrs)
 #define VHM_SET_XCRS		_IOW(VHMIO, 0x8e, struct vhm_xcrs)
+#define VHM_GET_DEBUGREGS	_IOR(VHMIO, 0x8f, struct vhm_debugregs)
+#define VHM_SET_DEBUGREGS	_IOW(VHMIO, 0x90, struct vhm_debugregs)
 
 struct vhm_regs {		/* out: VHM_GET_REGS, in: VHM_SET_REGS */
 	__u64 rax, rbx, rcx, rdx;
@@ -150,12 +152,15 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
  *                        exit to userspace (VHM_EXIT_MSR) instead of #GP.
  * VHM_CAP_XCRS           1: VHM_GET_XCRS / VHM_SET_XCRS exist and the
  *                        guest's XSETBV is virtualized.
+ * VHM_CAP_DEBUGREGS      1: VHM_GET_DEBUGREGS / VHM_SET_DEBUGREGS exist
+ *                        and the guest's debug registers are its own.
  */
 #define VHM_CAP_HW_VENDOR	1
 #define VHM_CAP_NESTED_PAGING	2
 #define VHM_CAP_TLB_TAGS	3
 #define VHM_CAP_MSR_EXITS	4
 #define VHM_CAP_XCRS		5
+#define VHM_CAP_DEBUGREGS	6
 
 /* VHM_CAP_MSR_EXITS reasons (args[0] of VHM_ENABLE_CAP, run->msr.reason). */
 #define VHM_MSR_EXIT_UNKNOWN	(1u << 0)	/* an MSR vhm does not virtualize */
@@ -248,6 +253,19 @@ struct vhm_vcpu_events {	/* out: VHM_GET_VCPU_EVENTS, in: VHM_SET_VCPU_EVENTS */
 	__u8 interrupt_vector;		/* 0-255 */
 	__u8 padding[6];		/* must be 0 */
 	__u64 reserved[6];		/* must be 0 */
+};
+
+/*
+ * The guest's debug registers. VHM_SET_DEBUGREGS: -EINVAL for DR6/DR7
+ * bits above 31; the bits that have fixed values are forced to them.
+ */
+struct vhm_debugregs {
+	__u64 db[4];		/* DR0-DR3 */
+	__u64 dr6;
+	__u64 dr7;
+	__u32 flags;		/* must be 0 */
+	__u32 padding;		/* must be 0 */
+	__u64 reserved[8];	/* must be 0 */
 };
 
 /* The guest's x87/SSE/AVX state in the XSAVE layout (non-compacted). */
