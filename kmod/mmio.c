@@ -63,6 +63,89 @@ static void vhm_stos_step(const struct vhm_insn *insn, struct vhm_regs *r)
 	r->rip += insn->len;
 }
 
+/* One iteration of MOVS: advance rSI and rDI, count rCX, step past. */
+static void vhm_movs_step(const struct vhm_insn *insn, struct vhm_regs *r)
+{
+	s64 delta = r->rflags & X86_EFLAGS_DF ? -insn->size : insn->size;
+
+	vhm_set_addr_reg(&r->rsi, r->rsi + delta, insn->addr_size);
+	vhm_stos_step(insn, r);
+}
+
+static u64 vhm_seg_base(const struct vhm_sregs *s, u8 seg)
+{
+	switch (seg) {
+	case VHM_SREG_ES:
+		return s->es.base;
+	case VHM_SREG_CS:
+		return s->cs.base;
+	case VHM_SREG_SS:
+		return s->ss.base;
+	case VHM_SREG_FS:
+		return s->fs.base;
+	case VHM_SREG_GS:
+		return s->gs.base;
+	default:
+		return s->ds.base;
+	}
+}
+
+/* The linear address of a string operand: seg base + the index register. */
+static u64 vhm_string_addr(const struct vhm_insn *insn, enum vhm_cpu_mode mode,
+			   u64 base, u64 reg)
+{
+	u64 la = base + (reg & GENMASK_ULL(insn->addr_size * 8 - 1, 0));
+
+	return mode == VHM_MODE_LONG64 ? la : (u32)la;
+}
+
+static bool vhm_gpa_writable_ram(struct vhm_vm *vm, u64 gpa)
+{
+	const struct vhm_memslot *slot;
+	bool ram;
+
+	spin_lock(&vm->mmu.lock);
+	slot = vhm_find_slot(vm, gpa);
+	ram = slot && !(slot->flags & VHM_MEM_READONLY);
+	spin_unlock(&vm->mmu.lock);
+	return ram;
+}
+
+/*
+ * MOVS with one side in MMIO (the page of gpa). To MMIO: read the source
+ * from guest RAM now and exit with the store. From MMIO: exit with the
+ * load; vhm_complete_mmio() writes the data to ES:rDI. Both sides MMIO:
+ * an emulation error.
+ */
+static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
+			    const struct vhm_insn *insn, enum vhm_cpu_mode mode,
+			    const struct vhm_sregs *s, struct vhm_regs *r)
+{
+	u64 dst = vhm_string_addr(insn, mode, s->es.base, r->rdi);
+	u64 src = vhm_string_addr(insn, mode, vhm_seg_base(s, insn->seg),
+				  r->rsi);
+	struct vhm_run *run = vcpu->run;
+	u64 dst_gpa;
+
+	if (!vhm_gva_to_gpa(vcpu->vm, s, dst, &dst_gpa) &&
+	    dst_gpa >> PAGE_SHIFT == gpa >> PAGE_SHIFT) {
+		if (vhm_read_guest_virt(vcpu->vm, s, src, run->mmio.data,
+					insn->size) != insn->size)
+			return -EINVAL;
+		run->mmio.is_write = 1;
+		vhm_movs_step(insn, r);
+		return 0;
+	}
+	if (vhm_gva_to_gpa(vcpu->vm, s, dst, &dst_gpa) ||
+	    !vhm_gpa_writable_ram(vcpu->vm, dst_gpa))
+		return -EINVAL;	/* MMIO to MMIO */
+	run->mmio.is_write = 0;
+	vcpu->mmio_load = *insn;
+	vcpu->mmio_load_pending = true;
+	vcpu->mmio_movs_dst = dst;
+	return 0;
+}
+
 int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 {
 	struct vhm_run *run = vcpu->run;
@@ -81,7 +164,7 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	if (mode != VHM_MODE_LONG64)
 		rip = (u32)rip;
 	n = vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, VHM_INSN_MAX_LEN);
-	if (vhm_insn_decode(bytes, n, mode, &insn) || insn.op == VHM_INSN_MOVS)
+	if (vhm_insn_decode(bytes, n, mode, &insn))
 		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
 
 	run->exit_reason = VHM_EXIT_MMIO;
@@ -89,7 +172,10 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	run->mmio.len = insn.size;
 	run->mmio.is_write = !vhm_insn_is_load(&insn);
 	memset(run->mmio.data, 0, sizeof(run->mmio.data));
-	if (vhm_insn_is_load(&insn)) {
+	if (insn.op == VHM_INSN_MOVS) {
+		if (vhm_emulate_movs(vcpu, gpa, &insn, mode, &s, &r))
+			return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
+	} else if (vhm_insn_is_load(&insn)) {
 		vcpu->mmio_load = insn;
 		vcpu->mmio_load_pending = true;
 		r.rip += insn.len;
@@ -105,6 +191,23 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	return 0;
 }
 
+/*
+ * A MOVS from MMIO: the data to ES:rDI (checked to be RAM when the exit
+ * was made, but the VMM may have changed its slots since: then the guest
+ * gets the data nowhere, as a write to unbacked memory would), and step.
+ */
+static void vhm_complete_movs(struct vhm_vcpu *vcpu,
+			      const struct vhm_insn *insn, struct vhm_regs *r,
+			      u64 val)
+{
+	struct vhm_sregs s;
+
+	vhm_ops->get_sregs(vcpu, &s);
+	vhm_write_guest_virt(vcpu->vm, &s, vcpu->mmio_movs_dst, &val,
+			     insn->size);
+	vhm_movs_step(insn, r);
+}
+
 void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 {
 	const struct vhm_insn *insn = &vcpu->mmio_load;
@@ -116,7 +219,11 @@ void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 	vcpu->mmio_load_pending = false;
 	vhm_ops->get_regs(vcpu, &r);
 	memcpy(&val, vcpu->run->mmio.data, insn->size);
-	reg = vhm_gpr(&r, insn->reg);
-	*reg = vhm_insn_load_result(insn, *reg, val);
+	if (insn->op == VHM_INSN_MOVS) {
+		vhm_complete_movs(vcpu, insn, &r, val);
+	} else {
+		reg = vhm_gpr(&r, insn->reg);
+		*reg = vhm_insn_load_result(insn, *reg, val);
+	}
 	vhm_ops->set_regs(vcpu, &r);
 }

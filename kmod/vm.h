@@ -76,6 +76,7 @@ struct vhm_vcpu {
 	/* An MMIO load userspace completes before the next entry. */
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
+	u64 mmio_movs_dst;	/* a MOVS load: where its data goes (ES:rDI) */
 };
 
 /* vm.c */

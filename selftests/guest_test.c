@@ -439,6 +439,53 @@ TEST_F(guest_test, mmio_outside_slots)
 	ASSERT_GUEST_DONE(v);
 }
 
+static uint32_t movs_src[3] = { 0x11111111, 0x22222222, 0x33333333 };
+static uint32_t movs_dst[3];
+
+/* rep movsl to MMIO (a device FIFO) and from MMIO into RAM. */
+static void guest_mmio_movs(void)
+{
+	void *d = (void *)GUEST_MMIO_BASE, *src = movs_src, *dst = movs_dst;
+	unsigned long n = 3;
+
+	asm volatile("rep movsl" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	GUEST_ASSERT_EQ(n, 0);
+	d = dst;
+	src = (void *)(GUEST_MMIO_BASE + 0x100);
+	n = 3;
+	asm volatile("rep movsl" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	GUEST_SYNC_ARGS(movs_dst[0], movs_dst[1], movs_dst[2],
+			(uint64_t)src);
+	GUEST_DONE();
+}
+
+/* Each element of a rep movs with an MMIO side is one exit, in order. */
+TEST_F(guest_test, mmio_rep_movs)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+	uint32_t i, w;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_mmio_movs, 0));
+	for (i = 0; i < 3; i++) {
+		expect_mmio(_metadata, v, GUEST_MMIO_BASE + 4 * i, 4, 1);
+		memcpy(&w, v->run->mmio.data, 4);
+		EXPECT_EQ(0x11111111u * (i + 1), w);
+	}
+	for (i = 0; i < 3; i++) {
+		expect_mmio(_metadata, v, GUEST_MMIO_BASE + 0x100 + 4 * i, 4, 0);
+		w = 0xa0a0a0a0 + i;
+		memcpy(v->run->mmio.data, &w, 4);
+	}
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0xa0a0a0a0, uc.args[0]);
+	EXPECT_EQ(0xa0a0a0a1, uc.args[1]);
+	EXPECT_EQ(0xa0a0a0a2, uc.args[2]);
+	EXPECT_EQ(GUEST_MMIO_BASE + 0x10c, uc.args[3]);
+	ASSERT_GUEST_DONE(v);
+}
+
 static void guest_hlt_vmmcall(void)
 {
 	guest_hlt();
