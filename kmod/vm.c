@@ -42,6 +42,8 @@ static long vhm_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vhm_create_vcpu(vm, arg);
 	case VHM_SET_MEMORY_SLOT:
 		return vhm_set_memory_slot(vm, (void __user *)arg);
+	case VHM_GET_VM_STATS:
+		return vhm_vm_get_stats(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}
