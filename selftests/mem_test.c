@@ -56,7 +56,7 @@ struct mem_cmd {
 	uint64_t step;		/* words checked/written per page: every step-th */
 	uint64_t seed;
 	uint64_t zero_page;	/* VERIFY: this page must read zero (or NO_PAGE) */
-	uint64_t same;		/* every page holds the first page's pattern */
+	uint64_t same;		/* non-0: every page holds this gpa's pattern */
 };
 
 static struct mem_cmd cmd;
@@ -73,7 +73,7 @@ static void guest_verify(volatile struct mem_cmd *c)
 
 	for (i = 0; i < c->npages; i++) {
 		uint64_t gpa = c->gpa + i * PAGE;
-		uint64_t pgpa = c->same ? c->gpa : gpa;
+		uint64_t pgpa = c->same ? c->same : gpa;
 		volatile uint64_t *p = (volatile uint64_t *)gpa;
 		bool zero = i == c->zero_page;
 
@@ -298,6 +298,8 @@ static void guest_cmd(struct __test_metadata *_metadata,
 
 FIXTURE_SETUP(mem)
 {
+	void *warm;
+
 	self->sys = -1;
 	self->vm.fd = -1;
 	self->vcpu.raw.fd = -1;
@@ -318,6 +320,15 @@ FIXTURE_SETUP(mem)
 		  NO_PAGE, 0);
 	guest_cmd(_metadata, self, OP_VERIFY, self->vm.free_gpa, 1, 1, 9,
 		  NO_PAGE, 0);
+	/* And the guest page table covering TEST_GPA (slot 0). */
+	warm = guest_ram(PAGE);
+	ASSERT_NE(NULL, warm);
+	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, PAGE,
+				  warm));
+	guest_cmd(_metadata, self, OP_WRITE, TEST_GPA, 1, 1, 9, NO_PAGE, 0);
+	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, 0,
+				  NULL));
+	munmap(warm, PAGE);
 }
 
 static void swap_teardown(struct __test_metadata *_metadata,
@@ -661,7 +672,7 @@ TEST_F(mem, ksm_merge_and_cow)
 				  self->ram_size, self->ram));
 	/* The guest maps them all (read), then KSM merges under it. */
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA, KSM_SAME, 1, 1,
-		  NO_PAGE, 1);
+		  NO_PAGE, TEST_GPA);
 	GUEST_VERIFY(TEST_GPA + KSM_SAME * PAGE, KSM_PAGES - KSM_SAME, 1);
 	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
 	sharing0 = read_num(KSM "pages_sharing");
@@ -684,7 +695,7 @@ TEST_F(mem, ksm_merge_and_cow)
 
 	/* The guest reads the merged pages right, ... */
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA, KSM_SAME, 1, 1,
-		  NO_PAGE, 1);
+		  NO_PAGE, TEST_GPA);
 	GUEST_VERIFY(TEST_GPA + KSM_SAME * PAGE, KSM_PAGES - KSM_SAME, 1);
 	/* ...writes one (copy on write), and only that page changes. */
 	GUEST_WRITE(TEST_GPA + 3 * PAGE, 1, 5);
@@ -703,14 +714,14 @@ TEST_F(mem, ksm_merge_and_cow)
 				 KSM_PAGES - KSM_SAME, 1));
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA + 3 * PAGE, 1, 1, 5,
 		  NO_PAGE, 0);
-	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA + 4 * PAGE, 4, 1, 1,
-		  NO_PAGE, 1);
+	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA + 4 * PAGE, 1, 1, 1,
+		  NO_PAGE, TEST_GPA);
 	/* The host's write reaches the guest as well, in one page only. */
 	host_write(p + 5 * WORDS, TEST_GPA + 5 * PAGE, 1, 6);
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA + 5 * PAGE, 1, 1, 6,
 		  NO_PAGE, 0);
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA + 6 * PAGE, 2, 1, 1,
-		  NO_PAGE, 1);
+		  NO_PAGE, TEST_GPA);
 }
 
 /* ---------------------------------------------------------------------
