@@ -67,11 +67,15 @@ static inline uint64_t pattern(uint64_t seed, uint64_t gpa, uint64_t w)
 	return (seed ^ gpa ^ (w << 48)) * 0x9e3779b97f4a7c15ull + w;
 }
 
+/*
+ * Last page first: after a long write, the pages still resident are the
+ * last ones written (the swap test reads them before swapping others in).
+ */
 static void guest_verify(volatile struct mem_cmd *c)
 {
 	uint64_t i, w;
 
-	for (i = 0; i < c->npages; i++) {
+	for (i = c->npages; i-- > 0;) {
 		uint64_t gpa = c->gpa + i * PAGE;
 		uint64_t pgpa = c->same ? c->same : gpa;
 		volatile uint64_t *p = (volatile uint64_t *)gpa;
