@@ -605,6 +605,52 @@ TEST_F(mem, thp_maps_2m_and_split_zaps_it)
 	EXPECT_LT(c.mapped_4k, b.mapped_4k);
 }
 
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE	25	/* Linux 6.1 */
+#endif
+
+/*
+ * 4 KiB entries first; then the host collapses the pages into a THP
+ * (MADV_COLLAPSE): the invalidation zaps the small entries, and the next
+ * guest accesses replace their (empty) tables by 2 MiB entries.
+ */
+TEST_F(mem, thp_collapse_replaces_4k_by_2m)
+{
+	uint64_t n = TEST_SIZE / PAGE;
+	struct vhm_vm_stats a, b, c;
+
+	RETURN_IF_SKIPPED();
+	thp_allow_madvise(_metadata, self);
+	self->ram_size = TEST_SIZE;
+	self->ram = map_aligned(TEST_SIZE);
+	ASSERT_NE(NULL, self->ram);
+	ASSERT_EQ(0, madvise(self->ram, TEST_SIZE, MADV_NOHUGEPAGE));
+	host_write(self->ram, TEST_GPA, n, 1);
+	ASSERT_EQ(0, smaps_anon_huge_kb(self->ram));
+	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	round_trip(_metadata, self);
+	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	EXPECT_EQ(a.mapped_4k + n, b.mapped_4k);
+	EXPECT_EQ(a.mapped_2m, b.mapped_2m);
+
+	ASSERT_EQ(0, madvise(self->ram, TEST_SIZE, MADV_HUGEPAGE));
+	ASSERT_EQ(0, madvise(self->ram, TEST_SIZE, MADV_COLLAPSE))
+		TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
+	ASSERT_EQ(TEST_SIZE / 1024, smaps_anon_huge_kb(self->ram));
+	ASSERT_EQ(0, get_stats(self->vm.fd, &c));
+	EXPECT_EQ(a.mapped_4k, c.mapped_4k);
+	EXPECT_LE(b.zapped_4k + n, c.zapped_4k);
+
+	GUEST_VERIFY(TEST_GPA, n, 2);
+	GUEST_WRITE(TEST_GPA, n, 3);
+	ASSERT_EQ(-1, host_check(self->ram, TEST_GPA, n, 3));
+	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	EXPECT_EQ(a.mapped_4k, b.mapped_4k);
+	EXPECT_EQ(a.mapped_2m + TEST_SIZE / SIZE_2M, b.mapped_2m);
+	TH_LOG("collapse: 4 KiB entries %llu -> %llu, 2 MiB entries %llu -> %llu",
+	       a.mapped_4k + n, b.mapped_4k, a.mapped_2m, b.mapped_2m);
+}
+
 /* A slot whose gpa and hva differ by less than 2 MiB gets 4 KiB entries. */
 TEST_F(mem, thp_misaligned_slot_maps_4k)
 {
