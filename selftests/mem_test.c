@@ -56,7 +56,7 @@ struct mem_cmd {
 	uint64_t step;		/* words checked/written per page: every step-th */
 	uint64_t seed;
 	uint64_t zero_page;	/* VERIFY: this page must read zero (or NO_PAGE) */
-	uint64_t same;		/* non-0: every page holds this gpa's pattern */
+	uint64_t pattern_gpa;	/* non-0: every page holds this gpa's pattern */
 };
 
 static struct mem_cmd cmd;
@@ -77,7 +77,7 @@ static void guest_verify(volatile struct mem_cmd *c)
 
 	for (i = c->npages; i-- > 0;) {
 		uint64_t gpa = c->gpa + i * PAGE;
-		uint64_t pgpa = c->same ? c->same : gpa;
+		uint64_t pgpa = c->pattern_gpa ? c->pattern_gpa : gpa;
 		volatile uint64_t *p = (volatile uint64_t *)gpa;
 		bool zero = i == c->zero_page;
 
@@ -286,7 +286,7 @@ FIXTURE(mem) {
 static void guest_cmd(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(mem) *self, uint64_t op, uint64_t gpa,
 		      uint64_t npages, uint64_t step, uint64_t seed,
-		      uint64_t zero_page, uint64_t same)
+		      uint64_t zero_page, uint64_t pattern_gpa)
 {
 	struct mem_cmd *c = guest_var(&self->vm, cmd);
 
@@ -296,7 +296,7 @@ static void guest_cmd(struct __test_metadata *_metadata,
 	c->step = step;
 	c->seed = seed;
 	c->zero_page = zero_page;
-	c->same = same;
+	c->pattern_gpa = pattern_gpa;
 	ASSERT_GUEST_SYNC(&self->vcpu, op);
 }
 
