@@ -10,9 +10,11 @@
 #define pr_fmt(fmt) "vhm: " fmt
 
 #include <linux/mm.h>
+#include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
+#include <linux/uaccess.h>
 #include <asm/io.h>
 
 #include "vhm.h"
@@ -23,6 +25,9 @@
 #define NPT_ADDR_MASK	GENMASK_ULL(51, 12)
 #define NPT_LARGE	BIT_ULL(7)	/* the same bit in NPT and EPT */
 #define NPT_CACHE	(NPT_LEVELS - 1)
+#define NPT_2M_LEVEL	2
+#define NPT_2M_SIZE	(1ULL << (PAGE_SHIFT + 9))
+#define NPT_2M_PAGES	(NPT_2M_SIZE >> PAGE_SHIFT)
 
 static unsigned int npt_index(u64 gpa, int level)
 {
@@ -62,27 +67,68 @@ static void npt_cache_free(struct npt_cache *c)
 		free_page((unsigned long)c->pages[--c->nr]);
 }
 
-/* mmu->lock held: install a 4 KiB leaf for gpa. */
-static void npt_install(struct vhm_mmu *mmu, struct npt_cache *c, u64 gpa,
-			u64 leaf)
+/* mmu->lock held: a leaf at level appears (n = 1) or goes (n = -1). */
+static void npt_account(struct vhm_mmu *mmu, int level, int n)
 {
-	u64 *table = mmu->root;
+	if (level == 1)
+		mmu->stats.mapped_4k += n;
+	else
+		mmu->stats.mapped_2m += n;
+}
+
+/* mmu->lock held: the 4 KiB leaves in a level-1 table. */
+static unsigned int npt_count_leaves(const u64 *table)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < NPT_ENTRIES; i++)
+		n += !!table[i];
+	return n;
+}
+
+/*
+ * mmu->lock held: install a leaf for gpa at level 1 (4 KiB) or 2 (2 MiB).
+ * A large leaf in the way of a 4 KiB one is replaced by a table, a table of
+ * 4 KiB leaves in the way of a large one is detached and returned: the
+ * caller frees it once the vCPUs flushed their TLBs (*flush is set then,
+ * and whenever a translation the TLBs may hold was dropped).
+ */
+static u64 *npt_install(struct vhm_mmu *mmu, struct npt_cache *c, u64 gpa,
+			u64 leaf, int leaf_level, bool *flush)
+{
+	u64 *table = mmu->root, *old_table = NULL;
+	u64 *e;
 	int level;
 
-	for (level = NPT_LEVELS; level > 1; level--) {
-		u64 *e = &table[npt_index(gpa, level)];
-
-		if (*e & NPT_LARGE && level > 1)
-			*e = 0;	/* a stale large leaf: replace by a table */
+	for (level = NPT_LEVELS; level > leaf_level; level--) {
+		e = &table[npt_index(gpa, level)];
+		if (*e & NPT_LARGE) {
+			/* A large leaf: replaced by a table of small ones. */
+			npt_account(mmu, level, -1);
+			WRITE_ONCE(*e, 0);
+			*flush = true;
+		}
 		if (!*e)
-			*e = vhm_ops->npt_pte(__pa(c->pages[--c->nr]), 0, 0);
+			WRITE_ONCE(*e, vhm_ops->npt_pte(__pa(c->pages[--c->nr]),
+							0, 0));
 		table = npt_table(*e);
 	}
-	WRITE_ONCE(table[npt_index(gpa, 1)], leaf);
+	e = &table[npt_index(gpa, leaf_level)];
+	if (*e && leaf_level > 1 && !(*e & NPT_LARGE)) {
+		old_table = npt_table(*e);
+		mmu->stats.mapped_4k -= npt_count_leaves(old_table);
+		*flush = true;
+	} else if (*e) {
+		npt_account(mmu, leaf_level, -1);
+	}
+	WRITE_ONCE(*e, leaf);
+	npt_account(mmu, leaf_level, 1);
+	return old_table;
 }
 
 /* mmu->lock held: clear every leaf in [start, end); true if any was set. */
-static bool npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
+static bool npt_zap(struct vhm_mmu *mmu, u64 *table, int level, u64 base,
+		    u64 start, u64 end)
 {
 	u64 size = npt_level_size(level);
 	bool zapped = false;
@@ -94,11 +140,17 @@ static bool npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
 		if (hi <= start || lo >= end || !table[i])
 			continue;
 		if (level == 1 || table[i] & NPT_LARGE) {
+			/* A large leaf goes whole, even if partly covered. */
 			WRITE_ONCE(table[i], 0);
+			npt_account(mmu, level, -1);
+			if (level == 1)
+				mmu->stats.zapped_4k++;
+			else
+				mmu->stats.zapped_2m++;
 			zapped = true;
 		} else {
-			zapped |= npt_zap(npt_table(table[i]), level - 1, lo,
-					  start, end);
+			zapped |= npt_zap(mmu, npt_table(table[i]), level - 1,
+					  lo, start, end);
 		}
 	}
 	return zapped;
@@ -154,11 +206,14 @@ void vhm_flush_remote_tlbs(struct vhm_vm *vm)
 	free_cpumask_var(cpus);
 }
 
-/* mmu->lock held: zap the gpa ranges backed by [hstart, hend). */
+/*
+ * mmu->lock held: zap the gpa ranges backed by [hstart, hend); true if any
+ * entry was zapped. Counts the invalidation if it hits guest RAM.
+ */
 static bool vhm_mmu_zap_hva(struct vhm_vm *vm, unsigned long hstart,
 			    unsigned long hend)
 {
-	bool zapped = false;
+	bool zapped = false, hit = false;
 	unsigned int i;
 
 	for (i = 0; i < VHM_MAX_MEMORY_SLOTS; i++) {
@@ -169,8 +224,12 @@ static bool vhm_mmu_zap_hva(struct vhm_vm *vm, unsigned long hstart,
 			continue;
 		start = s->gpa + (max_t(u64, hstart, s->hva) - s->hva);
 		end = s->gpa + (min_t(u64, hend, s->hva + s->size) - s->hva);
-		zapped |= npt_zap(vm->mmu.root, NPT_LEVELS, 0, start, end);
+		zapped |= npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0,
+				  start, end);
+		hit = true;
 	}
+	if (hit)
+		vm->mmu.stats.invalidations++;
 	return zapped;
 }
 
@@ -208,7 +267,7 @@ static void vhm_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.seq++;
-	npt_zap(vm->mmu.root, NPT_LEVELS, 0, 0, ~0ULL);
+	npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, 0, ~0ULL);
 	spin_unlock(&vm->mmu.lock);
 	vhm_flush_remote_tlbs(vm);
 }
@@ -258,20 +317,110 @@ void vhm_mmu_unmap_gpa(struct vhm_vm *vm, u64 gpa, u64 size)
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.seq++;
-	zapped = npt_zap(vm->mmu.root, NPT_LEVELS, 0, gpa, gpa + size);
+	zapped = npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, gpa,
+			 gpa + size);
 	spin_unlock(&vm->mmu.lock);
 	if (zapped)
 		vhm_flush_remote_tlbs(vm);
 }
 
-/* mmu->lock held: where gpa lives in the VMM, or 0 for MMIO. */
-static unsigned long vhm_gpa_to_hva(struct vhm_vm *vm, u64 gpa, bool write)
+/*
+ * mmu->lock held: the slot holding gpa, copied (slot changes bump mmu->seq,
+ * so the copy stays true while the sequence count does); false for MMIO.
+ */
+static bool vhm_fault_slot(struct vhm_vm *vm, u64 gpa, bool write,
+			   struct vhm_memslot *slot)
 {
 	const struct vhm_memslot *s = vhm_find_slot(vm, gpa);
 
 	if (!s || (write && (s->flags & VHM_MEM_READONLY)))
-		return 0;
-	return s->hva + (gpa - s->gpa);
+		return false;
+	*slot = *s;
+	return true;
+}
+
+/*
+ * Can the slot hold a 2 MiB entry at gpa: the aligned 2 MiB around gpa is
+ * all in the slot, and host-virtual addresses are 2 MiB aligned where
+ * guest-physical ones are (so one host huge page can back it).
+ */
+static bool vhm_slot_allows_2m(const struct vhm_memslot *s, u64 gpa)
+{
+	u64 base = gpa & ~(NPT_2M_SIZE - 1);
+
+	return !((s->hva - s->gpa) & (NPT_2M_SIZE - 1)) &&
+	       base >= s->gpa && base + NPT_2M_SIZE <= s->gpa + s->size;
+}
+
+/*
+ * Interrupts off: if the VMM maps hva with a present PMD or PUD leaf, the
+ * pfn it maps hva to and whether the leaf is writable. Each level is read
+ * once (the tables may change under us; the caller checks the result
+ * against the page get_user_pages returned).
+ */
+static void vhm_host_leaf_2m(struct mm_struct *mm, unsigned long hva,
+			     unsigned long *pfn, bool *writable)
+{
+	pgd_t pgd = READ_ONCE(*pgd_offset(mm, hva));
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	if (pgd_none(pgd) || !pgd_present(pgd))
+		return;
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d))
+		return;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (!(pud_val(pud) & _PAGE_PRESENT))
+		return;
+	if (pud_leaf(pud)) {
+		*pfn = pud_pfn(pud) + ((hva & ~PUD_MASK) >> PAGE_SHIFT);
+		*writable = pud_write(pud);
+		return;
+	}
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	if (!(pmd_val(pmd) & _PAGE_PRESENT) || !pmd_leaf(pmd))
+		return;
+	*pfn = pmd_pfn(pmd) + ((hva & ~PMD_MASK) >> PAGE_SHIFT);
+	*writable = pmd_write(pmd);
+}
+
+/*
+ * mmu->lock held, no invalidation in progress and none since get_user_pages
+ * (sequence count checked): is page, which the VMM maps at hva, part of a
+ * host huge page the VMM maps at PMD (or PUD) level, covering the aligned
+ * 2 MiB around hva, writable if write? The host page tables cannot change
+ * under us without an invalidation, which waits for mmu->lock; interrupts
+ * off keep the tables themselves from being freed during the walk (their
+ * freeing waits for an IPI or an RCU-sched grace period), as in GUP-fast.
+ */
+static bool vhm_host_maps_2m(struct mm_struct *mm, unsigned long hva,
+			     struct page *page, bool write)
+{
+	struct folio *folio = page_folio(page);
+	unsigned long flags, pfn = 0, base;
+	bool writable = false;
+
+	local_irq_save(flags);
+	vhm_host_leaf_2m(mm, hva, &pfn, &writable);
+	local_irq_restore(flags);
+	if (pfn != page_to_pfn(page) || (write && !writable))
+		return false;
+	base = pfn - ((hva >> PAGE_SHIFT) & (NPT_2M_PAGES - 1));
+	return base >= folio_pfn(folio) &&
+	       base + NPT_2M_PAGES <= folio_pfn(folio) + folio_nr_pages(folio);
+}
+
+/* mmu->lock held: map the 2 MiB around gpa if everything allows it. */
+static int vhm_fault_level(struct vhm_vm *vm, const struct vhm_memslot *s,
+			   u64 gpa, unsigned long hva, struct page *page,
+			   bool write)
+{
+	if (vhm_slot_allows_2m(s, gpa) &&
+	    vhm_host_maps_2m(vm->mm, hva, page, write))
+		return NPT_2M_LEVEL;
+	return 1;
 }
 
 /*
@@ -283,10 +432,14 @@ int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write)
 {
 	struct vhm_mmu *mmu = &vm->mmu;
 	struct npt_cache cache = { .nr = 0 };
+	struct vhm_memslot slot;
 	unsigned long hva, seq;
+	bool ok, flush = false;
+	u64 *old_table;
 	struct page *page;
+	phys_addr_t pa;
+	int r, level;
 	long n;
-	int r;
 
 	gpa &= PAGE_MASK;
 	r = npt_cache_fill(&cache);
@@ -294,13 +447,14 @@ int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write)
 		goto free_cache;
 retry:
 	spin_lock(&mmu->lock);
-	hva = vhm_gpa_to_hva(vm, gpa, write);
+	ok = vhm_fault_slot(vm, gpa, write, &slot);
 	seq = mmu->seq;
 	spin_unlock(&mmu->lock);
-	if (!hva) {
+	if (!ok) {
 		r = VHM_MMU_MMIO;
 		goto free_cache;
 	}
+	hva = slot.hva + (gpa - slot.gpa);
 
 	n = get_user_pages_unlocked(hva, 1, &page, write ? FOLL_WRITE : 0);
 	if (n != 1) {
@@ -316,10 +470,20 @@ retry:
 		put_page(page);
 		goto retry;
 	}
-	npt_install(mmu, &cache, gpa,
-		    vhm_ops->npt_pte(page_to_phys(page),
-				     write ? VHM_NPT_WRITE : 0, 1));
+	level = vhm_fault_level(vm, &slot, gpa, hva, page, write);
+	pa = page_to_phys(page);
+	if (level == NPT_2M_LEVEL)
+		pa &= ~(NPT_2M_SIZE - 1);
+	old_table = npt_install(mmu, &cache, gpa,
+				vhm_ops->npt_pte(pa, write ? VHM_NPT_WRITE : 0,
+						 level),
+				level, &flush);
+	mmu->stats.faults++;
 	spin_unlock(&mmu->lock);
+	if (flush)
+		vhm_flush_remote_tlbs(vm);
+	if (old_table)
+		free_page((unsigned long)old_table);
 	if (write)
 		set_page_dirty_lock(page);
 	mark_page_accessed(page);
@@ -328,4 +492,27 @@ retry:
 free_cache:
 	npt_cache_free(&cache);
 	return r;
+}
+
+/* VHM_GET_VM_STATS */
+long vhm_vm_get_stats(struct vhm_vm *vm, struct vhm_vm_stats __user *u)
+{
+	struct vhm_vm_stats st;
+
+	if (copy_from_user(&st, u, sizeof(st)))
+		return -EFAULT;
+	if (st.flags || st.padding)
+		return -EINVAL;
+	memset(&st, 0, sizeof(st));
+	spin_lock(&vm->mmu.lock);
+	st.nested_faults = vm->mmu.stats.faults;
+	st.mapped_4k = vm->mmu.stats.mapped_4k;
+	st.mapped_2m = vm->mmu.stats.mapped_2m;
+	st.invalidations = vm->mmu.stats.invalidations;
+	st.zapped_4k = vm->mmu.stats.zapped_4k;
+	st.zapped_2m = vm->mmu.stats.zapped_2m;
+	spin_unlock(&vm->mmu.lock);
+	if (copy_to_user(u, &st, sizeof(st)))
+		return -EFAULT;
+	return 0;
 }

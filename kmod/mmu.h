@@ -12,6 +12,16 @@
 
 struct vhm_vm;
 
+/* What VHM_GET_VM_STATS reports; mmu->lock. */
+struct vhm_mmu_stats {
+	u64 faults;		/* nested page faults that mapped RAM */
+	u64 mapped_4k;		/* leaves present now */
+	u64 mapped_2m;
+	u64 invalidations;	/* MMU-notifier ranges that hit guest RAM */
+	u64 zapped_4k;		/* leaves removed, for any reason */
+	u64 zapped_2m;
+};
+
 struct vhm_mmu {
 	spinlock_t lock;		/* the tables, seq and in_progress */
 	u64 *root;			/* 4-level table, 512 entries */
@@ -20,6 +30,7 @@ struct vhm_mmu {
 	atomic64_t tlb_gen;		/* bumped when stale TLB entries may exist */
 	struct mmu_notifier mn;
 	bool mn_registered;
+	struct vhm_mmu_stats stats;
 };
 
 /* vhm_mmu_fault() results besides 0 (mapped) and -errno. */

@@ -44,6 +44,8 @@ static long vhm_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vhm_set_memory_slot(vm, (void __user *)arg);
 	case VHM_ENABLE_CAP:
 		return vhm_vm_enable_cap(vm, (void __user *)arg);
+	case VHM_GET_VM_STATS:
+		return vhm_vm_get_stats(vm, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

@@ -191,6 +191,7 @@ int vhm_check_sregs(const struct vhm_sregs *sregs);
 
 /* mmu.c */
 void vhm_flush_remote_tlbs(struct vhm_vm *vm);
+long vhm_vm_get_stats(struct vhm_vm *vm, struct vhm_vm_stats __user *u);
 
 /* guest_mem.c: guest memory as seen from the vCPU thread */
 int vhm_read_guest_phys(struct vhm_vm *vm, u64 gpa, void *buf, unsigned int len);

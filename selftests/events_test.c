@@ -48,7 +48,6 @@ FIXTURE_TEARDOWN(events_test)
 	guest_vm_free(&self->vm);
 	if (self->sys >= 0)
 		close(self->sys);
-	host_reset();
 }
 
 static struct vhm_vcpu_events events(uint32_t flags, uint8_t exc_vector,

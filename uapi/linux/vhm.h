@@ -58,6 +58,8 @@ struct vhm_enable_cap {		/* in: VHM_ENABLE_CAP */
 	__u64 args[4];		/* per capability; unused ones must be 0 */
 	__u64 reserved[4];	/* must be 0 */
 };
+/* Counters of the VM's nested paging (docs/API.md). */
+#define VHM_GET_VM_STATS	_IOWR(VHMIO, 0x4f, struct vhm_vm_stats)
 
 #define VHM_MAX_VCPUS		64
 #define VHM_MAX_MEMORY_SLOTS	256
@@ -72,6 +74,18 @@ struct vhm_memory_slot {	/* in: VHM_SET_MEMORY_SLOT */
 	__u64 size;		/* page aligned; 0 deletes the slot */
 	__u64 userspace_addr;	/* page aligned, in the VMM's address space */
 	__u64 reserved[4];	/* must be 0 */
+};
+
+struct vhm_vm_stats {		/* VHM_GET_VM_STATS */
+	__u32 flags;		/* in: must be 0 */
+	__u32 padding;		/* in: must be 0 */
+	__u64 nested_faults;	/* out: nested page faults that mapped RAM */
+	__u64 mapped_4k;	/* out: 4 KiB entries mapped now */
+	__u64 mapped_2m;	/* out: 2 MiB entries mapped now */
+	__u64 invalidations;	/* out: host invalidations that hit guest RAM */
+	__u64 zapped_4k;	/* out: 4 KiB entries removed so far */
+	__u64 zapped_2m;	/* out: 2 MiB entries removed so far */
+	__u64 reserved[9];	/* out: 0 */
 };
 
 /*
