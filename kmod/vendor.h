@@ -84,7 +84,10 @@ struct vhm_vendor_ops {
 	void (*get_events)(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
 	void (*set_events)(struct vhm_vcpu *vcpu,
 			   const struct vhm_vcpu_events *ev);
-	/* DR6 and DR7, which the vendor's hardware switches (dr.c: DR0-3). */
+	/*
+	 * DR6 and DR7, which the vendor's hardware switches (dr.c: DR0-3).
+	 * Optional: without them VHM_GET/SET_DEBUGREGS fail with -EOPNOTSUPP.
+	 */
 	void (*get_dr67)(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 	void (*set_dr67)(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 	/*
