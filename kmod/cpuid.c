@@ -180,6 +180,8 @@ void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
 	vhm_cpuid(vcpu, function, index, regs);
 	if (function != 1)
 		return;
+	if (!vhm_xcr_supported())	/* the host kernel runs without XSAVE */
+		regs[2] &= ~VHM_CPUID1_XSAVE;
 	regs[2] &= ~VHM_CPUID1_OSXSAVE;
 	if ((cr4 & X86_CR4_OSXSAVE) && (regs[2] & VHM_CPUID1_XSAVE))
 		regs[2] |= VHM_CPUID1_OSXSAVE;

@@ -51,6 +51,9 @@ static u64 vhm_cr4_allowed(struct vhm_vcpu *vcpu)
 		    BIT(vhm_cr4_features[i].bit))
 			allowed |= vhm_cr4_features[i].cr4;
 	}
+	/* A host kernel running without XSAVE has no XCR0 to give a guest. */
+	if (!vhm_xcr_supported())
+		allowed &= ~X86_CR4_OSXSAVE;
 	return allowed;
 }
 

@@ -69,6 +69,8 @@ int vhm_set_xcr(struct vhm_vcpu *vcpu, u32 index, u64 value)
 /* Interrupts off, just before entry: the guest's XCR0 if it uses XSAVE. */
 void vhm_xcr_load_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
+	if (!vhm_host_xcr0)	/* no XSAVE in the host kernel: no XCR0 */
+		return;
 	if (osxsave && vcpu->xcr0 != vhm_host_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
 }
@@ -83,7 +85,7 @@ void vhm_xcr_put_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
 	u64 xcr0;
 
-	if (!osxsave)
+	if (!osxsave || !vhm_host_xcr0)
 		return;
 	xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
 	vcpu->xcr0 = xcr0;

@@ -51,7 +51,7 @@ check() {	# check NAME EXPECTED_STATUS EXPECTED_STDOUT -- vhmctl args
 }
 
 # mov $0x3f8,%dx; mov $'h',%al; out %al,(%dx); mov $'i',%al; out; hlt
-printf '\272\370\003\260\150\356\260\151\356\360\364' >"$tmp/real.bin"
+printf '\272\370\003\260\150\356\260\151\356\364' >"$tmp/real.bin"
 # the same with a 16-bit operand prefix for mov %dx in 64-bit mode
 printf '\146\272\370\003\260\150\356\260\151\356\364' >"$tmp/long.bin"
 # int3 with no IDT: #GP, #DF, triple fault
