@@ -13,17 +13,6 @@
 #include "vhm.h"
 #include "vm.h"
 
-static u64 *vhm_gpr(struct vhm_regs *r, int n)
-{
-	u64 *gprs[] = {
-		&r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi,
-		&r->rdi, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13,
-		&r->r14, &r->r15,
-	};
-
-	return gprs[n & 15];
-}
-
 /* Replace the low addr_size bytes of *reg, as string instructions do. */
 static void vhm_set_addr_reg(u64 *reg, u64 val, u8 addr_size)
 {
@@ -180,7 +169,7 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 		vcpu->mmio_load_pending = true;
 		r.rip += insn.len;
 	} else {
-		v = vhm_insn_store_value(&insn, *vhm_gpr(&r, insn.reg));
+		v = vhm_insn_store_value(&insn, *vhm_regs_gpr(&r, insn.reg));
 		memcpy(run->mmio.data, &v, insn.size);
 		if (insn.op == VHM_INSN_STOS)
 			vhm_stos_step(&insn, &r);
@@ -222,7 +211,7 @@ void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 	if (insn->op == VHM_INSN_MOVS) {
 		vhm_complete_movs(vcpu, insn, &r, val);
 	} else {
-		reg = vhm_gpr(&r, insn->reg);
+		reg = vhm_regs_gpr(&r, insn->reg);
 		*reg = vhm_insn_load_result(insn, *reg, val);
 	}
 	vhm_ops->set_regs(vcpu, &r);

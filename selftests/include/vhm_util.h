@@ -40,6 +40,8 @@ bool module_loaded(const char *name);
 int vhm_load(const char *params);
 int vhm_unload(void);
 /* Unload vhm and KVM if loaded: every test starts from a clean host. */
+/* Unload kvm_amd, kvm_intel and kvm where loaded. */
+void kvm_unload_all(void);
 void host_reset(void);
 /* modprobe NAME (stock modules of the test host); 0 or the exit status. */
 int modprobe(const char *name);

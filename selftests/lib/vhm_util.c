@@ -102,16 +102,21 @@ int modprobe(const char *name)
 	return system(cmd);
 }
 
-void host_reset(void)
+void kvm_unload_all(void)
 {
-	if (module_loaded("vhm"))
-		vhm_unload();
 	if (module_loaded("kvm_amd"))
 		module_unload("kvm_amd");
 	if (module_loaded("kvm_intel"))
 		module_unload("kvm_intel");
 	if (module_loaded("kvm"))
 		module_unload("kvm");
+}
+
+void host_reset(void)
+{
+	if (module_loaded("vhm"))
+		vhm_unload();
+	kvm_unload_all();
 }
 
 int kmsg_open(struct kmsg_log *k)

@@ -56,12 +56,7 @@ int vhm_guests_host_ready(void)
 {
 	int r;
 
-	if (module_loaded("kvm_amd"))
-		module_unload("kvm_amd");
-	if (module_loaded("kvm_intel"))
-		module_unload("kvm_intel");
-	if (module_loaded("kvm"))
-		module_unload("kvm");
+	kvm_unload_all();
 	if (module_loaded("vhm"))
 		return 0;
 	r = vhm_load(NULL);
