@@ -36,35 +36,17 @@ int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip);
 void *vhm_io_data(struct test_vcpu *vcpu);
 
 /*
- * Intel VT-x refuses VMs until the VMX backend runs guests. The first
- * fixture of a program to see that refusal records it here (in memory
- * shared with the harness' parent process), so later fixtures skip
- * without another load/unload of vhm, which takes ~20 s in Bochs.
- */
-int vhm_guests_refused_seen(void);
-void vhm_guests_refused_mark(void);
-
-/*
  * FIXTURE_SETUP of a test that runs guests: a clean host, vhm loaded,
- * /dev/vhm open in sys. On Intel, where the module refuses VMs with
- * EOPNOTSUPP until the VMX backend runs guests, check that (once per
- * program) and skip.
+ * /dev/vhm open in sys.
  * Needs kselftest_harness.h and vhm_util.h.
  */
 #define REQUIRE_VHM_GUESTS(sys)						\
 	do {								\
 		REQUIRE_VHM_HOST();					\
-		if (vhm_guests_refused_seen())				\
-			SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue; EOPNOTSUPP checked by this program's first test)"); \
 		host_reset();						\
 		ASSERT_EQ(0, vhm_load(NULL));				\
 		(sys) = vhm_sys_open();					\
 		ASSERT_LE(0, (sys));					\
-		if (host_vendor() == VENDOR_INTEL) {			\
-			ASSERT_EQ(-EOPNOTSUPP, vhm_vm_create(sys));	\
-			vhm_guests_refused_mark();			\
-			SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue)"); \
-		}							\
 	} while (0)
 
 #endif /* VHM_VM_H */

@@ -14,27 +14,6 @@ static int ret(int r)
 	return r < 0 ? -errno : r;
 }
 
-static volatile int *guests_refused;
-
-__attribute__((constructor)) static void guests_refused_map(void)
-{
-	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	guests_refused = p == MAP_FAILED ? NULL : p;
-}
-
-int vhm_guests_refused_seen(void)
-{
-	return guests_refused && *guests_refused;
-}
-
-void vhm_guests_refused_mark(void)
-{
-	if (guests_refused)
-		*guests_refused = 1;
-}
-
 int vhm_sys_open(void)
 {
 	return ret(open("/dev/vhm", O_RDWR | O_CLOEXEC));
