@@ -316,7 +316,7 @@ static void guest_cpuid_leaves(void)
 TEST_F(guest_test, cpuid)
 {
 	struct guest_vcpu *v = &self->vcpu;
-	char vendor[13] = "", host_vendor[13] = "";
+	char vendor[13] = "", host_id[13] = "";
 	unsigned int a, b, c, d;
 	uint32_t regs[3];
 	struct ucall uc;
@@ -333,8 +333,8 @@ TEST_F(guest_test, cpuid)
 	regs[0] = b;
 	regs[1] = d;
 	regs[2] = c;
-	memcpy(host_vendor, regs, 12);
-	EXPECT_STREQ(host_vendor, vendor);
+	memcpy(host_id, regs, 12);
+	EXPECT_STREQ(host_id, vendor);
 
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	__cpuid(1, a, b, c, d);
