@@ -111,7 +111,7 @@ static int vmx_set_efer_msr(struct vmx_vcpu *vmx, u64 data, bool host)
 	return 0;
 }
 
-/* Values the real register (loaded for the guest) would refuse. */
+/* Values VM entry would refuse in the guest-state area. */
 static bool vmx_msr_valid(u32 index, u64 data)
 {
 	switch (index) {
@@ -119,15 +119,9 @@ static bool vmx_msr_valid(u32 index, u64 data)
 		return vmx_pat_valid(data);
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
-	case MSR_KERNEL_GS_BASE:
-	case MSR_LSTAR:
-	case MSR_CSTAR:
 	case MSR_IA32_SYSENTER_ESP:
 	case MSR_IA32_SYSENTER_EIP:
 		return vmx_canonical(data);
-	case MSR_SYSCALL_MASK:
-	case MSR_IA32_SYSENTER_CS:
-		return !(data >> 32);
 	default:
 		return true;
 	}
@@ -163,13 +157,28 @@ static bool vmx_switches_tsc_aux(void)
 	return vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_RDTSCP;
 }
 
+/*
+ * What the real register can hold of a value vhm keeps: VHM_SET_MSRS (and
+ * the guest's WRMSR) store any value, as on SVM, but WRMSR of a
+ * non-canonical address or of SFMASK's reserved bits would fault here.
+ */
+static u64 vmx_msr_loadable(int slot, u64 v)
+{
+	if (slot == VMX_MSR_SFMASK)
+		return (u32)v;
+	if (slot == VMX_MSR_STAR || vmx_canonical(v))
+		return v;
+	return 0;
+}
+
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 {
 	int i;
 
 	vhm_rdmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	for (i = 0; i < VMX_NR_MSRS; i++)
-		vhm_wrmsr(vmx_switched_msrs[i], vmx->msrs[i]);
+		vhm_wrmsr(vmx_switched_msrs[i],
+			  vmx_msr_loadable(i, vmx->msrs[i]));
 	if (vmx_switches_tsc_aux()) {
 		vhm_rdmsr(MSR_TSC_AUX, h->tsc_aux);
 		vhm_wrmsr(MSR_TSC_AUX, vmx->vcpu->tsc_aux);
@@ -178,10 +187,13 @@ void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h)
 {
+	u64 *kgs = &vmx->msrs[VMX_MSR_KERNEL_GS_BASE], v;
 	int i;
 
 	/* SWAPGS in the guest changes KERNEL_GS_BASE without an exit. */
-	vhm_rdmsr(MSR_KERNEL_GS_BASE, vmx->msrs[VMX_MSR_KERNEL_GS_BASE]);
+	vhm_rdmsr(MSR_KERNEL_GS_BASE, v);
+	if (v != vmx_msr_loadable(VMX_MSR_KERNEL_GS_BASE, *kgs))
+		*kgs = v;
 	vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	for (i = 0; i < VMX_NR_MSRS; i++)
 		if (i != VMX_MSR_KERNEL_GS_BASE)
