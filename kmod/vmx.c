@@ -23,6 +23,7 @@
 #include <asm/msr-index.h>
 #include <asm/segment.h>
 #include <asm/tlbflush.h>
+#include <asm/tsc.h>
 
 #include <uapi/linux/vhm.h>
 #include "compat.h"
@@ -51,9 +52,13 @@
 #define VHM_VMX_INV_ALL			2
 #define VHM_VMX_NR_VPIDS			65535
 #define VHM_VMX_EPT_LARGE			BIT_ULL(7)
+#define VHM_VMX_MISC_TIMER_RATE		0x1f	/* TSC bit it counts at */
 
 /* Controls vhm cannot run guests without, and those it uses if present. */
 #define VMX_PIN_NEEDED	(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING)
+#define VMX_PIN_WANTED	PIN_BASED_VMX_PREEMPTION_TIMER
+/* The VMX-preemption timer's period: one scheduler tick of guest time. */
+#define VMX_PREEMPT_MS	(1000 / HZ ? 1000 / HZ : 1)
 #define VMX_PROC_NEEDED	(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
 			 CPU_BASED_CR8_LOAD_EXITING | \
 			 CPU_BASED_CR8_STORE_EXITING | \
@@ -158,6 +163,24 @@ static int vmx_probe_ept(void)
 	return 0;
 }
 
+/*
+ * The VMX-preemption timer makes a guest exit at least once per tick. It
+ * covers for emulators (Bochs 2.7) that mask external interrupts for a
+ * guest entered with RFLAGS.IF clear although external-interrupt exiting
+ * is on: a guest spinning with interrupts off would hold the CPU forever.
+ */
+static void vmx_probe_preemption_timer(void)
+{
+	u64 misc, ticks;
+
+	if (!(vmx_cfg.pin & PIN_BASED_VMX_PREEMPTION_TIMER))
+		return;
+	vhm_rdmsr(MSR_IA32_VMX_MISC, misc);
+	ticks = ((u64)tsc_khz * VMX_PREEMPT_MS) >>
+		(misc & VHM_VMX_MISC_TIMER_RATE);
+	vmx_cfg.preemption_timer = clamp_t(u64, ticks, 1, U32_MAX);
+}
+
 static int vmx_probe_controls(void)
 {
 	u64 basic;
@@ -184,7 +207,7 @@ static int vmx_probe_controls(void)
 		return -EOPNOTSUPP;
 	}
 	if (vmx_adjust(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
-		       MSR_IA32_VMX_PINBASED_CTLS, VMX_PIN_NEEDED, 0,
+		       MSR_IA32_VMX_PINBASED_CTLS, VMX_PIN_NEEDED, VMX_PIN_WANTED,
 		       &vmx_cfg.pin, "pin-based") ||
 	    vmx_adjust(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
 		       MSR_IA32_VMX_PROCBASED_CTLS, VMX_PROC_NEEDED,
@@ -201,6 +224,7 @@ static int vmx_probe_controls(void)
 	vmx_cfg.entry &= ~VM_ENTRY_IA32E_MODE;
 	if (!boot_cpu_has(X86_FEATURE_RDTSCP))
 		vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_RDTSCP;
+	vmx_probe_preemption_timer();
 	vhm_rdmsr(MSR_IA32_VMX_CR0_FIXED0, vmx_cfg.cr0_fixed0);
 	vhm_rdmsr(MSR_IA32_VMX_CR0_FIXED1, vmx_cfg.cr0_fixed1);
 	vhm_rdmsr(MSR_IA32_VMX_CR4_FIXED0, vmx_cfg.cr4_fixed0);

@@ -96,6 +96,7 @@ struct vmx_config {
 	bool invept_single;
 	bool invvpid_single;
 	bool has_vpid;
+	u32 preemption_timer;	/* its initial value, if used */
 };
 
 extern struct vmx_config vmx_cfg;

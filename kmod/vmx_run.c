@@ -415,6 +415,7 @@ static int vmx_handle_entry_failure(struct vhm_vcpu *vcpu)
 static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_EXCEPTION_NMI] = vmx_handle_exception,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
+	[EXIT_REASON_PREEMPTION_TIMER] = vmx_handle_host_event,
 	[EXIT_REASON_TRIPLE_FAULT] = vmx_handle_triple_fault,
 	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
 	[EXIT_REASON_HLT] = vmx_handle_hlt,

@@ -185,6 +185,9 @@ static void vmx_init_controls(struct vmx_vcpu *vmx)
 	vmcs_write(EPT_POINTER, vmx_eptp(vmx->vcpu->vm));
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
+	/* Reloaded at every entry (its value is not saved on exit). */
+	if (vmx_cfg.pin & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vmcs_write(VMX_PREEMPTION_TIMER_VALUE, vmx_cfg.preemption_timer);
 }
 
 /* Host state the same on every CPU; vmx.c writes the per-CPU part. */
