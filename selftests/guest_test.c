@@ -325,7 +325,8 @@ TEST_F(guest_test, cpuid)
 	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cpuid_leaves, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	__cpuid(0, a, b, c, d);
-	EXPECT_EQ(a, uc.args[0]);
+	/* vhm's table stops at leaf 0xd (XSAVE): the maximum says so. */
+	EXPECT_EQ(a < 0xd ? a : 0xd, uc.args[0]);
 	regs[0] = uc.args[1];
 	regs[1] = uc.args[3];
 	regs[2] = uc.args[2];
