@@ -43,6 +43,17 @@ void vhm_fpu_prepare_entry(void)
 		switch_fpu_return();
 }
 
+/*
+ * The features the UABI buffer covers: the host's XCR0. A kernel that
+ * turned XSAVE off (CR4.OSXSAVE clear) has no XCR0 to read: XGETBV would
+ * be #UD, and the state is x87 and SSE only.
+ */
+static u64 vhm_fpu_uabi_features(void)
+{
+	return vhm_xcr_supported() ? xgetbv(XCR_XFEATURE_ENABLED_MASK) :
+				     XFEATURE_MASK_FPSSE;
+}
+
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp)
 {
 	struct vhm_xsave *x;
@@ -53,7 +64,7 @@ long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp)
 		return -ENOMEM;
 	fpu_copy_guest_fpstate_to_uabi(&vcpu->guest_fpu, x->region,
 				       sizeof(x->region),
-				       xgetbv(XCR_XFEATURE_ENABLED_MASK), 0);
+				       vhm_fpu_uabi_features(), 0);
 	if (copy_to_user(argp, x, sizeof(*x)))
 		r = -EFAULT;
 	kfree(x);
@@ -71,8 +82,7 @@ long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp)
 		return PTR_ERR(x);
 	/* Rejects reserved header bits and features the host lacks. */
 	r = fpu_copy_uabi_to_guest_fpstate(&vcpu->guest_fpu, x->region,
-					   xgetbv(XCR_XFEATURE_ENABLED_MASK),
-					   &pkru);
+					   vhm_fpu_uabi_features(), &pkru);
 	kfree(x);
 	return r;
 }
