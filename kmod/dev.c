@@ -39,11 +39,6 @@ static long vhm_dev_ioctl(struct file *filp, unsigned int ioctl,
 	case VHM_CHECK_EXTENSION:
 		return vhm_check_extension(arg);
 	case VHM_CREATE_VM:
-		if (!vhm_ops->run) {
-			pr_err_ratelimited("VMs on %s are not supported by this vhm yet\n",
-					   vhm_ops->name);
-			return -EOPNOTSUPP;
-		}
 		return vhm_create_vm(arg);
 	case VHM_GET_VCPU_MMAP_SIZE:
 		return arg ? -EINVAL : PAGE_SIZE;

@@ -1,20 +1,29 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Intel VT-x (VMX) backend: feature probing and VMXON/VMXOFF per CPU.
- * Intel SDM vol. 3C, 24.7 "Enabling and entering VMX operation" and
- * appendix A "VMX capability reporting facility".
+ * Intel VT-x (VMX) backend: feature probing and the controls vhm runs
+ * guests with, VMXON/VMXOFF per CPU, the VMCSs active on each CPU (loaded,
+ * moved between CPUs, cleared before VMXOFF), VPIDs, EPT entries and TLB
+ * invalidation. Intel SDM vol. 3C, 24.7 "Enabling and entering VMX
+ * operation", 25.11 "Software use of the VMCS", 29.4 "Invalidating
+ * cached translation information" and appendix A "VMX capability
+ * reporting facility".
  */
 #define pr_fmt(fmt) "vhm: " fmt
 
 #include <linux/kernel.h>
 #include <linux/gfp.h>
+#include <linux/idr.h>
 #include <linux/mm.h>
 #include <asm/io.h>
 #include <linux/percpu.h>
+#include <linux/smp.h>
 #include <linux/topology.h>
+#include <asm/desc.h>
 #include <asm/processor.h>
 #include <asm/msr-index.h>
+#include <asm/segment.h>
 #include <asm/tlbflush.h>
+#include <asm/tsc.h>
 
 #include <uapi/linux/vhm.h>
 #include "compat.h"
@@ -23,6 +32,7 @@
 
 #define VHM_VMX_CPUID_ECX_VMX		BIT(5)	/* CPUID 1 ECX */
 #define VHM_VMX_BASIC_TRUE_CTLS		BIT_ULL(55)
+#define VHM_VMX_BASIC_INOUT		BIT_ULL(54)
 #define VHM_VMX_BASIC_MEM_TYPE(b)		(((b) >> 50) & 0xf)
 #define VHM_VMX_BASIC_VMCS_SIZE(b)		(((b) >> 32) & 0x1fff)
 #define VHM_VMX_MEM_TYPE_WB			6
@@ -32,12 +42,60 @@
 #define VHM_VMX_PROC2_UNRESTRICTED		BIT(7)
 #define VHM_VMX_EPT_CAP_WALK4		BIT_ULL(6)
 #define VHM_VMX_EPT_CAP_WB			BIT_ULL(14)
+#define VHM_VMX_EPT_CAP_INVEPT		BIT_ULL(20)
+#define VHM_VMX_EPT_CAP_INVEPT_SINGLE	BIT_ULL(25)
+#define VHM_VMX_EPT_CAP_INVEPT_ALL		BIT_ULL(26)
+#define VHM_VMX_VPID_CAP_INVVPID		BIT_ULL(32)
+#define VHM_VMX_VPID_CAP_SINGLE		BIT_ULL(41)
+#define VHM_VMX_VPID_CAP_ALL		BIT_ULL(42)
+#define VHM_VMX_INV_SINGLE			1
+#define VHM_VMX_INV_ALL			2
 #define VHM_VMX_NR_VPIDS			65535
+#define VHM_VMX_EPT_LARGE			BIT_ULL(7)
+#define VHM_VMX_MISC_TIMER_RATE		0x1f	/* TSC bit it counts at */
+
+/* Controls vhm cannot run guests without, and those it uses if present. */
+#define VMX_PIN_NEEDED	(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING)
+#define VMX_PIN_WANTED	PIN_BASED_VMX_PREEMPTION_TIMER
+/* The VMX-preemption timer's period: one scheduler tick of guest time. */
+#define VMX_PREEMPT_MS	(1000 / HZ ? 1000 / HZ : 1)
+#define VMX_PROC_NEEDED	(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
+			 CPU_BASED_CR8_LOAD_EXITING | \
+			 CPU_BASED_CR8_STORE_EXITING | \
+			 CPU_BASED_MOV_DR_EXITING | \
+			 CPU_BASED_USE_TSC_OFFSETTING | \
+			 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
+#define VMX_PROC_WANTED	(CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING)
+#define VMX_PROC2_NEEDED	(SECONDARY_EXEC_ENABLE_EPT | \
+			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
+#define VMX_PROC2_WANTED	(SECONDARY_EXEC_ENABLE_VPID | \
+			 SECONDARY_EXEC_ENABLE_RDTSCP | \
+			 SECONDARY_EXEC_ENABLE_INVPCID)
+/* Interrupts are not acknowledged on exit: they stay pending for the host. */
+#define VMX_EXIT_NEEDED	(VM_EXIT_HOST_ADDR_SPACE_SIZE | \
+			 VM_EXIT_SAVE_IA32_EFER | VM_EXIT_LOAD_IA32_EFER | \
+			 VM_EXIT_LOAD_IA32_PAT)
+#define VMX_ENTRY_NEEDED	(VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT | \
+			 VM_ENTRY_IA32E_MODE)
 
 /* The VMXON region, one page per CPU, tagged with the VMCS revision. */
 static DEFINE_PER_CPU(struct page *, vmx_vmxon_page);
-static u32 vmx_revision;
-static bool vmx_has_vpid;
+/* The VMCSs active on each CPU, and the current one. */
+static DEFINE_PER_CPU(struct list_head, vmx_loaded_vmcss);
+static DEFINE_PER_CPU(struct vmx_vcpu *, vmx_current_vmcs);
+static DEFINE_IDA(vmx_vpids);
+
+u32 vmx_revision;
+struct vmx_config vmx_cfg;
+/* The host's syscall MSRs: the same on every CPU. */
+u64 vmx_host_msrs[VMX_NR_MSRS];
+const u32 vmx_switched_msrs[VMX_NR_MSRS] = {
+	[VMX_MSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
+	[VMX_MSR_STAR] = MSR_STAR,
+	[VMX_MSR_LSTAR] = MSR_LSTAR,
+	[VMX_MSR_CSTAR] = MSR_CSTAR,
+	[VMX_MSR_SFMASK] = MSR_SYSCALL_MASK,
+};
 
 /* The allowed-1 settings (high half) of a VMX control capability MSR. */
 static u32 vmx_allowed1(u32 msr)
@@ -46,6 +104,25 @@ static u32 vmx_allowed1(u32 msr)
 
 	vhm_rdmsr(msr, v);
 	return v >> 32;
+}
+
+/*
+ * A control field: what vhm needs (absent: -EOPNOTSUPP), what it would
+ * like if the CPU allows it, and the bits the CPU requires (allowed-0).
+ */
+static int vmx_adjust(u32 msr, u32 needed, u32 wanted, u32 *ctl,
+		      const char *what)
+{
+	u64 v;
+
+	vhm_rdmsr(msr, v);
+	if (needed & ~(u32)(v >> 32)) {
+		pr_err("Intel VT-x without the %s controls %#x vhm needs\n",
+		       what, needed & ~(u32)(v >> 32));
+		return -EOPNOTSUPP;
+	}
+	*ctl = needed | (wanted & (u32)(v >> 32)) | (u32)v;
+	return 0;
 }
 
 static int vmx_probe_feature_control(void)
@@ -64,9 +141,50 @@ static int vmx_probe_feature_control(void)
 	return 0;
 }
 
+/* EPT and VPID invalidation: INVEPT is required, VPIDs only with INVVPID. */
+static int vmx_probe_ept(void)
+{
+	u64 cap;
+
+	vhm_rdmsr(MSR_IA32_VMX_EPT_VPID_CAP, cap);
+	if (!(cap & VHM_VMX_EPT_CAP_WALK4) || !(cap & VHM_VMX_EPT_CAP_WB) ||
+	    !(cap & VHM_VMX_EPT_CAP_INVEPT) ||
+	    !(cap & (VHM_VMX_EPT_CAP_INVEPT_SINGLE | VHM_VMX_EPT_CAP_INVEPT_ALL))) {
+		pr_err("EPT without 4-level walks, write-back paging structures or INVEPT (IA32_VMX_EPT_VPID_CAP %#llx)\n",
+		       cap);
+		return -EOPNOTSUPP;
+	}
+	vmx_cfg.invept_single = cap & VHM_VMX_EPT_CAP_INVEPT_SINGLE;
+	vmx_cfg.invvpid_single = cap & VHM_VMX_VPID_CAP_SINGLE;
+	if (!(cap & VHM_VMX_VPID_CAP_INVVPID) ||
+	    !(cap & (VHM_VMX_VPID_CAP_SINGLE | VHM_VMX_VPID_CAP_ALL)))
+		vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_VPID;
+	vmx_cfg.has_vpid = vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_VPID;
+	return 0;
+}
+
+/*
+ * The VMX-preemption timer makes a guest exit at least once per tick. It
+ * covers for emulators (Bochs 2.7) that mask external interrupts for a
+ * guest entered with RFLAGS.IF clear although external-interrupt exiting
+ * is on: a guest spinning with interrupts off would hold the CPU forever.
+ */
+static void vmx_probe_preemption_timer(void)
+{
+	u64 misc, ticks;
+
+	if (!(vmx_cfg.pin & PIN_BASED_VMX_PREEMPTION_TIMER))
+		return;
+	vhm_rdmsr(MSR_IA32_VMX_MISC, misc);
+	ticks = ((u64)tsc_khz * VMX_PREEMPT_MS) >>
+		(misc & VHM_VMX_MISC_TIMER_RATE);
+	vmx_cfg.preemption_timer = clamp_t(u64, ticks, 1, U32_MAX);
+}
+
 static int vmx_probe_controls(void)
 {
-	u64 basic, ept_cap;
+	u64 basic;
+	bool t;
 	u32 proc, proc2;
 
 	vhm_rdmsr(MSR_IA32_VMX_BASIC, basic);
@@ -76,9 +194,10 @@ static int vmx_probe_controls(void)
 		return -EOPNOTSUPP;
 	}
 	vmx_revision = basic & 0x7fffffff;
+	vmx_cfg.ins_outs_info = basic & VHM_VMX_BASIC_INOUT;
+	t = basic & VHM_VMX_BASIC_TRUE_CTLS;
 
-	proc = vmx_allowed1(basic & VHM_VMX_BASIC_TRUE_CTLS ?
-			    MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
+	proc = vmx_allowed1(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
 			    MSR_IA32_VMX_PROCBASED_CTLS);
 	proc2 = (proc & VHM_VMX_PROC_SECONDARY) ?
 		vmx_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2) : 0;
@@ -87,14 +206,30 @@ static int vmx_probe_controls(void)
 		       !(proc2 & VHM_VMX_PROC2_EPT) ? "EPT" : "unrestricted guest");
 		return -EOPNOTSUPP;
 	}
-	vhm_rdmsr(MSR_IA32_VMX_EPT_VPID_CAP, ept_cap);
-	if (!(ept_cap & VHM_VMX_EPT_CAP_WALK4) || !(ept_cap & VHM_VMX_EPT_CAP_WB)) {
-		pr_err("EPT without 4-level walks or write-back paging structures (IA32_VMX_EPT_VPID_CAP %#llx)\n",
-		       ept_cap);
+	if (vmx_adjust(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
+		       MSR_IA32_VMX_PINBASED_CTLS, VMX_PIN_NEEDED, VMX_PIN_WANTED,
+		       &vmx_cfg.pin, "pin-based") ||
+	    vmx_adjust(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
+		       MSR_IA32_VMX_PROCBASED_CTLS, VMX_PROC_NEEDED,
+		       VMX_PROC_WANTED, &vmx_cfg.proc, "processor-based") ||
+	    vmx_adjust(MSR_IA32_VMX_PROCBASED_CTLS2, VMX_PROC2_NEEDED,
+		       VMX_PROC2_WANTED, &vmx_cfg.proc2, "secondary") ||
+	    vmx_adjust(t ? MSR_IA32_VMX_TRUE_EXIT_CTLS : MSR_IA32_VMX_EXIT_CTLS,
+		       VMX_EXIT_NEEDED, 0, &vmx_cfg.exit, "VM-exit") ||
+	    vmx_adjust(t ? MSR_IA32_VMX_TRUE_ENTRY_CTLS :
+		       MSR_IA32_VMX_ENTRY_CTLS, VMX_ENTRY_NEEDED, 0,
+		       &vmx_cfg.entry, "VM-entry"))
 		return -EOPNOTSUPP;
-	}
-	vmx_has_vpid = proc2 & VHM_VMX_PROC2_VPID;
-	return 0;
+	/* Set per vCPU from the guest's EFER.LMA. */
+	vmx_cfg.entry &= ~VM_ENTRY_IA32E_MODE;
+	if (!boot_cpu_has(X86_FEATURE_RDTSCP))
+		vmx_cfg.proc2 &= ~SECONDARY_EXEC_ENABLE_RDTSCP;
+	vmx_probe_preemption_timer();
+	vhm_rdmsr(MSR_IA32_VMX_CR0_FIXED0, vmx_cfg.cr0_fixed0);
+	vhm_rdmsr(MSR_IA32_VMX_CR0_FIXED1, vmx_cfg.cr0_fixed1);
+	vhm_rdmsr(MSR_IA32_VMX_CR4_FIXED0, vmx_cfg.cr4_fixed0);
+	vhm_rdmsr(MSR_IA32_VMX_CR4_FIXED1, vmx_cfg.cr4_fixed1);
+	return vmx_probe_ept();
 }
 
 static int vmx_probe(void)
@@ -125,9 +260,10 @@ static void vmx_teardown(void)
 static int vmx_setup(void)
 {
 	struct page *page;
-	int cpu;
+	int cpu, i;
 
 	for_each_possible_cpu(cpu) {
+		INIT_LIST_HEAD(&per_cpu(vmx_loaded_vmcss, cpu));
 		page = alloc_pages_node(cpu_to_node(cpu),
 					GFP_KERNEL | __GFP_ZERO, 0);
 		if (!page) {
@@ -137,7 +273,150 @@ static int vmx_setup(void)
 		*(u32 *)page_address(page) = vmx_revision;
 		per_cpu(vmx_vmxon_page, cpu) = page;
 	}
+	for (i = 0; i < VMX_NR_MSRS; i++)
+		vhm_rdmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
 	return 0;
+}
+
+int vmx_vpid_alloc(void)
+{
+	if (!vmx_cfg.has_vpid)
+		return 0;
+	return ida_alloc_range(&vmx_vpids, 1, VHM_VMX_NR_VPIDS, GFP_KERNEL);
+}
+
+void vmx_vpid_free(int vpid)
+{
+	if (vpid > 0)
+		ida_free(&vmx_vpids, vpid);
+}
+
+void vmx_vmclear(u64 pa)
+{
+	asm volatile("vmclear %0" : : "m"(pa) : "cc", "memory");
+}
+
+static void vmx_vmptrld(u64 pa)
+{
+	asm volatile("vmptrld %0" : : "m"(pa) : "cc", "memory");
+}
+
+void vmx_invept(u64 eptp)
+{
+	struct {
+		u64 eptp;
+		u64 reserved;
+	} desc = { eptp, 0 };
+	unsigned long type = vmx_cfg.invept_single ? VHM_VMX_INV_SINGLE :
+			     VHM_VMX_INV_ALL;
+
+	asm volatile("invept %[desc], %[type]"
+		     : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+}
+
+void vmx_invvpid(u16 vpid)
+{
+	struct {
+		u64 vpid;
+		u64 gva;
+	} desc = { vpid, 0 };
+	unsigned long type = vmx_cfg.invvpid_single ? VHM_VMX_INV_SINGLE :
+			     VHM_VMX_INV_ALL;
+
+	if (!vpid)
+		return;		/* without VPIDs, entries and exits flush */
+	asm volatile("invvpid %[desc], %[type]"
+		     : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+}
+
+u64 vmx_eptp(struct vhm_vm *vm)
+{
+	return vhm_mmu_root_pa(vm) | VMX_EPTP_PWL_4 | VMX_EPTP_MT_WB;
+}
+
+/* On the CPU the VMCS is active on, interrupts off: write it back. */
+static void vmx_clear_local(struct vmx_vcpu *vmx)
+{
+	vmx_vmclear(vmx->vmcs_pa);
+	list_del(&vmx->loaded);
+	if (__this_cpu_read(vmx_current_vmcs) == vmx)
+		__this_cpu_write(vmx_current_vmcs, NULL);
+	vmx->launched = false;
+	/* The clear is done before anyone sees the VMCS as free. */
+	smp_wmb();
+	WRITE_ONCE(vmx->cpu, -1);
+}
+
+static void vmx_clear_ipi(void *data)
+{
+	struct vmx_vcpu *vmx = data;
+
+	if (READ_ONCE(vmx->cpu) == smp_processor_id())
+		vmx_clear_local(vmx);
+}
+
+void vmx_vcpu_clear(struct vmx_vcpu *vmx)
+{
+	int cpu = READ_ONCE(vmx->cpu);
+
+	/* A CPU gone offline cleared its VMCSs on the way (vmx_cpu_disable). */
+	if (cpu >= 0)
+		smp_call_function_single(cpu, vmx_clear_ipi, vmx, 1);
+}
+
+/* The 64-bit TSS descriptor in the GDT gives this CPU's TSS address. */
+static unsigned long vmx_host_tr_base(unsigned long gdt)
+{
+	const struct ldttss_desc *d = (void *)(gdt + GDT_ENTRY_TSS * 8);
+
+	return d->base0 | ((unsigned long)d->base1 << 16) |
+	       ((unsigned long)d->base2 << 24) |
+	       ((unsigned long)d->base3 << 32);
+}
+
+/* Host state that differs between CPUs, for the VMCS now current here. */
+static void vmx_set_host_percpu(void)
+{
+	struct desc_ptr gdt;
+	u64 v;
+
+	native_store_gdt(&gdt);
+	vmcs_write(HOST_GDTR_BASE, gdt.address);
+	vmcs_write(HOST_TR_BASE, vmx_host_tr_base(gdt.address));
+	vhm_rdmsr(MSR_GS_BASE, v);
+	vmcs_write(HOST_GS_BASE, v);
+	vhm_rdmsr(MSR_IA32_SYSENTER_ESP, v);
+	vmcs_write(HOST_IA32_SYSENTER_ESP, v);
+}
+
+/*
+ * Preemption off. A VMCS active on another CPU is cleared there first (it
+ * may be cached in that CPU), then loaded here with this CPU's host state;
+ * translations this CPU may hold from an earlier stay are flushed.
+ */
+void vmx_vcpu_load(struct vmx_vcpu *vmx)
+{
+	int cpu = smp_processor_id();
+
+	if (READ_ONCE(vmx->cpu) == cpu) {
+		if (__this_cpu_read(vmx_current_vmcs) != vmx) {
+			vmx_vmptrld(vmx->vmcs_pa);
+			__this_cpu_write(vmx_current_vmcs, vmx);
+		}
+		return;
+	}
+	vmx_vcpu_clear(vmx);
+	/* Pairs with the smp_wmb() in vmx_clear_local(). */
+	smp_rmb();
+	local_irq_disable();
+	list_add(&vmx->loaded, this_cpu_ptr(&vmx_loaded_vmcss));
+	WRITE_ONCE(vmx->cpu, cpu);
+	vmx_vmptrld(vmx->vmcs_pa);
+	__this_cpu_write(vmx_current_vmcs, vmx);
+	local_irq_enable();
+	vmx_set_host_percpu();
+	vmx->flush_ept = true;
+	vmx->flush_vpid = true;
 }
 
 static bool vmx_cpu_in_use(void)
@@ -159,24 +438,52 @@ static int vmx_cpu_enable(void)
 	return r;
 }
 
+/* Interrupts off: every VMCS active here is written back before VMXOFF. */
 static void vmx_cpu_disable(void)
 {
+	struct vmx_vcpu *vmx, *tmp;
+
+	list_for_each_entry_safe(vmx, tmp, this_cpu_ptr(&vmx_loaded_vmcss),
+				 loaded)
+		vmx_clear_local(vmx);
 	vmx_insn_vmxoff();
 	cr4_clear_bits(X86_CR4_VMXE);
 }
 
 static void vmx_cpu_emergency_disable(void)
 {
+	struct vmx_vcpu *vmx;
+
 	/* VMX operation blocks INIT: the next kernel could not start CPUs. */
-	if (vmx_cpu_in_use())
-		vmx_cpu_disable();
+	if (!vmx_cpu_in_use())
+		return;
+	/* NMI context: write the VMCSs back, leave the lists alone. */
+	list_for_each_entry(vmx, this_cpu_ptr(&vmx_loaded_vmcss), loaded)
+		vmx_vmclear(vmx->vmcs_pa);
+	vmx_insn_vmxoff();
+	cr4_clear_bits(X86_CR4_VMXE);
+}
+
+/* EPT entries: read/write/execute bits, write-back leaves (SDM 29.3.2). */
+static u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
+{
+	u64 pte = pa | VMX_EPT_READABLE_MASK | VMX_EPT_EXECUTABLE_MASK;
+
+	if (!level)
+		return pte | VMX_EPT_WRITABLE_MASK;
+	if (perm & VHM_NPT_WRITE)
+		pte |= VMX_EPT_WRITABLE_MASK;
+	pte |= VMX_EPTP_MT_WB << VMX_EPT_MT_EPTE_SHIFT;
+	if (level == 2)
+		pte |= VHM_VMX_EPT_LARGE;
+	return pte;
 }
 
 static long vmx_check_cap(u32 cap)
 {
 	switch (cap) {
 	case VHM_CAP_TLB_TAGS:
-		return vmx_has_vpid ? VHM_VMX_NR_VPIDS : 0;
+		return vmx_cfg.has_vpid ? VHM_VMX_NR_VPIDS : 0;
 	default:
 		return 0;
 	}
@@ -194,4 +501,14 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	.cpu_disable = vmx_cpu_disable,
 	.cpu_emergency_disable = vmx_cpu_emergency_disable,
 	.check_cap = vmx_check_cap,
+	.npt_pte = vmx_npt_pte,
+	.vcpu_create = vmx_vcpu_create,
+	.vcpu_free = vmx_vcpu_free,
+	.get_regs = vmx_get_regs,
+	.set_regs = vmx_set_regs,
+	.get_sregs = vmx_get_sregs,
+	.set_sregs = vmx_set_sregs,
+	.get_msr = vmx_get_msr,
+	.set_msr = vmx_set_msr,
+	.run = vmx_run,
 };

@@ -3,10 +3,173 @@
 #ifndef VHM_VMX_H
 #define VHM_VMX_H
 
+#include <linux/list.h>
 #include <linux/types.h>
+#include <asm/desc_defs.h>
+#include <asm/vmx.h>
+
+#include "vm.h"
 
 /* vmx_insn.S: 0, -EIO on VMfail, -EFAULT on a fault (#UD/#GP). */
 int vmx_insn_vmxon(u64 pa);
 int vmx_insn_vmxoff(void);
+
+/* Guest GPRs the VMCS does not hold, indexed like the ModRM encoding. */
+enum vmx_gpr {
+	VMX_RAX, VMX_RCX, VMX_RDX, VMX_RBX, VMX_RSP, VMX_RBP, VMX_RSI, VMX_RDI,
+	VMX_R8, VMX_R9, VMX_R10, VMX_R11, VMX_R12, VMX_R13, VMX_R14, VMX_R15,
+	VMX_NR_GPRS,
+};
+
+/* Guest MSRs the VMCS does not hold: loaded around each entry. */
+enum vmx_msr_slot {
+	VMX_MSR_KERNEL_GS_BASE, VMX_MSR_STAR, VMX_MSR_LSTAR, VMX_MSR_CSTAR,
+	VMX_MSR_SFMASK, VMX_NR_MSRS,
+};
+
+/* What the exit left in the VMCS, read before preemption is enabled. */
+struct vmx_exit {
+	u32 reason;
+	u32 intr_info;
+	u32 vectoring;
+	u32 vectoring_err;
+	u32 insn_len;
+	u32 insn_info;
+	u64 qual;
+	u64 gpa;
+	int vmfail;		/* VMLAUNCH/VMRESUME failed: the error number */
+};
+
+struct vmx_vcpu {
+	struct vhm_vcpu *vcpu;
+	void *vmcs;
+	u64 vmcs_pa;
+	/*
+	 * The CPU the VMCS is active on (-1: clear in memory), its node on
+	 * that CPU's list, and whether VMLAUNCH ran since the last VMCLEAR.
+	 * Changed only on that CPU with interrupts off.
+	 */
+	int cpu;
+	struct list_head loaded;
+	bool launched;
+	u16 vpid;
+	/* The guest's GPRs (RSP lives in the VMCS) and CR2. */
+	u64 gprs[VMX_NR_GPRS];
+	u64 cr2;
+	u8 cr8;
+	u64 msrs[VMX_NR_MSRS];
+	/* TLB flushes owed before the next entry. */
+	bool flush_ept;
+	bool flush_vpid;
+	struct vmx_exit exit;
+	/* Exits whose result userspace provides before the next entry. */
+	u8 pending_in_size;
+	bool pending_hypercall;
+};
+
+static inline struct vmx_vcpu *to_vmx(struct vhm_vcpu *vcpu)
+{
+	return vcpu->vendor;
+}
+
+/* VMREAD/VMWRITE of the current VMCS (preemption off, VMCS loaded). */
+static __always_inline u64 vmcs_read(unsigned long field)
+{
+	u64 value;
+
+	asm volatile("vmread %[field], %[value]"
+		     : [value] "=rm"(value) : [field] "r"(field) : "cc");
+	return value;
+}
+
+static __always_inline void vmcs_write(unsigned long field, u64 value)
+{
+	asm volatile("vmwrite %[value], %[field]"
+		     : : [field] "r"(field), [value] "rm"(value) : "cc", "memory");
+}
+
+/* vmx.c: capabilities and per-CPU state */
+struct vmx_config {
+	u32 pin, proc, proc2, exit, entry;
+	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	bool ins_outs_info;	/* INS/OUTS address size in the exit info */
+	bool invept_single;
+	bool invvpid_single;
+	bool has_vpid;
+	u32 preemption_timer;	/* its initial value, if used */
+};
+
+extern struct vmx_config vmx_cfg;
+extern u32 vmx_revision;
+extern u64 vmx_host_msrs[VMX_NR_MSRS];
+extern const u32 vmx_switched_msrs[VMX_NR_MSRS];
+int vmx_vpid_alloc(void);
+void vmx_vpid_free(int vpid);
+/* Preemption off: make the vCPU's VMCS current on this CPU. */
+void vmx_vcpu_load(struct vmx_vcpu *vmx);
+/* VMCLEAR a VMCS that is active nowhere (a new one). */
+void vmx_vmclear(u64 pa);
+/* VMCLEAR the vCPU's VMCS wherever it is active. */
+void vmx_vcpu_clear(struct vmx_vcpu *vmx);
+void vmx_invept(u64 eptp);
+void vmx_invvpid(u16 vpid);
+u64 vmx_eptp(struct vhm_vm *vm);
+
+/* vmx_vcpu.c */
+u64 vmx_read(struct vmx_vcpu *vmx, unsigned long field);
+void vmx_write(struct vmx_vcpu *vmx, unsigned long field, u64 value);
+int vmx_vcpu_create(struct vhm_vcpu *vcpu);
+void vmx_vcpu_free(struct vhm_vcpu *vcpu);
+void vmx_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
+void vmx_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
+void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
+int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
+/* The CR0/CR4 the guest sees (its read shadows). */
+u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
+u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
+void vmx_set_guest_cr0(struct vmx_vcpu *vmx, u64 cr0);
+void vmx_set_guest_cr4(struct vmx_vcpu *vmx, u64 cr4);
+void vmx_load_pdptrs(struct vmx_vcpu *vmx);
+/* EFER, with the IA-32e mode guest entry control following EFER.LMA. */
+void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
+/* Deliver an exception at the next entry. */
+void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
+			  u32 err);
+void vmx_skip(struct vmx_vcpu *vmx, unsigned int len);
+/* The guest's privilege level (SS.DPL). */
+unsigned int vmx_cpl(struct vmx_vcpu *vmx);
+bool vmx_long_mode64(struct vmx_vcpu *vmx);
+
+/* Host state switched in software around each entry (vmx_run.c). */
+struct vmx_host_state {
+	u64 kernel_gs_base;
+	u64 tsc_aux;
+	unsigned long fs_base;
+	u64 debugctl;
+	struct desc_ptr gdt;
+	u16 ds, es, fs, gs, ldt;
+};
+
+/* vmx_msr.c */
+int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+int vmx_handle_rdmsr(struct vhm_vcpu *vcpu);
+int vmx_handle_wrmsr(struct vhm_vcpu *vcpu);
+void vmx_complete_msr(struct vhm_vcpu *vcpu);
+/* Interrupts off, around the entry. */
+void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h);
+void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
+
+/* vmx_run.c */
+int vmx_run(struct vhm_vcpu *vcpu);
+
+/*
+ * vmx_vmrun.S: load the guest GPRs, VMLAUNCH (launched false) or
+ * VMRESUME, store them back after the exit. 0 after a VM exit, 1 if the
+ * instruction failed (VMfail: VM_INSTRUCTION_ERROR says why).
+ */
+int vmx_vmenter(u64 *gprs, bool launched);
+/* Where VM exits land (HOST_RIP). */
+void vmx_vmexit(void);
 
 #endif /* VHM_VMX_H */

@@ -23,10 +23,7 @@ skip_all() {
 [ "$(id -u)" = 0 ] || skip_all "needs root"
 [ -r "$MOD" ] || skip_all "no vhm.ko at $MOD (set VHM_MODULE)"
 [ -x "$VHMCTL" ] || skip_all "no vhmctl"
-grep -qw svm /proc/cpuinfo || {
-	grep -qw vmx /proc/cpuinfo || skip_all "CPU has neither SVM nor VMX"
-	skip_all "VMs on Intel VT-x are not implemented yet (VMX backend issue)"
-}
+grep -qwE 'svm|vmx' /proc/cpuinfo || skip_all "CPU has neither SVM nor VMX"
 loaded=0
 if [ ! -e /sys/module/vhm ]; then
 	insmod "$MOD" || skip_all "vhm.ko does not load"

@@ -38,15 +38,6 @@ int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip);
 void *vhm_io_data(struct test_vcpu *vcpu);
 
 /*
- * Intel VT-x refuses VMs until the VMX backend runs guests. The first
- * fixture of a program to see that refusal records it here (in memory
- * shared with the harness' parent process), so later fixtures skip
- * without another load/unload of vhm, which takes ~20 s in Bochs.
- */
-int vhm_guests_refused_seen(void);
-void vhm_guests_refused_mark(void);
-
-/*
  * The host for tests that run guests: no KVM module, vhm loaded. vhm stays
  * loaded from one such test to the next (a module load takes ~20 s in
  * Bochs) and is unloaded when the program ends, if a test loaded it.
@@ -58,24 +49,15 @@ int vhm_guests_host_ready(void);
 /*
  * FIXTURE_SETUP of a test that runs guests: no KVM, vhm loaded (kept
  * loaded across the program's tests: vhm_guests_host_ready()), /dev/vhm
- * open in sys. The teardown needs no host_reset(). On Intel, where the module refuses VMs with
- * EOPNOTSUPP until the VMX backend runs guests, check that (once per
- * program) and skip.
+ * open in sys. The teardown needs no host_reset().
  * Needs kselftest_harness.h and vhm_util.h.
  */
 #define REQUIRE_VHM_GUESTS(sys)						\
 	do {								\
 		REQUIRE_VHM_HOST();					\
-		if (vhm_guests_refused_seen())				\
-			SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue; EOPNOTSUPP checked by this program's first test)"); \
 		ASSERT_EQ(0, vhm_guests_host_ready());			\
 		(sys) = vhm_sys_open();					\
 		ASSERT_LE(0, (sys));					\
-		if (host_vendor() == VENDOR_INTEL) {			\
-			ASSERT_EQ(-EOPNOTSUPP, vhm_vm_create(sys));	\
-			vhm_guests_refused_mark();			\
-			SKIP(return, "VMs on Intel VT-x are not implemented yet (VMX backend issue)"); \
-		}							\
 	} while (0)
 
 #endif /* VHM_VM_H */

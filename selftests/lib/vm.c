@@ -21,7 +21,6 @@ static int ret(int r)
  * (and later tests): memory shared across fork().
  */
 static volatile struct {
-	int guests_refused;	/* VHM_CREATE_VM refused with EOPNOTSUPP */
 	int vhm_left_loaded;	/* a fixture loaded vhm and left it loaded */
 } *shared;
 
@@ -39,17 +38,6 @@ __attribute__((destructor)) static void shared_unload(void)
 	if (shared && shared->vhm_left_loaded && module_loaded("vhm") &&
 	    vhm_unload())
 		fprintf(stderr, "# vhm_vm: could not unload vhm at exit\n");
-}
-
-int vhm_guests_refused_seen(void)
-{
-	return shared && shared->guests_refused;
-}
-
-void vhm_guests_refused_mark(void)
-{
-	if (shared)
-		shared->guests_refused = 1;
 }
 
 int vhm_guests_host_ready(void)

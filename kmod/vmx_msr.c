@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VMX: the MSRs vhm keeps for the guest and its RDMSR/WRMSR (every MSR
+ * access exits: no MSR bitmap). FS/GS base, SYSENTER_*, EFER and PAT live
+ * in the VMCS guest-state area and are switched by VM entry and exit. The
+ * syscall MSRs and KERNEL_GS_BASE are not in the VMCS: the guest's values
+ * are written to the CPU just before entry and the host's put back just
+ * after the exit, interrupts off (a 64-bit guest's SYSCALL and SWAPGS use
+ * the real registers). TSC_AUX is switched the same way, so the guest's
+ * RDTSCP and RDPID run without exits.
+ */
+#include <asm/cpufeature.h>
+#include <asm/msr-index.h>
+#include <asm/msr.h>
+#include <asm/processor-flags.h>
+#include <asm/traps.h>
+
+#include "compat.h"
+#include "vhm.h"
+#include "vmx.h"
+
+#define VMX_EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+/* Each byte of PAT: UC, WC, WT, WP, WB or UC-. */
+static bool vmx_pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 type = pat >> (i * 8);
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
+/* A linear address the host's WRMSR (or VM entry) accepts. */
+static bool vmx_canonical(u64 addr)
+{
+	return (u64)(((s64)addr << 16) >> 16) == addr;
+}
+
+static unsigned long vmx_msr_field(u32 index)
+{
+	switch (index) {
+	case MSR_FS_BASE:
+		return GUEST_FS_BASE;
+	case MSR_GS_BASE:
+		return GUEST_GS_BASE;
+	case MSR_IA32_SYSENTER_CS:
+		return GUEST_SYSENTER_CS;
+	case MSR_IA32_SYSENTER_ESP:
+		return GUEST_SYSENTER_ESP;
+	case MSR_IA32_SYSENTER_EIP:
+		return GUEST_SYSENTER_EIP;
+	case MSR_IA32_CR_PAT:
+		return GUEST_IA32_PAT;
+	case MSR_EFER:
+		return GUEST_IA32_EFER;
+	default:
+		return 0;
+	}
+}
+
+static int vmx_msr_slot(u32 index)
+{
+	int i;
+
+	for (i = 0; i < VMX_NR_MSRS; i++)
+		if (vmx_switched_msrs[i] == index)
+			return i;
+	return -1;
+}
+
+int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	unsigned long field = vmx_msr_field(index);
+	int slot = vmx_msr_slot(index);
+
+	if (field) {
+		*data = vmx_read(vmx, field);
+		return 0;
+	}
+	if (slot >= 0) {
+		*data = vmx->msrs[slot];
+		return 0;
+	}
+	if (index == MSR_IA32_TSC) {
+		*data = rdtsc() + vmx_read(vmx, TSC_OFFSET);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int vmx_set_efer_msr(struct vmx_vcpu *vmx, u64 data, bool host)
+{
+	u64 efer = vmx_read(vmx, GUEST_IA32_EFER);
+
+	if (data & ~VMX_EFER_VALID)
+		return -EINVAL;
+	if (!host) {
+		/* LMA is the CPU's; LME cannot change with paging on. */
+		data = (data & ~EFER_LMA) | (efer & EFER_LMA);
+		if (((data ^ efer) & EFER_LME) &&
+		    (vmx_guest_cr0(vmx) & X86_CR0_PG))
+			return -EINVAL;
+	}
+	vmx_set_efer(vmx, data);
+	return 0;
+}
+
+/* Values VM entry would refuse in the guest-state area. */
+static bool vmx_msr_valid(u32 index, u64 data)
+{
+	switch (index) {
+	case MSR_IA32_CR_PAT:
+		return vmx_pat_valid(data);
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		return vmx_canonical(data);
+	default:
+		return true;
+	}
+}
+
+int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	unsigned long field = vmx_msr_field(index);
+	int slot = vmx_msr_slot(index);
+
+	if (!vmx_msr_valid(index, data))
+		return -EINVAL;
+	if (index == MSR_EFER)
+		return vmx_set_efer_msr(vmx, data, host);
+	if (field) {
+		vmx_write(vmx, field, data);
+		return 0;
+	}
+	if (slot >= 0) {
+		vmx->msrs[slot] = data;
+		return 0;
+	}
+	if (index == MSR_IA32_TSC) {
+		vmx_write(vmx, TSC_OFFSET, data - rdtsc());
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static bool vmx_switches_tsc_aux(void)
+{
+	return vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_RDTSCP;
+}
+
+/*
+ * What the real register can hold of a value vhm keeps: VHM_SET_MSRS (and
+ * the guest's WRMSR) store any value, as on SVM, but WRMSR of a
+ * non-canonical address or of SFMASK's reserved bits would fault here.
+ */
+static u64 vmx_msr_loadable(int slot, u64 v)
+{
+	if (slot == VMX_MSR_SFMASK)
+		return (u32)v;
+	if (slot == VMX_MSR_STAR || vmx_canonical(v))
+		return v;
+	return 0;
+}
+
+void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
+{
+	int i;
+
+	vhm_rdmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	for (i = 0; i < VMX_NR_MSRS; i++)
+		vhm_wrmsr(vmx_switched_msrs[i],
+			  vmx_msr_loadable(i, vmx->msrs[i]));
+	if (vmx_switches_tsc_aux()) {
+		vhm_rdmsr(MSR_TSC_AUX, h->tsc_aux);
+		vhm_wrmsr(MSR_TSC_AUX, vmx->vcpu->tsc_aux);
+	}
+}
+
+void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h)
+{
+	u64 *kgs = &vmx->msrs[VMX_MSR_KERNEL_GS_BASE], v;
+	int i;
+
+	/* SWAPGS in the guest changes KERNEL_GS_BASE without an exit. */
+	vhm_rdmsr(MSR_KERNEL_GS_BASE, v);
+	if (v != vmx_msr_loadable(VMX_MSR_KERNEL_GS_BASE, *kgs))
+		*kgs = v;
+	vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	for (i = 0; i < VMX_NR_MSRS; i++)
+		if (i != VMX_MSR_KERNEL_GS_BASE)
+			vhm_wrmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
+	if (vmx_switches_tsc_aux())
+		vhm_wrmsr(MSR_TSC_AUX, h->tsc_aux);
+}
+
+static void vmx_msr_done(struct vmx_vcpu *vmx, enum vhm_msr_result r,
+			 bool write, u64 data)
+{
+	if (r == VHM_MSR_GP) {
+		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		return;
+	}
+	if (!write) {
+		vmx->gprs[VMX_RAX] = (u32)data;
+		vmx->gprs[VMX_RDX] = data >> 32;
+	}
+	vmx_skip(vmx, vmx->exit.insn_len);
+}
+
+/*
+ * RDMSR/WRMSR: #GP for what vhm lacks, or an exit to userspace if it
+ * asked for them (VHM_CAP_MSR_EXITS).
+ */
+int vmx_handle_rdmsr(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	enum vhm_msr_result r;
+	u64 data = 0;
+
+	r = vhm_guest_rdmsr(vcpu, vmx->gprs[VMX_RCX], &data);
+	if (r == VHM_MSR_USER)
+		return 0;
+	vmx_msr_done(vmx, r, false, data);
+	return 1;
+}
+
+int vmx_handle_wrmsr(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 data = (u32)vmx->gprs[VMX_RAX] | (vmx->gprs[VMX_RDX] << 32);
+	enum vhm_msr_result r;
+
+	r = vhm_guest_wrmsr(vcpu, vmx->gprs[VMX_RCX], data);
+	if (r == VHM_MSR_USER)
+		return 0;
+	vmx_msr_done(vmx, r, true, data);
+	return 1;
+}
+
+/* Before entering: the result userspace gave for an RDMSR/WRMSR exit. */
+void vmx_complete_msr(struct vhm_vcpu *vcpu)
+{
+	u64 data = 0;
+	enum vhm_msr_result r = vhm_complete_msr_exit(vcpu, &data);
+
+	vmx_msr_done(to_vmx(vcpu), r, vcpu->msr_exit_write, data);
+}

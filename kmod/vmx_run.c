@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VMX: entering the guest and handling its exits. Exit handlers are indexed
+ * by basic exit reason; each returns 1 to enter again, 0 to go to
+ * userspace with vcpu->run filled in, or -errno. Intel SDM vol. 3C,
+ * chapter 28 "VM exits" and appendix C "VMX basic exit reasons".
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/kernel.h>
+#include <linux/preempt.h>
+#include <asm/debugreg.h>
+#include <asm/desc.h>
+#include <asm/msr-index.h>
+#include <asm/processor.h>
+#include <asm/segment.h>
+#include <asm/special_insns.h>
+#include <asm/tlbflush.h>
+#include <asm/traps.h>
+
+#include "compat.h"
+#include "vhm.h"
+#include "vmx.h"
+
+#define VMX_IO_SIZE(q)		(((q) & 7) + 1)
+#define VMX_IO_IN		BIT(3)
+#define VMX_IO_STRING		BIT(4)
+#define VMX_IO_REP		BIT(5)
+#define VMX_IO_PORT(q)		((q) >> 16)
+/* INS/OUTS instruction information: address size, 0/1/2 = 16/32/64 bits. */
+#define VMX_INSN_INFO_ASIZE(i)	(((i) >> 7) & 7)
+#define VMX_CR_NUM(q)		((q) & 15)
+#define VMX_CR_TYPE(q)		(((q) >> 4) & 3)
+#define VMX_CR_GPR(q)		(((q) >> 8) & 15)
+#define VMX_CR_MOV_TO		0
+#define VMX_CR_MOV_FROM		1
+#define VMX_VMMCALL_LEN		3
+#define VMX_EVENT_KEEP		(INTR_INFO_VALID_MASK | INTR_INFO_VECTOR_MASK | \
+				 INTR_INFO_INTR_TYPE_MASK | \
+				 INTR_INFO_DELIVER_CODE_MASK)
+
+static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
+{
+	vcpu->run->exit_reason = reason;
+	return 0;
+}
+
+static int vmx_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vhm_run *run = vcpu->run;
+
+	run->internal.suberror = suberror;
+	run->internal.ndata = 4;
+	run->internal.data[0] = vmx->exit.reason;
+	run->internal.data[1] = vmx->exit.qual;
+	run->internal.data[2] = vmx->exit.reason == EXIT_REASON_EXCEPTION_NMI ?
+				vmx->exit.intr_info : vmx->exit.gpa;
+	run->internal.data[3] = vmx_read(vmx, GUEST_RIP);
+	return vmx_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+}
+
+static int vmx_unhandled(struct vhm_vcpu *vcpu)
+{
+	return vmx_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
+}
+
+static int vmx_handle_host_event(struct vhm_vcpu *vcpu)
+{
+	/* An interrupt stays pending until interrupts are on again. */
+	return 1;
+}
+
+static int vmx_inject_ud(struct vhm_vcpu *vcpu)
+{
+	vmx_inject_exception(to_vmx(vcpu), UD_VECTOR, false, 0);
+	return 1;
+}
+
+/*
+ * VMCALL, and VMMCALL (AMD's, a #UD here): the hypercall ABI
+ * (docs/HYPERCALLS.md). Number in RAX, arguments in RDI, RSI, RDX, R10,
+ * R8, R9; userspace's result goes to RAX.
+ */
+static int vmx_hypercall(struct vhm_vcpu *vcpu, unsigned int len)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vhm_run *run = vcpu->run;
+	const u64 *g = vmx->gprs;
+
+	run->hypercall.nr = g[VMX_RAX];
+	run->hypercall.args[0] = g[VMX_RDI];
+	run->hypercall.args[1] = g[VMX_RSI];
+	run->hypercall.args[2] = g[VMX_RDX];
+	run->hypercall.args[3] = g[VMX_R10];
+	run->hypercall.args[4] = g[VMX_R8];
+	run->hypercall.args[5] = g[VMX_R9];
+	run->hypercall.ret = 0;
+	vmx->pending_hypercall = true;
+	vmx_skip(vmx, len);
+	return vmx_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
+}
+
+static int vmx_handle_vmcall(struct vhm_vcpu *vcpu)
+{
+	return vmx_hypercall(vcpu, to_vmx(vcpu)->exit.insn_len);
+}
+
+/* #UD: VMMCALL (0f 01 d9) is a hypercall; anything else goes back. */
+static int vmx_handle_ud(struct vhm_vcpu *vcpu)
+{
+	static const u8 vmmcall[VMX_VMMCALL_LEN] = { 0x0f, 0x01, 0xd9 };
+	u8 bytes[VMX_VMMCALL_LEN];
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	u64 rip;
+
+	vhm_ops->get_regs(vcpu, &r);
+	vhm_ops->get_sregs(vcpu, &s);
+	rip = s.cs.base + r.rip;
+	if (vhm_guest_mode(&s, &r) != VHM_MODE_LONG64)
+		rip = (u32)rip;
+	if (vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, sizeof(bytes)) ==
+	    sizeof(bytes) && !memcmp(bytes, vmmcall, sizeof(bytes)))
+		return vmx_hypercall(vcpu, VMX_VMMCALL_LEN);
+	return vmx_inject_ud(vcpu);
+}
+
+static int vmx_handle_exception(struct vhm_vcpu *vcpu)
+{
+	u32 info = to_vmx(vcpu)->exit.intr_info;
+
+	/* An NMI was handed to the host right after the exit. */
+	if ((info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
+		return 1;
+	switch (info & INTR_INFO_VECTOR_MASK) {
+	case MC_VECTOR:
+		/* Let the host's handler see it, as if raised here. */
+		asm volatile("int $0x12");
+		return 1;
+	case UD_VECTOR:
+		return vmx_handle_ud(vcpu);
+	default:
+		return vmx_unhandled(vcpu);
+	}
+}
+
+static int vmx_handle_triple_fault(struct vhm_vcpu *vcpu)
+{
+	return vmx_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
+}
+
+static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx_skip(vmx, vmx->exit.insn_len);
+	return vmx_exit_to_user(vcpu, VHM_EXIT_HLT);
+}
+
+/* INVD would drop the host's dirty cache lines: a no-op for the guest. */
+static int vmx_handle_skip(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx_skip(vmx, vmx->exit.insn_len);
+	return 1;
+}
+
+/* CPUID: answered from the vCPU's table (cpuid.c). */
+static int vmx_handle_cpuid(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 *g = vmx->gprs;
+	u32 regs[4];
+
+	vhm_guest_cpuid(vcpu, g[VMX_RAX], g[VMX_RCX], vmx_guest_cr4(vmx),
+			regs);
+	g[VMX_RAX] = regs[0];
+	g[VMX_RBX] = regs[1];
+	g[VMX_RCX] = regs[2];
+	g[VMX_RDX] = regs[3];
+	vmx_skip(vmx, vmx->exit.insn_len);
+	return 1;
+}
+
+static int vmx_handle_io_string(struct vhm_vcpu *vcpu, u64 q)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vhm_pio_string p = {
+		.port = VMX_IO_PORT(q),
+		.size = VMX_IO_SIZE(q),
+		/* 0 when the CPU does not report it: pio.c decodes it. */
+		.addr_size = vmx_cfg.ins_outs_info ?
+			     2 << VMX_INSN_INFO_ASIZE(vmx->exit.insn_info) : 0,
+		.in = q & VMX_IO_IN,
+		.rep = q & VMX_IO_REP,
+		.next_rip = vmx_read(vmx, GUEST_RIP) + vmx->exit.insn_len,
+	};
+
+	return vhm_pio_string(vcpu, &p);
+}
+
+static int vmx_handle_io(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 q = vmx->exit.qual;
+	struct vhm_run *run = vcpu->run;
+	u8 size = VMX_IO_SIZE(q);
+	bool in = q & VMX_IO_IN;
+
+	if (q & VMX_IO_STRING)
+		return vmx_handle_io_string(vcpu, q);
+	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
+	run->io.size = size;
+	run->io.port = VMX_IO_PORT(q);
+	run->io.count = 1;
+	run->io.data_offset = VHM_RUN_DATA_OFFSET;
+	if (in)
+		vmx->pending_in_size = size;
+	else
+		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &vmx->gprs[VMX_RAX],
+		       size);
+	vmx_skip(vmx, vmx->exit.insn_len);
+	return vmx_exit_to_user(vcpu, VHM_EXIT_IO);
+}
+
+/* Before entering: the data userspace gave for an IN goes into RAX. */
+static void vmx_complete_in(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 *rax = &vmx->gprs[VMX_RAX];
+	u32 val = 0;
+
+	memcpy(&val, (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
+	       vmx->pending_in_size);
+	if (vmx->pending_in_size == 4)
+		*rax = val;	/* a 32-bit write clears the upper half */
+	else if (vmx->pending_in_size == 2)
+		*rax = (*rax & ~0xffffULL) | (u16)val;
+	else
+		*rax = (*rax & ~0xffULL) | (u8)val;
+	vmx->pending_in_size = 0;
+}
+
+/* XSETBV: #GP for a value the CPU would refuse (xcr.c). */
+static int vmx_handle_xsetbv(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	const u64 *g = vmx->gprs;
+	u64 value = (u32)g[VMX_RAX] | (g[VMX_RDX] << 32);
+
+	if (vmx_cpl(vmx) || vhm_set_xcr(vcpu, g[VMX_RCX], value))
+		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+	else
+		vmx_skip(vmx, vmx->exit.insn_len);
+	return 1;
+}
+
+static u64 vmx_gpr_read(struct vmx_vcpu *vmx, unsigned int n)
+{
+	return n == VMX_RSP ? vmx_read(vmx, GUEST_RSP) : vmx->gprs[n];
+}
+
+static void vmx_gpr_write(struct vmx_vcpu *vmx, unsigned int n, u64 v)
+{
+	if (n == VMX_RSP)
+		vmx_write(vmx, GUEST_RSP, v);
+	else
+		vmx->gprs[n] = v;
+}
+
+/* The checks of MOV to CR0 (Intel SDM vol. 3A, 2.5) vhm cares about. */
+static bool vmx_cr0_valid(u64 cr0, u64 cr4, u64 efer)
+{
+	if (cr0 >> 32)
+		return false;
+	if ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE))
+		return false;
+	if ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD))
+		return false;
+	return !((cr0 & X86_CR0_PG) && (efer & EFER_LME) &&
+		 !(cr4 & X86_CR4_PAE));
+}
+
+/*
+ * MOV to CR0 exits when it changes a bit VMX fixes (NE): emulated whole,
+ * including turning long mode on or off with paging.
+ */
+static int vmx_write_cr0(struct vmx_vcpu *vmx, u64 cr0)
+{
+	u64 old = vmx_guest_cr0(vmx), efer = vmx_read(vmx, GUEST_IA32_EFER);
+
+	if (!vmx_cr0_valid(cr0, vmx_guest_cr4(vmx), efer)) {
+		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		return 1;
+	}
+	if (((cr0 ^ old) & X86_CR0_PG) && (efer & EFER_LME))
+		vmx_set_efer(vmx, cr0 & X86_CR0_PG ? efer | EFER_LMA :
+			     efer & ~EFER_LMA);
+	vmx_set_guest_cr0(vmx, cr0);
+	if ((cr0 ^ old) & (X86_CR0_PG | X86_CR0_WP | X86_CR0_PE))
+		vmx->flush_vpid = true;
+	vmx_load_pdptrs(vmx);
+	return 0;
+}
+
+/* MOV to CR4 (cr.c): what the guest's CPUID allows, or #GP. */
+static int vmx_write_cr4(struct vhm_vcpu *vcpu, u64 cr4)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 old = vmx_guest_cr4(vmx);
+
+	if (vhm_check_guest_cr4(vcpu, old, cr4, vmx_read(vmx, GUEST_IA32_EFER),
+				vmx_read(vmx, GUEST_CR3))) {
+		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		return 1;
+	}
+	vmx_set_guest_cr4(vmx, cr4);
+	/* Paging-structure caches follow CR4 (PGE, PAE, PCIDE, SMEP...). */
+	if (cr4 != old)
+		vmx->flush_vpid = true;
+	vmx_load_pdptrs(vmx);
+	return 0;
+}
+
+static int vmx_mov_to_cr(struct vhm_vcpu *vcpu, unsigned int cr, u64 val)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	switch (cr) {
+	case 0:
+		return vmx_write_cr0(vmx, val);
+	case 3:
+		vmx_write(vmx, GUEST_CR3, val);
+		vmx->flush_vpid = true;
+		vmx_load_pdptrs(vmx);
+		return 0;
+	case 4:
+		return vmx_write_cr4(vcpu, val);
+	case 8:
+		if (val > 15) {
+			vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+			return 1;
+		}
+		vmx->cr8 = val;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Control register accesses that exit: changes of CR0 bits VMX fixes,
+ * every change of CR4, CR8 (the task priority stays virtual), and CR3
+ * on CPUs that cannot turn its exits off.
+ */
+static int vmx_handle_cr(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 q = vmx->exit.qual;
+	unsigned int cr = VMX_CR_NUM(q), gpr = VMX_CR_GPR(q);
+	bool wide = vmx_long_mode64(vmx);
+	u64 val;
+	int r;
+
+	switch (VMX_CR_TYPE(q)) {
+	case VMX_CR_MOV_TO:
+		val = vmx_gpr_read(vmx, gpr);
+		r = vmx_mov_to_cr(vcpu, cr, wide ? val : (u32)val);
+		if (r)
+			return r < 0 ? vmx_unhandled(vcpu) : 1;
+		break;
+	case VMX_CR_MOV_FROM:
+		if (cr == 3)
+			val = vmx_read(vmx, GUEST_CR3);
+		else if (cr == 8)
+			val = vmx->cr8;
+		else
+			return vmx_unhandled(vcpu);
+		vmx_gpr_write(vmx, gpr, wide ? val : (u32)val);
+		break;
+	default:
+		return vmx_unhandled(vcpu);
+	}
+	vmx_skip(vmx, vmx->exit.insn_len);
+	return 1;
+}
+
+static int vmx_handle_ept_violation(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 gpa = vmx->exit.gpa;
+	bool write = vmx->exit.qual & EPT_VIOLATION_ACC_WRITE;
+	int r;
+
+	r = vhm_mmu_fault(vcpu->vm, gpa, write);
+	if (r == VHM_MMU_MMIO)
+		return vhm_emulate_mmio(vcpu, gpa);
+	return r < 0 ? r : 1;
+}
+
+/* Refused entry: the exit reason (bit 31 set) or the VMfail's error. */
+static int vmx_handle_entry_failure(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	struct vhm_run *run = vcpu->run;
+
+	run->fail_entry.hardware_reason = vmx->exit.vmfail ? vmx->exit.vmfail :
+					  vmx->exit.reason;
+	run->fail_entry.cpu = vcpu->cpu;
+	return vmx_exit_to_user(vcpu, VHM_EXIT_FAIL_ENTRY);
+}
+
+static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
+	[EXIT_REASON_EXCEPTION_NMI] = vmx_handle_exception,
+	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
+	[EXIT_REASON_PREEMPTION_TIMER] = vmx_handle_host_event,
+	[EXIT_REASON_TRIPLE_FAULT] = vmx_handle_triple_fault,
+	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
+	[EXIT_REASON_HLT] = vmx_handle_hlt,
+	[EXIT_REASON_INVD] = vmx_handle_skip,
+	[EXIT_REASON_WBINVD] = vmx_handle_skip,
+	[EXIT_REASON_VMCALL] = vmx_handle_vmcall,
+	[EXIT_REASON_VMCLEAR] = vmx_inject_ud,
+	[EXIT_REASON_VMLAUNCH] = vmx_inject_ud,
+	[EXIT_REASON_VMPTRLD] = vmx_inject_ud,
+	[EXIT_REASON_VMPTRST] = vmx_inject_ud,
+	[EXIT_REASON_VMREAD] = vmx_inject_ud,
+	[EXIT_REASON_VMRESUME] = vmx_inject_ud,
+	[EXIT_REASON_VMWRITE] = vmx_inject_ud,
+	[EXIT_REASON_VMOFF] = vmx_inject_ud,
+	[EXIT_REASON_VMON] = vmx_inject_ud,
+	[EXIT_REASON_INVEPT] = vmx_inject_ud,
+	[EXIT_REASON_INVVPID] = vmx_inject_ud,
+	[EXIT_REASON_VMFUNC] = vmx_inject_ud,
+	[EXIT_REASON_MWAIT_INSTRUCTION] = vmx_inject_ud,
+	[EXIT_REASON_MONITOR_INSTRUCTION] = vmx_inject_ud,
+	[EXIT_REASON_CR_ACCESS] = vmx_handle_cr,
+	[EXIT_REASON_IO_INSTRUCTION] = vmx_handle_io,
+	[EXIT_REASON_MSR_READ] = vmx_handle_rdmsr,
+	[EXIT_REASON_MSR_WRITE] = vmx_handle_wrmsr,
+	[EXIT_REASON_EPT_VIOLATION] = vmx_handle_ept_violation,
+	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
+};
+
+/* An event cut short by the exit is delivered again at the next entry. */
+static void vmx_reinject(struct vmx_vcpu *vmx)
+{
+	u32 info = vmx->exit.vectoring;
+	u32 type = info & INTR_INFO_INTR_TYPE_MASK;
+
+	if (!(info & VECTORING_INFO_VALID_MASK))
+		return;
+	preempt_disable();
+	vmx_vcpu_load(vmx);
+	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info & VMX_EVENT_KEEP);
+	if (info & VECTORING_INFO_DELIVER_CODE_MASK)
+		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
+			   vmx->exit.vectoring_err);
+	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
+	    type == INTR_TYPE_PRIV_SW_EXCEPTION)
+		vmcs_write(VM_ENTRY_INSTRUCTION_LEN, vmx->exit.insn_len);
+	preempt_enable();
+}
+
+static int vmx_handle_exit(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 reason = vmx->exit.reason & 0xffff;
+
+	if (vmx->exit.vmfail ||
+	    (vmx->exit.reason & VMX_EXIT_REASONS_FAILED_VMENTRY))
+		return vmx_handle_entry_failure(vcpu);
+	vmx_reinject(vmx);
+	if (reason == EXIT_REASON_EPT_MISCONFIG)
+		return vmx_unhandled(vcpu);
+	if (reason < ARRAY_SIZE(vmx_exit_handlers) && vmx_exit_handlers[reason])
+		return vmx_exit_handlers[reason](vcpu);
+	return vmx_unhandled(vcpu);
+}
+
+/* Results userspace produced for the last exit, before entering again. */
+static void vmx_complete_user_exit(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (vmx->pending_in_size)
+		vmx_complete_in(vcpu);
+	if (vmx->pending_hypercall) {
+		vmx->gprs[VMX_RAX] = vcpu->run->hypercall.ret;
+		vmx->pending_hypercall = false;
+	}
+	if (vcpu->msr_exit_pending)
+		vmx_complete_msr(vcpu);
+	vhm_complete_mmio(vcpu);
+	vhm_complete_pio_string(vcpu);
+}
+
+/*
+ * Interrupts off: translations the guest may hold that are stale. The
+ * VM's nested tables changed (generation), or the vCPU arrived on a CPU
+ * that may hold its translations from an earlier stay: INVEPT (all VPIDs
+ * of this EPT). A CR0/CR3/CR4 change vhm emulated: INVVPID.
+ */
+static void vmx_flush_tlb(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 gen = atomic64_read(&vcpu->vm->mmu.tlb_gen);
+
+	if (vcpu->tlb_gen != gen) {
+		vmx->flush_ept = true;
+		vcpu->tlb_gen = gen;
+	}
+	if (vmx->flush_ept)
+		vmx_invept(vmx_eptp(vcpu->vm));
+	if (vmx->flush_vpid)
+		vmx_invvpid(vmx->vpid);
+	vmx->flush_ept = false;
+	vmx->flush_vpid = false;
+}
+
+/*
+ * Host state VM exits do not restore, or restore differently: the data
+ * and FS/GS selectors (exits load null ones), the FS base (per thread),
+ * the GDT limit (exits set 0xffff), the LDT (exits unload it), the TSS
+ * limit (exits set 0x67), hardware breakpoints (DR7) and DEBUGCTL.
+ */
+static void vmx_save_host(struct vmx_host_state *h)
+{
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
+	store_ldt(h->ldt);
+	native_store_gdt(&h->gdt);
+	vhm_rdmsr(MSR_FS_BASE, h->fs_base);
+	vhm_rdmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	vmcs_write(HOST_FS_BASE, h->fs_base);
+	vmcs_write(HOST_CR3, __read_cr3());
+	vmcs_write(HOST_CR4, cr4_read_shadow());
+}
+
+static void vmx_restore_host(const struct vmx_host_state *h)
+{
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (h->fs) {
+		loadsegment(fs, h->fs);
+		vhm_wrmsr(MSR_FS_BASE, h->fs_base);
+	}
+	if (h->gs) {
+		load_gs_index(h->gs);
+		vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	}
+	native_load_gdt(&h->gdt);
+	if (h->ldt)
+		asm volatile("lldt %0" : : "rm"(h->ldt));
+	invalidate_tss_limit();
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	if (h->debugctl)
+		vhm_wrmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+}
+
+/* Interrupts off, right after the exit: what the handlers need. */
+static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
+{
+	struct vmx_exit *e = &vmx->exit;
+
+	memset(e, 0, sizeof(*e));
+	if (fail) {
+		e->vmfail = vmcs_read(VM_INSTRUCTION_ERROR);
+		return;
+	}
+	e->reason = vmcs_read(VM_EXIT_REASON);
+	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
+		return;
+	vmx->launched = true;
+	e->qual = vmcs_read(EXIT_QUALIFICATION);
+	e->intr_info = vmcs_read(VM_EXIT_INTR_INFO);
+	e->vectoring = vmcs_read(IDT_VECTORING_INFO_FIELD);
+	e->vectoring_err = vmcs_read(IDT_VECTORING_ERROR_CODE);
+	e->insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+	e->insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
+	e->gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+	/* An NMI that exited belongs to the host: run its handler now. */
+	if (e->reason == EXIT_REASON_EXCEPTION_NMI &&
+	    (e->intr_info & INTR_INFO_VALID_MASK) &&
+	    (e->intr_info & INTR_INFO_INTR_TYPE_MASK) == INTR_TYPE_NMI_INTR)
+		asm volatile("int $2");
+}
+
+/* Preemption and interrupts off, the VMCS current on this CPU. */
+static void vmx_enter_guest(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	bool osxsave = vmcs_read(CR4_READ_SHADOW) & X86_CR4_OSXSAVE;
+	struct vmx_host_state h;
+	int fail;
+
+	vcpu->cpu = smp_processor_id();
+	WRITE_ONCE(vcpu->in_guest, true);
+	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
+	smp_mb();
+	vmx_flush_tlb(vcpu);
+	vmx_save_host(&h);
+	vhm_xcr_load_guest(vcpu, osxsave);
+	vmx_msrs_load_guest(vmx, &h);
+	if (vmx->cr2 != native_read_cr2())
+		native_write_cr2(vmx->cr2);
+	vhm_guest_state_enter_irqoff();
+	fail = vmx_vmenter(vmx->gprs, vmx->launched);
+	vhm_guest_state_exit_irqoff();
+	vmx->cr2 = native_read_cr2();
+	vmx_msrs_put_guest(vmx, &h);
+	vmx_restore_host(&h);
+	vhm_xcr_put_guest(vcpu, osxsave);
+	WRITE_ONCE(vcpu->in_guest, false);
+	vmx_read_exit(vmx, fail);
+}
+
+int vmx_run(struct vhm_vcpu *vcpu)
+{
+	vmx_complete_user_exit(vcpu);
+	preempt_disable();
+	vhm_fpu_prepare_entry();
+	vmx_vcpu_load(to_vmx(vcpu));
+	local_irq_disable();
+	vmx_enter_guest(vcpu);
+	local_irq_enable();
+	preempt_enable();
+	return vmx_handle_exit(vcpu);
+}
