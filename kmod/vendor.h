@@ -58,6 +58,8 @@ struct vhm_vendor_ops {
 	 * VHM_NPT_* permissions (always readable and executable).
 	 */
 	u64 (*npt_pte)(phys_addr_t pa, unsigned int perm, int level);
+	/* Whether level 2 entries exist. Optional: without it, they do. */
+	bool (*npt_has_2m)(void);
 
 	/* Per-vCPU state, in the architectural reset state after create. */
 	int (*vcpu_create)(struct vhm_vcpu *vcpu);

@@ -42,6 +42,7 @@
 #define VHM_VMX_PROC2_UNRESTRICTED		BIT(7)
 #define VHM_VMX_EPT_CAP_WALK4		BIT_ULL(6)
 #define VHM_VMX_EPT_CAP_WB			BIT_ULL(14)
+#define VHM_VMX_EPT_CAP_2M			BIT_ULL(16)
 #define VHM_VMX_EPT_CAP_INVEPT		BIT_ULL(20)
 #define VHM_VMX_EPT_CAP_INVEPT_SINGLE	BIT_ULL(25)
 #define VHM_VMX_EPT_CAP_INVEPT_ALL		BIT_ULL(26)
@@ -55,7 +56,8 @@
 #define VHM_VMX_MISC_TIMER_RATE		0x1f	/* TSC bit it counts at */
 
 /* Controls vhm cannot run guests without, and those it uses if present. */
-#define VMX_PIN_NEEDED	(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING)
+#define VMX_PIN_NEEDED	(PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING | \
+			 PIN_BASED_VIRTUAL_NMIS)
 #define VMX_PIN_WANTED	PIN_BASED_VMX_PREEMPTION_TIMER
 /* The VMX-preemption timer's period: one scheduler tick of guest time. */
 #define VMX_PREEMPT_MS	(1000 / HZ ? 1000 / HZ : 1)
@@ -65,6 +67,9 @@
 			 CPU_BASED_MOV_DR_EXITING | \
 			 CPU_BASED_USE_TSC_OFFSETTING | \
 			 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
+/* Set per entry while an event waits (vmx_events.c): allowed-1 needed. */
+#define VMX_PROC_WINDOWS	(CPU_BASED_INTR_WINDOW_EXITING | \
+				 CPU_BASED_NMI_WINDOW_EXITING)
 #define VMX_PROC_WANTED	(CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING)
 #define VMX_PROC2_NEEDED	(SECONDARY_EXEC_ENABLE_EPT | \
 			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
@@ -73,9 +78,11 @@
 			 SECONDARY_EXEC_ENABLE_INVPCID)
 /* Interrupts are not acknowledged on exit: they stay pending for the host. */
 #define VMX_EXIT_NEEDED	(VM_EXIT_HOST_ADDR_SPACE_SIZE | \
+			 VM_EXIT_SAVE_DEBUG_CONTROLS | \
 			 VM_EXIT_SAVE_IA32_EFER | VM_EXIT_LOAD_IA32_EFER | \
 			 VM_EXIT_LOAD_IA32_PAT)
-#define VMX_ENTRY_NEEDED	(VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT | \
+#define VMX_ENTRY_NEEDED	(VM_ENTRY_LOAD_DEBUG_CONTROLS | \
+			 VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT | \
 			 VM_ENTRY_IA32E_MODE)
 
 /* The VMXON region, one page per CPU, tagged with the VMCS revision. */
@@ -155,6 +162,7 @@ static int vmx_probe_ept(void)
 		return -EOPNOTSUPP;
 	}
 	vmx_cfg.invept_single = cap & VHM_VMX_EPT_CAP_INVEPT_SINGLE;
+	vmx_cfg.ept_2m = cap & VHM_VMX_EPT_CAP_2M;
 	vmx_cfg.invvpid_single = cap & VHM_VMX_VPID_CAP_SINGLE;
 	if (!(cap & VHM_VMX_VPID_CAP_INVVPID) ||
 	    !(cap & (VHM_VMX_VPID_CAP_SINGLE | VHM_VMX_VPID_CAP_ALL)))
@@ -201,6 +209,10 @@ static int vmx_probe_controls(void)
 			    MSR_IA32_VMX_PROCBASED_CTLS);
 	proc2 = (proc & VHM_VMX_PROC_SECONDARY) ?
 		vmx_allowed1(MSR_IA32_VMX_PROCBASED_CTLS2) : 0;
+	if ((proc & VMX_PROC_WINDOWS) != VMX_PROC_WINDOWS) {
+		pr_err("Intel VT-x without interrupt- and NMI-window exiting; vhm needs both\n");
+		return -EOPNOTSUPP;
+	}
 	if (!(proc2 & VHM_VMX_PROC2_EPT) || !(proc2 & VHM_VMX_PROC2_UNRESTRICTED)) {
 		pr_err("Intel VT-x without %s; vhm needs EPT and unrestricted guest\n",
 		       !(proc2 & VHM_VMX_PROC2_EPT) ? "EPT" : "unrestricted guest");
@@ -479,6 +491,11 @@ static u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 	return pte;
 }
 
+static bool vmx_npt_has_2m(void)
+{
+	return vmx_cfg.ept_2m;
+}
+
 static long vmx_check_cap(u32 cap)
 {
 	switch (cap) {
@@ -502,6 +519,7 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	.cpu_emergency_disable = vmx_cpu_emergency_disable,
 	.check_cap = vmx_check_cap,
 	.npt_pte = vmx_npt_pte,
+	.npt_has_2m = vmx_npt_has_2m,
 	.vcpu_create = vmx_vcpu_create,
 	.vcpu_free = vmx_vcpu_free,
 	.get_regs = vmx_get_regs,
@@ -510,5 +528,9 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	.set_sregs = vmx_set_sregs,
 	.get_msr = vmx_get_msr,
 	.set_msr = vmx_set_msr,
+	.get_events = vmx_get_events,
+	.set_events = vmx_set_events,
+	.get_dr67 = vmx_get_dr67,
+	.set_dr67 = vmx_set_dr67,
 	.run = vmx_run,
 };

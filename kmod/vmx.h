@@ -40,6 +40,17 @@ struct vmx_exit {
 	int vmfail;		/* VMLAUNCH/VMRESUME failed: the error number */
 };
 
+/* Events not yet delivered (vmx_events.c); blocking is in the VMCS. */
+struct vmx_events {
+	u32 flags;		/* VHM_EVENT_*: exception, interrupt, NMI */
+	u8 exception_vector;
+	u8 interrupt_vector;
+	u32 error_code;
+	/* What the last entry injected, put back if the entry failed. */
+	u32 injected;
+	u32 injected_err;
+};
+
 struct vmx_vcpu {
 	struct vhm_vcpu *vcpu;
 	void *vmcs;
@@ -58,6 +69,11 @@ struct vmx_vcpu {
 	u64 cr2;
 	u8 cr8;
 	u64 msrs[VMX_NR_MSRS];
+	/* DR6: VMX does not switch it (dr.c keeps DR0-3, DR7 is in the VMCS). */
+	u64 dr6;
+	/* The processor-based controls now in the VMCS (windows vary). */
+	u32 proc;
+	struct vmx_events ev;
 	/* TLB flushes owed before the next entry. */
 	bool flush_ept;
 	bool flush_vpid;
@@ -94,6 +110,7 @@ struct vmx_config {
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	bool ins_outs_info;	/* INS/OUTS address size in the exit info */
 	bool invept_single;
+	bool ept_2m;		/* 2 MiB EPT leaves */
 	bool invvpid_single;
 	bool has_vpid;
 	u32 preemption_timer;	/* its initial value, if used */
@@ -132,9 +149,6 @@ void vmx_set_guest_cr4(struct vmx_vcpu *vmx, u64 cr4);
 void vmx_load_pdptrs(struct vmx_vcpu *vmx);
 /* EFER, with the IA-32e mode guest entry control following EFER.LMA. */
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
-/* Deliver an exception at the next entry. */
-void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
-			  u32 err);
 void vmx_skip(struct vmx_vcpu *vmx, unsigned int len);
 /* The guest's privilege level (SS.DPL). */
 unsigned int vmx_cpl(struct vmx_vcpu *vmx);
@@ -160,8 +174,23 @@ void vmx_complete_msr(struct vhm_vcpu *vcpu);
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h);
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
 
+/* vmx_events.c */
+/* Deliver an exception at the next entry. */
+void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
+			  u32 err);
+void vmx_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
+void vmx_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *ev);
+/* Interrupts off, the VMCS current, right before the entry. */
+void vmx_inject_events(struct vmx_vcpu *vmx);
+/* After the exit, before its handler. */
+void vmx_complete_events(struct vmx_vcpu *vmx);
+bool vmx_event_wakes_hlt(struct vmx_vcpu *vmx);
+int vmx_handle_window(struct vhm_vcpu *vcpu);
+
 /* vmx_run.c */
 int vmx_run(struct vhm_vcpu *vcpu);
+void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
+void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 
 /*
  * vmx_vmrun.S: load the guest GPRs, VMLAUNCH (launched false) or

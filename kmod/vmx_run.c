@@ -35,9 +35,10 @@
 #define VMX_CR_MOV_TO		0
 #define VMX_CR_MOV_FROM		1
 #define VMX_VMMCALL_LEN		3
-#define VMX_EVENT_KEEP		(INTR_INFO_VALID_MASK | INTR_INFO_VECTOR_MASK | \
-				 INTR_INFO_INTR_TYPE_MASK | \
-				 INTR_INFO_DELIVER_CODE_MASK)
+/* EPT violation: an IRET that unblocked NMIs was interrupted. */
+#define VMX_EPT_NMI_UNBLOCK	BIT_ULL(12)
+#define VMX_DR7_ENABLED		0xffULL	/* L0-3, G0-3 */
+#define VMX_DR6_HOST		0xffff0ff0UL
 
 static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
@@ -155,6 +156,8 @@ static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
 	vmx_skip(vmx, vmx->exit.insn_len);
+	if (vmx_event_wakes_hlt(vmx))
+		return 1;
 	return vmx_exit_to_user(vcpu, VHM_EXIT_HLT);
 }
 
@@ -387,14 +390,78 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+/* MOV to or from a debug register (dr.c). */
+static int vmx_handle_dr(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 dr7 = vmx_read(vmx, GUEST_DR7), old = dr7;
+	enum vhm_emul e;
+
+	e = vhm_emulate_mov_dr(vcpu, &vmx->dr6, &dr7, vmx_guest_cr4(vmx),
+			       vmx_cpl(vmx));
+	if (dr7 != old)
+		vmx_write(vmx, GUEST_DR7, dr7);
+	switch (e) {
+	case VHM_EMUL_DONE:
+		return 1;
+	case VHM_EMUL_GP:
+		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		return 1;
+	case VHM_EMUL_UD:
+		vmx_inject_exception(vmx, UD_VECTOR, false, 0);
+		return 1;
+	default:
+		return vmx_internal_error(vcpu, VHM_INTERNAL_EMULATION);
+	}
+}
+
+void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	*dr6 = vmx->dr6;
+	*dr7 = vmx_read(vmx, GUEST_DR7);
+}
+
+void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx->dr6 = dr6;
+	vmx_write(vmx, GUEST_DR7, dr7);
+}
+
+/*
+ * Delivering an event (IDT, GDT, stack) touched memory with no RAM
+ * behind it: no instruction to emulate. The event stays pending.
+ */
+static int vmx_delivery_error(struct vhm_vcpu *vcpu, u64 gpa)
+{
+	struct vhm_run *run = vcpu->run;
+
+	run->internal.suberror = VHM_INTERNAL_DELIVERY;
+	run->internal.ndata = 2;
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = vmx_read(to_vmx(vcpu), GUEST_RIP);
+	return vmx_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+}
+
 static int vmx_handle_ept_violation(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 gpa = vmx->exit.gpa;
 	bool write = vmx->exit.qual & EPT_VIOLATION_ACC_WRITE;
+	bool delivering = vmx->exit.vectoring & VECTORING_INFO_VALID_MASK;
 	int r;
 
+	/* The IRET runs again: NMIs stay blocked until it completes. */
+	if (!delivering && (vmx->exit.qual & VMX_EPT_NMI_UNBLOCK))
+		vmx_write(vmx, GUEST_INTERRUPTIBILITY_INFO,
+			  vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO) |
+			  GUEST_INTR_STATE_NMI);
 	r = vhm_mmu_fault(vcpu->vm, gpa, write);
+	if (r == VHM_MMU_MMIO && delivering)
+		return vmx_delivery_error(vcpu, gpa);
 	if (r == VHM_MMU_MMIO)
 		return vhm_emulate_mmio(vcpu, gpa);
 	return r < 0 ? r : 1;
@@ -417,6 +484,8 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
 	[EXIT_REASON_PREEMPTION_TIMER] = vmx_handle_host_event,
 	[EXIT_REASON_TRIPLE_FAULT] = vmx_handle_triple_fault,
+	[EXIT_REASON_INTERRUPT_WINDOW] = vmx_handle_window,
+	[EXIT_REASON_NMI_WINDOW] = vmx_handle_window,
 	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
 	[EXIT_REASON_HLT] = vmx_handle_hlt,
 	[EXIT_REASON_INVD] = vmx_handle_skip,
@@ -437,6 +506,7 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_MWAIT_INSTRUCTION] = vmx_inject_ud,
 	[EXIT_REASON_MONITOR_INSTRUCTION] = vmx_inject_ud,
 	[EXIT_REASON_CR_ACCESS] = vmx_handle_cr,
+	[EXIT_REASON_DR_ACCESS] = vmx_handle_dr,
 	[EXIT_REASON_IO_INSTRUCTION] = vmx_handle_io,
 	[EXIT_REASON_MSR_READ] = vmx_handle_rdmsr,
 	[EXIT_REASON_MSR_WRITE] = vmx_handle_wrmsr,
@@ -444,35 +514,16 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
 };
 
-/* An event cut short by the exit is delivered again at the next entry. */
-static void vmx_reinject(struct vmx_vcpu *vmx)
-{
-	u32 info = vmx->exit.vectoring;
-	u32 type = info & INTR_INFO_INTR_TYPE_MASK;
-
-	if (!(info & VECTORING_INFO_VALID_MASK))
-		return;
-	preempt_disable();
-	vmx_vcpu_load(vmx);
-	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info & VMX_EVENT_KEEP);
-	if (info & VECTORING_INFO_DELIVER_CODE_MASK)
-		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE,
-			   vmx->exit.vectoring_err);
-	if (type == INTR_TYPE_SOFT_INTR || type == INTR_TYPE_SOFT_EXCEPTION ||
-	    type == INTR_TYPE_PRIV_SW_EXCEPTION)
-		vmcs_write(VM_ENTRY_INSTRUCTION_LEN, vmx->exit.insn_len);
-	preempt_enable();
-}
-
 static int vmx_handle_exit(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u32 reason = vmx->exit.reason & 0xffff;
 
+	/* An event cut short by the exit is pending again. */
+	vmx_complete_events(vmx);
 	if (vmx->exit.vmfail ||
 	    (vmx->exit.reason & VMX_EXIT_REASONS_FAILED_VMENTRY))
 		return vmx_handle_entry_failure(vcpu);
-	vmx_reinject(vmx);
 	if (reason == EXIT_REASON_EPT_MISCONFIG)
 		return vmx_unhandled(vcpu);
 	if (reason < ARRAY_SIZE(vmx_exit_handlers) && vmx_exit_handlers[reason])
@@ -559,8 +610,6 @@ static void vmx_restore_host(const struct vmx_host_state *h)
 	if (h->ldt)
 		asm volatile("lldt %0" : : "rm"(h->ldt));
 	invalidate_tss_limit();
-	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
 	if (h->debugctl)
 		vhm_wrmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 }
@@ -593,11 +642,32 @@ static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 		asm volatile("int $2");
 }
 
+/*
+ * The guest's breakpoints (dr.c), and DR6, which VMX does not switch:
+ * only while the guest's DR7 enables one. The exit leaves DR7 at 0x400.
+ */
+static void vmx_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
+{
+	vhm_dr_load_guest(vcpu, dr7);
+	if (dr7 & VMX_DR7_ENABLED)
+		set_debugreg(to_vmx(vcpu)->dr6, 6);
+}
+
+static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
+{
+	if (dr7 & VMX_DR7_ENABLED) {
+		get_debugreg(to_vmx(vcpu)->dr6, 6);
+		set_debugreg(VMX_DR6_HOST, 6);
+	}
+	vhm_dr_put_guest(vcpu, dr7);
+}
+
 /* Preemption and interrupts off, the VMCS current on this CPU. */
 static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	bool osxsave = vmcs_read(CR4_READ_SHADOW) & X86_CR4_OSXSAVE;
+	u64 dr7 = vmcs_read(GUEST_DR7);
 	struct vmx_host_state h;
 	int fail;
 
@@ -606,8 +676,10 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
 	smp_mb();
 	vmx_flush_tlb(vcpu);
+	vmx_inject_events(vmx);
 	vmx_save_host(&h);
 	vhm_xcr_load_guest(vcpu, osxsave);
+	vmx_dr_load_guest(vcpu, dr7);
 	vmx_msrs_load_guest(vmx, &h);
 	if (vmx->cr2 != native_read_cr2())
 		native_write_cr2(vmx->cr2);
@@ -617,6 +689,7 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	vmx->cr2 = native_read_cr2();
 	vmx_msrs_put_guest(vmx, &h);
 	vmx_restore_host(&h);
+	vmx_dr_put_guest(vcpu, dr7);
 	vhm_xcr_put_guest(vcpu, osxsave);
 	WRITE_ONCE(vcpu->in_guest, false);
 	vmx_read_exit(vmx, fail);

@@ -29,6 +29,7 @@
 #define VMX_RESET_CR0	(X86_CR0_CD | X86_CR0_NW | X86_CR0_ET)
 #define VMX_RESET_PAT	0x0007040600070406ULL
 #define VMX_RESET_DR7	0x400
+#define VMX_RESET_DR6	0xffff0ff0ULL
 #define VMX_AR_DATA	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3))
 #define VMX_AR_CODE	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb))
 #define VMX_RFLAGS_FIXED	X86_EFLAGS_FIXED
@@ -163,6 +164,7 @@ static void vmx_init_controls(struct vmx_vcpu *vmx)
 {
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, vmx_cfg.pin);
 	vmcs_write(CPU_BASED_VM_EXEC_CONTROL, vmx_cfg.proc);
+	vmx->proc = vmx_cfg.proc;
 	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx_cfg.proc2);
 	vmcs_write(VM_EXIT_CONTROLS, vmx_cfg.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_cfg.entry);
@@ -285,6 +287,7 @@ int vmx_vcpu_create(struct vhm_vcpu *vcpu)
 	vmx->vcpu = vcpu;
 	/* RESET leaves the processor signature in EDX. */
 	vmx->gprs[VMX_RDX] = cpuid_eax(1);
+	vmx->dr6 = VMX_RESET_DR6;
 	vcpu->vendor = vmx;
 
 	preempt_disable();
@@ -502,21 +505,5 @@ void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 	if (intr & VMX_INTR_BLOCKING)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 			   intr & ~(u64)VMX_INTR_BLOCKING);
-	preempt_enable();
-}
-
-/* Real mode pushes no error code (and VM entry refuses one there). */
-void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
-			  u32 err)
-{
-	u32 info = vector | INTR_TYPE_HARD_EXCEPTION | INTR_INFO_VALID_MASK;
-
-	preempt_disable();
-	vmx_vcpu_load(vmx);
-	if (has_err && (vmcs_read(GUEST_CR0) & X86_CR0_PE)) {
-		info |= INTR_INFO_DELIVER_CODE_MASK;
-		vmcs_write(VM_ENTRY_EXCEPTION_ERROR_CODE, err);
-	}
-	vmcs_write(VM_ENTRY_INTR_INFO_FIELD, info);
 	preempt_enable();
 }

@@ -774,11 +774,23 @@ TEST_F(mem, ksm_merge_and_cow)
 }
 
 /* ---------------------------------------------------------------------
- * Swap: 1 GiB of guest RAM in a 256 MiB memory cgroup, swap on zram.
+ * Swap: 1 GiB of guest RAM in a memory cgroup of a quarter of that, swap
+ * on zram. VHM_TEST_SWAP_MIB sets another size (the Bochs test host uses
+ * 256: 1 GiB takes too long at its speed; the paths are the same).
  */
-#define SWAP_RAM	(1ull << 30)
-#define SWAP_CG_MAX	(256ull << 20)
+#define SWAP_MIB	1024
 #define SWAP_STEP	128	/* 4 words per page: every page is distinct */
+
+static uint64_t swap_ram(void)
+{
+	const char *e = getenv("VHM_TEST_SWAP_MIB");
+	unsigned long mib = e ? strtoul(e, NULL, 0) : 0;
+
+	return (uint64_t)(mib >= 64 && mib <= 4096 ? mib : SWAP_MIB) << 20;
+}
+
+#define SWAP_RAM	swap_ram()
+#define SWAP_CG_MAX	(SWAP_RAM / 4)
 
 static void cgroup_enter(struct __test_metadata *_metadata,
 			 FIXTURE_DATA(mem) *self)
@@ -814,7 +826,7 @@ static void zram_swap_on(struct __test_metadata *_metadata,
 	self->swap_on = true;
 }
 
-TEST_F(mem, swap_1g_through_zram_in_cgroup)
+TEST_F(mem, swap_through_zram_in_cgroup)
 {
 	long long out0, in0, out1, in1, swapped;
 	uint64_t n = SWAP_RAM / PAGE;
@@ -842,10 +854,10 @@ TEST_F(mem, swap_1g_through_zram_in_cgroup)
 	t1 = now();
 	out1 = read_key("/proc/vmstat", "pswpout");
 	swapped = read_num(CGROUP "/memory.swap.current");
-	TH_LOG("guest wrote 1 GiB in %.1f s: pswpout +%lld, cgroup swap %lld MiB, memory %lld MiB",
-	       t1 - t0, out1 - out0, swapped >> 20,
+	TH_LOG("guest wrote %llu MiB in %.1f s: pswpout +%lld, cgroup swap %lld MiB, memory %lld MiB",
+	       (unsigned long long)SWAP_RAM >> 20, t1 - t0, out1 - out0, swapped >> 20,
 	       read_num(CGROUP "/memory.current") >> 20);
-	/* At least 1 GiB - 256 MiB - slack went to swap. */
+	/* At least half of what exceeds the cgroup's limit went to swap. */
 	EXPECT_LE((long long)(SWAP_RAM - SWAP_CG_MAX) / 2, swapped);
 	EXPECT_LE((long long)((SWAP_RAM - SWAP_CG_MAX) / 2 / PAGE), out1 - out0);
 	EXPECT_GE((long long)SWAP_CG_MAX, read_num(CGROUP "/memory.current"));
@@ -855,7 +867,7 @@ TEST_F(mem, swap_1g_through_zram_in_cgroup)
 	t2 = now();
 	in1 = read_key("/proc/vmstat", "pswpin");
 	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
-	TH_LOG("guest verified 1 GiB in %.1f s: pswpin +%lld; faults +%llu, zapped 4k +%llu, invalidations +%llu",
+	TH_LOG("guest verified it in %.1f s: pswpin +%lld; faults +%llu, zapped 4k +%llu, invalidations +%llu",
 	       t2 - t1, in1 - in0, b.nested_faults - a.nested_faults,
 	       b.zapped_4k - a.zapped_4k, b.invalidations - a.invalidations);
 	EXPECT_LE((long long)((SWAP_RAM - SWAP_CG_MAX) / 2 / PAGE), in1 - in0);
