@@ -71,18 +71,33 @@ long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp)
 	return r;
 }
 
+/*
+ * The XSAVE header (after the 512-byte legacy area) of the standard
+ * format: only features the buffer covers, no compaction, reserved bytes
+ * zero. Checked here because a kernel without XSAVE ignores the header.
+ */
+static bool vhm_xsave_header_valid(const struct vhm_xsave *x)
+{
+	const u64 *h = (const u64 *)((const u8 *)x->region + 512);
+
+	return !(h[0] & ~vhm_fpu_uabi_features()) && !h[1] &&
+	       !memchr_inv(&h[2], 0, 6 * sizeof(u64));
+}
+
 long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp)
 {
 	struct vhm_xsave *x;
 	u32 pkru = 0;
-	long r;
+	long r = -EINVAL;
 
 	x = memdup_user(argp, sizeof(*x));
 	if (IS_ERR(x))
 		return PTR_ERR(x);
-	/* Rejects reserved header bits and features the host lacks. */
-	r = fpu_copy_uabi_to_guest_fpstate(&vcpu->guest_fpu, x->region,
-					   vhm_fpu_uabi_features(), &pkru);
+	/* The kernel also checks MXCSR and each feature's state. */
+	if (vhm_xsave_header_valid(x))
+		r = fpu_copy_uabi_to_guest_fpstate(&vcpu->guest_fpu, x->region,
+						   vhm_fpu_uabi_features(),
+						   &pkru);
 	kfree(x);
 	return r;
 }

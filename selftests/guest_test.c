@@ -11,8 +11,11 @@
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "vhm_util.h"
@@ -964,6 +967,119 @@ TEST_F(guest_test, real_to_protected_to_long)
 	EXPECT_TRUE(s.cs.attrib & VHM_SEG_L);
 	EXPECT_EQ(MS_PML4, s.cr3);
 	ASSERT_GUEST_DONE(v);
+}
+
+/* ---------------------------------------------------------------------
+ * A vCPU whose thread moves between host CPUs, between runs and in the
+ * middle of one, with other threads competing for the CPUs: on VMX its
+ * VMCS is cleared on the CPU it leaves and loaded on the one it comes to,
+ * on SVM its ASID is taken anew. The guest's registers and memory come
+ * through every move.
+ */
+#define MIGRATE_ROUNDS	24
+#define MIGRATE_SPIN	20000
+
+static volatile uint64_t migrate_count;
+
+static void guest_migrate(uint64_t rounds)
+{
+	uint64_t sum = 0, i, j;
+
+	for (i = 0; i < rounds; i++) {
+		for (j = 0; j < MIGRATE_SPIN; j++) {
+			sum += j ^ i;
+			migrate_count++;
+		}
+		GUEST_SYNC_ARGS(i, sum, migrate_count, 0);
+	}
+}
+
+struct migrate_load {
+	volatile int stop;
+	pid_t vcpu_tid;
+	int ncpus;
+	unsigned long moves;
+};
+
+static int pin(pid_t tid, int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/* Moves the vCPU thread from CPU to CPU while it runs. */
+static void *migrate_mover(void *arg)
+{
+	struct migrate_load *l = arg;
+	int cpu = 0;
+
+	while (!l->stop) {
+		cpu = (cpu + 1) % l->ncpus;
+		if (!pin(l->vcpu_tid, cpu))
+			l->moves++;
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* Competes for the CPUs. */
+static void *migrate_spinner(void *arg)
+{
+	struct migrate_load *l = arg;
+
+	while (!l->stop)
+		;
+	return NULL;
+}
+
+TEST_F(guest_test, vcpu_migrates_between_cpus_under_load)
+{
+	struct migrate_load load = { .vcpu_tid = gettid() };
+	pthread_t mover, spin[2];
+	uint64_t sum = 0, i, j;
+	unsigned long seen = 0;
+	int last = -1, moves = 0, t;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	load.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (load.ncpus < 2)
+		SKIP(return, "one host CPU online: nothing to migrate to");
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_migrate,
+					   MIGRATE_ROUNDS));
+	ASSERT_EQ(0, pthread_create(&mover, NULL, migrate_mover, &load));
+	for (t = 0; t < 2; t++)
+		ASSERT_EQ(0, pthread_create(&spin[t], NULL, migrate_spinner,
+					    &load));
+	for (i = 0; i < MIGRATE_ROUNDS; i++) {
+		for (j = 0; j < MIGRATE_SPIN; j++)
+			sum += j ^ i;
+		/* Between runs as well: every other round on the other CPU. */
+		if (i & 1)
+			pin(0, (last + 1) % load.ncpus);
+		ASSERT_GUEST_UCALL(&self->vcpu, UCALL_SYNC, &uc);
+		EXPECT_EQ(i, uc.args[0]);
+		EXPECT_EQ(sum, uc.args[1]);
+		EXPECT_EQ((i + 1) * MIGRATE_SPIN, uc.args[2]);
+		if (last >= 0 && sched_getcpu() != last)
+			moves++;
+		last = sched_getcpu();
+		seen |= 1ul << (last & 63);
+	}
+	load.stop = 1;
+	pthread_join(mover, NULL);
+	for (t = 0; t < 2; t++)
+		pthread_join(spin[t], NULL);
+	ASSERT_GUEST_DONE(&self->vcpu);
+	EXPECT_EQ((uint64_t)MIGRATE_ROUNDS * MIGRATE_SPIN,
+		  *guest_var(&self->vm, migrate_count));
+	TH_LOG("%d moves seen between runs, %lu affinity changes while running",
+	       moves, load.moves);
+	EXPECT_LE(MIGRATE_ROUNDS / 4, moves);
+	EXPECT_LT(1, __builtin_popcountl(seen));
 }
 
 TEST_HARNESS_MAIN

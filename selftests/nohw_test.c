@@ -2,10 +2,14 @@
 /*
  * Refusal on CPUs without what vhm needs. Not part of the default run: the
  * test hosts run it in extra boots of CPU models without SVM, or with SVM
- * but without nested paging (make check's amd-nohw stage). On any other
- * CPU each case skips, saying which CPU it needs.
+ * but without nested paging (make check's amd-nohw stage), and of the Intel
+ * test host with IA32_FEATURE_CONTROL locked without VMX (intel-nohw: the
+ * kernel locks it so when booted with clearcpuid=vmx, as firmware that
+ * turns VT-x off does). On any other CPU each case skips, saying which CPU
+ * it needs.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,6 +41,17 @@ static bool cpu_flag(const char *flag)
 	return found;
 }
 
+#define FEAT_CTL		0x3a
+#define FEAT_CTL_LOCKED		(1ull << 0)
+#define FEAT_CTL_VMX		(1ull << 2)	/* VMXON outside SMX */
+
+static bool cpuid_has_vmx(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 5));
+}
+
 FIXTURE(nohw) {
 	struct kmsg_log kmsg;
 };
@@ -63,7 +78,7 @@ TEST_F(nohw, refused_without_svm_or_vmx)
 	char line[512];
 
 	RETURN_IF_SKIPPED();
-	if (cpu_flag("svm") || cpu_flag("vmx"))
+	if (cpu_flag("svm") || cpu_flag("vmx") || cpuid_has_vmx())
 		SKIP(return, "needs a CPU without SVM and VMX");
 	EXPECT_EQ(-ENODEV, vhm_load(NULL));
 	EXPECT_FALSE(module_loaded("vhm"));
@@ -84,6 +99,24 @@ TEST_F(nohw, refused_without_nested_paging)
 	ASSERT_TRUE(kmsg_find(&self->kmsg, "nested paging", line, sizeof(line)));
 	EXPECT_EQ(0, strncmp(line, "vhm: ", 5)) TH_LOG("got: %s", line);
 	EXPECT_NE(NULL, strstr(line, "needs NPT")) TH_LOG("got: %s", line);
+}
+
+TEST_F(nohw, refused_when_feature_control_locks_vmx_off)
+{
+	char line[512];
+	uint64_t fc;
+
+	RETURN_IF_SKIPPED();
+	if (!cpuid_has_vmx() || read_msr(0, FEAT_CTL, &fc) ||
+	    (fc & (FEAT_CTL_LOCKED | FEAT_CTL_VMX)) != FEAT_CTL_LOCKED)
+		SKIP(return, "needs VMX with IA32_FEATURE_CONTROL locked without it (Intel test host with clearcpuid=vmx)");
+	EXPECT_EQ(-EBUSY, vhm_load(NULL));
+	EXPECT_FALSE(module_loaded("vhm"));
+	ASSERT_TRUE(kmsg_find(&self->kmsg, "IA32_FEATURE_CONTROL", line,
+			      sizeof(line)));
+	EXPECT_EQ(0, strncmp(line, "vhm: ", 5)) TH_LOG("got: %s", line);
+	EXPECT_NE(NULL, strstr(line, "enable VT-x in the BIOS setup"))
+		TH_LOG("got: %s", line);
 }
 
 TEST_HARNESS_MAIN
