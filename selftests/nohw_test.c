@@ -2,11 +2,10 @@
 /*
  * Refusal on CPUs without what vhm needs. Not part of the default run: the
  * test hosts run it in extra boots of CPU models without SVM, or with SVM
- * but without nested paging (make check's amd-nohw stage), and of the Intel
- * test host with IA32_FEATURE_CONTROL locked without VMX (intel-nohw: the
- * kernel locks it so when booted with clearcpuid=vmx, as firmware that
- * turns VT-x off does). On any other CPU each case skips, saying which CPU
- * it needs.
+ * but without nested paging (make check's amd-nohw stage). The case for
+ * IA32_FEATURE_CONTROL locked without VMX (firmware that turns VT-x off)
+ * has no test host: Bochs locks it with VMX on. On any other CPU each case
+ * skips, saying which CPU it needs.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
@@ -109,7 +108,7 @@ TEST_F(nohw, refused_when_feature_control_locks_vmx_off)
 	RETURN_IF_SKIPPED();
 	if (!cpuid_has_vmx() || read_msr(0, FEAT_CTL, &fc) ||
 	    (fc & (FEAT_CTL_LOCKED | FEAT_CTL_VMX)) != FEAT_CTL_LOCKED)
-		SKIP(return, "needs VMX with IA32_FEATURE_CONTROL locked without it (Intel test host with clearcpuid=vmx)");
+		SKIP(return, "needs VMX with IA32_FEATURE_CONTROL locked without it (firmware with VT-x off)");
 	EXPECT_EQ(-EBUSY, vhm_load(NULL));
 	EXPECT_FALSE(module_loaded("vhm"));
 	ASSERT_TRUE(kmsg_find(&self->kmsg, "IA32_FEATURE_CONTROL", line,
