@@ -326,10 +326,13 @@ static void mb_fill_info(uint8_t *buf, const struct mb_info_layout *il,
 	info.boot_loader_name = il->loader_name;
 	memcpy(at + il->loader_name, mb_loader_name, sizeof(mb_loader_name));
 	if (mod) {
+		struct mb_module m = *mod;
+
+		m.string = il->mod_string;
 		info.flags |= MBI_MODS;
 		info.mods_count = 1;
 		info.mods_addr = il->mods;
-		memcpy(at + il->mods, mod, sizeof(*mod));
+		memcpy(at + il->mods, &m, sizeof(m));
 		strcpy((char *)at + il->mod_string, a->initrd.path);
 	}
 	memcpy(buf, &info, sizeof(info));

@@ -27,6 +27,7 @@ enum result {
 	FAIL_CMDLINE = 0x27,	/* no command line */
 	FAIL_MODULE = 0x28,	/* module missing, misplaced or wrong */
 	FAIL_DATA = 0x29,	/* the data segment is not loaded */
+	FAIL_PCI = 0x2a,	/* 0xcf8 does not read back */
 };
 
 struct mb_info {
@@ -145,6 +146,32 @@ static void check(bool ok, enum result code, const char *what)
 	put_str(what);
 	put_str("\n");
 	finish(code);
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+	uint32_t v;
+
+	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+/* PCI configuration mechanism #1: what answers at 00:00.0. */
+static void check_pci(void)
+{
+	uint32_t id;
+
+	outl(0xcf8, 0x80000000);
+	check(inl(0xcf8) == 0x80000000, FAIL_PCI, "0xcf8 does not read back");
+	id = inl(0xcfc);
+	put_str("pci: 00:00.0 ");
+	if (id == 0xffffffff) {
+		put_str("absent\n");
+		return;
+	}
+	put_str("is ");
+	put_hex(id);
+	put_str("\n");
 }
 
 static void fw_cfg_read(uint16_t key, void *buf, unsigned int len)
@@ -272,6 +299,7 @@ void mb_main(uint32_t magic, const struct mb_info *mbi)
 		check(false, FAIL_MAGIC, "multiboot magic");
 	}
 	ram = check_fw_cfg();
+	check_pci();
 	for (i = 0; i < sizeof(untouched); i++)
 		check(!untouched[i], FAIL_BSS, "bss not zero");
 	check(loaded == 0x5a5a1234, FAIL_DATA, "data not loaded");
@@ -298,7 +326,7 @@ void mb_main(uint32_t magic, const struct mb_info *mbi)
 	while (*cmdline == ' ')
 		cmdline++;
 	put_str("cmdline: ");
-	put_str(cmdline);
+	put_str(*cmdline ? cmdline : "(empty)");
 	put_str("\n");
 	check_module(mbi, cmdline);
 	if (mbi->flags & (1 << 9)) {
