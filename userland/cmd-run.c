@@ -1,26 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vhmctl run --mem SIZE --load FILE[@GPA] [--entry GPA] [--mode real|long]
- *            [--accel vhm|kvm]
+ * vhmctl run [--mem SIZE] [--cpus N] [--accel vhm|kvm]
+ *            --load FILE[@GPA] [--entry GPA] [--mode real|long]
+ *          | --kernel FILE [--initrd FILE] [--cmdline STR]
  *
- * Boot a flat binary: load it into guest RAM and start the vCPU at the entry
- * point in real mode or in 64-bit long mode (identity-mapped first 4 GiB).
- * The guest's COM1 UART prints to stdout. The exit status tells how the
- * guest ended: 0 halted, 3 shut down (triple fault), 4 entry refused,
- * 5 vhm internal error, 1 other failures, 2 usage. --accel kvm runs the
- * same guest with the same devices on /dev/kvm.
+ * --load boots a flat binary: load it into guest RAM and start the vCPU at
+ * the entry point in real mode or in 64-bit long mode (identity-mapped
+ * first 4 GiB). --kernel boots a kernel image by the protocol its contents
+ * call for (boot.c: multiboot v1 so far). The guest's devices: COM1 UART
+ * on stdin/stdout, fw_cfg, the debug-exit port, empty PCI configuration
+ * space. The exit status tells how the guest ended: 0 halted, 3 shut down
+ * (triple fault), 4 entry refused, 5 vhm internal error, (V << 1) | 1 the
+ * guest wrote V to the debug-exit port, 1 other failures, 2 usage.
+ * --accel kvm runs the same guest with the same devices on /dev/kvm.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "boot.h"
 #include "vhmctl.h"
 #include "vmm.h"
 
+#define RUN_MAX_CPUS	64
+
+struct run_opts {
+	uint64_t mem, gpa, entry;
+	unsigned long cpus;
+	const char *load, *mode, *accel;
+	const char *kernel, *initrd, *cmdline;
+};
+
 static int run_usage(void)
 {
-	fprintf(stderr, "usage: vhmctl run --mem SIZE --load FILE[@GPA] [--entry GPA] [--mode real|long] [--accel vhm|kvm]\n");
+	fprintf(stderr,
+		"usage: vhmctl run [--mem SIZE] [--cpus N] [--accel vhm|kvm]\n"
+		"                  --load FILE[@GPA] [--entry GPA] [--mode real|long]\n"
+		"                | --kernel FILE [--initrd FILE] [--cmdline STR]\n");
 	return 2;
 }
 
@@ -43,7 +60,8 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+/* 0, 1 (print the usage) or 2 (a message said it). */
+static int run_parse(int argc, char **argv, struct run_opts *o)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },
@@ -51,58 +69,127 @@ int cmd_run(int argc, char **argv)
 		{ "entry", required_argument, NULL, 'e' },
 		{ "mode", required_argument, NULL, 'o' },
 		{ "accel", required_argument, NULL, 'a' },
+		{ "cpus", required_argument, NULL, 'c' },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "initrd", required_argument, NULL, 'i' },
+		{ "cmdline", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	uint64_t mem = 16 << 20, gpa = UINT64_MAX, entry = UINT64_MAX;
-	const char *file = NULL, *mode = "real", *accel = "vhm";
-	const struct accel_ops *ops;
-	struct vmm vmm;
-	char *at;
+	char *at, *end;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
-			if (parse_size(optarg, &mem)) {
+			if (parse_size(optarg, &o->mem)) {
 				fprintf(stderr, "vhmctl: bad --mem '%s' (e.g. 16M)\n", optarg);
 				return 2;
 			}
 			break;
 		case 'l':
-			file = optarg;
+			o->load = optarg;
 			at = strchr(optarg, '@');
 			if (at) {
 				*at = 0;
-				gpa = strtoull(at + 1, NULL, 0);
+				o->gpa = strtoull(at + 1, NULL, 0);
 			}
 			break;
 		case 'e':
-			entry = strtoull(optarg, NULL, 0);
+			o->entry = strtoull(optarg, NULL, 0);
 			break;
 		case 'o':
-			mode = optarg;
+			o->mode = optarg;
 			break;
 		case 'a':
-			accel = optarg;
+			o->accel = optarg;
+			break;
+		case 'c':
+			o->cpus = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || !o->cpus || o->cpus > RUN_MAX_CPUS) {
+				fprintf(stderr, "vhmctl: bad --cpus '%s' (1 to %d)\n",
+					optarg, RUN_MAX_CPUS);
+				return 2;
+			}
+			break;
+		case 'k':
+			o->kernel = optarg;
+			break;
+		case 'i':
+			o->initrd = optarg;
+			break;
+		case 'C':
+			o->cmdline = optarg;
 			break;
 		default:
-			return run_usage();
+			return 1;
 		}
 	}
-	if (!file || optind != argc ||
-	    (strcmp(mode, "real") && strcmp(mode, "long")))
-		return run_usage();
-	if (gpa == UINT64_MAX)
-		gpa = !strcmp(mode, "real") ? 0x7c00 : 0x100000;
-	if (entry == UINT64_MAX)
-		entry = gpa;
-	ops = accel_by_name(accel);
+	if (optind != argc || !o->load == !o->kernel)
+		return 1;
+	if (o->load && (o->initrd || o->cmdline))
+		return 1;	/* --initrd, --cmdline: for --kernel */
+	if (o->kernel && (o->mode || o->entry != UINT64_MAX ||
+			  o->gpa != UINT64_MAX))
+		return 1;	/* the image says where and how */
+	if (!o->mode)
+		o->mode = "real";
+	if (strcmp(o->mode, "real") && strcmp(o->mode, "long"))
+		return 1;
+	return 0;
+}
+
+static int run_flat(struct vmm *vmm, struct run_opts *o,
+		    const struct accel_ops *ops)
+{
+	bool real = !strcmp(o->mode, "real");
+
+	if (o->gpa == UINT64_MAX)
+		o->gpa = real ? 0x7c00 : 0x100000;
+	if (o->entry == UINT64_MAX)
+		o->entry = o->gpa;
+	if (vmm_create(vmm, o->mem, ops) || vmm_load_file(vmm, o->load, o->gpa))
+		return -1;
+	return real ? vmm_setup_real(vmm, o->entry) :
+		      vmm_setup_long(vmm, o->entry);
+}
+
+static int run_kernel(struct vmm *vmm, const struct run_opts *o,
+		      const struct accel_ops *ops)
+{
+	struct boot_args args = { .cmdline = o->cmdline, .ram_size = o->mem };
+	struct boot_plan plan;
+
+	if (boot_file_map(&args.kernel, o->kernel) ||
+	    (o->initrd && boot_file_map(&args.initrd, o->initrd)) ||
+	    boot_prepare(&plan, &args))
+		return -1;
+	if (vmm_create(vmm, o->mem, ops))
+		return -1;
+	return boot_load(vmm, &plan);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {
+		.mem = 16 << 20, .gpa = UINT64_MAX, .entry = UINT64_MAX,
+		.cpus = 1, .accel = "vhm",
+	};
+	const struct accel_ops *ops;
+	struct vmm vmm;
+	int rc;
+
+	rc = run_parse(argc, argv, &o);
+	if (rc)
+		return rc == 1 ? run_usage() : 2;
+	ops = accel_by_name(o.accel);
 	if (!ops)
 		return 2;
-	if (vmm_create(&vmm, mem, ops) || vmm_load_file(&vmm, file, gpa))
+	if (o.cpus > 1) {
+		fprintf(stderr, "vhmctl: --cpus %lu needs the local APIC, not implemented yet (SMP comes with the in-kernel APIC)\n",
+			o.cpus);
 		return 1;
-	if (!strcmp(mode, "real") ? vmm_setup_real(&vmm, entry) :
-				    vmm_setup_long(&vmm, entry))
+	}
+	if (o.kernel ? run_kernel(&vmm, &o, ops) : run_flat(&vmm, &o, ops))
 		return 1;
 	return vmm_run(&vmm);
 }

@@ -13,7 +13,7 @@ struct vhmctl_cmd {
 
 static const struct vhmctl_cmd cmds[] = {
 	{ "info", cmd_info, "print the module's API version and capabilities" },
-	{ "run", cmd_run, "boot a flat binary (--mem, --load FILE[@GPA], --entry, --mode, --accel)" },
+	{ "run", cmd_run, "boot a kernel (--kernel, --initrd, --cmdline) or a flat binary (--load FILE[@GPA], --entry, --mode); --mem, --cpus, --accel" },
 	{ NULL, NULL, NULL },
 };
 

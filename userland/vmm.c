@@ -72,6 +72,8 @@ int vmm_create(struct vmm *vmm, uint64_t ram_size,
 	if (accel_init(a, ops))
 		return -1;
 	vmm->ram_size = ram_size;
+	vmm->nr_cpus = 1;
+	vmm->stop = -1;
 	vmm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm->ram == MAP_FAILED)
@@ -187,6 +189,33 @@ int vmm_setup_long(struct vmm *vmm, uint64_t entry)
 	return vmm_set_entry(vmm, &s, entry, LM_STACK);
 }
 
+/* Flat 4 GiB, paging off: what multiboot promises (EFLAGS.IF clear). */
+int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
+			uint32_t ebx)
+{
+	struct vhm_regs r = { .rip = entry, .rflags = 2, .rax = eax, .rbx = ebx };
+	struct accel *a = &vmm->accel;
+	struct vhm_sregs s;
+
+	if (a->ops->get_sregs(a, &s))
+		return -1;
+	vmm_segment(&s.cs, 8, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) |
+		    VHM_SEG_DB | VHM_SEG_G);
+	vmm_segment(&s.ds, 16, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3) |
+		    VHM_SEG_DB | VHM_SEG_G);
+	s.es = s.fs = s.gs = s.ss = s.ds;
+	s.cr0 = 0x11;		/* ET, PE: caches on, no paging */
+	s.cr3 = 0;
+	s.cr4 = 0;
+	s.efer = 0;
+	return a->ops->set_sregs(a, &s) || a->ops->set_regs(a, &r) ? -1 : 0;
+}
+
+void vmm_stop(struct vmm *vmm, int status)
+{
+	vmm->stop = status;
+}
+
 static enum vmm_end vmm_report(const struct accel_exit *e)
 {
 	switch (e->kind) {
@@ -210,7 +239,7 @@ static enum vmm_end vmm_report(const struct accel_exit *e)
 	}
 }
 
-enum vmm_end vmm_run(struct vmm *vmm)
+int vmm_run(struct vmm *vmm)
 {
 	struct accel *a = &vmm->accel;
 	struct accel_exit e;
@@ -225,7 +254,7 @@ enum vmm_end vmm_run(struct vmm *vmm)
 		case ACCEL_EXIT_INTR:
 			break;
 		case ACCEL_EXIT_IO:
-			for (i = 0; i < e.io.count; i++)
+			for (i = 0; i < e.io.count && vmm->stop < 0; i++)
 				vmm_dispatch(vmm, VMM_PIO, e.io.port,
 					     e.io.data + i * e.io.size,
 					     e.io.size, e.io.is_write);
@@ -240,5 +269,7 @@ enum vmm_end vmm_run(struct vmm *vmm)
 		default:
 			return vmm_report(&e);
 		}
+		if (vmm->stop >= 0)
+			return vmm->stop;
 	}
 }

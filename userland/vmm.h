@@ -18,6 +18,8 @@ struct vmm {
 	struct accel accel;	/* /dev/vhm or /dev/kvm */
 	uint8_t *ram;
 	uint64_t ram_size;
+	unsigned int nr_cpus;	/* what fw_cfg reports */
+	int stop;		/* -1, or vhmctl's exit status (vmm_stop) */
 };
 
 /* One handler signature for port I/O and MMIO (kvmtool's shape). */
@@ -42,7 +44,10 @@ void vmm_device_add(struct vmm_device *dev);
 		vmm_device_add(&dev);					\
 	}
 
-/* How the guest ended: vhmctl's exit status. */
+/*
+ * How the guest ended: vhmctl's exit status. A device can end the run with
+ * any other status (vmm_stop(): the debug-exit port).
+ */
 enum vmm_end {
 	VMM_END_HALT = 0,
 	VMM_END_ERROR = 1,
@@ -57,6 +62,12 @@ int vmm_create(struct vmm *vmm, uint64_t ram_size,
 int vmm_load_file(struct vmm *vmm, const char *path, uint64_t gpa);
 int vmm_setup_real(struct vmm *vmm, uint64_t entry);
 int vmm_setup_long(struct vmm *vmm, uint64_t entry);
-enum vmm_end vmm_run(struct vmm *vmm);
+/* 32-bit protected mode, flat 4 GiB segments, paging off (multiboot). */
+int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
+			uint32_t ebx);
+/* From a device handler: end vmm_run() after this exit with status. */
+void vmm_stop(struct vmm *vmm, int status);
+/* An enum vmm_end, or the status a device passed to vmm_stop(). */
+int vmm_run(struct vmm *vmm);
 
 #endif /* VMM_H */

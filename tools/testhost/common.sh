@@ -63,11 +63,13 @@ apt_field() {
 		awk -v f="$2:" '$1 == f { sub(/^[^:]*: */, ""); print; exit }'
 }
 
-# Everything building vhm and booting the AMD test host needs.
+# Everything building vhm and booting the AMD test host needs (mbkernel,
+# freestanding gcc -m32 without libc or libgcc, needs no multilib package).
 need_build_deps() {
 	need_pkgs make:make gcc:gcc patch:patch rsync:rsync perl:perl \
 		python3:python3 busybox:busybox-static cpio:cpio xz:xz-utils \
 		depmod:kmod pahole:pahole qemu-system-x86_64:qemu-system-x86 \
+		objcopy:binutils \
 		/usr/include/linux/kvm.h:linux-libc-dev \
 		/usr/lib/x86_64-linux-gnu/libc.a:libc6-dev \
 		/usr/lib/x86_64-linux-gnu/libelf.so.1:libelf1
