@@ -101,6 +101,7 @@ void svm_complete_events(struct svm_vcpu *svm);
 bool svm_event_wakes_hlt(struct svm_vcpu *svm);
 /* The guest's interrupt shadow ended (an instruction was skipped). */
 void svm_clear_interrupt_shadow(struct svm_vcpu *svm);
+void svm_skip(struct svm_vcpu *svm, unsigned int len);
 int svm_handle_iret(struct vhm_vcpu *vcpu);
 int svm_handle_vintr(struct vhm_vcpu *vcpu);
 int svm_handle_debug(struct vhm_vcpu *vcpu);

@@ -50,6 +50,13 @@ void svm_clear_interrupt_shadow(struct svm_vcpu *svm)
 	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
+/* The instruction completed: its interrupt shadow, if any, is over. */
+void svm_skip(struct svm_vcpu *svm, unsigned int len)
+{
+	svm->vmcb->save.rip += len;
+	svm_clear_interrupt_shadow(svm);
+}
+
 static bool svm_nmi_blocked(struct svm_vcpu *svm)
 {
 	return (svm->ev.flags & VHM_EVENT_NMI_MASKED) || svm_in_shadow(svm);

@@ -127,7 +127,7 @@ static void svm_msr_done(struct svm_vcpu *svm, enum vhm_msr_result r,
 		svm->vmcb->save.rax = (u32)data;
 		svm->gprs[SVM_RDX] = data >> 32;
 	}
-	svm->vmcb->save.rip += SVM_INSN_LEN_MSR;
+	svm_skip(svm, SVM_INSN_LEN_MSR);
 }
 
 /*
@@ -172,6 +172,6 @@ int svm_handle_rdtscp(struct vhm_vcpu *vcpu)
 	svm->vmcb->save.rax = (u32)tsc;
 	svm->gprs[SVM_RDX] = tsc >> 32;
 	svm->gprs[SVM_RCX] = (u32)vcpu->tsc_aux;
-	svm->vmcb->save.rip += SVM_INSN_LEN_RDTSCP;
+	svm_skip(svm, SVM_INSN_LEN_RDTSCP);
 	return 1;
 }

@@ -23,13 +23,6 @@
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
 
-/* The instruction completed: its interrupt shadow, if any, is over. */
-static void svm_skip(struct svm_vcpu *svm, unsigned int len)
-{
-	svm->vmcb->save.rip += len;
-	svm_clear_interrupt_shadow(svm);
-}
-
 static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
 	vcpu->run->exit_reason = reason;
@@ -206,7 +199,7 @@ static int svm_handle_cr4_write(struct vhm_vcpu *vcpu)
 	if (cr4 != save->cr4)
 		to_svm(vcpu)->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 	save->cr4 = cr4;
-	save->rip += len;
+	svm_skip(to_svm(vcpu), len);
 	return 1;
 }
 
