@@ -70,7 +70,8 @@
 /* Set per entry while an event waits (vmx_events.c): allowed-1 needed. */
 #define VMX_PROC_WINDOWS	(CPU_BASED_INTR_WINDOW_EXITING | \
 				 CPU_BASED_NMI_WINDOW_EXITING)
-#define VMX_PROC_WANTED	(CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING)
+#define VMX_PROC_WANTED	(CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING | \
+			 CPU_BASED_USE_MSR_BITMAPS)
 #define VMX_PROC2_NEEDED	(SECONDARY_EXEC_ENABLE_EPT | \
 			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
 #define VMX_PROC2_WANTED	(SECONDARY_EXEC_ENABLE_VPID | \
@@ -262,6 +263,7 @@ static void vmx_teardown(void)
 {
 	int cpu;
 
+	vmx_msr_bitmap_free();
 	for_each_possible_cpu(cpu) {
 		if (per_cpu(vmx_vmxon_page, cpu))
 			__free_page(per_cpu(vmx_vmxon_page, cpu));
@@ -287,6 +289,10 @@ static int vmx_setup(void)
 	}
 	for (i = 0; i < VMX_NR_MSRS; i++)
 		vhm_rdmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
+	if (vmx_msr_bitmap_setup()) {
+		vmx_teardown();
+		return -ENOMEM;
+	}
 	return 0;
 }
 

@@ -165,6 +165,9 @@ struct vmx_host_state {
 };
 
 /* vmx_msr.c */
+int vmx_msr_bitmap_setup(void);
+void vmx_msr_bitmap_free(void);
+u64 vmx_msr_bitmap_pa(void);
 int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 int vmx_handle_rdmsr(struct vhm_vcpu *vcpu);

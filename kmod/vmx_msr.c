@@ -63,6 +63,59 @@ static unsigned long vmx_msr_field(u32 index)
 	}
 }
 
+/*
+ * The MSR bitmap (SDM vol. 3C, 25.6.9), one page for every vCPU: accesses
+ * exit except those to MSRs the VMCS switches itself and whose checks the
+ * CPU makes (#GP for a non-canonical base): FS/GS base and SYSENTER_*, and
+ * KERNEL_GS_BASE, which vhm loads before entry and reads back after exit.
+ */
+static struct page *vmx_msr_bitmap;
+
+static const u32 vmx_passthrough_msrs[] = {
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_IA32_SYSENTER_CS,
+	MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+};
+
+/* Read bitmaps for MSRs 0-0x1fff and 0xc0000000-0xc0001fff, then writes. */
+static void vmx_msr_bitmap_allow(u8 *map, u32 index)
+{
+	unsigned int base = index >= 0xc0000000 ? 1024 : 0;
+	unsigned int bit = index & 0x1fff;
+
+	__clear_bit(bit, (unsigned long *)(map + base));
+	__clear_bit(bit, (unsigned long *)(map + 2048 + base));
+}
+
+int vmx_msr_bitmap_setup(void)
+{
+	unsigned int i;
+	u8 *map;
+
+	if (!(vmx_cfg.proc & CPU_BASED_USE_MSR_BITMAPS))
+		return 0;
+	vmx_msr_bitmap = alloc_page(GFP_KERNEL);
+	if (!vmx_msr_bitmap)
+		return -ENOMEM;
+	map = page_address(vmx_msr_bitmap);
+	memset(map, 0xff, PAGE_SIZE);
+	for (i = 0; i < ARRAY_SIZE(vmx_passthrough_msrs); i++)
+		vmx_msr_bitmap_allow(map, vmx_passthrough_msrs[i]);
+	return 0;
+}
+
+void vmx_msr_bitmap_free(void)
+{
+	if (vmx_msr_bitmap)
+		__free_page(vmx_msr_bitmap);
+	vmx_msr_bitmap = NULL;
+}
+
+/* For the VMCS: 0 when every MSR access exits (no bitmap control). */
+u64 vmx_msr_bitmap_pa(void)
+{
+	return vmx_msr_bitmap ? page_to_phys(vmx_msr_bitmap) : 0;
+}
+
 static int vmx_msr_slot(u32 index)
 {
 	int i;

@@ -185,6 +185,8 @@ static void vmx_init_controls(struct vmx_vcpu *vmx)
 	vmcs_write(TSC_OFFSET, 0);
 	vmcs_write(VMCS_LINK_POINTER, ~0ULL);
 	vmcs_write(EPT_POINTER, vmx_eptp(vmx->vcpu->vm));
+	if (vmx_cfg.proc & CPU_BASED_USE_MSR_BITMAPS)
+		vmcs_write(MSR_BITMAP, vmx_msr_bitmap_pa());
 	if (vmx->vpid)
 		vmcs_write(VIRTUAL_PROCESSOR_ID, vmx->vpid);
 	/* Reloaded at every entry (its value is not saved on exit). */

@@ -196,6 +196,72 @@ TEST_F(cpu, invalid_msr_value_exits_only_when_asked)
 	ASSERT_GUEST_DONE(v);
 }
 
+/*
+ * The segment-base and SYSENTER MSRs, which the VMCS and VMCB switch
+ * themselves (on VMX the guest reaches them without exits, through the MSR
+ * bitmap): the guest's values, SWAPGS, the host's view and a value set by
+ * the host. (A non-canonical base is the CPU's own #GP on both vendors;
+ * QEMU's TCG does not raise it, so it is not tested.)
+ */
+#define MSR_FS_BASE		0xc0000100
+#define MSR_GS_BASE		0xc0000101
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_SYSENTER_EIP	0x176
+
+static void guest_base_msrs(void)
+{
+	guest_wrmsr(MSR_FS_BASE, 0x1000);
+	guest_wrmsr(MSR_GS_BASE, 0x2000);
+	guest_wrmsr(MSR_KERNEL_GS_BASE, 0x3000);
+	guest_wrmsr(MSR_SYSENTER_EIP, 0x81004000);
+	asm volatile("swapgs" ::: "memory");
+	GUEST_SYNC_ARGS(guest_rdmsr(MSR_FS_BASE), guest_rdmsr(MSR_GS_BASE),
+			guest_rdmsr(MSR_KERNEL_GS_BASE),
+			guest_rdmsr(MSR_SYSENTER_EIP));
+	/* The host set FS base and KERNEL_GS_BASE meanwhile. */
+	GUEST_SYNC_ARGS(guest_rdmsr(MSR_FS_BASE),
+			guest_rdmsr(MSR_KERNEL_GS_BASE), 0, 0);
+	guest_wrmsr(MSR_FS_BASE, 0);
+	GUEST_DONE();
+}
+
+TEST_F(cpu, base_msrs_guest_and_host)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct {
+		struct vhm_msrs hdr;
+		struct vhm_msr_entry e[4];
+	} l = { 0 };
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_base_msrs, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x1000, uc.args[0]);
+	EXPECT_EQ(0x3000, uc.args[1]);	/* swapped */
+	EXPECT_EQ(0x2000, uc.args[2]);
+	EXPECT_EQ(0x81004000, uc.args[3]);
+	l.hdr.nmsrs = 4;
+	l.e[0].index = MSR_FS_BASE;
+	l.e[1].index = MSR_GS_BASE;
+	l.e[2].index = MSR_KERNEL_GS_BASE;
+	l.e[3].index = MSR_SYSENTER_EIP;
+	ASSERT_EQ(4, ioctl(v->raw.fd, VHM_GET_MSRS, &l));
+	EXPECT_EQ(0x1000, l.e[0].data);
+	EXPECT_EQ(0x3000, l.e[1].data);
+	EXPECT_EQ(0x2000, l.e[2].data);
+	EXPECT_EQ(0x81004000, l.e[3].data);
+	l.hdr.nmsrs = 2;
+	l.e[0].data = 0x5000;
+	l.e[1] = l.e[2];
+	l.e[1].data = 0x6000;
+	ASSERT_EQ(2, ioctl(v->raw.fd, VHM_SET_MSRS, &l));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x5000, uc.args[0]);
+	EXPECT_EQ(0x6000, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
 TEST_F(cpu, enable_cap_bad_arguments)
 {
 	struct vhm_enable_cap cap = { .cap = VHM_CAP_MSR_EXITS };
