@@ -445,6 +445,61 @@ TEST_F(vm, hypercall)
 	EXPECT_EQ(0xcafe, *(uint32_t *)vhm_io_data(&self->vcpu));
 }
 
+/*
+ * Big real mode ("unreal"): the guest loads a 4 GiB data segment in
+ * protected mode, returns to real mode and keeps the limit, then reaches
+ * RAM at 16 MiB with 32-bit addresses. Real mode runs natively (SVM,
+ * VMX unrestricted guest); the descriptor cache must survive the switch.
+ */
+TEST_F(vm, big_real_mode)
+{
+	static const unsigned char code[] = {
+		0xfa,				/* cli */
+		0x0f, 0x01, 0x16, 0x00, 0x31,	/* lgdt (0x3100) */
+		0x0f, 0x20, 0xc0,		/* mov %cr0, %eax */
+		0x0c, 0x01,			/* or $1, %al */
+		0x0f, 0x22, 0xc0,		/* mov %eax, %cr0 */
+		0xbb, 0x08, 0x00,		/* mov $8, %bx */
+		0x8e, 0xdb,			/* mov %bx, %ds */
+		0x24, 0xfe,			/* and $0xfe, %al */
+		0x0f, 0x22, 0xc0,		/* mov %eax, %cr0 */
+		0x31, 0xdb,			/* xor %bx, %bx */
+		0x8e, 0xdb,			/* mov %bx, %ds */
+		0x66, 0xbe, 0x00, 0x00, 0x00, 0x01,	/* mov $0x1000000, %esi */
+		0x67, 0x66, 0x8b, 0x06,		/* mov (%esi), %eax */
+		0x66, 0xe7, 0x10,		/* out %eax, $0x10 */
+		0x66, 0xf7, 0xd0,		/* not %eax */
+		0x67, 0x66, 0x89, 0x46, 0x04,	/* mov %eax, 4(%esi) */
+		0xf4,				/* hlt */
+	};
+	/* Null descriptor; flat 4 GiB read/write data, G and D/B set. */
+	static const unsigned char gdt[] = {
+		0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff, 0x00, 0x00, 0x00, 0x92, 0xcf, 0x00,
+	};
+	static const unsigned char gdtr[] = { 0x0f, 0x00, 0x00, 0x30, 0, 0 };
+	uint32_t *high = guest_ram(0x1000);
+	struct vhm_sregs s;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_NE(NULL, high);
+	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x1000000, 0x1000, high));
+	high[0] = 0x600dcafe;
+	LOAD(code);
+	memcpy(self->ram + 0x3000, gdt, sizeof(gdt));
+	memcpy(self->ram + 0x3100, gdtr, sizeof(gdtr));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
+	EXPECT_EQ(0x600dcafe, *(uint32_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+	EXPECT_EQ(~0x600dcafeu, high[1]);
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	EXPECT_EQ(0, s.cr0 & 1);
+	EXPECT_EQ(0, s.ds.selector);
+	EXPECT_EQ(0, s.ds.base);
+	EXPECT_EQ(0xffffffffu, s.ds.limit);
+}
+
 TEST_F(vm, triple_fault_is_shutdown)
 {
 	static const unsigned char code[] = { 0xcc };	/* int3, no IDT */
