@@ -24,7 +24,6 @@
 #define NPT_ENTRIES	512
 #define NPT_ADDR_MASK	GENMASK_ULL(51, 12)
 #define NPT_LARGE	BIT_ULL(7)	/* the same bit in NPT and EPT */
-#define NPT_CACHE	(NPT_LEVELS - 1)
 #define NPT_2M_LEVEL	2
 #define NPT_2M_SIZE	(1ULL << (PAGE_SHIFT + 9))
 #define NPT_2M_PAGES	(NPT_2M_SIZE >> PAGE_SHIFT)
@@ -44,24 +43,38 @@ static u64 *npt_table(u64 entry)
 	return __va(entry & NPT_ADDR_MASK);
 }
 
-/* Pages for intermediate tables, allocated before the lock is taken. */
-struct npt_cache {
-	u64 *pages[NPT_CACHE];
-	unsigned int nr;
-};
-
-static int npt_cache_fill(struct npt_cache *c)
+/*
+ * Pages for intermediate tables, allocated before the lock is taken and
+ * kept for later faults when this one needs none (most faults): a fault
+ * allocates only what the previous ones used. Full under the lock, a
+ * fault cannot run out (each takes at most one page per level).
+ */
+static bool npt_cache_full(struct vhm_mmu *mmu)
 {
-	while (c->nr < NPT_CACHE) {
-		c->pages[c->nr] = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-		if (!c->pages[c->nr])
+	return READ_ONCE(mmu->cache.nr) == VHM_NPT_CACHE;
+}
+
+static int npt_cache_topup(struct vhm_mmu *mmu)
+{
+	u64 *page;
+
+	while (!npt_cache_full(mmu)) {
+		page = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+		if (!page)
 			return -ENOMEM;
-		c->nr++;
+		spin_lock(&mmu->lock);
+		if (mmu->cache.nr < VHM_NPT_CACHE) {
+			mmu->cache.pages[mmu->cache.nr++] = page;
+			page = NULL;
+		}
+		spin_unlock(&mmu->lock);
+		if (page)	/* another fault filled it meanwhile */
+			free_page((unsigned long)page);
 	}
 	return 0;
 }
 
-static void npt_cache_free(struct npt_cache *c)
+static void npt_cache_free(struct vhm_npt_cache *c)
 {
 	while (c->nr)
 		free_page((unsigned long)c->pages[--c->nr]);
@@ -93,9 +106,10 @@ static unsigned int npt_count_leaves(const u64 *table)
  * caller frees it once the vCPUs flushed their TLBs (*flush is set then,
  * and whenever a translation the TLBs may hold was dropped).
  */
-static u64 *npt_install(struct vhm_mmu *mmu, struct npt_cache *c, u64 gpa,
-			u64 leaf, int leaf_level, bool *flush)
+static u64 *npt_install(struct vhm_mmu *mmu, u64 gpa, u64 leaf,
+			int leaf_level, bool *flush)
 {
+	struct vhm_npt_cache *c = &mmu->cache;
 	u64 *table = mmu->root, *old_table = NULL;
 	u64 *e;
 	int level;
@@ -304,6 +318,7 @@ void vhm_mmu_destroy(struct vhm_vm *vm)
 		mmu_notifier_unregister(&vm->mmu.mn, vm->mm);
 	if (vm->mmu.root)
 		npt_free(vm->mmu.root, NPT_LEVELS);
+	npt_cache_free(&vm->mmu.cache);
 }
 
 phys_addr_t vhm_mmu_root_pa(struct vhm_vm *vm)
@@ -433,7 +448,6 @@ static int vhm_fault_level(struct vhm_vm *vm, const struct vhm_memslot *s,
 int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write)
 {
 	struct vhm_mmu *mmu = &vm->mmu;
-	struct npt_cache cache = { .nr = 0 };
 	struct vhm_memslot slot;
 	unsigned long hva, seq;
 	bool ok, flush = false;
@@ -444,30 +458,28 @@ int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write)
 	long n;
 
 	gpa &= PAGE_MASK;
-	r = npt_cache_fill(&cache);
-	if (r)
-		goto free_cache;
 retry:
+	r = npt_cache_topup(mmu);
+	if (r)
+		return r;
 	spin_lock(&mmu->lock);
 	ok = vhm_fault_slot(vm, gpa, write, &slot);
 	seq = mmu->seq;
 	spin_unlock(&mmu->lock);
-	if (!ok) {
-		r = VHM_MMU_MMIO;
-		goto free_cache;
-	}
+	if (!ok)
+		return VHM_MMU_MMIO;
 	hva = slot.hva + (gpa - slot.gpa);
 
 	n = get_user_pages_unlocked(hva, 1, &page, write ? FOLL_WRITE : 0);
 	if (n != 1) {
 		/* Nothing mapped there in the VMM (munmap'ed): MMIO. */
-		r = n == -EFAULT || n == 0 ? VHM_MMU_MMIO : n;
-		goto free_cache;
+		return n == -EFAULT || n == 0 ? VHM_MMU_MMIO : n;
 	}
 
 	spin_lock(&mmu->lock);
-	if (mmu->in_progress || mmu->seq != seq) {
-		/* The host changed its mapping meanwhile: look again. */
+	if (mmu->in_progress || mmu->seq != seq ||
+	    mmu->cache.nr < VHM_NPT_CACHE) {
+		/* The host changed its mapping, or faults took table pages. */
 		spin_unlock(&mmu->lock);
 		put_page(page);
 		goto retry;
@@ -476,7 +488,7 @@ retry:
 	pa = page_to_phys(page);
 	if (level == NPT_2M_LEVEL)
 		pa &= ~(NPT_2M_SIZE - 1);
-	old_table = npt_install(mmu, &cache, gpa,
+	old_table = npt_install(mmu, gpa,
 				vhm_ops->npt_pte(pa, write ? VHM_NPT_WRITE : 0,
 						 level),
 				level, &flush);
@@ -490,10 +502,7 @@ retry:
 		set_page_dirty_lock(page);
 	mark_page_accessed(page);
 	put_page(page);
-	r = 0;
-free_cache:
-	npt_cache_free(&cache);
-	return r;
+	return 0;
 }
 
 /* VHM_GET_VM_STATS */

@@ -22,8 +22,15 @@ struct vhm_mmu_stats {
 	u64 zapped_2m;
 };
 
+/* Table pages for the next fault, kept from fault to fault (mmu.c). */
+#define VHM_NPT_CACHE	3		/* one per level above the leaves */
+struct vhm_npt_cache {
+	u64 *pages[VHM_NPT_CACHE];
+	unsigned int nr;
+};
+
 struct vhm_mmu {
-	spinlock_t lock;		/* the tables, seq and in_progress */
+	spinlock_t lock;		/* the tables, seq, in_progress, cache */
 	u64 *root;			/* 4-level table, 512 entries */
 	unsigned long seq;		/* bumped by every invalidation */
 	unsigned int in_progress;	/* invalidations between start and end */
@@ -31,6 +38,7 @@ struct vhm_mmu {
 	struct mmu_notifier mn;
 	bool mn_registered;
 	struct vhm_mmu_stats stats;
+	struct vhm_npt_cache cache;
 };
 
 /* vhm_mmu_fault() results besides 0 (mapped) and -errno. */
