@@ -8,10 +8,13 @@
 # ELF64 and a.out-kludge image), which checks fw_cfg, PCI and the boot
 # information and reports 0x10 (status 33) when all is well. It boots the
 # test host's own Linux kernel (LINUX_GUEST: vmlinuz and initrd.cpio.gz,
-# from tools/testhost/run) by the Linux boot protocol, 64-bit entry: with
-# no timers or interrupt controller yet the guest cannot boot fully, so it
-# runs under timeout and its early console must show the banner, the
-# command line, the e820 map and the initrd vhmctl gave it. Images it must
+# from tools/testhost/run) by the Linux boot protocol, 64-bit entry, under
+# timeout (with no timer interrupts yet, a guest that stops short of /init
+# would wait forever): its early console must show the banner, the command
+# line, the e820 map and the initrd vhmctl gave it, and its /init
+# (linuxguest/) must run, find the command line in /proc/cmdline and
+# report 0x10 on the debug-exit port (status 33). LINUX_VERBOSE=1 prints
+# the guest's whole console output. Images it must
 # refuse: old or 32-bit-only bzImages, unknown formats, too little memory
 # (also for Linux's init_size), --cpus 2. The same guests then run with
 # --accel kvm on the stock KVM module (same devices, other accelerator). KTAP output; skips (status 4) without root,
@@ -44,8 +47,8 @@ if [ ! -e /sys/module/vhm ]; then
 	loaded=1
 fi
 
-KVM_TESTS=13
-echo "1..$((26 + KVM_TESTS))"
+KVM_TESTS=15
+echo "1..$((28 + KVM_TESTS))"
 stdin=/dev/null
 check() {	# check NAME EXPECTED_STATUS EXPECTED_STDOUT -- vhmctl args
 	name=$1 want_rc=$2 want_out=$3
@@ -89,6 +92,21 @@ check_boot() {
 		echo "ok $n $1"
 	else
 		echo "# wanted in the guest's output: $3"
+		echo "not ok $n $1"
+		failed=1
+	fi
+}
+
+# check_boot_rc NAME FILE STATUS: vhmctl's exit status (in FILE) for the
+# Linux guest is STATUS.
+check_boot_rc() {
+	n=$((n + 1))
+	if [ ! -r "$lk" ]; then
+		echo "ok $n $1 # SKIP no Linux guest at $LINUX_GUEST"
+	elif [ "$(cat "$2")" = "$3" ]; then
+		echo "ok $n $1"
+	else
+		echo "# status $(cat "$2") (want $3)"
 		echo "not ok $n $1"
 		failed=1
 	fi
@@ -141,8 +159,13 @@ linux_boot() {
 	[ -r "$lk" ] || return 0
 	timeout "$LINUX_TIMEOUT" "$VHMCTL" "$@" --cmdline "$linux_cmdline" \
 		</dev/null >"$out" 2>"$tmp/err"
-	echo "# exit status $?; the guest's last lines:"
-	tail -n 5 "$out" | tr -d '\r' | sed 's/^/# /'
+	echo "$?" >"$out.rc"
+	echo "# exit status $(cat "$out.rc"); the guest's last lines:"
+	if [ -n "$LINUX_VERBOSE" ]; then
+		tr -d '\r' <"$out" | sed 's/^/# /'
+	else
+		tail -n 3 "$out" | tr -d '\r' | sed 's/^/# /'
+	fi
 	sed 's/^/# stderr: /' "$tmp/err"
 }
 # check_linux PREFIX OUT: what the guest's early console must show
@@ -153,6 +176,8 @@ check_linux() {
 	check_boot "${1}linux_e820_hole" "$2" "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved"
 	check_boot "${1}linux_e820_high" "$2" "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"
 	check_boot "${1}linux_initrd" "$2" "$linux_ramdisk"
+	check_boot "${1}linux_runs_init" "$2" "vhm-guest: init reached, reporting 0x10"
+	check_boot_rc "${1}linux_status_33" "$2.rc" 33
 }
 
 # What mbkernel prints with 16M and the module, and with 32M and nothing.
