@@ -14,7 +14,8 @@
 # line, the e820 map and the initrd vhmctl gave it, and its /init
 # (linuxguest/) must run, find the command line in /proc/cmdline and
 # report 0x10 on the debug-exit port (status 33). LINUX_VERBOSE=1 prints
-# the guest's whole console output. Images it must
+# the guest's whole console output (tools/testhost/run --append
+# LINUX_VERBOSE=1), each line marked "guest| ". Images it must
 # refuse: old or 32-bit-only bzImages, unknown formats, too little memory
 # (also for Linux's init_size), --cpus 2. The same guests then run with
 # --accel kvm on the stock KVM module (same devices, other accelerator). KTAP output; skips (status 4) without root,
@@ -161,10 +162,11 @@ linux_boot() {
 		</dev/null >"$out" 2>"$tmp/err"
 	echo "$?" >"$out.rc"
 	echo "# exit status $(cat "$out.rc"); the guest's last lines:"
+	# "guest| ": the guest kernel's, not the test host's (check-log)
 	if [ -n "$LINUX_VERBOSE" ]; then
-		tr -d '\r' <"$out" | sed 's/^/# /'
+		tr -d '\r' <"$out" | sed 's/^/# guest| /'
 	else
-		tail -n 3 "$out" | tr -d '\r' | sed 's/^/# /'
+		tail -n 3 "$out" | tr -d '\r' | sed 's/^/# guest| /'
 	fi
 	sed 's/^/# stderr: /' "$tmp/err"
 }

@@ -216,6 +216,11 @@ int vmm_setup_linux64(struct vmm *vmm, uint64_t entry, uint64_t boot_params)
 			      .rsp = VMM_LINUX_STACK };
 	uint64_t gib = (vmm->ram_size + (1ull << 30) - 1) >> 30;
 
+	if (vmm->ram_size < VMM_LINUX_LOW_END + 0x1000) {
+		fprintf(stderr, "vhmctl: the Linux entry needs more than %#x bytes of RAM\n",
+			VMM_LINUX_LOW_END);
+		return -1;
+	}
 	if (gib < 4)
 		gib = 4;
 	if (gib > VMM_LINUX_PT_GIB)
