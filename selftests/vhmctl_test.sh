@@ -49,7 +49,7 @@ if [ ! -e /sys/module/vhm ]; then
 fi
 
 KVM_TESTS=15
-echo "1..$((28 + KVM_TESTS))"
+echo "1..$((29 + KVM_TESTS))"
 stdin=/dev/null
 check() {	# check NAME EXPECTED_STATUS EXPECTED_STDOUT -- vhmctl args
 	name=$1 want_rc=$2 want_out=$3
@@ -143,7 +143,10 @@ u32() {	# u32 FILE OFFSET: the little-endian 32-bit value there
 }
 if [ -r "$lk" ] && [ -r "$li" ]; then
 	# pref_address (low half: below 4 GiB) + init_size, in whole MiB
-	linux_need=$((($(u32 "$lk" 600) + $(u32 "$lk" 608) + 1048575) >> 20))
+	linux_end=$(($(u32 "$lk" 600) + $(u32 "$lk" 608)))
+	linux_need=$(((linux_end + 1048575) >> 20))
+	# ... and the kernel file as an initrd, page aligned above that
+	linux_need2=$(((((linux_end + 4095) & ~4095) + $(wc -c <"$lk") + 1048575) >> 20))
 	# The initrd ends at the top of the 256M: page aligned below it.
 	isize=$(wc -c <"$li")
 	linux_ramdisk=$(printf 'RAMDISK: [mem 0x%08x-0x0fffffff]' \
@@ -220,9 +223,10 @@ check_err bzimage_protocol_too_old 1 "boot protocol 2.11 is too old" -- run --ke
 check_err bzimage_not_64bit 1 "not a 64-bit kernel" -- run --kernel "$tmp/bzImage32"
 if [ -r "$lk" ]; then
 	check_err linux_too_little_memory 1 "too little memory: needs ${linux_need}M, --mem is 16M" -- run --mem 16M --kernel "$lk"
+	check_err linux_initrd_too_big 1 "too little memory: needs ${linux_need2}M, --mem is ${linux_need}M" -- run --mem ${linux_need}M --kernel "$lk" --initrd "$lk"
 	check_err linux_initrd_unreadable 1 "none.img: No such file or directory" -- run --kernel "$lk" --initrd "$tmp/none.img"
 else
-	for t in linux_too_little_memory linux_initrd_unreadable; do
+	for t in linux_too_little_memory linux_initrd_too_big linux_initrd_unreadable; do
 		n=$((n + 1))
 		echo "ok $n $t # SKIP no Linux guest at $LINUX_GUEST"
 	done
