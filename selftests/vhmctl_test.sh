@@ -6,16 +6,28 @@
 # exit status says how the guest ended, or what the guest wrote to the
 # debug-exit port. It boots mbkernel (mbkernel/, multiboot v1 as ELF32,
 # ELF64 and a.out-kludge image), which checks fw_cfg, PCI and the boot
-# information and reports 0x10 (status 33) when all is well. Images it
-# must refuse: Linux bzImage, unknown formats, too little memory, --cpus 2.
-# The same guests then run with --accel kvm on the stock KVM module (same
-# devices, other accelerator). KTAP output; skips (status 4) without root,
+# information and reports 0x10 (status 33) when all is well. It boots the
+# test host's own Linux kernel (LINUX_GUEST: vmlinuz and initrd.cpio.gz,
+# from tools/testhost/run) by the Linux boot protocol, 64-bit entry, under
+# timeout (with no timer interrupts yet, a guest that stops short of /init
+# would wait forever): its early console must show the banner, the command
+# line, the e820 map and the initrd vhmctl gave it, and (6.1: later
+# kernels wait for a timer tick on the way) its /init (linuxguest/) must
+# run, find the command line in /proc/cmdline and report 0x10 on the
+# debug-exit port (status 33). LINUX_VERBOSE=1 prints
+# the guest's whole console output (tools/testhost/run --append
+# LINUX_VERBOSE=1), each line marked "guest| ". Images it must
+# refuse: old or 32-bit-only bzImages, unknown formats, too little memory
+# (also for Linux's init_size), --cpus 2. The same guests then run with
+# --accel kvm on the stock KVM module (same devices, other accelerator). KTAP output; skips (status 4) without root,
 # vhm.ko or SVM/VMX.
 
 KSFT_SKIP=4
 VHMCTL=${VHMCTL:-$(command -v vhmctl || echo ../userland/vhmctl)}
 MOD=${VHM_MODULE:-/lib/modules/$(uname -r)/extra/vhm.ko}
 MBK=${MBKERNEL:-$(dirname "$0")/mbkernel}
+LINUX_GUEST=${LINUX_GUEST:-/vhm/guest}
+LINUX_TIMEOUT=${LINUX_TIMEOUT:-60}
 tmp=$(mktemp -d)
 n=0
 failed=0
@@ -37,8 +49,8 @@ if [ ! -e /sys/module/vhm ]; then
 	loaded=1
 fi
 
-KVM_TESTS=7
-echo "1..$((17 + KVM_TESTS))"
+KVM_TESTS=15
+echo "1..$((29 + KVM_TESTS))"
 stdin=/dev/null
 check() {	# check NAME EXPECTED_STATUS EXPECTED_STDOUT -- vhmctl args
 	name=$1 want_rc=$2 want_out=$3
@@ -73,6 +85,35 @@ check_err() {
 	fi
 }
 
+# check_boot NAME FILE TEXT: the Linux guest's console output has TEXT.
+check_boot() {
+	n=$((n + 1))
+	if [ ! -r "$lk" ]; then
+		echo "ok $n $1 # SKIP no Linux guest at $LINUX_GUEST"
+	elif grep -qF -- "$3" "$2"; then
+		echo "ok $n $1"
+	else
+		echo "# wanted in the guest's output: $3"
+		echo "not ok $n $1"
+		failed=1
+	fi
+}
+
+# check_boot_rc NAME FILE STATUS: vhmctl's exit status (in FILE) for the
+# Linux guest is STATUS.
+check_boot_rc() {
+	n=$((n + 1))
+	if [ ! -r "$lk" ]; then
+		echo "ok $n $1 # SKIP no Linux guest at $LINUX_GUEST"
+	elif [ "$(cat "$2")" = "$3" ]; then
+		echo "ok $n $1"
+	else
+		echo "# status $(cat "$2") (want $3)"
+		echo "not ok $n $1"
+		failed=1
+	fi
+}
+
 # mov $0x3f8,%dx; mov $'h',%al; out %al,(%dx); mov $'i',%al; out; hlt
 printf '\272\370\003\260\150\356\260\151\356\364' >"$tmp/real.bin"
 # the same with a 16-bit operand prefix for mov %dx in 64-bit mode
@@ -87,9 +128,79 @@ printf '\272\375\003\354\250\001\164\373\272\370\003\354\356\074\012\165\357\364
 printf 'abc\n' >"$tmp/echo.in"
 # a multiboot module; mbkernel compares it with its command line
 printf 'hello-vhm' >"$tmp/module"
-# a Linux boot sector: "HdrS" at 0x202
+# Linux boot sectors: a jump over the header to 0x26c, "HdrS" at 0x202,
+# protocol 2.11 (too old for the 64-bit entry); 2.12 without XLF_KERNEL_64.
 head -c 1024 /dev/zero >"$tmp/bzImage"
-printf 'HdrS' | dd of="$tmp/bzImage" bs=1 seek=514 conv=notrunc 2>/dev/null
+printf '\353\152HdrS\013\002' | dd of="$tmp/bzImage" bs=1 seek=512 conv=notrunc 2>/dev/null
+cp "$tmp/bzImage" "$tmp/bzImage32"
+printf '\014' | dd of="$tmp/bzImage32" bs=1 seek=518 conv=notrunc 2>/dev/null
+
+# The Linux guest: what vhmctl must say for it, and what it must print.
+lk=$LINUX_GUEST/vmlinuz
+li=$LINUX_GUEST/initrd.cpio.gz
+linux_cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noapic nolapic lpj=1000000 panic=-1 vhm-test"
+# Without timer interrupts, 6.1 gets to /init; 6.12 waits for a tick in
+# deferred_probe_initcall (flush_work) and never does. LINUX_INIT=0|1
+# overrides.
+case $(uname -r) in
+6.1.*) linux_init=${LINUX_INIT:-1} ;;
+*) linux_init=${LINUX_INIT:-0} ;;
+esac
+# LINUX_EXTRA: more guest parameters, comma-separated (for --append)
+[ -z "$LINUX_EXTRA" ] || linux_cmdline="$linux_cmdline $(echo "$LINUX_EXTRA" | tr , ' ')"
+u32() {	# u32 FILE OFFSET: the little-endian 32-bit value there
+	od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '
+}
+if [ -r "$lk" ] && [ -r "$li" ]; then
+	# pref_address (low half: below 4 GiB) + init_size, in whole MiB
+	linux_end=$(($(u32 "$lk" 600) + $(u32 "$lk" 608)))
+	linux_need=$(((linux_end + 1048575) >> 20))
+	# ... and the kernel file as an initrd, page aligned above that
+	linux_need2=$(((((linux_end + 4095) & ~4095) + $(wc -c <"$lk") + 1048575) >> 20))
+	# The initrd ends at the top of the 256M: page aligned below it.
+	isize=$(wc -c <"$li")
+	linux_ramdisk=$(printf 'RAMDISK: [mem 0x%08x-0x0fffffff]' \
+		$(((0x10000000 - isize) & ~0xfff)))
+else
+	lk=$tmp/none li=$tmp/none linux_need=0 linux_ramdisk=none
+fi
+linux_args="--mem 256M --kernel $lk --initrd $li"
+# linux_boot OUT -- vhmctl args: the guest's console output, in OUT
+linux_boot() {
+	out=$1
+	shift 2
+	: >"$out"
+	[ -r "$lk" ] || return 0
+	timeout "$LINUX_TIMEOUT" "$VHMCTL" "$@" --cmdline "$linux_cmdline" \
+		</dev/null >"$out" 2>"$tmp/err"
+	echo "$?" >"$out.rc"
+	echo "# exit status $(cat "$out.rc"); the guest's last lines:"
+	# "guest| ": the guest kernel's, not the test host's (check-log)
+	if [ -n "$LINUX_VERBOSE" ]; then
+		tr -d '\r' <"$out" | sed 's/^/# guest| /'
+	else
+		tail -n 3 "$out" | tr -d '\r' | sed 's/^/# guest| /'
+	fi
+	sed 's/^/# stderr: /' "$tmp/err"
+}
+# check_linux PREFIX OUT: what the guest's early console must show
+check_linux() {
+	check_boot "${1}linux_banner" "$2" "Linux version "
+	check_boot "${1}linux_cmdline" "$2" "Command line: $linux_cmdline"
+	check_boot "${1}linux_e820_low" "$2" "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"
+	check_boot "${1}linux_e820_hole" "$2" "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved"
+	check_boot "${1}linux_e820_high" "$2" "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"
+	check_boot "${1}linux_initrd" "$2" "$linux_ramdisk"
+	if [ "$linux_init" = 1 ]; then
+		check_boot "${1}linux_runs_init" "$2" "vhm-guest: init reached, reporting 0x10"
+		check_boot_rc "${1}linux_status_33" "$2.rc" 33
+	else
+		for t in linux_runs_init linux_status_33; do
+			n=$((n + 1))
+			echo "ok $n $1$t # SKIP $(uname -r) waits for a timer tick before /init"
+		done
+	fi
+}
 
 # What mbkernel prints with 16M and the module, and with 32M and nothing.
 mb_out="mbkernel: hello from 32-bit protected mode
@@ -125,7 +236,20 @@ stdin=/dev/null
 check multiboot_elf32 33 "$mb_out" -- run --mem 16M --kernel "$MBK/mbkernel32.elf" $mb_args
 check multiboot_elf64 33 "$mb_out" -- run --mem 16M --kernel "$MBK/mbkernel64.elf" $mb_args
 check multiboot_aout_kludge 33 "$mb_bare_out" -- run --mem 32M --kernel "$MBK/mbkernel-aout.bin"
-check_err bzimage_not_yet 1 "Linux bzImage boot is not implemented yet" -- run --kernel "$tmp/bzImage"
+check_err bzimage_protocol_too_old 1 "boot protocol 2.11 is too old" -- run --kernel "$tmp/bzImage"
+check_err bzimage_not_64bit 1 "not a 64-bit kernel" -- run --kernel "$tmp/bzImage32"
+if [ -r "$lk" ]; then
+	check_err linux_too_little_memory 1 "too little memory: needs ${linux_need}M, --mem is 16M" -- run --mem 16M --kernel "$lk"
+	check_err linux_initrd_too_big 1 "too little memory: needs ${linux_need2}M, --mem is ${linux_need}M" -- run --mem ${linux_need}M --kernel "$lk" --initrd "$lk"
+	check_err linux_initrd_unreadable 1 "none.img: No such file or directory" -- run --kernel "$lk" --initrd "$tmp/none.img"
+else
+	for t in linux_too_little_memory linux_initrd_too_big linux_initrd_unreadable; do
+		n=$((n + 1))
+		echo "ok $n $t # SKIP no Linux guest at $LINUX_GUEST"
+	done
+fi
+linux_boot "$tmp/linux.out" -- run $linux_args
+check_linux "" "$tmp/linux.out"
 check_err unknown_image_format 1 "unknown image format" -- run --kernel "$tmp/real.bin"
 check_err too_little_memory 1 "too little memory: needs 2M, --mem is 1M" -- run --mem 1M --kernel "$MBK/mbkernel32.elf"
 check_err elf64_entry_above_4g 1 "is not below 4 GiB" -- run --kernel "$MBK/mbkernel64-high.elf"
@@ -144,6 +268,8 @@ if modprobe $kvm; then
 	check kvm_multiboot_elf32 33 "$mb_out" -- run --accel kvm --mem 16M --kernel "$MBK/mbkernel32.elf" $mb_args
 	check kvm_multiboot_elf64 33 "$mb_out" -- run --accel kvm --mem 16M --kernel "$MBK/mbkernel64.elf" $mb_args
 	check kvm_multiboot_aout_kludge 33 "$mb_bare_out" -- run --accel kvm --mem 32M --kernel "$MBK/mbkernel-aout.bin"
+	linux_boot "$tmp/linux-kvm.out" -- run --accel kvm $linux_args
+	check_linux kvm_ "$tmp/linux-kvm.out"
 	rmmod $kvm kvm
 else
 	for t in $(seq $((n + 1)) $((n + KVM_TESTS))); do

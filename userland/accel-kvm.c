@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -73,11 +74,65 @@ static int kvm_set_memory(struct accel *a, uint32_t slot, uint64_t gpa,
 		kvm_fail("KVM_SET_USER_MEMORY_REGION") : 0;
 }
 
+/*
+ * The vCPU's CPUID: what KVM supports, minus what this VM lacks because
+ * vhmctl creates no in-kernel irqchip (the local APIC, x2APIC, the TSC
+ * deadline timer) and minus KVM's paravirtual leaves (0x40000000 up), so
+ * that a guest sees the machine it sees on vhm, whose table hides those
+ * too. Without a table, KVM answers zeros and a Linux guest stops early
+ * ("no FPU found").
+ */
+#define KVM_CPUID_MAX	256
+
+static void kvm_cpuid_mask(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *e;
+	uint32_t i, n = 0;
+
+	for (i = 0; i < c->nent; i++) {
+		e = &c->entries[i];
+		if (e->function >= 0x40000000 && e->function < 0x50000000)
+			continue;
+		if (e->function == 1) {
+			e->ecx &= ~((1u << 21) | (1u << 24));
+			e->edx &= ~(1u << 9);
+		}
+		c->entries[n++] = *e;
+	}
+	c->nent = n;
+}
+
+static int kvm_set_cpuid(struct accel *a)
+{
+	struct kvm_cpuid2 *c;
+	int rc = -1;
+
+	c = calloc(1, sizeof(*c) + KVM_CPUID_MAX * sizeof(c->entries[0]));
+	if (!c)
+		return kvm_fail("cpuid table");
+	c->nent = KVM_CPUID_MAX;
+	if (ioctl(a->sys, KVM_GET_SUPPORTED_CPUID, c)) {
+		kvm_fail("KVM_GET_SUPPORTED_CPUID");
+		goto out;
+	}
+	kvm_cpuid_mask(c);
+	if (ioctl(a->vcpu, KVM_SET_CPUID2, c)) {
+		kvm_fail("KVM_SET_CPUID2");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(c);
+	return rc;
+}
+
 static int kvm_create_vcpu(struct accel *a)
 {
 	a->vcpu = ioctl(a->vm, KVM_CREATE_VCPU, 0);
 	if (a->vcpu < 0)
 		return kvm_fail("KVM_CREATE_VCPU");
+	if (kvm_set_cpuid(a))
+		return -1;
 	a->run_size = ioctl(a->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (a->run_size <= 0)
 		return kvm_fail("KVM_GET_VCPU_MMAP_SIZE");

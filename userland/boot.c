@@ -2,9 +2,8 @@
 /*
  * Boot protocol detection and the protocol-independent half of booting a
  * kernel image (boot.h). Detection, in order: a multiboot v1 header; a
- * Linux boot sector ("HdrS" at 0x202: not implemented yet, an error);
- * anything else is an error ("unknown image format"), flat binaries being
- * --load's business.
+ * Linux bzImage ("HdrS" at 0x202, boot-linux.c); anything else is an
+ * error ("unknown image format"), flat binaries being --load's business.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -89,24 +88,16 @@ int boot_check_ram(const struct boot_args *args, uint64_t end)
 	return -1;
 }
 
-static bool is_bzimage(const struct boot_file *f)
-{
-	return f->size >= 0x206 && !memcmp(f->data + 0x202, "HdrS", 4);
-}
-
 int boot_prepare(struct boot_plan *plan, const struct boot_args *args)
 {
 	int rc;
 
 	memset(plan, 0, sizeof(*plan));
 	rc = multiboot_prepare(plan, args);
+	if (!rc)
+		rc = linux_prepare(plan, args);
 	if (rc)
 		return rc < 0 ? -1 : 0;
-	if (is_bzimage(&args->kernel)) {
-		fprintf(stderr, "vhmctl: %s: Linux bzImage boot is not implemented yet\n",
-			args->kernel.path);
-		return -1;
-	}
 	fprintf(stderr, "vhmctl: %s: unknown image format (neither multiboot nor a Linux bzImage; boot flat binaries with --load)\n",
 		args->kernel.path);
 	return -1;
@@ -123,5 +114,7 @@ int boot_load(struct vmm *vmm, const struct boot_plan *plan)
 		memcpy(vmm->ram + c->gpa, c->src, c->len);
 		memset(vmm->ram + c->gpa + c->len, 0, c->zero);
 	}
+	if (plan->linux64)
+		return vmm_setup_linux64(vmm, plan->entry, plan->zero_page);
 	return vmm_setup_protected(vmm, plan->entry, plan->eax, plan->ebx);
 }

@@ -9,6 +9,7 @@
 #ifndef BOOT_H
 #define BOOT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "vmm.h"
@@ -40,8 +41,14 @@ struct boot_plan {
 	struct boot_chunk chunk[BOOT_MAX_CHUNKS];
 	unsigned int nr_chunks;
 	uint8_t *info;			/* malloc'ed: the protocol's tables */
-	/* 32-bit protected-mode entry (the only kind so far). */
-	uint32_t entry, eax, ebx;
+	/*
+	 * The entry: 32-bit protected mode with EAX and EBX (multiboot), or
+	 * with linux64 the Linux 64-bit entry, RSI = zero_page.
+	 */
+	uint64_t entry;
+	uint32_t eax, ebx;
+	bool linux64;
+	uint64_t zero_page;
 };
 
 /* Map path; a message and -1 when it cannot be read. */
@@ -63,5 +70,6 @@ int boot_check_ram(const struct boot_args *args, uint64_t end);
  * is made, -1 (with a message) when it is theirs but cannot be booted.
  */
 int multiboot_prepare(struct boot_plan *plan, const struct boot_args *args);
+int linux_prepare(struct boot_plan *plan, const struct boot_args *args);
 
 #endif /* BOOT_H */

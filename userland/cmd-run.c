@@ -7,7 +7,7 @@
  * --load boots a flat binary: load it into guest RAM and start the vCPU at
  * the entry point in real mode or in 64-bit long mode (identity-mapped
  * first 4 GiB). --kernel boots a kernel image by the protocol its contents
- * call for (boot.c: multiboot v1 so far). The guest's devices: COM1 UART
+ * call for (boot.c: multiboot v1, Linux bzImage). The guest's devices: COM1 UART
  * on stdin/stdout, fw_cfg, the debug-exit port, empty PCI configuration
  * space. The exit status tells how the guest ended: 0 halted, 3 shut down
  * (triple fault), 4 entry refused, 5 vhm internal error, (V << 1) | 1 the

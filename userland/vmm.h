@@ -62,6 +62,20 @@ int vmm_create(struct vmm *vmm, uint64_t ram_size,
 int vmm_load_file(struct vmm *vmm, const char *path, uint64_t gpa);
 int vmm_setup_real(struct vmm *vmm, uint64_t entry);
 int vmm_setup_long(struct vmm *vmm, uint64_t entry);
+
+/*
+ * The Linux 64-bit boot protocol's machine: long mode, the first
+ * max(4 GiB, RAM) identity-mapped (up to VMM_LINUX_PT_GIB) in 2 MiB pages,
+ * a GDT with flat __BOOT_CS 0x10 (64-bit code) and __BOOT_DS 0x18, IF
+ * clear, RSI = boot_params (the zero page). The structures live in low
+ * RAM below VMM_LINUX_LOW_END, which the boot protocol keeps free.
+ */
+#define VMM_LINUX_GDT		0x500
+#define VMM_LINUX_PT		0x10000	/* PML4, PDPT, then a PD per GiB */
+#define VMM_LINUX_PT_GIB	64
+#define VMM_LINUX_STACK		0x80000
+#define VMM_LINUX_LOW_END	(VMM_LINUX_PT + (2 + VMM_LINUX_PT_GIB) * 0x1000)
+int vmm_setup_linux64(struct vmm *vmm, uint64_t entry, uint64_t boot_params);
 /* 32-bit protected mode, flat 4 GiB segments, paging off (multiboot). */
 int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
 			uint32_t ebx);
