@@ -5,7 +5,10 @@
  * runs side by side. Guests are a few bytes of 64-bit machine code at
  * 1 MiB, started by vhmctl's long-mode setup (identity-mapped 4 GiB).
  *
- * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N]
+ * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR]
+ *
+ * --linux DIR also times `vhmctl run` booting DIR/vmlinuz with
+ * DIR/initrd.cpio.gz to its /init (3 times, once with --quick).
  *
  * Output, one line per repetition:
  *   VHM-BENCH,<accel>,<bench>,<unit>,<lower|higher>,<value>
@@ -18,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "accel.h"
 #include "vmm.h"
@@ -269,6 +274,56 @@ static void bench_memory(void)
 	}
 }
 
+/*
+ * A stock Linux guest booted by vhmctl to its /init (the test host's own
+ * kernel and vhmctl_test's initrd in dir), which reports through the
+ * debug-exit port: vhmctl ends with status 33. Seconds from exec to exit.
+ */
+#define LINUX_CMDLINE	"console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noapic nolapic lpj=1000000 panic=-1 vhm-test"
+#define LINUX_STATUS	33
+#define LINUX_LIMIT	300	/* seconds */
+
+static pid_t linux_start(const char *dir, const char *accel)
+{
+	char kernel[512], initrd[512];
+	pid_t pid;
+
+	snprintf(kernel, sizeof(kernel), "%s/vmlinuz", dir);
+	snprintf(initrd, sizeof(initrd), "%s/initrd.cpio.gz", dir);
+	pid = fork();
+	if (pid)
+		return pid;
+	if (!freopen("/dev/null", "w", stdout) ||
+	    !freopen("/dev/null", "r", stdin))
+		_exit(127);
+	alarm(LINUX_LIMIT);
+	execlp("vhmctl", "vhmctl", "run", "--accel", accel, "--mem", "256M",
+	       "--kernel", kernel, "--initrd", initrd, "--cmdline",
+	       LINUX_CMDLINE, (char *)NULL);
+	_exit(127);
+}
+
+static void bench_linux(const char *dir, const char *accel)
+{
+	int r, status, n = quick ? 1 : 3;
+	double t;
+	pid_t pid;
+
+	for (r = 0; r < n; r++) {
+		t = now();
+		pid = linux_start(dir, accel);
+		if (pid < 0 || waitpid(pid, &status, 0) != pid)
+			die("running vhmctl");
+		t = now() - t;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != LINUX_STATUS) {
+			fprintf(stderr, "vhm-bench: the Linux guest did not reach its init (status %#x)\n",
+				status);
+			return;
+		}
+		emit(accel, "linux_boot", "s", "lower", t);
+	}
+}
+
 /* VM create+destroy per second; vCPU creations per second. */
 static void bench_create(void)
 {
@@ -308,9 +363,10 @@ int main(int argc, char **argv)
 		{ "accel", required_argument, NULL, 'a' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "reps", required_argument, NULL, 'r' },
+		{ "linux", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *accel = "vhm";
+	const char *accel = "vhm", *linux_dir = NULL;
 	uint32_t n;
 	int c;
 
@@ -325,8 +381,11 @@ int main(int argc, char **argv)
 		case 'r':
 			reps = atoi(optarg);
 			break;
+		case 'l':
+			linux_dir = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: vhm-bench --accel vhm|kvm [--quick] [--reps N]\n");
+			fprintf(stderr, "usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR]\n");
 			return 2;
 		}
 	}
@@ -342,5 +401,7 @@ int main(int argc, char **argv)
 	bench_exits("msr", n * 4);
 	bench_memory();
 	bench_create();
+	if (linux_dir)
+		bench_linux(linux_dir, accel);
 	return 0;
 }
