@@ -13,6 +13,12 @@
  *
  * The timer counts a 1 GHz bus clock through the divide configuration
  * (one count = divide ns), on a host hrtimer.
+ *
+ * Limits of this first version: a vector handed to the vendor stays there
+ * until delivered, even if the guest raises its TPR above it or a higher
+ * vector arrives meanwhile (while the guest keeps IF clear); a vector the
+ * VMM withdraws with VHM_SET_VCPU_EVENTS counts as delivered. Only
+ * self-IPIs; no state save/restore ioctls yet.
  */
 #include <linux/bitops.h>
 #include <linux/hrtimer.h>
