@@ -42,4 +42,28 @@ static inline void vhm_send_reschedule_self(void)
 	(smp_ops.smp_send_reschedule)(smp_processor_id());
 }
 
+/* The same to another CPU: a guest running there exits. */
+static inline void vhm_send_reschedule(int cpu)
+{
+	(smp_ops.smp_send_reschedule)(cpu);
+}
+
+/*
+ * hrtimer_setup() replaced hrtimer_init() plus setting the function in
+ * 6.13 (hrtimer_init() went away in 6.15). Both are functions: Kbuild
+ * looks for the new one in the kernel's header.
+ */
+#include <linux/hrtimer.h>
+#ifdef VHM_HAVE_HRTIMER_SETUP
+#define vhm_hrtimer_setup(t, fn, clock, mode)	hrtimer_setup(t, fn, clock, mode)
+#else
+static inline void vhm_hrtimer_setup(struct hrtimer *t,
+				     enum hrtimer_restart (*fn)(struct hrtimer *),
+				     clockid_t clock, enum hrtimer_mode mode)
+{
+	hrtimer_init(t, clock, mode);
+	t->function = fn;
+}
+#endif
+
 #endif /* VHM_COMPAT_H */

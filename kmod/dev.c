@@ -22,6 +22,7 @@ static long vhm_check_extension(unsigned long cap)
 	case VHM_CAP_XCRS:
 		return vhm_xcr_supported();
 	case VHM_CAP_DEBUGREGS:
+	case VHM_CAP_LAPIC:
 		return 1;
 	default:
 		return cap > U32_MAX ? 0 : vhm_ops->check_cap(cap);

@@ -10,6 +10,7 @@
 #include <asm/msr-index.h>
 
 #include "emulate.h"
+#include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -135,6 +136,56 @@ static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
 	return 0;
 }
 
+/* The instruction at the guest's RIP, decoded; bytes: what was fetched. */
+static int vhm_mmio_decode(struct vhm_vcpu *vcpu, struct vhm_regs *r,
+			   struct vhm_sregs *s, enum vhm_cpu_mode *mode,
+			   struct vhm_insn *insn, u8 *bytes)
+{
+	unsigned int n;
+	u64 rip;
+
+	vhm_ops->get_regs(vcpu, r);
+	vhm_ops->get_sregs(vcpu, s);
+	*mode = vhm_guest_mode(s, r);
+	rip = s->cs.base + r->rip;
+	if (*mode != VHM_MODE_LONG64)
+		rip = (u32)rip;
+	n = vhm_read_guest_virt(vcpu->vm, s, rip, bytes, VHM_INSN_MAX_LEN);
+	return vhm_insn_decode(bytes, n, *mode, insn);
+}
+
+/*
+ * An access to the in-kernel APIC's page: 32-bit loads and stores of
+ * registers (lapic.c); string instructions are an emulation error.
+ */
+static int vhm_emulate_lapic(struct vhm_vcpu *vcpu, u64 gpa)
+{
+	unsigned int off = gpa & ~PAGE_MASK;
+	u8 bytes[16] = { 0 };
+	enum vhm_cpu_mode mode;
+	struct vhm_insn insn;
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	u64 *reg;
+
+	if (vhm_mmio_decode(vcpu, &r, &s, &mode, &insn, bytes) ||
+	    insn.op == VHM_INSN_MOVS || insn.op == VHM_INSN_STOS)
+		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
+	if (vhm_insn_is_load(&insn)) {
+		reg = vhm_regs_gpr(&r, insn.reg);
+		*reg = vhm_insn_load_result(&insn, *reg,
+					    insn.size == 4 ?
+					    vhm_lapic_read(vcpu, off) : 0);
+	} else if (insn.size == 4) {
+		vhm_lapic_write(vcpu, off,
+				vhm_insn_store_value(&insn,
+						     *vhm_regs_gpr(&r, insn.reg)));
+	}
+	r.rip += insn.len;
+	vhm_ops->set_regs(vcpu, &r);
+	return 1;
+}
+
 int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 {
 	struct vhm_run *run = vcpu->run;
@@ -143,17 +194,11 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	struct vhm_regs r;
 	struct vhm_insn insn;
 	enum vhm_cpu_mode mode;
-	unsigned int n;
-	u64 rip, v;
+	u64 v;
 
-	vhm_ops->get_regs(vcpu, &r);
-	vhm_ops->get_sregs(vcpu, &s);
-	mode = vhm_guest_mode(&s, &r);
-	rip = s.cs.base + r.rip;
-	if (mode != VHM_MODE_LONG64)
-		rip = (u32)rip;
-	n = vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, VHM_INSN_MAX_LEN);
-	if (vhm_insn_decode(bytes, n, mode, &insn))
+	if (vhm_lapic_covers(vcpu, gpa))
+		return vhm_emulate_lapic(vcpu, gpa);
+	if (vhm_mmio_decode(vcpu, &r, &s, &mode, &insn, bytes))
 		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
 
 	run->exit_reason = VHM_EXIT_MMIO;

@@ -13,6 +13,7 @@
 #include <uapi/asm/svm.h>
 
 #include "compat.h"
+#include "lapic.h"
 #include "svm.h"
 #include "vhm.h"
 
@@ -22,6 +23,8 @@
 #define SVM_INSN_LEN_XSETBV	3
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
+#define SVM_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
+				 VHM_EVENT_NMI_PENDING)
 
 static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
@@ -56,12 +59,19 @@ static int svm_handle_machine_check(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+/*
+ * With the in-kernel APIC and interrupts enabled, HLT sleeps here until
+ * the APIC has an interrupt; a signal leaves RIP on the HLT.
+ */
 static int svm_handle_hlt(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
+	bool lapic = vcpu->lapic && (svm->vmcb->save.rflags & X86_EFLAGS_IF);
 
+	if (lapic && !(svm->ev.flags & SVM_HLT_WAKERS) && vhm_lapic_halt(vcpu))
+		return 1;
 	svm_skip(svm, SVM_INSN_LEN_HLT);
-	if (svm_event_wakes_hlt(svm))
+	if (lapic || svm_event_wakes_hlt(svm))
 		return 1;
 	return svm_exit_to_user(vcpu, VHM_EXIT_HLT);
 }
@@ -324,6 +334,21 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 	vhm_complete_pio_string(vcpu);
 }
 
+/* After in_guest and its barrier: the APIC's interrupt, if none is pending. */
+static void svm_lapic_irq(struct vhm_vcpu *vcpu)
+{
+	struct svm_events *ev = &to_svm(vcpu)->ev;
+	int v;
+
+	if (!vcpu->lapic || (ev->flags & VHM_EVENT_INTERRUPT))
+		return;
+	v = vhm_lapic_next_irq(vcpu);
+	if (v < 0)
+		return;
+	ev->flags |= VHM_EVENT_INTERRUPT;
+	ev->interrupt_vector = v;
+}
+
 static void svm_enter_guest(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
@@ -343,6 +368,7 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 		vcpu->tlb_gen = gen;
 	}
+	svm_lapic_irq(vcpu);
 	svm_inject_events(svm);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vhm_dr_load_guest(vcpu, dr7);

@@ -9,6 +9,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 
+#include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -151,6 +152,7 @@ static int vhm_vcpu_mmap(struct file *filp, struct vm_area_struct *vma)
 
 static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
 {
+	vhm_lapic_vcpu_free(vcpu);
 	vhm_ops->vcpu_free(vcpu);
 	vhm_cpuid_vcpu_free(vcpu);
 	vhm_fpu_free(vcpu);
@@ -205,8 +207,12 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 		goto free_fpu;
 	if (vhm_ops->vcpu_create(vcpu))
 		goto free_cpuid;
+	if (vhm_lapic_vcpu_init(vcpu))
+		goto free_vendor;
 	return vcpu;
 
+free_vendor:
+	vhm_ops->vcpu_free(vcpu);
 free_cpuid:
 	vhm_cpuid_vcpu_free(vcpu);
 free_fpu:
@@ -262,6 +268,8 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id)
 	r = vhm_vcpu_install(vm, vcpu);
 	if (r < 0)
 		vhm_vcpu_free(vcpu);
+	else
+		vm->vcpu_created = true;
 unlock:
 	mutex_unlock(&vm->lock);
 	return r;

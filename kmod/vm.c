@@ -9,6 +9,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -44,6 +45,8 @@ static long vhm_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vhm_set_memory_slot(vm, (void __user *)arg);
 	case VHM_ENABLE_CAP:
 		return vhm_vm_enable_cap(vm, (void __user *)arg);
+	case VHM_CREATE_LAPIC:
+		return vhm_vm_create_lapic(vm, (void __user *)arg);
 	case VHM_GET_VM_STATS:
 		return vhm_vm_get_stats(vm, (void __user *)arg);
 	default:

@@ -31,6 +31,8 @@ struct vhm_vm {
 	struct vhm_memslot slots[VHM_MAX_MEMORY_SLOTS];
 	struct vhm_mmu mmu;
 	u32 msr_exits;		/* VHM_MSR_EXIT_* reasons that go to userspace */
+	bool lapic;		/* VHM_CREATE_LAPIC done (under lock) */
+	bool vcpu_created;	/* VHM_CREATE_VCPU succeeded once (under lock) */
 };
 
 /* A string I/O exit, as the vendor decoded it. */
@@ -77,6 +79,7 @@ struct vhm_vcpu {
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
 	u64 mmio_movs_dst;	/* a MOVS load: where its data goes (ES:rDI) */
+	struct vhm_lapic *lapic;	/* in-kernel local APIC (lapic.c), or NULL */
 };
 
 /* vm.c */

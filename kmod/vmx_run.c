@@ -19,6 +19,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
+#include "lapic.h"
 #include "vhm.h"
 #include "vmx.h"
 
@@ -39,6 +40,8 @@
 #define VMX_EPT_NMI_UNBLOCK	BIT_ULL(12)
 #define VMX_DR7_ENABLED		0xffULL	/* L0-3, G0-3 */
 #define VMX_DR6_HOST		0xffff0ff0UL
+#define VMX_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
+				 VHM_EVENT_NMI_PENDING)
 
 static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
@@ -151,12 +154,20 @@ static int vmx_handle_triple_fault(struct vhm_vcpu *vcpu)
 	return vmx_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
 }
 
+/*
+ * With the in-kernel APIC and interrupts enabled, HLT sleeps here until
+ * the APIC has an interrupt; a signal leaves RIP on the HLT.
+ */
 static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	bool lapic = vcpu->lapic &&
+		     (vmx_read(vmx, GUEST_RFLAGS) & X86_EFLAGS_IF);
 
+	if (lapic && !(vmx->ev.flags & VMX_HLT_WAKERS) && vhm_lapic_halt(vcpu))
+		return 1;
 	vmx_skip(vmx, vmx->exit.insn_len);
-	if (vmx_event_wakes_hlt(vmx))
+	if (lapic || vmx_event_wakes_hlt(vmx))
 		return 1;
 	return vmx_exit_to_user(vcpu, VHM_EXIT_HLT);
 }
@@ -662,6 +673,21 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 	vhm_dr_put_guest(vcpu, dr7);
 }
 
+/* After in_guest and its barrier: the APIC's interrupt, if none is pending. */
+static void vmx_lapic_irq(struct vhm_vcpu *vcpu)
+{
+	struct vmx_events *ev = &to_vmx(vcpu)->ev;
+	int v;
+
+	if (!vcpu->lapic || (ev->flags & VHM_EVENT_INTERRUPT))
+		return;
+	v = vhm_lapic_next_irq(vcpu);
+	if (v < 0)
+		return;
+	ev->flags |= VHM_EVENT_INTERRUPT;
+	ev->interrupt_vector = v;
+}
+
 /* Preemption and interrupts off, the VMCS current on this CPU. */
 static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 {
@@ -676,6 +702,7 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
 	smp_mb();
 	vmx_flush_tlb(vcpu);
+	vmx_lapic_irq(vcpu);
 	vmx_inject_events(vmx);
 	vmx_save_host(&h);
 	vhm_xcr_load_guest(vcpu, osxsave);

@@ -58,6 +58,17 @@ struct vhm_enable_cap {		/* in: VHM_ENABLE_CAP */
 	__u64 args[4];		/* per capability; unused ones must be 0 */
 	__u64 reserved[4];	/* must be 0 */
 };
+/*
+ * An in-kernel local APIC for every vCPU created after it (docs/API.md):
+ * before the first VHM_CREATE_VCPU, once.
+ */
+#define VHM_CREATE_LAPIC	_IOW(VHMIO, 0x43, struct vhm_create_lapic)
+
+struct vhm_create_lapic {	/* in: VHM_CREATE_LAPIC */
+	__u32 flags;		/* must be 0 */
+	__u32 padding;		/* must be 0 */
+	__u64 reserved[3];	/* must be 0 */
+};
 /* Counters of the VM's nested paging (docs/API.md). */
 #define VHM_GET_VM_STATS	_IOWR(VHMIO, 0x4f, struct vhm_vm_stats)
 
@@ -168,6 +179,8 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
  *                        guest's XSETBV is virtualized.
  * VHM_CAP_DEBUGREGS      1: VHM_GET_DEBUGREGS / VHM_SET_DEBUGREGS exist
  *                        and the guest's debug registers are its own.
+ * VHM_CAP_LAPIC          1: VHM_CREATE_LAPIC exists (an in-kernel local
+ *                        APIC in xAPIC mode per vCPU).
  */
 #define VHM_CAP_HW_VENDOR	1
 #define VHM_CAP_NESTED_PAGING	2
@@ -175,6 +188,7 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
 #define VHM_CAP_MSR_EXITS	4
 #define VHM_CAP_XCRS		5
 #define VHM_CAP_DEBUGREGS	6
+#define VHM_CAP_LAPIC		7
 
 /* VHM_CAP_MSR_EXITS reasons (args[0] of VHM_ENABLE_CAP, run->msr.reason). */
 #define VHM_MSR_EXIT_UNKNOWN	(1u << 0)	/* an MSR vhm does not virtualize */

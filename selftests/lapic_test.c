@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The in-kernel local APIC (VHM_CREATE_LAPIC), seen by C guests
+ * (include/guest.h): its registers after reset, the one-shot and periodic
+ * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
+ * priority holding a lower-priority vector back, a signal ending a HLT
+ * the APIC sleeps in, and the ioctl's argument checks.
+ *
+ * Built with the guest code flags (Makefile: GUEST_CFLAGS).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/time.h>
+
+#include "kselftest_harness.h"
+#include "vhm_util.h"
+#include "vhm_vm.h"
+#include "guest.h"
+
+#define APIC_BASE	0xfee00000ull
+#define APIC_ID		0x20
+#define APIC_LVR	0x30
+#define APIC_TPR	0x80
+#define APIC_PPR	0xa0
+#define APIC_EOI	0xb0
+#define APIC_DFR	0xe0
+#define APIC_SVR	0xf0
+#define APIC_ISR	0x100
+#define APIC_IRR	0x200
+#define APIC_ICR	0x300
+#define APIC_ICR2	0x310
+#define APIC_LVTT	0x320
+#define APIC_LVT0	0x350
+#define APIC_TMICT	0x380
+#define APIC_TMCCT	0x390
+#define APIC_TDCR	0x3e0
+
+#define SVR_ENABLE	0x100
+#define LVT_MASKED	0x10000
+#define LVT_PERIODIC	0x20000
+#define ICR_SELF	0x40000
+#define TDCR_BY_1	0xb
+
+#define TIMER_VECTOR	0x40
+#define IPI_VECTOR	0x42
+#define LOW_VECTOR	0x45	/* priority class 4 */
+
+FIXTURE(lapic_test) {
+	int sys;
+	struct guest_vm vm;
+	struct guest_vcpu vcpu;
+};
+
+FIXTURE_SETUP(lapic_test)
+{
+	struct vhm_create_lapic c;
+
+	self->sys = -1;
+	self->vm.fd = -1;
+	self->vm.ram = NULL;
+	self->vcpu.raw.fd = -1;
+	REQUIRE_VHM_GUESTS(self->sys);
+	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_LAPIC));
+	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
+	memset(&c, 0, sizeof(c));
+	ASSERT_EQ(0, ioctl(self->vm.fd, VHM_CREATE_LAPIC, &c));
+	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
+}
+
+FIXTURE_TEARDOWN(lapic_test)
+{
+	guest_vcpu_free(&self->vcpu);
+	guest_vm_free(&self->vm);
+	if (self->sys >= 0)
+		close(self->sys);
+}
+
+/* ---------------------------------------------------------------------
+ * Guest side.
+ */
+
+static volatile uint64_t irq_count, irq_vector, irq_ppr;
+
+static uint32_t apic_read(uint32_t reg)
+{
+	return guest_readl(APIC_BASE + reg);
+}
+
+static void apic_write(uint32_t reg, uint32_t v)
+{
+	guest_writel(APIC_BASE + reg, v);
+}
+
+static void irq_handler(struct ex_regs *regs)
+{
+	irq_count++;
+	irq_vector = regs->vector;
+	irq_ppr = apic_read(APIC_PPR);
+	apic_write(APIC_EOI, 0);
+}
+
+static void guest_apic_enable(void)
+{
+	guest_set_handler(TIMER_VECTOR, irq_handler);
+	guest_set_handler(IPI_VECTOR, irq_handler);
+	guest_set_handler(LOW_VECTOR, irq_handler);
+	apic_write(APIC_SVR, SVR_ENABLE | 0xff);
+	apic_write(APIC_TDCR, TDCR_BY_1);
+}
+
+static void guest_sti_hlt(void)
+{
+	asm volatile("sti; hlt; cli" : : : "memory");
+}
+
+static void guest_sti_nop(void)
+{
+	asm volatile("sti; nop; nop; cli" : : : "memory");
+}
+
+static void guest_reset_state(void)
+{
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ID));
+	GUEST_ASSERT_EQ(0x50014, apic_read(APIC_LVR));
+	GUEST_ASSERT_EQ(0xff, apic_read(APIC_SVR));
+	GUEST_ASSERT_EQ(0xffffffff, apic_read(APIC_DFR));
+	GUEST_ASSERT_EQ(LVT_MASKED, apic_read(APIC_LVTT));
+	GUEST_ASSERT_EQ(LVT_MASKED, apic_read(APIC_LVT0));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TPR));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMCCT));
+	/* Software-disabled: the LVTs stay masked. */
+	apic_write(APIC_LVTT, TIMER_VECTOR);
+	GUEST_ASSERT_EQ(LVT_MASKED | TIMER_VECTOR, apic_read(APIC_LVTT));
+	apic_write(APIC_SVR, SVR_ENABLE | 0xff);
+	apic_write(APIC_LVTT, TIMER_VECTOR);
+	GUEST_ASSERT_EQ(TIMER_VECTOR, apic_read(APIC_LVTT));
+	apic_write(APIC_TPR, 0x123);
+	GUEST_ASSERT_EQ(0x23, apic_read(APIC_TPR));
+	GUEST_DONE();
+}
+
+/* A 1 ms one-shot: sti; hlt sleeps in the kernel until it fires. */
+static void guest_oneshot(void)
+{
+	int i;
+
+	guest_apic_enable();
+	apic_write(APIC_LVTT, TIMER_VECTOR);
+	apic_write(APIC_TMICT, 1000000);
+	GUEST_ASSERT(apic_read(APIC_TMCCT) <= 1000000);
+	for (i = 0; i < 1000 && !irq_count; i++)
+		guest_sti_hlt();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(TIMER_VECTOR, irq_vector);
+	/* In the handler, before EOI: PPR is the vector's class. */
+	GUEST_ASSERT_EQ(TIMER_VECTOR & 0xf0, irq_ppr);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMCCT));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ISR + 0x20));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_PPR));
+	GUEST_DONE();
+}
+
+/* A 200 us periodic timer fires 5 times; stopped by a 0 count. */
+static void guest_periodic(void)
+{
+	int i;
+
+	guest_apic_enable();
+	apic_write(APIC_LVTT, LVT_PERIODIC | TIMER_VECTOR);
+	apic_write(APIC_TMICT, 200000);
+	for (i = 0; i < 10000 && irq_count < 5; i++)
+		guest_sti_hlt();
+	apic_write(APIC_TMICT, 0);
+	GUEST_ASSERT(irq_count >= 5);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMCCT));
+	GUEST_DONE();
+}
+
+/* Self-IPIs: the shorthand, and the physical destination of our ID. */
+static void guest_self_ipi(void)
+{
+	guest_apic_enable();
+	apic_write(APIC_ICR, ICR_SELF | IPI_VECTOR);
+	/* IF=0: in IRR, not delivered. */
+	GUEST_ASSERT_EQ(1u << (IPI_VECTOR % 32),
+			apic_read(APIC_IRR + (IPI_VECTOR / 32) * 0x10));
+	GUEST_ASSERT_EQ(0, irq_count);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(IPI_VECTOR, irq_vector);
+	apic_write(APIC_ICR2, 0);
+	apic_write(APIC_ICR, IPI_VECTOR);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR + (IPI_VECTOR / 32) * 0x10));
+	GUEST_DONE();
+}
+
+/* TPR 0x50 holds vector 0x45 back until it is lowered to 0x30. */
+static void guest_tpr(void)
+{
+	guest_apic_enable();
+	apic_write(APIC_TPR, 0x50);
+	apic_write(APIC_ICR, ICR_SELF | LOW_VECTOR);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
+	GUEST_ASSERT_EQ(1u << (LOW_VECTOR % 32),
+			apic_read(APIC_IRR + (LOW_VECTOR / 32) * 0x10));
+	GUEST_ASSERT_EQ(0x50, apic_read(APIC_PPR));
+	apic_write(APIC_TPR, 0x30);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(LOW_VECTOR, irq_vector);
+	GUEST_ASSERT_EQ(0x40, irq_ppr);
+	GUEST_ASSERT_EQ(0x30, apic_read(APIC_PPR));
+	GUEST_DONE();
+}
+
+/* Nothing will wake this HLT but a signal. */
+static void guest_hlt_forever(void)
+{
+	guest_apic_enable();
+	GUEST_SYNC(0);
+	guest_sti_hlt();
+	GUEST_SYNC(1);
+	GUEST_DONE();
+}
+
+/* ---------------------------------------------------------------------
+ * Host side.
+ */
+
+TEST_F(lapic_test, reset_state)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_reset_state, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+/* ASSERT_GUEST_DONE fails on any other exit: HLT never exited. */
+TEST_F(lapic_test, oneshot_timer_hlt)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_oneshot, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, periodic_timer)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_periodic, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, self_ipi)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_self_ipi, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, tpr_masks_lower_priority)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/* A signal ends the sleep with -EINTR; RIP stays on the HLT. */
+TEST_F(lapic_test, signal_ends_hlt)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct vhm_regs r;
+	uint8_t insn;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_hlt_forever, 0));
+	ASSERT_GUEST_SYNC(v, 0);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	EXPECT_EQ(-EINTR, guest_run(v));
+	EXPECT_EQ(VHM_EXIT_INTR, v->run->exit_reason);
+	ASSERT_EQ(0, vhm_get_regs(&v->raw, &r));
+	memcpy(&insn, guest_gpa_to_hva(&self->vm, r.rip, 1), 1);
+	EXPECT_EQ(0xf4, insn);
+	/* A self-IPI from the host's side is not in this slice: stop here. */
+}
+
+TEST_F(lapic_test, bad_arguments)
+{
+	struct vhm_create_lapic c;
+	struct guest_vm vm2;
+	struct guest_vcpu v2;
+	int vm;
+
+	RETURN_IF_SKIPPED();
+	vm = self->vm.fd;
+	memset(&c, 0, sizeof(c));
+	/* Once only, and not after a vCPU. */
+	EXPECT_EQ(-1, ioctl(vm, VHM_CREATE_LAPIC, &c));
+	EXPECT_EQ(EEXIST, errno);
+
+	ASSERT_EQ(0, guest_vm_create(&vm2, self->sys));
+	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, (void *)8));
+	EXPECT_EQ(EFAULT, errno);
+	c.flags = 1;
+	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.flags = 0;
+	c.padding = 1;
+	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.padding = 0;
+	c.reserved[2] = 1;
+	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
+	EXPECT_EQ(EINVAL, errno);
+	c.reserved[2] = 0;
+	ASSERT_EQ(0, guest_vcpu_create(&vm2, 0, &v2));
+	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* Without an APIC the page is MMIO for userspace, as before. */
+	ASSERT_EQ(0, guest_vcpu_start_long(&v2, guest_reset_state, 0));
+	EXPECT_EQ(0, guest_run(&v2));
+	EXPECT_EQ(VHM_EXIT_MMIO, v2.run->exit_reason);
+	EXPECT_EQ(APIC_BASE + APIC_ID, v2.run->mmio.phys_addr);
+	guest_vcpu_free(&v2);
+	guest_vm_free(&vm2);
+}
+
+TEST_HARNESS_MAIN
