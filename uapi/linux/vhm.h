@@ -65,9 +65,21 @@ struct vhm_enable_cap {		/* in: VHM_ENABLE_CAP */
 #define VHM_CREATE_LAPIC	_IOW(VHMIO, 0x43, struct vhm_create_lapic)
 
 struct vhm_create_lapic {	/* in: VHM_CREATE_LAPIC */
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* VHM_LAPIC_*; others must be 0 */
 	__u32 padding;		/* must be 0 */
 	__u64 reserved[3];	/* must be 0 */
+};
+/* Also an in-kernel IOAPIC (24 pins at 0xfec00000) fed by VHM_IRQ_LINE. */
+#define VHM_LAPIC_IOAPIC	(1u << 0)
+
+/* Raise or lower an IOAPIC input (VHM_LAPIC_IOAPIC; docs/API.md). */
+#define VHM_IRQ_LINE		_IOW(VHMIO, 0x44, struct vhm_irq_line)
+
+struct vhm_irq_line {		/* in: VHM_IRQ_LINE */
+	__u32 gsi;		/* IOAPIC pin, 0-23 */
+	__u32 level;		/* 0 or 1 */
+	__u32 flags;		/* must be 0 */
+	__u32 reserved;		/* must be 0 */
 };
 /* Counters of the VM's nested paging (docs/API.md). */
 #define VHM_GET_VM_STATS	_IOWR(VHMIO, 0x4f, struct vhm_vm_stats)
@@ -180,7 +192,10 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
  * VHM_CAP_DEBUGREGS      1: VHM_GET_DEBUGREGS / VHM_SET_DEBUGREGS exist
  *                        and the guest's debug registers are its own.
  * VHM_CAP_LAPIC          1: VHM_CREATE_LAPIC exists (an in-kernel local
- *                        APIC in xAPIC mode per vCPU).
+ *                        APIC per vCPU: xAPIC MMIO and x2APIC MSRs, its
+ *                        timer, IPIs; vCPUs other than 0 wait for
+ *                        INIT/SIPI in VHM_RUN).
+ * VHM_CAP_IOAPIC         1: VHM_LAPIC_IOAPIC and VHM_IRQ_LINE exist.
  */
 #define VHM_CAP_HW_VENDOR	1
 #define VHM_CAP_NESTED_PAGING	2
@@ -189,6 +204,7 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
 #define VHM_CAP_XCRS		5
 #define VHM_CAP_DEBUGREGS	6
 #define VHM_CAP_LAPIC		7
+#define VHM_CAP_IOAPIC		8
 
 /* VHM_CAP_MSR_EXITS reasons (args[0] of VHM_ENABLE_CAP, run->msr.reason). */
 #define VHM_MSR_EXIT_UNKNOWN	(1u << 0)	/* an MSR vhm does not virtualize */
