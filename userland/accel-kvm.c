@@ -74,38 +74,44 @@ static int kvm_set_memory(struct accel *a, uint32_t slot, uint64_t gpa,
 		kvm_fail("KVM_SET_USER_MEMORY_REGION") : 0;
 }
 
-/*
- * The vCPU's CPUID: what KVM supports, minus what this VM lacks because
- * vhmctl creates no in-kernel irqchip (the local APIC, x2APIC, the TSC
- * deadline timer) and minus KVM's paravirtual leaves (0x40000000 up), so
- * that a guest sees the machine it sees on vhm, whose table hides those
- * too. Without a table, KVM answers zeros and a Linux guest stops early
- * ("no FPU found").
- */
-#define KVM_CPUID_MAX	256
-
-static void kvm_cpuid_mask(struct kvm_cpuid2 *c)
+static bool kvm_has_irqchip(struct accel *a)
 {
-	struct kvm_cpuid_entry2 *e;
-	uint32_t i, n = 0;
-
-	for (i = 0; i < c->nent; i++) {
-		e = &c->entries[i];
-		if (e->function >= 0x40000000 && e->function < 0x50000000)
-			continue;
-		if (e->function == 1) {
-			e->ecx &= ~((1u << 21) | (1u << 24));
-			e->edx &= ~(1u << 9);
-		}
-		c->entries[n++] = *e;
-	}
-	c->nent = n;
+	return ioctl(a->sys, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) > 0;
 }
 
-static int kvm_set_cpuid(struct accel *a)
+/* KVM's PIC, IOAPIC and a LAPIC per vCPU; APs wait for INIT/SIPI. */
+static int kvm_create_irqchip(struct accel *a)
+{
+	if (ioctl(a->vm, KVM_CREATE_IRQCHIP, 0))
+		return kvm_fail("KVM_CREATE_IRQCHIP");
+	a->irqchip = true;
+	return 0;
+}
+
+static int kvm_irq_line(struct accel *a, uint32_t gsi, int level)
+{
+	struct kvm_irq_level l = { .irq = gsi, .level = level };
+
+	return ioctl(a->vm, KVM_IRQ_LINE, &l);
+}
+
+/*
+ * The vCPU's CPUID: what KVM supports, edited by accel_cpuid_edit():
+ * without the irqchip minus the local APIC and KVM's paravirtual leaves,
+ * so that a guest sees the machine it sees on vhm; with it, KVM's
+ * signature and leaves stay. Without a table, KVM answers zeros and a
+ * Linux guest stops early ("no FPU found"). The layouts agree:
+ */
+_Static_assert(sizeof(struct kvm_cpuid_entry2) == sizeof(struct vhm_cpuid_entry) &&
+	       KVM_CPUID_FLAG_SIGNIFCANT_INDEX == VHM_CPUID_SIGNIFICANT_INDEX,
+	       "kvm_cpuid_entry2 and vhm_cpuid_entry differ");
+
+#define KVM_CPUID_MAX	256
+
+static int kvm_set_cpuid(struct accel *a, struct accel_vcpu *v)
 {
 	struct kvm_cpuid2 *c;
-	int rc = -1;
+	int rc = -1, khz;
 
 	c = calloc(1, sizeof(*c) + KVM_CPUID_MAX * sizeof(c->entries[0]));
 	if (!c)
@@ -115,8 +121,12 @@ static int kvm_set_cpuid(struct accel *a)
 		kvm_fail("KVM_GET_SUPPORTED_CPUID");
 		goto out;
 	}
-	kvm_cpuid_mask(c);
-	if (ioctl(a->vcpu, KVM_SET_CPUID2, c)) {
+	khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+	if (a->irqchip && !a->tsc_khz)
+		a->tsc_khz = khz > 0 ? (uint32_t)khz : accel_host_tsc_khz();
+	c->nent = accel_cpuid_edit((struct vhm_cpuid_entry *)c->entries,
+				   c->nent, KVM_CPUID_MAX, a, v->id, NULL);
+	if (ioctl(v->fd, KVM_SET_CPUID2, c)) {
 		kvm_fail("KVM_SET_CPUID2");
 		goto out;
 	}
@@ -128,18 +138,23 @@ out:
 
 static int kvm_create_vcpu(struct accel *a)
 {
-	a->vcpu = ioctl(a->vm, KVM_CREATE_VCPU, 0);
-	if (a->vcpu < 0)
+	struct accel_vcpu *v = &a->vcpus[a->nr_vcpus];
+
+	v->accel = a;
+	v->id = a->nr_vcpus;
+	v->fd = ioctl(a->vm, KVM_CREATE_VCPU, v->id);
+	if (v->fd < 0)
 		return kvm_fail("KVM_CREATE_VCPU");
-	if (kvm_set_cpuid(a))
+	a->nr_vcpus++;
+	if (kvm_set_cpuid(a, v))
 		return -1;
 	a->run_size = ioctl(a->sys, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (a->run_size <= 0)
 		return kvm_fail("KVM_GET_VCPU_MMAP_SIZE");
-	a->run = mmap(NULL, a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      a->vcpu, 0);
-	if (a->run == MAP_FAILED) {
-		a->run = NULL;
+	v->run = mmap(NULL, a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
 		return kvm_fail("mmap run area");
 	}
 	return 0;
@@ -154,14 +169,14 @@ static int kvm_add_vcpu(struct accel *a, int id)
 	return ioctl(a->vm, KVM_CREATE_VCPU, id);
 }
 
-static int kvm_get_regs(struct accel *a, struct vhm_regs *r)
+static int kvm_get_regs(struct accel_vcpu *v, struct vhm_regs *r)
 {
-	return ioctl(a->vcpu, KVM_GET_REGS, r) ? kvm_fail("KVM_GET_REGS") : 0;
+	return ioctl(v->fd, KVM_GET_REGS, r) ? kvm_fail("KVM_GET_REGS") : 0;
 }
 
-static int kvm_set_regs(struct accel *a, const struct vhm_regs *r)
+static int kvm_set_regs(struct accel_vcpu *v, const struct vhm_regs *r)
 {
-	return ioctl(a->vcpu, KVM_SET_REGS, r) ? kvm_fail("KVM_SET_REGS") : 0;
+	return ioctl(v->fd, KVM_SET_REGS, r) ? kvm_fail("KVM_SET_REGS") : 0;
 }
 
 static void seg_from_kvm(struct vhm_segment *v, const struct kvm_segment *k)
@@ -195,14 +210,14 @@ static void seg_to_kvm(struct kvm_segment *k, const struct vhm_segment *v)
 
 #define SEGS(x)	{ &x.cs, &x.ds, &x.es, &x.fs, &x.gs, &x.ss, &x.tr, &x.ldt }
 
-static int kvm_get_sregs(struct accel *a, struct vhm_sregs *s)
+static int kvm_get_sregs(struct accel_vcpu *v, struct vhm_sregs *s)
 {
 	struct kvm_sregs k;
 	struct kvm_segment *ks[] = SEGS(k);
 	struct vhm_segment *vs[] = SEGS((*s));
 	unsigned int i;
 
-	if (ioctl(a->vcpu, KVM_GET_SREGS, &k))
+	if (ioctl(v->fd, KVM_GET_SREGS, &k))
 		return kvm_fail("KVM_GET_SREGS");
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < 8; i++)
@@ -221,14 +236,14 @@ static int kvm_get_sregs(struct accel *a, struct vhm_sregs *s)
 	return 0;
 }
 
-static int kvm_set_sregs(struct accel *a, const struct vhm_sregs *s)
+static int kvm_set_sregs(struct accel_vcpu *v, const struct vhm_sregs *s)
 {
 	struct kvm_sregs k;
 	struct kvm_segment *ks[] = SEGS(k);
 	const struct vhm_segment *vs[] = SEGS((*s));
 	unsigned int i;
 
-	if (ioctl(a->vcpu, KVM_GET_SREGS, &k))	/* keeps interrupt_bitmap */
+	if (ioctl(v->fd, KVM_GET_SREGS, &k))	/* keeps interrupt_bitmap */
 		return kvm_fail("KVM_GET_SREGS");
 	for (i = 0; i < 8; i++)
 		seg_to_kvm(ks[i], vs[i]);
@@ -243,7 +258,7 @@ static int kvm_set_sregs(struct accel *a, const struct vhm_sregs *s)
 	k.cr8 = s->cr8;
 	k.efer = s->efer;
 	k.apic_base = s->apic_base;
-	return ioctl(a->vcpu, KVM_SET_SREGS, &k) ? kvm_fail("KVM_SET_SREGS") : 0;
+	return ioctl(v->fd, KVM_SET_SREGS, &k) ? kvm_fail("KVM_SET_SREGS") : 0;
 }
 
 static void kvm_exit_io(struct kvm_run *run, struct accel_exit *e)
@@ -256,12 +271,19 @@ static void kvm_exit_io(struct kvm_run *run, struct accel_exit *e)
 	e->io.data = (uint8_t *)run + run->io.data_offset;
 }
 
-static int kvm_run(struct accel *a, struct accel_exit *e)
+static void kvm_kick(struct accel_vcpu *v)
 {
-	struct kvm_run *run = a->run;
+	struct kvm_run *run = v->run;
+
+	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+}
+
+static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
+{
+	struct kvm_run *run = v->run;
 
 	memset(e, 0, sizeof(*e));
-	if (ioctl(a->vcpu, KVM_RUN, 0)) {
+	if (ioctl(v->fd, KVM_RUN, 0)) {
 		if (errno != EINTR)
 			return -1;
 		e->kind = ACCEL_EXIT_INTR;
@@ -305,6 +327,9 @@ const struct accel_ops accel_kvm_ops = {
 	.open = kvm_open,
 	.create_vm = kvm_create_vm,
 	.set_memory = kvm_set_memory,
+	.has_irqchip = kvm_has_irqchip,
+	.create_irqchip = kvm_create_irqchip,
+	.irq_line = kvm_irq_line,
 	.create_vcpu = kvm_create_vcpu,
 	.add_vcpu = kvm_add_vcpu,
 	.get_regs = kvm_get_regs,
@@ -312,4 +337,5 @@ const struct accel_ops accel_kvm_ops = {
 	.get_sregs = kvm_get_sregs,
 	.set_sregs = kvm_set_sregs,
 	.run = kvm_run,
+	.kick = kvm_kick,
 };

@@ -2,6 +2,7 @@
 /* The vhm accelerator: /dev/vhm (docs/API.md). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -41,21 +42,82 @@ static int vhm_set_memory(struct accel *a, uint32_t slot, uint64_t gpa,
 		vhm_fail("VHM_SET_MEMORY_SLOT") : 0;
 }
 
+static bool vhm_has_irqchip(struct accel *a)
+{
+	return ioctl(a->sys, VHM_CHECK_EXTENSION, VHM_CAP_LAPIC) > 0 &&
+	       ioctl(a->sys, VHM_CHECK_EXTENSION, VHM_CAP_IOAPIC) > 0;
+}
+
+static int vhm_create_irqchip(struct accel *a)
+{
+	struct vhm_create_lapic c = { .flags = VHM_LAPIC_IOAPIC };
+
+	if (ioctl(a->vm, VHM_CREATE_LAPIC, &c))
+		return vhm_fail("VHM_CREATE_LAPIC");
+	a->irqchip = true;
+	a->tsc_khz = accel_host_tsc_khz();
+	return 0;
+}
+
+static int vhm_irq_line(struct accel *a, uint32_t gsi, int level)
+{
+	struct vhm_irq_line l = { .gsi = gsi, .level = level };
+
+	return ioctl(a->vm, VHM_IRQ_LINE, &l);
+}
+
+/*
+ * With the irqchip, the supported table edited for this vCPU (APIC IDs,
+ * timing leaves, the signature "VHMVHMVHM"); without it the module's
+ * default table (it hides the APIC already).
+ */
+static int vhm_set_cpuid(struct accel *a, struct accel_vcpu *v)
+{
+	struct vhm_cpuid *c;
+	int rc = -1;
+
+	if (!a->irqchip)
+		return 0;
+	c = calloc(1, sizeof(*c) + VHM_MAX_CPUID_ENTRIES * sizeof(c->entries[0]));
+	if (!c)
+		return vhm_fail("cpuid table");
+	c->nent = VHM_MAX_CPUID_ENTRIES;
+	if (ioctl(a->sys, VHM_GET_SUPPORTED_CPUID, c)) {
+		vhm_fail("VHM_GET_SUPPORTED_CPUID");
+		goto out;
+	}
+	c->nent = accel_cpuid_edit(c->entries, c->nent, VHM_MAX_CPUID_ENTRIES,
+				   a, v->id, "VHMVHMVHM\0\0\0");
+	if (ioctl(v->fd, VHM_SET_CPUID, c)) {
+		vhm_fail("VHM_SET_CPUID");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(c);
+	return rc;
+}
+
 static int vhm_create_vcpu(struct accel *a)
 {
-	a->vcpu = ioctl(a->vm, VHM_CREATE_VCPU, 0);
-	if (a->vcpu < 0)
+	struct accel_vcpu *v = &a->vcpus[a->nr_vcpus];
+
+	v->accel = a;
+	v->id = a->nr_vcpus;
+	v->fd = ioctl(a->vm, VHM_CREATE_VCPU, v->id);
+	if (v->fd < 0)
 		return vhm_fail("VHM_CREATE_VCPU");
+	a->nr_vcpus++;
 	a->run_size = ioctl(a->sys, VHM_GET_VCPU_MMAP_SIZE, 0);
 	if (a->run_size <= 0)
 		return vhm_fail("VHM_GET_VCPU_MMAP_SIZE");
-	a->run = mmap(NULL, a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      a->vcpu, 0);
-	if (a->run == MAP_FAILED) {
-		a->run = NULL;
+	v->run = mmap(NULL, a->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      v->fd, 0);
+	if (v->run == MAP_FAILED) {
+		v->run = NULL;
 		return vhm_fail("mmap run area");
 	}
-	return 0;
+	return vhm_set_cpuid(a, v);
 }
 
 static int vhm_add_vcpu(struct accel *a, int id)
@@ -63,24 +125,31 @@ static int vhm_add_vcpu(struct accel *a, int id)
 	return ioctl(a->vm, VHM_CREATE_VCPU, id);
 }
 
-static int vhm_get_regs(struct accel *a, struct vhm_regs *r)
+static int vhm_get_regs(struct accel_vcpu *v, struct vhm_regs *r)
 {
-	return ioctl(a->vcpu, VHM_GET_REGS, r) ? vhm_fail("VHM_GET_REGS") : 0;
+	return ioctl(v->fd, VHM_GET_REGS, r) ? vhm_fail("VHM_GET_REGS") : 0;
 }
 
-static int vhm_set_regs(struct accel *a, const struct vhm_regs *r)
+static int vhm_set_regs(struct accel_vcpu *v, const struct vhm_regs *r)
 {
-	return ioctl(a->vcpu, VHM_SET_REGS, r) ? vhm_fail("VHM_SET_REGS") : 0;
+	return ioctl(v->fd, VHM_SET_REGS, r) ? vhm_fail("VHM_SET_REGS") : 0;
 }
 
-static int vhm_get_sregs(struct accel *a, struct vhm_sregs *s)
+static int vhm_get_sregs(struct accel_vcpu *v, struct vhm_sregs *s)
 {
-	return ioctl(a->vcpu, VHM_GET_SREGS, s) ? vhm_fail("VHM_GET_SREGS") : 0;
+	return ioctl(v->fd, VHM_GET_SREGS, s) ? vhm_fail("VHM_GET_SREGS") : 0;
 }
 
-static int vhm_set_sregs(struct accel *a, const struct vhm_sregs *s)
+static int vhm_set_sregs(struct accel_vcpu *v, const struct vhm_sregs *s)
 {
-	return ioctl(a->vcpu, VHM_SET_SREGS, s) ? vhm_fail("VHM_SET_SREGS") : 0;
+	return ioctl(v->fd, VHM_SET_SREGS, s) ? vhm_fail("VHM_SET_SREGS") : 0;
+}
+
+static void vhm_kick(struct accel_vcpu *v)
+{
+	struct vhm_run *run = v->run;
+
+	__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 }
 
 static void vhm_exit_io(struct vhm_run *run, struct accel_exit *e)
@@ -93,12 +162,12 @@ static void vhm_exit_io(struct vhm_run *run, struct accel_exit *e)
 	e->io.data = (uint8_t *)run + run->io.data_offset;
 }
 
-static int vhm_run(struct accel *a, struct accel_exit *e)
+static int vhm_run(struct accel_vcpu *v, struct accel_exit *e)
 {
-	struct vhm_run *run = a->run;
+	struct vhm_run *run = v->run;
 
 	memset(e, 0, sizeof(*e));
-	if (ioctl(a->vcpu, VHM_RUN, 0)) {
+	if (ioctl(v->fd, VHM_RUN, 0)) {
 		if (errno != EINTR)
 			return -1;
 		e->kind = ACCEL_EXIT_INTR;
@@ -149,6 +218,9 @@ const struct accel_ops accel_vhm_ops = {
 	.open = vhm_open,
 	.create_vm = vhm_create_vm,
 	.set_memory = vhm_set_memory,
+	.has_irqchip = vhm_has_irqchip,
+	.create_irqchip = vhm_create_irqchip,
+	.irq_line = vhm_irq_line,
 	.create_vcpu = vhm_create_vcpu,
 	.add_vcpu = vhm_add_vcpu,
 	.get_regs = vhm_get_regs,
@@ -156,4 +228,5 @@ const struct accel_ops accel_vhm_ops = {
 	.get_sregs = vhm_get_sregs,
 	.set_sregs = vhm_set_sregs,
 	.run = vhm_run,
+	.kick = vhm_kick,
 };

@@ -23,7 +23,7 @@
 #include "vhmctl.h"
 #include "vmm.h"
 
-#define RUN_MAX_CPUS	64
+#define RUN_MAX_CPUS	ACCEL_MAX_VCPUS
 
 struct run_opts {
 	uint64_t mem, gpa, entry;
@@ -138,6 +138,18 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/*
+ * The interrupt controllers: required for more than one CPU, there for a
+ * kernel when the accelerator has them; a flat binary on one CPU gets none
+ * (its HLT must end the run: with KVM's irqchip a HLT never exits).
+ */
+static enum vmm_irqchip run_irqchip(const struct run_opts *o)
+{
+	if (o->cpus > 1)
+		return VMM_IRQCHIP_ON;
+	return o->kernel ? VMM_IRQCHIP_AUTO : VMM_IRQCHIP_OFF;
+}
+
 static int run_flat(struct vmm *vmm, struct run_opts *o,
 		    const struct accel_ops *ops)
 {
@@ -147,7 +159,8 @@ static int run_flat(struct vmm *vmm, struct run_opts *o,
 		o->gpa = real ? 0x7c00 : 0x100000;
 	if (o->entry == UINT64_MAX)
 		o->entry = o->gpa;
-	if (vmm_create(vmm, o->mem, ops) || vmm_load_file(vmm, o->load, o->gpa))
+	if (vmm_create(vmm, o->mem, o->cpus, run_irqchip(o), ops) ||
+	    vmm_load_file(vmm, o->load, o->gpa))
 		return -1;
 	return real ? vmm_setup_real(vmm, o->entry) :
 		      vmm_setup_long(vmm, o->entry);
@@ -163,7 +176,7 @@ static int run_kernel(struct vmm *vmm, const struct run_opts *o,
 	    (o->initrd && boot_file_map(&args.initrd, o->initrd)) ||
 	    boot_prepare(&plan, &args))
 		return -1;
-	if (vmm_create(vmm, o->mem, ops))
+	if (vmm_create(vmm, o->mem, o->cpus, run_irqchip(o), ops))
 		return -1;
 	return boot_load(vmm, &plan);
 }
@@ -184,11 +197,6 @@ int cmd_run(int argc, char **argv)
 	ops = accel_by_name(o.accel);
 	if (!ops)
 		return 2;
-	if (o.cpus > 1) {
-		fprintf(stderr, "vhmctl: --cpus %lu needs the local APIC, not implemented yet (SMP comes with the in-kernel APIC)\n",
-			o.cpus);
-		return 1;
-	}
 	if (o.kernel ? run_kernel(&vmm, &o, ops) : run_flat(&vmm, &o, ops))
 		return 1;
 	return vmm_run(&vmm);

@@ -2,9 +2,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -63,24 +65,50 @@ static int vmm_fail(const char *what)
 	return -1;
 }
 
-int vmm_create(struct vmm *vmm, uint64_t ram_size,
-	       const struct accel_ops *ops)
+/* The irqchip as asked; 0, or -1 with a message. */
+static int vmm_irqchip(struct vmm *vmm, enum vmm_irqchip irqchip)
+{
+	struct accel *a = &vmm->accel;
+
+	if (irqchip == VMM_IRQCHIP_OFF)
+		return 0;
+	if (!a->ops->has_irqchip(a)) {
+		if (irqchip == VMM_IRQCHIP_AUTO)
+			return 0;
+		fprintf(stderr, "vhmctl: --cpus %u needs %s (in-kernel local APICs and IOAPIC); this %s lacks it\n",
+			vmm->nr_cpus, a->ops == &accel_vhm_ops ?
+			"VHM_CAP_LAPIC and VHM_CAP_IOAPIC" : "KVM_CAP_IRQCHIP",
+			a->ops == &accel_vhm_ops ? "vhm module" : "KVM");
+		return -1;
+	}
+	return a->ops->create_irqchip(a);
+}
+
+int vmm_create(struct vmm *vmm, uint64_t ram_size, unsigned int nr_cpus,
+	       enum vmm_irqchip irqchip, const struct accel_ops *ops)
 {
 	struct accel *a = &vmm->accel;
 	struct vmm_device *d;
+	unsigned int i;
 
 	if (accel_init(a, ops))
 		return -1;
 	vmm->ram_size = ram_size;
-	vmm->nr_cpus = 1;
+	vmm->nr_cpus = nr_cpus;
 	vmm->stop = -1;
+	pthread_mutex_init(&vmm->lock, NULL);
+	pthread_mutex_init(&vmm->run_lock, NULL);
+	pthread_cond_init(&vmm->run_cond, NULL);
 	vmm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vmm->ram == MAP_FAILED)
 		return vmm_fail("mmap guest RAM");
 	if (ops->set_memory(a, 0, 0, ram_size, vmm->ram) ||
-	    ops->create_vcpu(a))
+	    vmm_irqchip(vmm, irqchip))
 		return -1;
+	for (i = 0; i < nr_cpus; i++)
+		if (ops->create_vcpu(a))
+			return -1;
 	for (d = devices; d; d = d->next)
 		if (d->init(vmm))
 			return -1;
@@ -111,9 +139,10 @@ static int vmm_set_entry(struct vmm *vmm, const struct vhm_sregs *s,
 			 uint64_t entry, uint64_t rsp)
 {
 	struct vhm_regs r = { .rip = entry, .rflags = 2, .rsp = rsp };
-	struct accel *a = &vmm->accel;
+	struct accel_vcpu *v = accel_bsp(&vmm->accel);
 
-	return a->ops->set_sregs(a, s) || a->ops->set_regs(a, &r) ? -1 : 0;
+	return v->accel->ops->set_sregs(v, s) ||
+	       v->accel->ops->set_regs(v, &r) ? -1 : 0;
 }
 
 /* Real mode at CS:IP = 0:entry. */
@@ -125,7 +154,7 @@ int vmm_setup_real(struct vmm *vmm, uint64_t entry)
 		fprintf(stderr, "vhmctl: a real-mode entry must be below 64 KiB\n");
 		return -1;
 	}
-	if (vmm->accel.ops->get_sregs(&vmm->accel, &s))
+	if (vmm->accel.ops->get_sregs(accel_bsp(&vmm->accel), &s))
 		return -1;
 	s.cs.base = 0;
 	s.cs.selector = 0;
@@ -175,13 +204,14 @@ static int vmm_enter_long(struct vmm *vmm, uint64_t gdt_gpa, uint16_t cs,
 			  uint64_t pml4_gpa, struct vhm_regs *r)
 {
 	uint64_t *gdt = (uint64_t *)(vmm->ram + gdt_gpa);
-	struct accel *a = &vmm->accel;
+	struct accel_vcpu *v = accel_bsp(&vmm->accel);
+	const struct accel_ops *ops = vmm->accel.ops;
 	struct vhm_sregs s;
 
 	memset(gdt, 0, cs);
 	gdt[cs / 8] = 0x00af9b000000ffffULL;		/* 64-bit code */
 	gdt[cs / 8 + 1] = 0x00cf93000000ffffULL;	/* data */
-	if (a->ops->get_sregs(a, &s))
+	if (ops->get_sregs(v, &s))
 		return -1;
 	vmm_segment(&s.cs, cs, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) |
 		    VHM_SEG_L | VHM_SEG_G);
@@ -195,7 +225,7 @@ static int vmm_enter_long(struct vmm *vmm, uint64_t gdt_gpa, uint16_t cs,
 	s.cr4 = 0x620;		/* OSXMMEXCPT, OSFXSR, PAE */
 	s.efer = 0x500;		/* LMA, LME */
 	r->rflags = 2;
-	return a->ops->set_sregs(a, &s) || a->ops->set_regs(a, r) ? -1 : 0;
+	return ops->set_sregs(v, &s) || ops->set_regs(v, r) ? -1 : 0;
 }
 
 int vmm_setup_long(struct vmm *vmm, uint64_t entry)
@@ -234,10 +264,11 @@ int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
 			uint32_t ebx)
 {
 	struct vhm_regs r = { .rip = entry, .rflags = 2, .rax = eax, .rbx = ebx };
-	struct accel *a = &vmm->accel;
+	struct accel_vcpu *v = accel_bsp(&vmm->accel);
+	const struct accel_ops *ops = vmm->accel.ops;
 	struct vhm_sregs s;
 
-	if (a->ops->get_sregs(a, &s))
+	if (ops->get_sregs(v, &s))
 		return -1;
 	vmm_segment(&s.cs, 8, VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) |
 		    VHM_SEG_DB | VHM_SEG_G);
@@ -248,12 +279,41 @@ int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
 	s.cr3 = 0;
 	s.cr4 = 0;
 	s.efer = 0;
-	return a->ops->set_sregs(a, &s) || a->ops->set_regs(a, &r) ? -1 : 0;
+	return ops->set_sregs(v, &s) || ops->set_regs(v, &r) ? -1 : 0;
 }
 
 void vmm_stop(struct vmm *vmm, int status)
 {
-	vmm->stop = status;
+	int none = -1;
+
+	__atomic_compare_exchange_n(&vmm->stop, &none, status, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&vmm->run_lock);
+	pthread_cond_broadcast(&vmm->run_cond);
+	pthread_mutex_unlock(&vmm->run_lock);
+}
+
+static bool vmm_stopped(struct vmm *vmm)
+{
+	return __atomic_load_n(&vmm->stop, __ATOMIC_SEQ_CST) >= 0;
+}
+
+void vmm_lock(struct vmm *vmm)
+{
+	pthread_mutex_lock(&vmm->lock);
+}
+
+void vmm_unlock(struct vmm *vmm)
+{
+	pthread_mutex_unlock(&vmm->lock);
+}
+
+void vmm_irq_line(struct vmm *vmm, uint32_t gsi, int level)
+{
+	struct accel *a = &vmm->accel;
+
+	if (a->irqchip && a->ops->irq_line(a, gsi, level))
+		fprintf(stderr, "vhmctl: irq line %u: %s\n", gsi, strerror(errno));
 }
 
 static enum vmm_end vmm_report(const struct accel_exit *e)
@@ -279,14 +339,31 @@ static enum vmm_end vmm_report(const struct accel_exit *e)
 	}
 }
 
-int vmm_run(struct vmm *vmm)
+/* A port I/O or MMIO exit, handled with the devices locked. */
+static void vmm_exit(struct vmm *vmm, const struct accel_exit *e)
 {
-	struct accel *a = &vmm->accel;
-	struct accel_exit e;
 	uint32_t i;
 
-	for (;;) {
-		if (a->ops->run(a, &e)) {
+	vmm_lock(vmm);
+	if (e->kind == ACCEL_EXIT_IO) {
+		for (i = 0; i < e->io.count && !vmm_stopped(vmm); i++)
+			vmm_dispatch(vmm, VMM_PIO, e->io.port,
+				     e->io.data + i * e->io.size,
+				     e->io.size, e->io.is_write);
+	} else {
+		vmm_dispatch(vmm, VMM_MMIO, e->mmio.addr, e->mmio.data,
+			     e->mmio.len, e->mmio.is_write);
+	}
+	vmm_unlock(vmm);
+}
+
+/* Run v until the VM stops (its status) or v halts (-1). */
+static int vmm_vcpu_loop(struct vmm *vmm, struct accel_vcpu *v)
+{
+	struct accel_exit e;
+
+	while (!vmm_stopped(vmm)) {
+		if (vmm->accel.ops->run(v, &e)) {
 			vmm_fail("run");
 			return VMM_END_ERROR;
 		}
@@ -294,22 +371,91 @@ int vmm_run(struct vmm *vmm)
 		case ACCEL_EXIT_INTR:
 			break;
 		case ACCEL_EXIT_IO:
-			for (i = 0; i < e.io.count && vmm->stop < 0; i++)
-				vmm_dispatch(vmm, VMM_PIO, e.io.port,
-					     e.io.data + i * e.io.size,
-					     e.io.size, e.io.is_write);
-			break;
 		case ACCEL_EXIT_MMIO:
-			vmm_dispatch(vmm, VMM_MMIO, e.mmio.addr, e.mmio.data,
-				     e.mmio.len, e.mmio.is_write);
+			vmm_exit(vmm, &e);
 			break;
 		case ACCEL_EXIT_HYPERCALL:
 			*e.hypercall.ret = -38;	/* -ENOSYS: none defined */
 			break;
+		case ACCEL_EXIT_HLT:
+			return -1;
 		default:
 			return vmm_report(&e);
 		}
-		if (vmm->stop >= 0)
-			return vmm->stop;
 	}
+	return vmm->stop;
+}
+
+static void *vmm_vcpu_thread(void *arg)
+{
+	struct accel_vcpu *v = arg;
+	/* struct vmm begins with its struct accel */
+	struct vmm *vmm = (struct vmm *)v->accel;
+	int end = vmm_vcpu_loop(vmm, v);
+
+	if (end >= 0)
+		vmm_stop(vmm, end);
+	pthread_mutex_lock(&vmm->run_lock);
+	vmm->done[v->id] = true;
+	vmm->running--;
+	pthread_cond_broadcast(&vmm->run_cond);
+	pthread_mutex_unlock(&vmm->run_lock);
+	return NULL;
+}
+
+/* Interrupts VHM_RUN/KVM_RUN (EINTR); SA_RESTART must not be set. */
+static void vmm_kick_signal(int sig)
+{
+	(void)sig;
+}
+
+/* With run_lock held: kick the running vCPUs until every one is done. */
+static void vmm_end_all(struct vmm *vmm)
+{
+	struct timespec t;
+	unsigned int i;
+
+	while (vmm->running) {
+		for (i = 0; i < vmm->nr_cpus; i++) {
+			if (vmm->done[i])
+				continue;
+			vmm->accel.ops->kick(&vmm->accel.vcpus[i]);
+			pthread_kill(vmm->threads[i], SIGUSR1);
+		}
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_nsec += 10000000;
+		if (t.tv_nsec >= 1000000000) {
+			t.tv_sec++;
+			t.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&vmm->run_cond, &vmm->run_lock, &t);
+	}
+}
+
+int vmm_run(struct vmm *vmm)
+{
+	struct sigaction sa = { .sa_handler = vmm_kick_signal };
+	unsigned int i, started;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_mutex_lock(&vmm->run_lock);
+	for (started = 0; started < vmm->nr_cpus; started++) {
+		if (pthread_create(&vmm->threads[started], NULL,
+				   vmm_vcpu_thread,
+				   &vmm->accel.vcpus[started]))
+			break;
+		vmm->running++;
+	}
+	if (started < vmm->nr_cpus) {
+		fprintf(stderr, "vhmctl: cannot start the thread of vCPU %u\n",
+			started);
+		vmm->stop = VMM_END_ERROR;
+	}
+	while (vmm->running && !vmm_stopped(vmm))
+		pthread_cond_wait(&vmm->run_cond, &vmm->run_lock);
+	vmm_end_all(vmm);
+	pthread_mutex_unlock(&vmm->run_lock);
+	for (i = 0; i < started; i++)
+		pthread_join(vmm->threads[i], NULL);
+	return vmm_stopped(vmm) ? vmm->stop : VMM_END_HALT;
 }

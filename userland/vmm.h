@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vhmctl's VMM core: one VM with one memory slot of guest RAM, its vCPUs,
- * the device registry (port I/O and MMIO handlers by range, one handler
- * signature) and the run loop.
+ * vhmctl's VMM core: one VM with one memory slot of guest RAM, its vCPUs
+ * (one host thread each while vmm_run() runs), the device registry (port
+ * I/O and MMIO handlers by range, one handler signature) and the run loop.
+ * Device handlers run with vmm_lock() held, one at a time whatever vCPU
+ * exits; a device's own threads (timers, input) take it too.
  */
 #ifndef VMM_H
 #define VMM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,8 +21,14 @@ struct vmm {
 	struct accel accel;	/* /dev/vhm or /dev/kvm */
 	uint8_t *ram;
 	uint64_t ram_size;
-	unsigned int nr_cpus;	/* what fw_cfg reports */
+	unsigned int nr_cpus;	/* vCPUs: what fw_cfg and the MADT report */
 	int stop;		/* -1, or vhmctl's exit status (vmm_stop) */
+	pthread_mutex_t lock;	/* the devices' (vmm_lock) */
+	pthread_mutex_t run_lock;	/* running, done, with run_cond */
+	pthread_cond_t run_cond;
+	unsigned int running;	/* vCPU threads still running */
+	bool done[ACCEL_MAX_VCPUS];
+	pthread_t threads[ACCEL_MAX_VCPUS];
 };
 
 /* One handler signature for port I/O and MMIO (kvmtool's shape). */
@@ -56,9 +65,19 @@ enum vmm_end {
 	VMM_END_INTERNAL = 5,
 };
 
-/* One vCPU and ram_size bytes of RAM at 0 on accelerator ops. */
-int vmm_create(struct vmm *vmm, uint64_t ram_size,
-	       const struct accel_ops *ops);
+/*
+ * The in-kernel interrupt controllers (local APICs, IOAPIC): never, if
+ * the accelerator has them, or required (an error without).
+ */
+enum vmm_irqchip { VMM_IRQCHIP_OFF, VMM_IRQCHIP_AUTO, VMM_IRQCHIP_ON };
+
+/*
+ * nr_cpus vCPUs (vCPU 0 the one the setup functions prepare; with the
+ * irqchip the others wait for INIT/SIPI) and ram_size bytes of RAM at 0 on
+ * accelerator ops; then every device's init.
+ */
+int vmm_create(struct vmm *vmm, uint64_t ram_size, unsigned int nr_cpus,
+	       enum vmm_irqchip irqchip, const struct accel_ops *ops);
 int vmm_load_file(struct vmm *vmm, const char *path, uint64_t gpa);
 int vmm_setup_real(struct vmm *vmm, uint64_t entry);
 int vmm_setup_long(struct vmm *vmm, uint64_t entry);
@@ -79,9 +98,22 @@ int vmm_setup_linux64(struct vmm *vmm, uint64_t entry, uint64_t boot_params);
 /* 32-bit protected mode, flat 4 GiB segments, paging off (multiboot). */
 int vmm_setup_protected(struct vmm *vmm, uint32_t entry, uint32_t eax,
 			uint32_t ebx);
-/* From a device handler: end vmm_run() after this exit with status. */
+/*
+ * From any thread: end vmm_run() with status (the first status given
+ * wins); every vCPU thread ends after its current exit.
+ */
 void vmm_stop(struct vmm *vmm, int status);
-/* An enum vmm_end, or the status a device passed to vmm_stop(). */
+/* Device state: one lock for all handlers and device threads. */
+void vmm_lock(struct vmm *vmm);
+void vmm_unlock(struct vmm *vmm);
+/* Raise or lower IOAPIC pin gsi; nothing without the irqchip. */
+void vmm_irq_line(struct vmm *vmm, uint32_t gsi, int level);
+/*
+ * Run every vCPU on a thread of its own until the guest ends: an enum
+ * vmm_end, or the status a device passed to vmm_stop(). A vCPU whose HLT
+ * exits (RFLAGS.IF clear: nothing can wake it) ends its thread; the VM
+ * ends with VMM_END_HALT when no vCPU is left running.
+ */
 int vmm_run(struct vmm *vmm);
 
 #endif /* VMM_H */

@@ -69,7 +69,7 @@ static void put32(uint8_t *p, uint32_t v)
 static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
 		     size_t len)
 {
-	if (vmm_create(vmm, ram, ops))
+	if (vmm_create(vmm, ram, 1, VMM_IRQCHIP_OFF, ops))
 		die("creating the VM");
 	memcpy(vmm->ram + CODE_GPA, code, len);
 	if (vmm_setup_long(vmm, CODE_GPA))
@@ -85,12 +85,12 @@ static void vm_end(struct vmm *vmm)
 /* Run to HLT, answering every exit on the way; the exits seen. */
 static unsigned long run_to_hlt(struct vmm *vmm)
 {
-	struct accel *a = &vmm->accel;
+	struct accel_vcpu *v = accel_bsp(&vmm->accel);
 	unsigned long exits = 0;
 	struct accel_exit e;
 
 	for (;;) {
-		if (a->ops->run(a, &e))
+		if (v->accel->ops->run(v, &e))
 			die("run");
 		switch (e.kind) {
 		case ACCEL_EXIT_HLT:
