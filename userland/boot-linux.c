@@ -17,7 +17,8 @@
  *   with CAN_USE_HEAP (heap_end_ptr 0xde00) and without QUIET_FLAG and
  *   KEEP_SEGMENTS, vid_mode 0xffff, code32_start, cmd_line_ptr, the
  *   initrd and the e820 map: RAM 0 to 0x9fc00, reserved 0x9fc00 to 1 MiB
- *   (where a PC has its EBDA, VGA and BIOS), RAM 1 MiB to the end.
+ *   (where a PC has its EBDA, VGA and BIOS; acpi.c's tables lie there),
+ *   RAM 1 MiB to the end; acpi_rsdp_addr (protocol 2.14 and later).
  * - the command line, NUL-terminated, at LINUX_CMDLINE (at most
  *   cmdline_size bytes); empty without --cmdline.
  * - --initrd: page aligned, as high as possible below the end of RAM,
@@ -33,14 +34,17 @@
 #include <asm/bootparam.h>
 #include <asm/e820.h>
 
+#include "acpi.h"
 #include "boot.h"
 
 _Static_assert(sizeof(struct boot_params) == 4096, "zero page layout");
 _Static_assert(offsetof(struct boot_params, hdr) == 0x1f1, "setup header");
 _Static_assert(offsetof(struct boot_params, e820_table) == 0x2d0, "e820");
+_Static_assert(offsetof(struct boot_params, acpi_rsdp_addr) == 0x070, "RSDP");
 
 #define LINUX_MAGIC		"HdrS"
 #define LINUX_MIN_VERSION	0x020c	/* 2.12: xloadflags */
+#define LINUX_RSDP_VERSION	0x020e	/* 2.14: acpi_rsdp_addr */
 #define LINUX_ZERO_PAGE		0x7000
 #define LINUX_CMDLINE		0x8000
 #define LINUX_CMDLINE_MAX	(VMM_LINUX_PT - LINUX_CMDLINE)
@@ -212,6 +216,8 @@ static void linux_fill_zero_page(struct boot_params *bp,
 		bp->hdr.ramdisk_image = l->initrd;
 		bp->hdr.ramdisk_size = l->args->initrd.size;
 	}
+	if (h->version >= LINUX_RSDP_VERSION)
+		bp->acpi_rsdp_addr = ACPI_RSDP_ADDR;
 	/* The kernel is above 16 MiB, so RAM reaches past 1 MiB. */
 	linux_add_e820(bp, 0, LOW_RAM_END, E820_RAM);
 	linux_add_e820(bp, LOW_RAM_END, HIGH_START - LOW_RAM_END, E820_RESERVED);

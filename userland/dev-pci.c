@@ -4,13 +4,18 @@
  * register at 0xcf8 (32-bit accesses) keeps what the guest writes, the
  * data window 0xcfc-0xcff reads all ones (no function answers) and ignores
  * writes. Enough for a guest probing the bus to find it empty.
+ *
+ * A byte access to 0xcf9 is the PIIX/ICH reset control register instead
+ * (the FADT's RESET_REG): a write with bit 2 (reset CPU) set, like 0x06
+ * or 0x0e, resets the machine: vhmctl ends with VMM_END_RESET. It reads 0.
  */
 #include <string.h>
 
-#include "vmm.h"
+#include "acpi.h"
 
 #define PCI_CONFIG_ADDRESS	0xcf8
 #define PCI_CONFIG_DATA		0xcfc
+#define RESET_CONTROL_CPU	(1u << 2)
 
 static uint32_t pci_address;
 
@@ -19,7 +24,13 @@ static void pci_io(struct vmm *vmm, uint64_t port, void *data, uint32_t len,
 {
 	uint32_t *address = opaque;
 
-	(void)vmm;
+	if (port == ACPI_RESET_PORT && len == 1) {
+		if (!is_write)
+			*(uint8_t *)data = 0;
+		else if (*(uint8_t *)data & RESET_CONTROL_CPU)
+			vmm_stop(vmm, VMM_END_RESET);
+		return;
+	}
 	if (port == PCI_CONFIG_ADDRESS && len == 4) {
 		if (is_write)
 			memcpy(address, data, 4);

@@ -55,7 +55,8 @@ void vmm_device_add(struct vmm_device *dev);
 
 /*
  * How the guest ended: vhmctl's exit status. A device can end the run with
- * any other status (vmm_stop(): the debug-exit port).
+ * any other status (vmm_stop(): the debug-exit port, whose statuses are
+ * odd; the guest's own power-off and reset are even).
  */
 enum vmm_end {
 	VMM_END_HALT = 0,
@@ -63,6 +64,8 @@ enum vmm_end {
 	VMM_END_SHUTDOWN = 3,
 	VMM_END_ENTRY_FAILED = 4,
 	VMM_END_INTERNAL = 5,
+	VMM_END_POWEROFF = 6,	/* ACPI S5 (dev-acpi.c) */
+	VMM_END_RESET = 8,	/* 0xcf9 (dev-pci.c), i8042 0xfe (dev-i8042.c) */
 };
 
 /*

@@ -8,27 +8,19 @@
  *
  * The command line (after the kernel's file name) may say module=TEXT:
  * then module 0 must hold exactly the bytes TEXT, page aligned above the
- * kernel.
+ * kernel. It also checks the ACPI tables and PM registers (acpi.c) and
+ * the CMOS clock (rtc.c). When every check passed, the command-line words
+ * poweroff (ACPI S5 through PM1a_CNT), reset (the FADT's RESET_REG) and
+ * kbdreset (i8042 command 0xfe) end it that way instead of 0x10 on the
+ * debug-exit port; FAIL_END if the machine goes on.
  */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define MB_BOOT_MAGIC	0x2badb002
+#include "mbkernel.h"
 
-enum result {
-	PASS = 0x10,
-	FAIL_MAGIC = 0x21,	/* EAX is not 0x2BADB002 */
-	FAIL_FW_CFG = 0x22,	/* no "QEMU" signature or ID without bit 0 */
-	FAIL_CPUS = 0x23,	/* fw_cfg's CPU count is 0 */
-	FAIL_BSS = 0x24,	/* bss not zeroed */
-	FAIL_MEMORY = 0x25,	/* no or inconsistent mem_lower/mem_upper */
-	FAIL_MMAP = 0x26,	/* no memory map, or it misses RAM */
-	FAIL_CMDLINE = 0x27,	/* no command line */
-	FAIL_MODULE = 0x28,	/* module missing, misplaced or wrong */
-	FAIL_DATA = 0x29,	/* the data segment is not loaded */
-	FAIL_PCI = 0x2a,	/* 0xcf8 does not read back */
-};
+#define MB_BOOT_MAGIC	0x2badb002
 
 struct mb_info {
 	uint32_t flags, mem_lower, mem_upper, boot_device, cmdline;
@@ -73,43 +65,20 @@ void *memcpy(void *d, const void *s, size_t n)
 	return d;
 }
 
-static inline void outb(uint16_t port, uint8_t v)
-{
-	asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static void put_char(char c)
+void put_char(char c)
 {
 	while (!(inb(0x3fd) & 0x20))	/* LSR.THRE */
 		;
 	outb(0x3f8, c);
 }
 
-static void put_str(const char *s)
+void put_str(const char *s)
 {
 	while (*s)
 		put_char(*s++);
 }
 
-static void put_dec(uint32_t v)
+void put_dec(uint32_t v)
 {
 	char buf[12];
 	int i = 0;
@@ -122,7 +91,7 @@ static void put_dec(uint32_t v)
 		put_char(buf[--i]);
 }
 
-static void put_hex(uint32_t v)
+void put_hex(uint32_t v)
 {
 	int i;
 
@@ -131,14 +100,14 @@ static void put_hex(uint32_t v)
 		put_char("0123456789abcdef"[(v >> i) & 0xf]);
 }
 
-static void __attribute__((noreturn)) finish(uint32_t code)
+void __attribute__((noreturn)) finish(uint32_t code)
 {
 	outl(0xf4, code);	/* a 32-bit write: vhmctl takes any size */
 	for (;;)
 		asm volatile("cli; hlt");
 }
 
-static void check(bool ok, enum result code, const char *what)
+void check(bool ok, enum result code, const char *what)
 {
 	if (ok)
 		return;
@@ -146,14 +115,6 @@ static void check(bool ok, enum result code, const char *what)
 	put_str(what);
 	put_str("\n");
 	finish(code);
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
 }
 
 /* PCI configuration mechanism #1: what answers at 00:00.0. */
@@ -183,7 +144,7 @@ static void fw_cfg_read(uint16_t key, void *buf, unsigned int len)
 		*p++ = inb(0x511);
 }
 
-static bool str_eq(const char *a, const char *b, uint32_t n)
+bool str_eq(const char *a, const char *b, uint32_t n)
 {
 	while (n--)
 		if (*a++ != *b++)
@@ -213,7 +174,7 @@ static const char *cmdline_value(const char *s, const char *key,
 	return NULL;
 }
 
-static uint64_t check_fw_cfg(void)
+static uint64_t check_fw_cfg(uint16_t *nr_cpus)
 {
 	uint8_t sig[4];
 	uint32_t id;
@@ -232,6 +193,7 @@ static uint64_t check_fw_cfg(void)
 	put_str(cpus == 1 ? " CPU, " : " CPUs, ");
 	put_dec(ram >> 10);
 	put_str(" KiB RAM\n");
+	*nr_cpus = cpus;
 	return ram;
 }
 
@@ -283,6 +245,26 @@ static void check_module(const struct mb_info *mbi, const char *cmdline)
 	put_str(" bytes as expected, page aligned above the kernel\n");
 }
 
+/* The words poweroff, reset, kbdreset: end that way (acpi_end). */
+static void end_by_cmdline(const char *s)
+{
+	static const char *const ways[] = { "poweroff", "reset", "kbdreset" };
+	uint32_t n, w, len;
+
+	for (; *s; s += n) {
+		while (*s == ' ')
+			s++;
+		for (n = 0; s[n] && s[n] != ' '; n++)
+			;
+		for (w = 0; w < sizeof(ways) / sizeof(ways[0]); w++) {
+			for (len = 0; ways[w][len]; len++)
+				;
+			if (n == len && str_eq(s, ways[w], len))
+				acpi_end(ways[w]);
+		}
+	}
+}
+
 void __attribute__((noreturn)) mb_main(uint32_t magic, const struct mb_info *mbi);
 
 void mb_main(uint32_t magic, const struct mb_info *mbi)
@@ -290,6 +272,7 @@ void mb_main(uint32_t magic, const struct mb_info *mbi)
 	uint64_t ram, upper_end;
 	const char *cmdline;
 	unsigned int i;
+	uint16_t cpus;
 
 	put_str("mbkernel: hello from 32-bit protected mode\n");
 	if (magic != MB_BOOT_MAGIC) {
@@ -298,8 +281,10 @@ void mb_main(uint32_t magic, const struct mb_info *mbi)
 		put_str("\n");
 		check(false, FAIL_MAGIC, "multiboot magic");
 	}
-	ram = check_fw_cfg();
+	ram = check_fw_cfg(&cpus);
 	check_pci();
+	check_acpi(cpus);
+	check_rtc();
 	for (i = 0; i < sizeof(untouched); i++)
 		check(!untouched[i], FAIL_BSS, "bss not zero");
 	check(loaded == 0x5a5a1234, FAIL_DATA, "data not loaded");
@@ -335,5 +320,6 @@ void mb_main(uint32_t magic, const struct mb_info *mbi)
 		put_str("\n");
 	}
 	put_str("mbkernel: all checks passed\n");
+	end_by_cmdline(cmdline);
 	finish(PASS);
 }
