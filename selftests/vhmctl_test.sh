@@ -49,8 +49,8 @@ if [ ! -e /sys/module/vhm ]; then
 	loaded=1
 fi
 
-KVM_TESTS=15
-echo "1..$((29 + KVM_TESTS))"
+KVM_TESTS=22
+echo "1..$((37 + KVM_TESTS))"
 stdin=/dev/null
 check() {	# check NAME EXPECTED_STATUS EXPECTED_STDOUT -- vhmctl args
 	name=$1 want_rc=$2 want_out=$3
@@ -202,6 +202,69 @@ check_linux() {
 	fi
 }
 
+# The busybox shell guest (linuxguest/shell.cpio.gz): SMP, the local
+# APIC and IOAPIC, the PIT and the UART's interrupts. Commands go in on
+# vhmctl's stdin once /init says the shell is about to read the console;
+# the tty echoes them, so answers are looked for as NAME=VALUE, which the
+# echoed command lines do not contain (they show NAME=$(...)).
+lsh=$LINUX_GUEST/shell.cpio.gz
+LINUX_SHELL_TIMEOUT=${LINUX_SHELL_TIMEOUT:-300}
+shell_cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr panic=-1"
+# linux_shell OUT CPUS -- vhmctl args: the console output in OUT
+linux_shell() {
+	out=$1 cpus=$2
+	shift 3
+	: >"$out"
+	echo 0 >"$out.rc"
+	[ -r "$lk" ] && [ -r "$lsh" ] || return 0
+	rm -f "$tmp/in"
+	mkfifo "$tmp/in"
+	timeout "$LINUX_SHELL_TIMEOUT" "$VHMCTL" "$@" --cpus "$cpus" \
+		--mem 256M --kernel "$lk" --initrd "$lsh" \
+		--cmdline "$shell_cmdline" <"$tmp/in" >"$out" 2>"$tmp/err" &
+	pid=$!
+	exec 3>"$tmp/in"
+	while kill -0 $pid 2>/dev/null && ! grep -q "vhm-shell: ready" "$out"; do
+		sleep 1
+	done
+	printf '%s\n' 'echo CPUS=$(grep -c ^processor /proc/cpuinfo)' \
+		"echo PINNED=\$(taskset -c $((cpus - 1)) cut -d' ' -f39 /proc/self/stat)" \
+		'sleep 1; echo SLEPT=$((6 * 7))' 'poweroff -f' >&3
+	wait $pid
+	echo "$?" >"$out.rc"
+	exec 3>&-
+	echo "# exit status $(cat "$out.rc"); the guest's last lines:"
+	if [ -n "$LINUX_VERBOSE" ]; then
+		tr -d '\r' <"$out" | sed 's/^/# guest| /'
+	else
+		tail -n 5 "$out" | tr -d '\r' | sed 's/^/# guest| /'
+	fi
+	sed 's/^/# stderr: /' "$tmp/err"
+}
+# check_shell PREFIX OUT CPUS: the shell's answers and the power-off
+check_shell() {
+	if [ ! -r "$lsh" ] || [ ! -r "$lk" ]; then
+		check_shell_skip "$1" "no shell guest at $LINUX_GUEST" "$3"
+		return
+	fi
+	check_boot "${1}cpus${3}_sees_$3_cpus" "$2" "CPUS=$3"
+	[ "$3" -gt 1 ] &&
+		check_boot "${1}cpus${3}_runs_on_cpu_$(($3 - 1))" "$2" "PINNED=$(($3 - 1))"
+	check_boot "${1}cpus${3}_timer_wakes_sleep" "$2" "SLEPT=42"
+	check_boot_rc "${1}cpus${3}_poweroff_is_status_6" "$2.rc" 6
+}
+# check_shell_skip PREFIX REASON [CPUS]: check_shell's cases for CPUS
+# (default: 1 and 2), skipped
+check_shell_skip() {
+	for c in ${3:-1 2}; do
+		for t in sees_${c}_cpus runs_on_cpu_$((c - 1)) timer_wakes_sleep \
+			 poweroff_is_status_6; do
+			[ "$t" = runs_on_cpu_0 ] && continue
+			n=$((n + 1))
+			echo "ok $n ${1}cpus${c}_$t # SKIP $2"
+		done
+	done
+}
 # What mbkernel prints with 16M and the module, and with 32M and nothing.
 mb_out="mbkernel: hello from 32-bit protected mode
 fw_cfg: QEMU, 1 CPU, 16384 KiB RAM
@@ -253,8 +316,25 @@ check_linux "" "$tmp/linux.out"
 check_err unknown_image_format 1 "unknown image format" -- run --kernel "$tmp/real.bin"
 check_err too_little_memory 1 "too little memory: needs 2M, --mem is 1M" -- run --mem 1M --kernel "$MBK/mbkernel32.elf"
 check_err elf64_entry_above_4g 1 "is not below 4 GiB" -- run --kernel "$MBK/mbkernel64-high.elf"
-check_err smp_needs_apic 1 "needs the local APIC, not implemented yet" -- run --cpus 2 --kernel "$MBK/mbkernel32.elf"
+vhm_irqchip=0
+"$VHMCTL" info 2>/dev/null | grep -q '^lapic: 1' &&
+	"$VHMCTL" info 2>/dev/null | grep -q '^ioapic: 1' && vhm_irqchip=1
+if [ $vhm_irqchip = 0 ]; then
+	check_err smp_needs_lapic 1 "--cpus 2 needs VHM_CAP_LAPIC and VHM_CAP_IOAPIC" -- run --cpus 2 --kernel "$MBK/mbkernel32.elf"
+else
+	n=$((n + 1))
+	echo "ok $n smp_needs_lapic # SKIP this vhm has VHM_CAP_LAPIC and VHM_CAP_IOAPIC"
+fi
 check_err cpus_0_is_usage 2 "bad --cpus" -- run --cpus 0 --kernel "$MBK/mbkernel32.elf"
+check_err cpus_256_is_usage 2 "bad --cpus '256' (1 to 255)" -- run --cpus 256 --kernel "$MBK/mbkernel32.elf"
+if [ $vhm_irqchip = 1 ]; then
+	for c in 1 2; do
+		linux_shell "$tmp/shell$c.out" $c -- run
+		check_shell "shell_" "$tmp/shell$c.out" $c
+	done
+else
+	check_shell_skip shell_ "vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC"
+fi
 
 # The same guests on KVM: vhm out of the way, the vendor's KVM module in.
 rmmod vhm 2>/dev/null
@@ -270,6 +350,10 @@ if modprobe $kvm; then
 	check kvm_multiboot_aout_kludge 33 "$mb_bare_out" -- run --accel kvm --mem 32M --kernel "$MBK/mbkernel-aout.bin"
 	linux_boot "$tmp/linux-kvm.out" -- run --accel kvm $linux_args
 	check_linux kvm_ "$tmp/linux-kvm.out"
+	for c in 1 2; do
+		linux_shell "$tmp/shell-kvm$c.out" $c -- run --accel kvm
+		check_shell "kvm_shell_" "$tmp/shell-kvm$c.out" $c
+	done
 	rmmod $kvm kvm
 else
 	for t in $(seq $((n + 1)) $((n + KVM_TESTS))); do

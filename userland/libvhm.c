@@ -42,5 +42,7 @@ const struct vhm_cap_desc vhm_caps[] = {
 	{ VHM_CAP_HW_VENDOR, "hw-vendor", describe_vendor },
 	{ VHM_CAP_NESTED_PAGING, "nested-paging", NULL },
 	{ VHM_CAP_TLB_TAGS, "tlb-tags", NULL },
+	{ VHM_CAP_LAPIC, "lapic", NULL },
+	{ VHM_CAP_IOAPIC, "ioapic", NULL },
 	{ 0, NULL, NULL },
 };
