@@ -127,7 +127,6 @@ static void cpuid_apic(struct vhm_cpuid_entry *e, uint32_t nent,
 		switch (e[i].function) {
 		case 1:
 			e[i].ecx |= CPUID_1_ECX_X2APIC | CPUID_1_ECX_HYPERVISOR;
-			e[i].ecx &= ~CPUID_1_ECX_DEADLINE;
 			e[i].edx |= CPUID_1_EDX_APIC;
 			e[i].ebx = (e[i].ebx & 0x00ffffff) | id << 24;
 			break;
