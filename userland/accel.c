@@ -126,7 +126,8 @@ static void cpuid_apic(struct vhm_cpuid_entry *e, uint32_t nent,
 	for (i = 0; i < nent; i++) {
 		switch (e[i].function) {
 		case 1:
-			e[i].ecx |= CPUID_1_ECX_X2APIC | CPUID_1_ECX_HYPERVISOR;
+			e[i].ecx |= CPUID_1_ECX_X2APIC | CPUID_1_ECX_DEADLINE |
+				    CPUID_1_ECX_HYPERVISOR;
 			e[i].edx |= CPUID_1_EDX_APIC;
 			e[i].ebx = (e[i].ebx & 0x00ffffff) | id << 24;
 			break;
