@@ -283,8 +283,9 @@ static int kvm_run(struct accel_vcpu *v, struct accel_exit *e)
 	struct kvm_run *run = v->run;
 
 	memset(e, 0, sizeof(*e));
+	/* EAGAIN: an AP left its wait for INIT/SIPI; run it again */
 	if (ioctl(v->fd, KVM_RUN, 0)) {
-		if (errno != EINTR)
+		if (errno != EINTR && errno != EAGAIN)
 			return -1;
 		e->kind = ACCEL_EXIT_INTR;
 		return 0;
