@@ -5,7 +5,9 @@
  * while a tty write would wait for the transmitter interrupt the guest
  * does not have yet), then on the debug-exit port: 0x10 (vhmctl exits
  * with status 33) when /proc/cmdline has the word "vhm-test", 0x11 when
- * not, 0x12 when /proc cannot be read.
+ * not, 0x12 when /proc cannot be read. With the word "vhm-poweroff" (or
+ * "vhm-reboot") it ends by reboot(RB_POWER_OFF) (RB_AUTOBOOT) instead,
+ * Linux's ACPI S5 (reset) path, and reports 0x13 if that returns.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 #include <sys/io.h>
 #include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 
 static void say(const char *msg)
@@ -27,10 +30,11 @@ static void say(const char *msg)
 	close(fd);
 }
 
+static char buf[4096] = " ";	/* " " and /proc/cmdline */
+
 /* 0x10: the command line has " vhm-test"; 0x11: not; 0x12: no /proc. */
 static int check_cmdline(void)
 {
-	char buf[4096] = " ";
 	ssize_t n;
 	int fd;
 
@@ -59,6 +63,11 @@ int main(void)
 	snprintf(msg, sizeof(msg), "vhm-guest: init reached, reporting %#x\n",
 		 code);
 	say(msg);
+	if (strstr(buf, " vhm-poweroff") || strstr(buf, " vhm-reboot")) {
+		reboot(strstr(buf, " vhm-poweroff") ? RB_POWER_OFF : RB_AUTOBOOT);
+		say("vhm-guest: reboot() returned\n");
+		code = 0x13;
+	}
 	if (!iopl(3))
 		outb(code, 0xf4);
 	for (;;)
