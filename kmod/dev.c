@@ -23,6 +23,7 @@ static long vhm_check_extension(unsigned long cap)
 		return vhm_xcr_supported();
 	case VHM_CAP_DEBUGREGS:
 	case VHM_CAP_LAPIC:
+	case VHM_CAP_IOAPIC:
 		return 1;
 	default:
 		return cap > U32_MAX ? 0 : vhm_ops->check_cap(cap);

@@ -1,24 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The in-kernel local APIC, xAPIC mode (docs/API.md, VHM_CREATE_LAPIC).
+ * The in-kernel local APIC (docs/API.md, VHM_CREATE_LAPIC).
  *
  * The guest's loads and stores to the APIC page (IA32_APIC_BASE) come
- * here from the MMIO path instead of exiting. Interrupts the APIC accepts
- * (its timer, a self-IPI) go into IRR; before each entry the highest one
- * above the processor priority becomes the vendor's pending external
- * interrupt, which the vendor delivers when the guest can take it
+ * here from the MMIO path instead of exiting; in x2APIC mode its RDMSR and
+ * WRMSR of 0x800-0x8ff do (msrs.c). Interrupts the APIC accepts (its
+ * timer, IPIs, the IOAPIC's messages) go into IRR; before each entry the
+ * highest one above the processor priority becomes the vendor's pending
+ * external interrupt, which the vendor delivers when the guest can take it
  * ("Event delivery"). Once it has left the vendor's state it has been
  * delivered: it moves from IRR to ISR then, at the next entry or APIC
  * access, whichever comes first.
  *
  * The timer counts a 1 GHz bus clock through the divide configuration
- * (one count = divide ns), on a host hrtimer.
+ * (one count = divide ns), on a host hrtimer; in TSC-deadline mode the
+ * hrtimer expires when the guest's TSC reaches IA32_TSC_DEADLINE.
  *
- * Limits of this first version: a vector handed to the vendor stays there
- * until delivered, even if the guest raises its TPR above it or a higher
- * vector arrives meanwhile (while the guest keeps IF clear); a vector the
- * VMM withdraws with VHM_SET_VCPU_EVENTS counts as delivered. Only
- * self-IPIs; no state save/restore ioctls yet.
+ * IPIs (fixed, lowest priority, NMI, INIT, SIPI) go to the VM's other
+ * APICs under RCU, as TLB shootdowns find vCPUs. INIT puts the target in
+ * wait-for-SIPI; vCPUs other than 0 start there. The vCPU thread itself
+ * sleeps in VHM_RUN until a SIPI starts it in real mode at vector << 12.
+ *
+ * Limits: a vector handed to the vendor stays there until delivered, even
+ * if the guest raises its TPR above it or a higher vector arrives
+ * meanwhile (while the guest keeps IF clear); a vector the VMM withdraws
+ * with VHM_SET_VCPU_EVENTS counts as delivered. Lowest priority goes to
+ * the first APIC that matches. No state save/restore ioctls yet; CR8 is
+ * not tied to the TPR.
  */
 #include <linux/bitops.h>
 #include <linux/hrtimer.h>
@@ -30,48 +38,11 @@
 #include <asm/msr-index.h>
 
 #include "compat.h"
+#include "ioapic.h"
 #include "lapic.h"
+#include "lapic_priv.h"
 #include "vhm.h"
 #include "vm.h"
-
-#define LAPIC_NR_REGS		64	/* 16-byte registers 0x000-0x3f0 */
-#define LAPIC_VERSION		0x00050014	/* integrated, max LVT 5 */
-#define LAPIC_SVR_VALID		0x1ff	/* vector and software enable */
-#define LAPIC_LVT_TIMER_MODE	(3u << 17)
-#define LAPIC_LVT_PERIODIC	(1u << 17)
-#define LAPIC_ICR_VALID		0x000ccfff	/* what the ICR keeps */
-#define LAPIC_ICR_SHORTHAND	(3u << 18)
-#define LAPIC_ICR_SELF		(1u << 18)
-#define LAPIC_ICR_MODE		(7u << 8)	/* 0: fixed */
-#define LAPIC_ICR_LOGICAL	(1u << 11)
-/* A periodic timer fires at most this often (ns): the host's protection. */
-#define LAPIC_MIN_PERIOD_NS	10000
-
-struct vhm_lapic {
-	struct vhm_vcpu *vcpu;
-	spinlock_t lock;	/* regs, queued; taken from the hrtimer too */
-	u32 regs[LAPIC_NR_REGS];
-	int queued;		/* the vendor's pending interrupt, or -1 */
-	struct hrtimer timer;
-	u64 period_ns;		/* of the running count */
-	wait_queue_head_t halt_wq;
-};
-
-static inline u32 *lapic_reg(struct vhm_lapic *apic, unsigned int offset)
-{
-	return &apic->regs[offset >> 4];
-}
-
-/* IRR, ISR and TMR: 8 registers of 32 bits, vector v in bit v % 32. */
-static void lapic_set_vec(struct vhm_lapic *apic, unsigned int base, u8 v)
-{
-	*lapic_reg(apic, base + (v >> 5) * 0x10) |= BIT(v & 31);
-}
-
-static void lapic_clear_vec(struct vhm_lapic *apic, unsigned int base, u8 v)
-{
-	*lapic_reg(apic, base + (v >> 5) * 0x10) &= ~BIT(v & 31);
-}
 
 /* The highest vector set in IRR or ISR, or -1. */
 static int lapic_highest(struct vhm_lapic *apic, unsigned int base)
@@ -161,17 +132,18 @@ int vhm_lapic_next_irq(struct vhm_vcpu *vcpu)
 }
 
 /*
- * Make the vCPU see a new IRR bit: wake it from HLT, or make it exit if
- * it is in the guest on another CPU. Pairs with the barrier after the
- * vendor sets in_guest: either it sees IRR at entry or the IPI comes.
+ * Make the vCPU see new state (IRR, an NMI, INIT, SIPI): wake it from
+ * HLT or the wait for SIPI, or make it exit if it is in the guest on
+ * another CPU. Pairs with the barrier after the vendor sets in_guest:
+ * either it sees the state at entry or the IPI comes.
  */
-static void lapic_kick(struct vhm_lapic *apic)
+void lapic_kick(struct vhm_lapic *apic)
 {
 	struct vhm_vcpu *vcpu = apic->vcpu;
 	int cpu;
 
 	wake_up_interruptible(&apic->halt_wq);
-	/* IRR before in_guest; pairs with the barrier after setting it. */
+	/* The state before in_guest; pairs with the barrier after setting it. */
 	smp_mb();
 	if (!READ_ONCE(vcpu->in_guest))
 		return;
@@ -180,101 +152,36 @@ static void lapic_kick(struct vhm_lapic *apic)
 		vhm_send_reschedule(cpu);
 }
 
-/* ---------------------------------------------------------------------
- * The timer.
- */
-
-static u32 lapic_divide(struct vhm_lapic *apic)
+bool lapic_x2apic(struct vhm_lapic *apic)
 {
-	u32 dcr = *lapic_reg(apic, APIC_TDCR);
-	u32 v = (dcr & 3) | ((dcr & 8) >> 1);
-
-	return 1u << ((v + 1) & 7);
+	return apic->vcpu->apic_base & X2APIC_ENABLE;
 }
 
-static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
+bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 {
-	struct vhm_lapic *apic = container_of(t, struct vhm_lapic, timer);
-	enum hrtimer_restart ret = HRTIMER_NORESTART;
-	unsigned long flags;
-	u32 lvt;
+	struct vhm_lapic *apic = vcpu->lapic;
+	bool nmi;
 
-	spin_lock_irqsave(&apic->lock, flags);
-	lvt = *lapic_reg(apic, APIC_LVTT);
-	if (!(lvt & APIC_LVT_MASKED))
-		lapic_set_vec(apic, APIC_IRR, lvt & 0xff);
-	if ((lvt & LAPIC_LVT_TIMER_MODE) == LAPIC_LVT_PERIODIC) {
-		hrtimer_forward_now(t, ns_to_ktime(apic->period_ns));
-		ret = HRTIMER_RESTART;
-	}
-	spin_unlock_irqrestore(&apic->lock, flags);
-	lapic_kick(apic);
-	return ret;
-}
-
-/* A write to the initial count: stop, and start again unless 0. */
-static void lapic_timer_start(struct vhm_lapic *apic, u32 count)
-{
-	unsigned long flags;
-	u32 lvt;
-	u64 ns;
-
-	/* It waits for the handler: not under the lock. */
-	hrtimer_cancel(&apic->timer);
-	spin_lock_irqsave(&apic->lock, flags);
-	*lapic_reg(apic, APIC_TMICT) = count;
-	lvt = *lapic_reg(apic, APIC_LVTT);
-	ns = (u64)count * lapic_divide(apic);
-	if ((lvt & LAPIC_LVT_TIMER_MODE) == LAPIC_LVT_PERIODIC)
-		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
-	apic->period_ns = ns;
-	if (count)
-		hrtimer_start(&apic->timer, ns_to_ktime(ns), HRTIMER_MODE_REL);
-	spin_unlock_irqrestore(&apic->lock, flags);
-}
-
-static u32 lapic_timer_current(struct vhm_lapic *apic)
-{
-	s64 left;
-
-	if (!hrtimer_active(&apic->timer))
-		return 0;
-	left = ktime_to_ns(hrtimer_get_remaining(&apic->timer));
-	if (left <= 0)
-		return 0;
-	return div_u64(left, lapic_divide(apic));
+	spin_lock(&apic->lock);
+	nmi = apic->nmi_pending;
+	apic->nmi_pending = false;
+	spin_unlock(&apic->lock);
+	return nmi;
 }
 
 /* ---------------------------------------------------------------------
  * Registers.
  */
 
-static void lapic_eoi(struct vhm_lapic *apic)
+/* The vector EOI takes out of ISR, or -1; level-triggered ones. */
+static int lapic_eoi(struct vhm_lapic *apic)
 {
 	int isrv = lapic_highest(apic, APIC_ISR);
 
-	if (isrv >= 0)
-		lapic_clear_vec(apic, APIC_ISR, isrv);
-}
-
-/*
- * A write to ICR low: fixed-mode self-IPIs only (the self shorthand, or
- * physical destination this APIC's ID). Other IPIs are ignored.
- */
-static void lapic_icr_write(struct vhm_lapic *apic, u32 val)
-{
-	u32 dest = *lapic_reg(apic, APIC_ICR2) >> 24;
-	u32 id = *lapic_reg(apic, APIC_ID) >> 24;
-	bool self;
-
-	*lapic_reg(apic, APIC_ICR) = val & LAPIC_ICR_VALID;
-	if (val & LAPIC_ICR_MODE)
-		return;
-	self = (val & LAPIC_ICR_SHORTHAND) == LAPIC_ICR_SELF ||
-	       (!(val & LAPIC_ICR_SHORTHAND) && !(val & LAPIC_ICR_LOGICAL) &&
-		dest == id);
-	if (self)
-		lapic_set_vec(apic, APIC_IRR, val & 0xff);
+	if (isrv < 0)
+		return -1;
+	lapic_clear_vec(apic, APIC_ISR, isrv);
+	return lapic_test_vec(apic, APIC_TMR, isrv) ? isrv : -1;
 }
 
 static void lapic_mask_lvts(struct vhm_lapic *apic)
@@ -298,22 +205,21 @@ static void lapic_lvt_write(struct vhm_lapic *apic, unsigned int off, u32 val)
 	*lapic_reg(apic, off) = val & valid;
 }
 
-/* Lock held. */
+/* Lock held. ICR, TMICT and EOI are handled by the caller. */
 static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 			       u32 val)
 {
 	switch (off) {
 	case APIC_ID:
-		*lapic_reg(apic, off) = val & 0xff000000;
+		if (!lapic_x2apic(apic))
+			*lapic_reg(apic, off) = val & 0xff000000;
 		break;
 	case APIC_TASKPRI:
 		*lapic_reg(apic, off) = val & 0xff;
 		break;
-	case APIC_EOI:
-		lapic_eoi(apic);
-		break;
 	case APIC_LDR:
-		*lapic_reg(apic, off) = val & 0xff000000;
+		if (!lapic_x2apic(apic))
+			*lapic_reg(apic, off) = val & 0xff000000;
 		break;
 	case APIC_DFR:
 		*lapic_reg(apic, off) = val | 0x0fffffff;
@@ -326,11 +232,9 @@ static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 	case APIC_ESR:
 		*lapic_reg(apic, off) = 0;	/* no error is ever recorded */
 		break;
-	case APIC_ICR:
-		lapic_icr_write(apic, val);
-		break;
 	case APIC_ICR2:
-		*lapic_reg(apic, off) = val & 0xff000000;
+		*lapic_reg(apic, off) = lapic_x2apic(apic) ? val :
+					val & 0xff000000;
 		break;
 	case APIC_LVTT ... APIC_LVTERR:
 		if (!(off & 0xf))
@@ -367,14 +271,12 @@ static bool lapic_reg_ok(unsigned int offset)
 	return !(offset & 0xf) && offset < LAPIC_NR_REGS * 0x10;
 }
 
-u32 vhm_lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
+static u32 lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
 	unsigned long flags;
 	u32 val;
 
-	if (!lapic_reg_ok(offset))
-		return 0;
 	if (offset == APIC_TMCCT)
 		return lapic_timer_current(apic);
 	lapic_sync(vcpu);
@@ -384,39 +286,168 @@ u32 vhm_lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 	return val;
 }
 
-void vhm_lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
+u32 vhm_lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
+{
+	return lapic_reg_ok(offset) ? lapic_read(vcpu, offset) : 0;
+}
+
+/* A write to ICR (low): the destination is in ICR2 already. */
+static void lapic_icr_write(struct vhm_lapic *apic, u32 val)
+{
+	unsigned long flags;
+	u32 dest;
+
+	spin_lock_irqsave(&apic->lock, flags);
+	*lapic_reg(apic, APIC_ICR) = val & LAPIC_ICR_VALID;
+	dest = *lapic_reg(apic, APIC_ICR2);
+	spin_unlock_irqrestore(&apic->lock, flags);
+	lapic_send_ipi(apic, val, lapic_x2apic(apic) ? dest : dest >> 24);
+}
+
+static void lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
 	unsigned long flags;
+	int eoi = -1;
 
-	if (!lapic_reg_ok(offset))
-		return;
-	if (offset == APIC_TMICT) {
+	switch (offset) {
+	case APIC_TMICT:
 		lapic_timer_start(apic, val);
 		return;
+	case APIC_ICR:
+		lapic_icr_write(apic, val);
+		return;
+	case APIC_LVTT:
+		lapic_timer_mode_change(apic, val);
+		break;
 	}
 	lapic_sync(vcpu);
 	spin_lock_irqsave(&apic->lock, flags);
-	lapic_write_locked(apic, offset, val);
+	if (offset == APIC_EOI)
+		eoi = lapic_eoi(apic);
+	else
+		lapic_write_locked(apic, offset, val);
 	spin_unlock_irqrestore(&apic->lock, flags);
+	if (eoi >= 0)
+		vhm_ioapic_eoi(vcpu->vm, eoi);
+}
+
+void vhm_lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
+{
+	if (lapic_reg_ok(offset))
+		lapic_write(vcpu, offset, val);
 }
 
 bool vhm_lapic_covers(struct vhm_vcpu *vcpu, u64 gpa)
 {
 	u64 base = vcpu->apic_base;
 
-	if (!vcpu->lapic || !(base & MSR_IA32_APICBASE_ENABLE))
+	if (!vcpu->lapic || !(base & MSR_IA32_APICBASE_ENABLE) ||
+	    (base & X2APIC_ENABLE))
 		return false;
 	return (gpa & PAGE_MASK) == (base & MSR_IA32_APICBASE_BASE);
 }
 
-static bool lapic_has_irq(struct vhm_lapic *apic)
+/* ---------------------------------------------------------------------
+ * x2APIC: MSR 0x800 + offset / 16, in x2APIC mode only.
+ */
+
+bool vhm_lapic_is_x2apic_msr(struct vhm_vcpu *vcpu, u32 index)
+{
+	return vcpu->lapic && index >= APIC_BASE_MSR &&
+	       index < APIC_BASE_MSR + LAPIC_NR_REGS;
+}
+
+/* Registers x2APIC mode does not have (or has only for writes). */
+static bool lapic_x2_readable(unsigned int off)
+{
+	return off != APIC_ARBPRI && off != APIC_DFR && off != APIC_ICR2 &&
+	       off != APIC_EOI && off != LAPIC_X2_SELF_IPI;
+}
+
+int vhm_lapic_rdmsr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
+{
+	unsigned int off = (index - APIC_BASE_MSR) << 4;
+	struct vhm_lapic *apic = vcpu->lapic;
+
+	if (!lapic_x2apic(apic) || !lapic_x2_readable(off))
+		return -EINVAL;
+	*data = lapic_read(vcpu, off);
+	if (off == APIC_ICR)
+		*data |= (u64)*lapic_reg(apic, APIC_ICR2) << 32;
+	return 0;
+}
+
+int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data)
+{
+	unsigned int off = (index - APIC_BASE_MSR) << 4;
+	struct vhm_lapic *apic = vcpu->lapic;
+
+	if (!lapic_x2apic(apic) || off == APIC_ARBPRI || off == APIC_DFR ||
+	    off == APIC_ICR2 || off == APIC_ID || off == APIC_LDR ||
+	    (off != APIC_ICR && (data >> 32)))
+		return -EINVAL;
+	if (off == LAPIC_X2_SELF_IPI) {
+		if (data > 0xff)
+			return -EINVAL;
+		lapic_send_ipi(apic, (u32)data | APIC_DEST_SELF, 0);
+		return 0;
+	}
+	if (off == APIC_ICR) {
+		spin_lock_irq(&apic->lock);
+		*lapic_reg(apic, APIC_ICR2) = data >> 32;
+		spin_unlock_irq(&apic->lock);
+	}
+	lapic_write(vcpu, off, (u32)data);
+	return 0;
+}
+
+/* The IDs of the mode: xAPIC's 8-bit ID, or x2APIC's 32-bit ID and LDR. */
+static void lapic_set_ids(struct vhm_lapic *apic, bool x2apic)
+{
+	u32 id = apic->vcpu->id;
+
+	if (!x2apic) {
+		*lapic_reg(apic, APIC_ID) = id << 24;
+		*lapic_reg(apic, APIC_LDR) = 0;
+		return;
+	}
+	*lapic_reg(apic, APIC_ID) = id;
+	*lapic_reg(apic, APIC_LDR) = ((id >> 4) << 16) | BIT(id & 0xf);
+}
+
+/*
+ * IA32_APIC_BASE with the APIC: x2APIC mode needs the APIC enabled, and
+ * is left only by disabling it (SDM 10.12.5).
+ */
+int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data)
+{
+	bool was_x2 = vcpu->apic_base & X2APIC_ENABLE;
+	bool x2 = data & X2APIC_ENABLE;
+	struct vhm_lapic *apic = vcpu->lapic;
+
+	if (x2 && !(data & MSR_IA32_APICBASE_ENABLE))
+		return -EINVAL;
+	if (was_x2 && !x2 && (data & MSR_IA32_APICBASE_ENABLE))
+		return -EINVAL;
+	vcpu->apic_base = data;
+	if (apic && x2 != was_x2) {
+		spin_lock_irq(&apic->lock);
+		lapic_set_ids(apic, x2);
+		spin_unlock_irq(&apic->lock);
+	}
+	return 0;
+}
+
+/* An interrupt to deliver, an NMI or an INIT ends a HLT. */
+static bool lapic_wakes_hlt(struct vhm_lapic *apic)
 {
 	unsigned long flags;
 	bool r;
 
 	spin_lock_irqsave(&apic->lock, flags);
-	r = lapic_deliverable(apic) >= 0;
+	r = lapic_deliverable(apic) >= 0 || apic->nmi_pending ||
+	    apic->init_pending;
 	spin_unlock_irqrestore(&apic->lock, flags);
 	return r;
 }
@@ -426,7 +457,7 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu)
 	struct vhm_lapic *apic = vcpu->lapic;
 
 	lapic_sync(vcpu);
-	if (wait_event_interruptible(apic->halt_wq, lapic_has_irq(apic)))
+	if (wait_event_interruptible(apic->halt_wq, lapic_wakes_hlt(apic)))
 		return -EINTR;
 	return 0;
 }
@@ -437,11 +468,13 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu)
 
 static void lapic_reset(struct vhm_lapic *apic)
 {
-	*lapic_reg(apic, APIC_ID) = apic->vcpu->id << 24;
+	lapic_set_ids(apic, false);
 	*lapic_reg(apic, APIC_DFR) = 0xffffffff;
 	*lapic_reg(apic, APIC_SPIV) = 0xff;
 	lapic_mask_lvts(apic);
 	apic->queued = -1;
+	/* vCPU 0 is the bootstrap processor; the others wait for SIPI. */
+	apic->wait_sipi = apic->vcpu->id != 0;
 }
 
 int vhm_lapic_vcpu_init(struct vhm_vcpu *vcpu)
@@ -456,8 +489,7 @@ int vhm_lapic_vcpu_init(struct vhm_vcpu *vcpu)
 	apic->vcpu = vcpu;
 	spin_lock_init(&apic->lock);
 	init_waitqueue_head(&apic->halt_wq);
-	vhm_hrtimer_setup(&apic->timer, lapic_timer_fn, CLOCK_MONOTONIC,
-			  HRTIMER_MODE_REL);
+	lapic_timer_init(apic);
 	lapic_reset(apic);
 	vcpu->lapic = apic;
 	return 0;
@@ -480,14 +512,17 @@ long vhm_vm_create_lapic(struct vhm_vm *vm,
 
 	if (copy_from_user(&c, u, sizeof(c)))
 		return -EFAULT;
-	if (c.flags || c.padding || memchr_inv(c.reserved, 0, sizeof(c.reserved)))
+	if ((c.flags & ~VHM_LAPIC_IOAPIC) || c.padding ||
+	    memchr_inv(c.reserved, 0, sizeof(c.reserved)))
 		return -EINVAL;
 	mutex_lock(&vm->lock);
 	if (vm->lapic)
 		r = -EEXIST;
 	else if (vm->vcpu_created)
 		r = -EBUSY;
-	else
+	else if (c.flags & VHM_LAPIC_IOAPIC)
+		r = vhm_ioapic_create(vm);
+	if (!r)
 		vm->lapic = true;
 	mutex_unlock(&vm->lock);
 	return r;

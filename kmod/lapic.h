@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The in-kernel local APIC (VHM_CREATE_LAPIC): xAPIC mode only, one per
- * vCPU. Vendor-neutral; the vendors call the hooks below at entry and
- * at HLT.
+ * The in-kernel local APIC (VHM_CREATE_LAPIC): one per vCPU, xAPIC and
+ * x2APIC. Vendor-neutral; the vendors call the hooks below at entry and
+ * at HLT, run.c before each entry, msrs.c for its MSRs, the IOAPIC to
+ * deliver.
  */
 #ifndef VHM_LAPIC_H
 #define VHM_LAPIC_H
@@ -12,6 +13,19 @@
 struct vhm_vm;
 struct vhm_vcpu;
 struct vhm_create_lapic;
+
+/* An interrupt message: an IPI, or an IOAPIC redirection. */
+struct vhm_apic_msg {
+	u32 dest;		/* APIC ID or logical mask */
+	u8 vector;
+	u8 mode;		/* delivery mode: 0 fixed, 1 lowest, 4 NMI, ... */
+	bool logical;
+	bool level;		/* level-triggered (EOI goes to the IOAPIC) */
+	bool assert;		/* INIT: assert, not de-assert */
+};
+
+/* Deliver m to the VM's APICs it is addressed to (the IOAPIC). */
+void vhm_lapic_deliver(struct vhm_vm *vm, const struct vhm_apic_msg *m);
 
 /* VHM_CREATE_LAPIC on the VM fd. */
 long vhm_vm_create_lapic(struct vhm_vm *vm,
@@ -41,5 +55,22 @@ int vhm_lapic_next_irq(struct vhm_vcpu *vcpu);
  * leaves RIP on the HLT, which runs again on the next VHM_RUN).
  */
 int vhm_lapic_halt(struct vhm_vcpu *vcpu);
+
+/* At entry, like next_irq: an NMI another APIC sent, taken once. */
+bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu);
+
+/*
+ * Before each entry (run.c): a vCPU waiting for SIPI sleeps until one
+ * comes and then starts at it; -EINTR when a signal came first.
+ */
+int vhm_lapic_wait_sipi(struct vhm_vcpu *vcpu);
+
+/* msrs.c: IA32_APIC_BASE, the x2APIC MSRs and IA32_TSC_DEADLINE. */
+int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data);
+bool vhm_lapic_is_x2apic_msr(struct vhm_vcpu *vcpu, u32 index);
+int vhm_lapic_rdmsr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data);
+u64 vhm_lapic_get_tsc_deadline(struct vhm_vcpu *vcpu);
+void vhm_lapic_set_tsc_deadline(struct vhm_vcpu *vcpu, u64 deadline);
 
 #endif /* VHM_LAPIC_H */

@@ -10,6 +10,7 @@
 #include <asm/msr-index.h>
 
 #include "emulate.h"
+#include "ioapic.h"
 #include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
@@ -154,11 +155,29 @@ static int vhm_mmio_decode(struct vhm_vcpu *vcpu, struct vhm_regs *r,
 	return vhm_insn_decode(bytes, n, *mode, insn);
 }
 
+/* The register pages of the in-kernel devices: the local APIC, the IOAPIC. */
+struct vhm_kernel_regs {
+	u32 (*read)(struct vhm_vcpu *vcpu, unsigned int offset);
+	void (*write)(struct vhm_vcpu *vcpu, unsigned int offset, u32 val);
+};
+
+static const struct vhm_kernel_regs vhm_lapic_regs = {
+	.read = vhm_lapic_read,
+	.write = vhm_lapic_write,
+};
+
+static const struct vhm_kernel_regs vhm_ioapic_regs = {
+	.read = vhm_ioapic_read,
+	.write = vhm_ioapic_write,
+};
+
 /*
- * An access to the in-kernel APIC's page: 32-bit loads and stores of
- * registers (lapic.c); string instructions are an emulation error.
+ * An access to an in-kernel device's page: 32-bit loads and stores of
+ * registers; other sizes read 0 and are dropped, string instructions are
+ * an emulation error.
  */
-static int vhm_emulate_lapic(struct vhm_vcpu *vcpu, u64 gpa)
+static int vhm_emulate_kernel_regs(struct vhm_vcpu *vcpu, u64 gpa,
+				   const struct vhm_kernel_regs *dev)
 {
 	unsigned int off = gpa & ~PAGE_MASK;
 	u8 bytes[16] = { 0 };
@@ -175,9 +194,9 @@ static int vhm_emulate_lapic(struct vhm_vcpu *vcpu, u64 gpa)
 		reg = vhm_regs_gpr(&r, insn.reg);
 		*reg = vhm_insn_load_result(&insn, *reg,
 					    insn.size == 4 ?
-					    vhm_lapic_read(vcpu, off) : 0);
+					    dev->read(vcpu, off) : 0);
 	} else if (insn.size == 4) {
-		vhm_lapic_write(vcpu, off,
+		dev->write(vcpu, off,
 				vhm_insn_store_value(&insn,
 						     *vhm_regs_gpr(&r, insn.reg)));
 	}
@@ -197,7 +216,9 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	u64 v;
 
 	if (vhm_lapic_covers(vcpu, gpa))
-		return vhm_emulate_lapic(vcpu, gpa);
+		return vhm_emulate_kernel_regs(vcpu, gpa, &vhm_lapic_regs);
+	if (vhm_ioapic_covers(vcpu, gpa))
+		return vhm_emulate_kernel_regs(vcpu, gpa, &vhm_ioapic_regs);
 	if (vhm_mmio_decode(vcpu, &r, &s, &mode, &insn, bytes))
 		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
 

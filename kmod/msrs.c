@@ -6,12 +6,12 @@
 #include <asm/msr-index.h>
 #include <asm/mtrr.h>
 
+#include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
 
 #define VHM_MTRR_CAP		(8 | BIT(8) | BIT(10))	/* 8 variable, fixed, WC */
 #define VHM_MTRR_DEF_VALID	(0xff | BIT(10) | BIT(11))
-#define VHM_APIC_BASE_VALID	(GENMASK_ULL(51, 12) | BIT_ULL(11) | BIT_ULL(8))
 /* Fast strings on; BTS and PEBS unavailable. */
 #define VHM_MISC_ENABLE_RESET	(BIT(0) | BIT(11) | BIT(12))
 
@@ -75,6 +75,8 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 		*data = *mtrr;
 		return 0;
 	}
+	if (vhm_lapic_is_x2apic_msr(vcpu, index))
+		return vhm_lapic_rdmsr(vcpu, index, data);
 	switch (index) {
 	case MSR_MTRRcap:
 		*data = VHM_MTRR_CAP;
@@ -82,15 +84,19 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_IA32_APICBASE:
 		*data = vcpu->apic_base;
 		return 0;
+	case MSR_IA32_TSC_DEADLINE:
+		if (!vcpu->lapic)
+			break;
+		*data = vhm_lapic_get_tsc_deadline(vcpu);
+		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		*data = vcpu->misc_enable;
 		return 0;
 	case MSR_TSC_AUX:
 		*data = vcpu->tsc_aux;
 		return 0;
-	default:
-		return vhm_ops->get_msr(vcpu, index, data);
 	}
+	return vhm_ops->get_msr(vcpu, index, data);
 }
 
 int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
@@ -103,13 +109,19 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 		*mtrr = data;
 		return 0;
 	}
+	if (vhm_lapic_is_x2apic_msr(vcpu, index))
+		return vhm_lapic_wrmsr(vcpu, index, data);
 	switch (index) {
 	case MSR_MTRRcap:
 		return host && data == VHM_MTRR_CAP ? 0 : -EINVAL;
 	case MSR_IA32_APICBASE:
 		if (data & ~VHM_APIC_BASE_VALID)
 			return -EINVAL;
-		vcpu->apic_base = data;
+		return vhm_lapic_set_base(vcpu, data);
+	case MSR_IA32_TSC_DEADLINE:
+		if (!vcpu->lapic)
+			break;
+		vhm_lapic_set_tsc_deadline(vcpu, data);
 		return 0;
 	case MSR_IA32_MISC_ENABLE:
 		vcpu->misc_enable = data;
@@ -119,9 +131,8 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 			return -EINVAL;
 		vcpu->tsc_aux = data;
 		return 0;
-	default:
-		return vhm_ops->set_msr(vcpu, index, data, host);
 	}
+	return vhm_ops->set_msr(vcpu, index, data, host);
 }
 
 static enum vhm_msr_result vhm_msr_exit(struct vhm_vcpu *vcpu, int err,

@@ -7,6 +7,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 
+#include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -25,6 +26,8 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 			return vhm_run_interrupted(vcpu);
 		/* The host scheduler decides: no trip to userspace needed. */
 		cond_resched();
+		if (vcpu->lapic && vhm_lapic_wait_sipi(vcpu))
+			return vhm_run_interrupted(vcpu);
 		r = vhm_ops->run(vcpu);
 		if (r <= 0)
 			return r;

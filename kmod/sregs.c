@@ -17,7 +17,6 @@
 			 X86_CR4_FSGSBASE | X86_CR4_PCIDE | X86_CR4_OSXSAVE | \
 			 X86_CR4_SMEP | X86_CR4_SMAP)
 #define VHM_EFER_VALID	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
-#define VHM_APIC_BASE_VALID	(GENMASK_ULL(51, 12) | BIT_ULL(11) | BIT_ULL(8))
 
 static int vhm_check_segment(const struct vhm_segment *seg)
 {

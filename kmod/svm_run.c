@@ -334,13 +334,20 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 	vhm_complete_pio_string(vcpu);
 }
 
-/* After in_guest and its barrier: the APIC's interrupt, if none is pending. */
+/*
+ * After in_guest and its barrier: the APIC's NMI, and its interrupt if
+ * none is pending.
+ */
 static void svm_lapic_irq(struct vhm_vcpu *vcpu)
 {
 	struct svm_events *ev = &to_svm(vcpu)->ev;
 	int v;
 
-	if (!vcpu->lapic || (ev->flags & VHM_EVENT_INTERRUPT))
+	if (!vcpu->lapic)
+		return;
+	if (vhm_lapic_take_nmi(vcpu))
+		ev->flags |= VHM_EVENT_NMI_PENDING;
+	if (ev->flags & VHM_EVENT_INTERRUPT)
 		return;
 	v = vhm_lapic_next_irq(vcpu);
 	if (v < 0)

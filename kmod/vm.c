@@ -9,6 +9,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 
+#include "ioapic.h"
 #include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
@@ -20,6 +21,7 @@ void vhm_vm_get(struct vhm_vm *vm)
 
 static void vhm_vm_free(struct vhm_vm *vm)
 {
+	vhm_ioapic_free(vm);
 	vhm_mmu_destroy(vm);
 	mmdrop(vm->mm);
 	kvfree(vm);
@@ -47,6 +49,8 @@ static long vhm_vm_ioctl(struct file *filp, unsigned int ioctl,
 		return vhm_vm_enable_cap(vm, (void __user *)arg);
 	case VHM_CREATE_LAPIC:
 		return vhm_vm_create_lapic(vm, (void __user *)arg);
+	case VHM_IRQ_LINE:
+		return vhm_vm_irq_line(vm, (void __user *)arg);
 	case VHM_GET_VM_STATS:
 		return vhm_vm_get_stats(vm, (void __user *)arg);
 	default:

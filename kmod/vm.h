@@ -32,6 +32,7 @@ struct vhm_vm {
 	struct vhm_mmu mmu;
 	u32 msr_exits;		/* VHM_MSR_EXIT_* reasons that go to userspace */
 	bool lapic;		/* VHM_CREATE_LAPIC done (under lock) */
+	struct vhm_ioapic *ioapic;	/* VHM_LAPIC_IOAPIC (ioapic.c), or NULL */
 	bool vcpu_created;	/* VHM_CREATE_VCPU succeeded once (under lock) */
 };
 
@@ -81,6 +82,10 @@ struct vhm_vcpu {
 	u64 mmio_movs_dst;	/* a MOVS load: where its data goes (ES:rDI) */
 	struct vhm_lapic *lapic;	/* in-kernel local APIC (lapic.c), or NULL */
 };
+
+/* IA32_APIC_BASE: base, enable, x2APIC enable, BSP. */
+#define VHM_APIC_BASE_VALID	(GENMASK_ULL(51, 12) | BIT_ULL(11) | \
+				 BIT_ULL(10) | BIT_ULL(8))
 
 /* vm.c */
 long vhm_create_vm(unsigned long arg);

@@ -673,13 +673,20 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 	vhm_dr_put_guest(vcpu, dr7);
 }
 
-/* After in_guest and its barrier: the APIC's interrupt, if none is pending. */
+/*
+ * After in_guest and its barrier: the APIC's NMI, and its interrupt if
+ * none is pending.
+ */
 static void vmx_lapic_irq(struct vhm_vcpu *vcpu)
 {
 	struct vmx_events *ev = &to_vmx(vcpu)->ev;
 	int v;
 
-	if (!vcpu->lapic || (ev->flags & VHM_EVENT_INTERRUPT))
+	if (!vcpu->lapic)
+		return;
+	if (vhm_lapic_take_nmi(vcpu))
+		ev->flags |= VHM_EVENT_NMI_PENDING;
+	if (ev->flags & VHM_EVENT_INTERRUPT)
 		return;
 	v = vhm_lapic_next_irq(vcpu);
 	if (v < 0)

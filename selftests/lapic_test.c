@@ -313,7 +313,7 @@ TEST_F(lapic_test, bad_arguments)
 	ASSERT_EQ(0, guest_vm_create(&vm2, self->sys));
 	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
-	c.flags = 1;
+	c.flags = 2;	/* bit 0 is VHM_LAPIC_IOAPIC */
 	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
 	EXPECT_EQ(EINVAL, errno);
 	c.flags = 0;

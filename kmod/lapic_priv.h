@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Inside the in-kernel local APIC: its state, shared by lapic.c (the
+ * registers), lapic_timer.c and lapic_ipi.c. Nothing else includes it.
+ */
+#ifndef VHM_LAPIC_PRIV_H
+#define VHM_LAPIC_PRIV_H
+
+#include <linux/hrtimer.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#define LAPIC_NR_REGS		64	/* 16-byte registers 0x000-0x3f0 */
+#define LAPIC_VERSION		0x00050014	/* integrated, max LVT 5 */
+#define LAPIC_SVR_VALID		0x1ff	/* vector and software enable */
+#define LAPIC_LVT_TIMER_MODE	(3u << 17)
+#define LAPIC_LVT_PERIODIC	(1u << 17)
+#define LAPIC_LVT_DEADLINE	(2u << 17)
+#define LAPIC_ICR_VALID		0x000ccfff	/* what the ICR keeps */
+#define LAPIC_ICR_SHORTHAND(icr)	(((icr) >> 18) & 3)
+#define LAPIC_ICR_LEVEL		(1u << 14)	/* assert (INIT: not de-assert) */
+#define LAPIC_ICR_TRIGGER	(1u << 15)	/* level-triggered */
+#define LAPIC_ICR_LOGICAL	(1u << 11)
+#define LAPIC_ICR_MODE(icr)	(((icr) >> 8) & 7)
+#define LAPIC_X2_SELF_IPI	0x3f0	/* x2APIC only */
+/* A periodic timer fires at most this often (ns): the host's protection. */
+#define LAPIC_MIN_PERIOD_NS	10000
+
+/* Delivery modes (ICR bits 8-10, IOAPIC redirection entries). */
+enum lapic_dm {
+	LAPIC_DM_FIXED = 0,
+	LAPIC_DM_LOWEST = 1,
+	LAPIC_DM_SMI = 2,
+	LAPIC_DM_NMI = 4,
+	LAPIC_DM_INIT = 5,
+	LAPIC_DM_SIPI = 6,
+	LAPIC_DM_EXTINT = 7,
+};
+
+struct vhm_vcpu;
+
+struct vhm_lapic {
+	struct vhm_vcpu *vcpu;
+	spinlock_t lock;	/* regs, queued; taken from the hrtimer too */
+	u32 regs[LAPIC_NR_REGS];
+	int queued;		/* the vendor's pending interrupt, or -1 */
+	struct hrtimer timer;
+	u64 period_ns;		/* of the running count */
+	u64 tsc_deadline;	/* IA32_TSC_DEADLINE; 0: disarmed */
+	wait_queue_head_t halt_wq;
+	/* Set by other vCPUs' IPIs (under lock), taken by the vCPU thread. */
+	bool nmi_pending;
+	bool init_pending;
+	bool sipi_pending;
+	u8 sipi_vector;
+	bool wait_sipi;		/* INIT received, no SIPI yet */
+};
+
+static inline u32 *lapic_reg(struct vhm_lapic *apic, unsigned int offset)
+{
+	return &apic->regs[offset >> 4];
+}
+
+/* IRR, ISR and TMR: 8 registers of 32 bits, vector v in bit v % 32. */
+static inline void lapic_set_vec(struct vhm_lapic *apic, unsigned int base,
+				 u8 v)
+{
+	*lapic_reg(apic, base + (v >> 5) * 0x10) |= BIT(v & 31);
+}
+
+static inline void lapic_clear_vec(struct vhm_lapic *apic, unsigned int base,
+				   u8 v)
+{
+	*lapic_reg(apic, base + (v >> 5) * 0x10) &= ~BIT(v & 31);
+}
+
+static inline bool lapic_test_vec(struct vhm_lapic *apic, unsigned int base,
+				  u8 v)
+{
+	return *lapic_reg(apic, base + (v >> 5) * 0x10) & BIT(v & 31);
+}
+
+/* lapic.c: make the vCPU see new state (wake it, or IPI its CPU). */
+void lapic_kick(struct vhm_lapic *apic);
+bool lapic_x2apic(struct vhm_lapic *apic);
+
+/* lapic_timer.c: the timer's registers; lock not held. */
+void lapic_timer_init(struct vhm_lapic *apic);
+void lapic_timer_start(struct vhm_lapic *apic, u32 count);
+u32 lapic_timer_current(struct vhm_lapic *apic);
+/* Before a write of val to LVT timer: a new mode disarms the timer. */
+void lapic_timer_mode_change(struct vhm_lapic *apic, u32 val);
+
+/* lapic_ipi.c: a write to ICR (low) from the APIC's own vCPU. */
+void lapic_send_ipi(struct vhm_lapic *apic, u32 icr, u32 dest);
+
+#endif /* VHM_LAPIC_PRIV_H */

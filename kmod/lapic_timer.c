@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The local APIC's timer (lapic.c): one-shot and periodic modes count a
+ * 1 GHz bus clock through the divide configuration (one count = divide
+ * ns); TSC-deadline mode expires when the guest's TSC reaches
+ * IA32_TSC_DEADLINE. Each runs on one host hrtimer, whose handler puts
+ * the LVT's vector in IRR and kicks the vCPU.
+ */
+#include <linux/hrtimer.h>
+#include <linux/math64.h>
+#include <asm/apicdef.h>
+#include <asm/msr-index.h>
+#include <asm/tsc.h>
+
+#include "compat.h"
+#include "lapic.h"
+#include "lapic_priv.h"
+#include "vhm.h"
+#include "vm.h"
+
+static u32 lapic_timer_mode(struct vhm_lapic *apic)
+{
+	return *lapic_reg(apic, APIC_LVTT) & LAPIC_LVT_TIMER_MODE;
+}
+
+static u32 lapic_divide(struct vhm_lapic *apic)
+{
+	u32 dcr = *lapic_reg(apic, APIC_TDCR);
+	u32 v = (dcr & 3) | ((dcr & 8) >> 1);
+
+	return 1u << ((v + 1) & 7);
+}
+
+static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
+{
+	struct vhm_lapic *apic = container_of(t, struct vhm_lapic, timer);
+	enum hrtimer_restart ret = HRTIMER_NORESTART;
+	unsigned long flags;
+	u32 lvt;
+
+	spin_lock_irqsave(&apic->lock, flags);
+	lvt = *lapic_reg(apic, APIC_LVTT);
+	if (!(lvt & APIC_LVT_MASKED))
+		lapic_set_vec(apic, APIC_IRR, lvt & 0xff);
+	if (lapic_timer_mode(apic) == LAPIC_LVT_PERIODIC) {
+		hrtimer_forward_now(t, ns_to_ktime(apic->period_ns));
+		ret = HRTIMER_RESTART;
+	} else if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE) {
+		apic->tsc_deadline = 0;
+	}
+	spin_unlock_irqrestore(&apic->lock, flags);
+	lapic_kick(apic);
+	return ret;
+}
+
+void lapic_timer_init(struct vhm_lapic *apic)
+{
+	vhm_hrtimer_setup(&apic->timer, lapic_timer_fn, CLOCK_MONOTONIC,
+			  HRTIMER_MODE_REL);
+}
+
+/* A write to the initial count: stop, and start again unless 0. */
+void lapic_timer_start(struct vhm_lapic *apic, u32 count)
+{
+	unsigned long flags;
+	u64 ns;
+
+	/* It waits for the handler: not under the lock. */
+	hrtimer_cancel(&apic->timer);
+	spin_lock_irqsave(&apic->lock, flags);
+	if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE)
+		goto unlock;	/* the initial count is ignored then */
+	*lapic_reg(apic, APIC_TMICT) = count;
+	ns = (u64)count * lapic_divide(apic);
+	if (lapic_timer_mode(apic) == LAPIC_LVT_PERIODIC)
+		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
+	apic->period_ns = ns;
+	if (count)
+		hrtimer_start(&apic->timer, ns_to_ktime(ns), HRTIMER_MODE_REL);
+unlock:
+	spin_unlock_irqrestore(&apic->lock, flags);
+}
+
+u32 lapic_timer_current(struct vhm_lapic *apic)
+{
+	s64 left;
+
+	if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE ||
+	    !hrtimer_active(&apic->timer))
+		return 0;
+	left = ktime_to_ns(hrtimer_get_remaining(&apic->timer));
+	if (left <= 0)
+		return 0;
+	return div_u64(left, lapic_divide(apic));
+}
+
+/*
+ * Before a write of val to LVT timer, lock not held: a change of mode
+ * disarms the timer (the count and the deadline start from zero).
+ */
+void lapic_timer_mode_change(struct vhm_lapic *apic, u32 val)
+{
+	unsigned long flags;
+
+	if ((val & LAPIC_LVT_TIMER_MODE) == lapic_timer_mode(apic))
+		return;
+	hrtimer_cancel(&apic->timer);
+	spin_lock_irqsave(&apic->lock, flags);
+	*lapic_reg(apic, APIC_TMICT) = 0;
+	apic->tsc_deadline = 0;
+	spin_unlock_irqrestore(&apic->lock, flags);
+}
+
+u64 vhm_lapic_get_tsc_deadline(struct vhm_vcpu *vcpu)
+{
+	struct vhm_lapic *apic = vcpu->lapic;
+
+	if (lapic_timer_mode(apic) != LAPIC_LVT_DEADLINE)
+		return 0;
+	return READ_ONCE(apic->tsc_deadline);
+}
+
+/* The guest's TSC cycles from now to deadline, in host ns (0: past). */
+static u64 lapic_deadline_ns(struct vhm_vcpu *vcpu, u64 deadline)
+{
+	u64 now;
+
+	if (vhm_get_msr(vcpu, MSR_IA32_TSC, &now) || deadline <= now ||
+	    !tsc_khz)
+		return 0;
+	return mul_u64_u32_div(deadline - now, NSEC_PER_MSEC, tsc_khz);
+}
+
+/* WRMSR IA32_TSC_DEADLINE from the vCPU thread: ignored in other modes. */
+void vhm_lapic_set_tsc_deadline(struct vhm_vcpu *vcpu, u64 deadline)
+{
+	struct vhm_lapic *apic = vcpu->lapic;
+	unsigned long flags;
+	u64 ns;
+
+	if (lapic_timer_mode(apic) != LAPIC_LVT_DEADLINE)
+		return;
+	hrtimer_cancel(&apic->timer);
+	ns = deadline ? lapic_deadline_ns(vcpu, deadline) : 0;
+	spin_lock_irqsave(&apic->lock, flags);
+	apic->tsc_deadline = deadline;
+	if (deadline)
+		hrtimer_start(&apic->timer, ns_to_ktime(ns), HRTIMER_MODE_REL);
+	spin_unlock_irqrestore(&apic->lock, flags);
+}
