@@ -33,7 +33,7 @@
 
 /*
  * Write RSDP, RSDT, XSDT, FADT, FACS, DSDT and MADT (one local APIC per
- * vmm->nr_cpus) at ACPI_TABLES_ADDR. Nothing when RAM ends below 1 MiB.
+ * vmm->nr_cpus) at ACPI_TABLES_ADDR. Nothing when RAM ends below them.
  */
 int acpi_build(struct vmm *vmm);
 

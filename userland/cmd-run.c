@@ -9,9 +9,11 @@
  * first 4 GiB). --kernel boots a kernel image by the protocol its contents
  * call for (boot.c: multiboot v1, Linux bzImage). The guest's devices: COM1 UART
  * on stdin/stdout, fw_cfg, the debug-exit port, empty PCI configuration
- * space. The exit status tells how the guest ended: 0 halted, 3 shut down
- * (triple fault), 4 entry refused, 5 vhm internal error, (V << 1) | 1 the
- * guest wrote V to the debug-exit port, 1 other failures, 2 usage.
+ * space, ACPI tables and PM registers, CMOS RTC, an i8042 for resets. The
+ * exit status tells how the guest ended: 0 halted, 3 shut down (triple
+ * fault), 4 entry refused, 5 vhm internal error, 6 powered off (ACPI S5),
+ * 8 reset, (V << 1) | 1 the guest wrote V to the debug-exit port, 1 other
+ * failures, 2 usage.
  * --accel kvm runs the same guest with the same devices on /dev/kvm.
  */
 #include <getopt.h>
