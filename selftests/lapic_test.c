@@ -235,10 +235,20 @@ static uint64_t guest_rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
+/* In x2APIC mode the page is gone: PPR and EOI are MSRs. */
+static void x2apic_irq_handler(struct ex_regs *regs)
+{
+	irq_count++;
+	irq_vector = regs->vector;
+	irq_ppr = guest_rdmsr(X2APIC_MSR(APIC_PPR));
+	guest_wrmsr(X2APIC_MSR(APIC_EOI), 0);
+}
+
 /* x2APIC mode: the registers as MSRs, the ID and LDR, SELF IPI, EOI. */
 static void guest_x2apic(void)
 {
 	guest_apic_enable();
+	guest_set_handler(IPI_VECTOR, x2apic_irq_handler);
 	guest_wrmsr(MSR_APIC_BASE, guest_rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
 	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ID)));
 	GUEST_ASSERT_EQ(1, guest_rdmsr(X2APIC_MSR(0xd0)));	/* LDR */
@@ -248,6 +258,8 @@ static void guest_x2apic(void)
 	guest_sti_nop();
 	GUEST_ASSERT_EQ(1, irq_count);
 	GUEST_ASSERT_EQ(IPI_VECTOR, irq_vector);
+	GUEST_ASSERT_EQ(IPI_VECTOR & 0xf0, irq_ppr);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ISR + 0x20)));
 	/* The 64-bit ICR: a fixed IPI to our x2APIC ID 0. */
 	guest_wrmsr(X2APIC_MSR(APIC_ICR), IPI_VECTOR);
 	GUEST_ASSERT_EQ(IPI_VECTOR, guest_rdmsr(X2APIC_MSR(APIC_ICR)));
