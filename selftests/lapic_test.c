@@ -4,7 +4,8 @@
  * (include/guest.h): its registers after reset, the one-shot and periodic
  * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
  * priority holding a lower-priority vector back, a signal ending a HLT
- * the APIC sleeps in, and the ioctl's argument checks.
+ * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, and the
+ * ioctl's argument checks.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -220,6 +221,77 @@ static void guest_tpr(void)
 	GUEST_DONE();
 }
 
+#define MSR_APIC_BASE	0x1b
+#define MSR_TSC_DEADLINE	0x6e0
+#define X2APIC_MSR(reg)	(0x800 + ((reg) >> 4))
+#define APIC_BASE_EXTD	(1u << 10)
+#define LVT_DEADLINE	(2u << 17)
+
+static uint64_t guest_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* In x2APIC mode the page is gone: PPR and EOI are MSRs. */
+static void x2apic_irq_handler(struct ex_regs *regs)
+{
+	irq_count++;
+	irq_vector = regs->vector;
+	irq_ppr = guest_rdmsr(X2APIC_MSR(APIC_PPR));
+	guest_wrmsr(X2APIC_MSR(APIC_EOI), 0);
+}
+
+/* x2APIC mode: the registers as MSRs, the ID and LDR, SELF IPI, EOI. */
+static void guest_x2apic(void)
+{
+	guest_apic_enable();
+	guest_set_handler(IPI_VECTOR, x2apic_irq_handler);
+	guest_wrmsr(MSR_APIC_BASE, guest_rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ID)));
+	GUEST_ASSERT_EQ(1, guest_rdmsr(X2APIC_MSR(0xd0)));	/* LDR */
+	GUEST_ASSERT_EQ(0x50014, guest_rdmsr(X2APIC_MSR(APIC_LVR)));
+	GUEST_ASSERT_EQ(SVR_ENABLE | 0xff, guest_rdmsr(X2APIC_MSR(APIC_SVR)));
+	guest_wrmsr(X2APIC_MSR(0x3f0), IPI_VECTOR);		/* SELF IPI */
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(IPI_VECTOR, irq_vector);
+	GUEST_ASSERT_EQ(IPI_VECTOR & 0xf0, irq_ppr);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ISR + 0x20)));
+	/* The 64-bit ICR: a fixed IPI to our x2APIC ID 0. */
+	guest_wrmsr(X2APIC_MSR(APIC_ICR), IPI_VECTOR);
+	GUEST_ASSERT_EQ(IPI_VECTOR, guest_rdmsr(X2APIC_MSR(APIC_ICR)));
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_DONE();
+}
+
+/* TSC deadline: armed by the MSR, fires once, then reads 0. */
+static void guest_tsc_deadline(void)
+{
+	int i;
+
+	guest_apic_enable();
+	apic_write(APIC_LVTT, LVT_DEADLINE | TIMER_VECTOR);
+	apic_write(APIC_TMICT, 1000);		/* ignored in this mode */
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMICT));
+	guest_wrmsr(MSR_TSC_DEADLINE, guest_rdtsc() + 2000000);
+	GUEST_ASSERT(guest_rdmsr(MSR_TSC_DEADLINE) != 0);
+	for (i = 0; i < 1000 && !irq_count; i++)
+		guest_sti_hlt();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(TIMER_VECTOR, irq_vector);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(MSR_TSC_DEADLINE));
+	/* A deadline already past fires at once. */
+	guest_wrmsr(MSR_TSC_DEADLINE, 1);
+	for (i = 0; i < 1000 && irq_count < 2; i++)
+		guest_sti_hlt();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_DONE();
+}
+
 /* Nothing will wake this HLT but a signal. */
 static void guest_hlt_forever(void)
 {
@@ -267,6 +339,20 @@ TEST_F(lapic_test, tpr_masks_lower_priority)
 {
 	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, x2apic_msrs)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_x2apic, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, tsc_deadline_timer)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_tsc_deadline, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
