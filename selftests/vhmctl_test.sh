@@ -241,12 +241,13 @@ shell_cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr panic=-1"
 # The guest's TSC is the test host's. In an emulated test host a port read
 # takes so long that Linux's TSC calibration against the PIT and the PM
 # timer gives up (its SMI heuristics: "tsc: Unable to calibrate against
-# PIT"), and an AMD guest has no CPUID leaf for the rate: tell it.
+# PIT"), and an AMD guest has no CPUID leaf for the rate: tell it, on vhm.
 tsc_mhz=$(dmesg | sed -n 's/.*tsc: Refined TSC clocksource calibration: \([0-9.]*\) MHz.*/\1/p' | tail -n 1)
 [ -n "$tsc_mhz" ] ||
 	tsc_mhz=$(dmesg | sed -n 's/.*tsc: Detected \([0-9.]*\) MHz.*/\1/p' | head -n 1)
-[ -z "$tsc_mhz" ] ||
-	shell_cmdline="$shell_cmdline tsc_early_khz=$(echo "$tsc_mhz" | tr -d .)"
+# (On KVM the guest reads the rate from kvmclock.)
+tsc_early=
+[ -z "$tsc_mhz" ] || tsc_early="tsc_early_khz=$(echo "$tsc_mhz" | tr -d .)"
 # linux_shell OUT CPUS -- vhmctl args: the console output in OUT
 linux_shell() {
 	out=$1 cpus=$2
@@ -258,7 +259,8 @@ linux_shell() {
 	mkfifo "$tmp/in"
 	timeout "$LINUX_SHELL_TIMEOUT" "$VHMCTL" "$@" --cpus "$cpus" \
 		--mem 256M --kernel "$lk" --initrd "$lsh" \
-		--cmdline "$shell_cmdline" <"$tmp/in" >"$out" 2>"$tmp/err" &
+		--cmdline "$shell_cmdline $shell_extra" <"$tmp/in" >"$out" \
+		2>"$tmp/err" &
 	pid=$!
 	exec 3>"$tmp/in"
 	while kill -0 $pid 2>/dev/null && ! grep -q "vhm-shell: ready" "$out"; do
@@ -412,7 +414,7 @@ check_err cpus_0_is_usage 2 "bad --cpus" -- run --cpus 0 --kernel "$MBK/mbkernel
 check_err cpus_256_is_usage 2 "bad --cpus '256' (1 to 255)" -- run --cpus 256 --kernel "$MBK/mbkernel32.elf"
 if [ $vhm_irqchip = 1 ]; then
 	for c in 1 2; do
-		linux_shell "$tmp/shell$c.out" $c -- run
+		shell_extra=$tsc_early linux_shell "$tmp/shell$c.out" $c -- run
 		check_shell "shell_" "$tmp/shell$c.out" $c
 	done
 else
@@ -437,7 +439,7 @@ if modprobe $kvm; then
 	linux_boot "$tmp/linux-kvm.out" -- run --accel kvm $linux_args
 	check_linux kvm_ "$tmp/linux-kvm.out"
 	for c in 1 2; do
-		linux_shell "$tmp/shell-kvm$c.out" $c -- run --accel kvm
+		shell_extra= linux_shell "$tmp/shell-kvm$c.out" $c -- run --accel kvm
 		check_shell "kvm_shell_" "$tmp/shell-kvm$c.out" $c
 	done
 	linux_ends kvm_ --accel kvm

@@ -55,6 +55,7 @@ static int vhm_create_irqchip(struct accel *a)
 	if (ioctl(a->vm, VHM_CREATE_LAPIC, &c))
 		return vhm_fail("VHM_CREATE_LAPIC");
 	a->irqchip = true;
+	a->tsc_deadline = true;
 	a->tsc_khz = accel_host_tsc_khz();
 	return 0;
 }

@@ -119,15 +119,16 @@ static void cpuid_intel_tsc(struct vhm_cpuid_entry *e, uint32_t *nent,
 
 /* The local APIC's bits and this vCPU's APIC IDs. */
 static void cpuid_apic(struct vhm_cpuid_entry *e, uint32_t nent,
-		       unsigned int id)
+		       const struct accel *a, unsigned int id)
 {
 	uint32_t i;
 
 	for (i = 0; i < nent; i++) {
 		switch (e[i].function) {
 		case 1:
-			e[i].ecx |= CPUID_1_ECX_X2APIC | CPUID_1_ECX_DEADLINE |
-				    CPUID_1_ECX_HYPERVISOR;
+			e[i].ecx |= CPUID_1_ECX_X2APIC | CPUID_1_ECX_HYPERVISOR;
+			if (a->tsc_deadline)
+				e[i].ecx |= CPUID_1_ECX_DEADLINE;
 			e[i].edx |= CPUID_1_EDX_APIC;
 			e[i].ebx = (e[i].ebx & 0x00ffffff) | id << 24;
 			break;
@@ -177,7 +178,7 @@ uint32_t accel_cpuid_edit(struct vhm_cpuid_entry *e, uint32_t nent,
 		return cpuid_hv(e, nent, false);
 	}
 	nent = cpuid_hv(e, nent, !sig);
-	cpuid_apic(e, nent, id);
+	cpuid_apic(e, nent, a, id);
 	if (host_is_intel())
 		cpuid_intel_tsc(e, &nent, max, a->tsc_khz);
 	if (sig) {

@@ -66,6 +66,7 @@ struct accel {
 	int sys, vm;
 	long run_size;
 	bool irqchip;		/* create_irqchip succeeded */
+	bool tsc_deadline;	/* its LAPICs have the TSC-deadline mode */
 	uint32_t tsc_khz;	/* the guest's TSC rate (CPUID leaves) */
 	unsigned int nr_vcpus;
 	struct accel_vcpu vcpus[ACCEL_MAX_VCPUS];
@@ -123,7 +124,8 @@ static inline struct accel_vcpu *accel_bsp(struct accel *a)
  * The CPUID table of vCPU id, edited in place from the accelerator's
  * supported table (nent entries, room for max): the paravirtual leaves
  * (0x40000000 up) go unless keep_pv; without the irqchip the local APIC,
- * x2APIC and TSC-deadline bits go; with it they are set, and CPUID.1 EBX's
+ * x2APIC and TSC-deadline bits go; with it the APIC and x2APIC bits are
+ * set (TSC-deadline: where a->tsc_deadline says), and CPUID.1 EBX's
  * initial APIC ID, leaves 0xb/0x1f's x2APIC IDs and 0x8000001e's are id,
  * the hypervisor bit is set, Intel hosts get leaves 0x15/0x16 (TSC from
  * a 1 GHz crystal) and the hypervisor leaf 0x40000010 gives the TSC and
