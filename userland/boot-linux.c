@@ -27,6 +27,7 @@
  *   mapping, __BOOT_CS 0x10 and __BOOT_DS 0x18, IF clear, RSI = the zero
  *   page; RIP = the load address + 0x200, the 64-bit entry.
  */
+#define _GNU_SOURCE	/* asprintf */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,7 @@ struct linux_layout {
 	uint64_t setup_size, kernel_size;
 	uint64_t load, kernel_end;
 	uint64_t initrd;
+	char *cmdline;		/* what the guest gets (never freed: the plan's) */
 	size_t cmdline_len;
 };
 
@@ -168,14 +170,31 @@ static int linux_place_initrd(struct linux_layout *l,
 	return 0;
 }
 
+/*
+ * The command line the guest gets: --cmdline, and the TSC rate (an AMD
+ * guest has no CPUID leaf for it, and calibration against the PIT fails
+ * where port I/O is slow).
+ */
+static int linux_build_cmdline(struct linux_layout *l)
+{
+	const char *c = l->args->cmdline ? l->args->cmdline : "";
+	uint32_t khz = l->args->linux_tsc_khz;
+
+	if (!khz || strstr(c, "tsc_early_khz="))
+		return asprintf(&l->cmdline, "%s", c) < 0 ? -1 : 0;
+	return asprintf(&l->cmdline, "%s%stsc_early_khz=%u", c, *c ? " " : "",
+			khz) < 0 ? -1 : 0;
+}
+
 static int linux_check_cmdline(struct linux_layout *l,
 			       const struct setup_header *h)
 {
-	const char *c = l->args->cmdline ? l->args->cmdline : "";
 	uint64_t max = h->cmdline_size;
 	char msg[96];
 
-	l->cmdline_len = strlen(c);
+	if (linux_build_cmdline(l))
+		return linux_error(l, "out of memory");
+	l->cmdline_len = strlen(l->cmdline);
 	if (max > LINUX_CMDLINE_MAX - 1)
 		max = LINUX_CMDLINE_MAX - 1;
 	if (l->cmdline_len <= max)
@@ -228,7 +247,6 @@ static int linux_plan(struct boot_plan *plan, const struct linux_layout *l,
 		      const struct setup_header *h)
 {
 	const struct boot_args *a = l->args;
-	static const char empty[] = "";
 
 	plan->info = calloc(1, sizeof(struct boot_params));
 	if (!plan->info)
@@ -238,8 +256,7 @@ static int linux_plan(struct boot_plan *plan, const struct linux_layout *l,
 			   l->kernel_size, 0) ||
 	    boot_add_chunk(plan, LINUX_ZERO_PAGE, plan->info,
 			   sizeof(struct boot_params), 0) ||
-	    boot_add_chunk(plan, LINUX_CMDLINE,
-			   a->cmdline ? a->cmdline : empty, l->cmdline_len, 1))
+	    boot_add_chunk(plan, LINUX_CMDLINE, l->cmdline, l->cmdline_len, 1))
 		return -1;
 	if (l->initrd &&
 	    boot_add_chunk(plan, l->initrd, a->initrd.data, a->initrd.size, 0))

@@ -26,6 +26,11 @@ struct boot_args {
 	struct boot_file initrd;	/* data NULL: none */
 	const char *cmdline;		/* NULL: none */
 	uint64_t ram_size;
+	/*
+	 * A Linux guest's TSC rate in kHz, appended to its command line as
+	 * tsc_early_khz= unless already there (0: nothing appended).
+	 */
+	uint32_t linux_tsc_khz;
 };
 
 /* Copy len bytes from src to gpa, then zero zero bytes after them. */

@@ -174,6 +174,9 @@ static int run_kernel(struct vmm *vmm, const struct run_opts *o,
 	struct boot_args args = { .cmdline = o->cmdline, .ram_size = o->mem };
 	struct boot_plan plan;
 
+	/* On KVM, Linux reads the TSC rate from kvmclock. */
+	if (!strcmp(ops->name, "vhm"))
+		args.linux_tsc_khz = accel_host_tsc_khz();
 	if (boot_file_map(&args.kernel, o->kernel) ||
 	    (o->initrd && boot_file_map(&args.initrd, o->initrd)) ||
 	    boot_prepare(&plan, &args))
