@@ -15,7 +15,7 @@
  * - FACS: empty (no waking vector, no global lock owner).
  * - DSDT: Name (_S5, Package () { 5, 5, 0, 0 }), hand-encoded AML: what
  *   an OS needs to learn SLP_TYP for soft-off (S5).
- * - MADT: local APIC address 0xfee00000, no PCAT_COMPAT (no 8259 PIC); a
+ * - MADT: local APIC address 0xfee00000, no PCAT_COMPAT (the 8259s never interrupt); a
  *   Processor Local APIC per CPU (processor and APIC ID = CPU index,
  *   enabled), one IOAPIC (ID = CPU count, 0xfec00000, GSI base 0),
  *   overrides ISA IRQ 0 -> GSI 2 (edge, active high) and IRQ 9 -> GSI 9
@@ -286,7 +286,7 @@ static void acpi_madt(uint8_t *base, unsigned int nr_cpus)
 
 	acpi_header(h, "APIC", sizeof(*h), 4);
 	madt_add(h, &lapic_addr, 4);
-	madt_add(h, &flags, 4);		/* no PCAT_COMPAT: no 8259 */
+	madt_add(h, &flags, 4);		/* no PCAT_COMPAT: the 8259s never interrupt */
 	for (i = 0; i < nr_cpus; i++) {
 		struct madt_lapic l = {
 			.type = MADT_LAPIC, .length = sizeof(l),
