@@ -55,8 +55,10 @@ fi
 KVM_TESTS=32
 # VHMCTL_TEST_LINUX_SMP=1 (make check's intel-linux stage, where Bochs is
 # too slow for every guest): only the shell guest on vhm with 2 vCPUs.
+# VHMCTL_TEST_LINUX_REPEAT=N boots it N times (default 1).
+linux_repeat=${VHMCTL_TEST_LINUX_REPEAT:-1}
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
-	echo "1..4"
+	echo "1..$((4 * linux_repeat))"
 else
 	echo "1..$((48 + KVM_TESTS))"
 fi
@@ -365,8 +367,10 @@ mb_args="--initrd $tmp/module --cmdline module=hello-vhm"
 
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
 	if "$VHMCTL" info 2>/dev/null | grep -q '^ioapic: 1'; then
-		linux_shell "$tmp/shell2.out" 2 -- run
-		check_shell "shell_" "$tmp/shell2.out" 2
+		for r in $(seq "$linux_repeat"); do
+			linux_shell "$tmp/shell2.out" 2 -- run
+			check_shell "shell_" "$tmp/shell2.out" 2
+		done
 	else
 		check_shell_skip shell_ "vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC" 2
 	fi

@@ -409,6 +409,48 @@ static void vmm_kick_signal(int sig)
 	(void)sig;
 }
 
+/* SIGTERM (e.g. timeout(1)): end the run, then say where each vCPU was. */
+static volatile sig_atomic_t vmm_term_sig;
+
+static void vmm_term_signal(int sig)
+{
+	vmm_term_sig = sig;
+}
+
+/* Where a terminated guest's vCPUs stood: for a guest that hung. */
+static void vmm_report_term(struct vmm *vmm)
+{
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	unsigned int i;
+
+	for (i = 0; i < vmm->nr_cpus; i++) {
+		struct accel_vcpu *v = &vmm->accel.vcpus[i];
+
+		if (vmm->accel.ops->get_regs(v, &r) ||
+		    vmm->accel.ops->get_sregs(v, &s))
+			continue;
+		fprintf(stderr, "vhmctl: terminated: vCPU %u at RIP %#llx RSP %#llx RFLAGS %#llx CR0 %#llx CS %#x\n",
+			i, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+			(unsigned long long)r.rflags, (unsigned long long)s.cr0,
+			s.cs.selector);
+	}
+}
+
+/* With run_lock held: wait for run_cond, at most 100 ms. */
+static void vmm_wait_100ms(struct vmm *vmm)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += 100000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	pthread_cond_timedwait(&vmm->run_cond, &vmm->run_lock, &t);
+}
+
 /* With run_lock held: kick the running vCPUs until every one is done. */
 static void vmm_end_all(struct vmm *vmm)
 {
@@ -435,9 +477,13 @@ static void vmm_end_all(struct vmm *vmm)
 int vmm_run(struct vmm *vmm)
 {
 	struct sigaction sa = { .sa_handler = vmm_kick_signal };
+	struct sigaction term = { .sa_handler = vmm_term_signal,
+				  .sa_flags = SA_RESTART };
 	unsigned int i, started;
 
 	sigaction(SIGUSR1, &sa, NULL);
+	/* Device threads' reads restart; a vCPU's run ioctl still ends. */
+	sigaction(SIGTERM, &term, NULL);
 	pthread_mutex_lock(&vmm->run_lock);
 	for (started = 0; started < vmm->nr_cpus; started++) {
 		if (pthread_create(&vmm->threads[started], NULL,
@@ -451,11 +497,17 @@ int vmm_run(struct vmm *vmm)
 			started);
 		vmm->stop = VMM_END_ERROR;
 	}
-	while (vmm->running && !vmm_stopped(vmm))
-		pthread_cond_wait(&vmm->run_cond, &vmm->run_lock);
+	while (vmm->running && !vmm_stopped(vmm)) {
+		vmm_wait_100ms(vmm);
+		if (vmm_term_sig)
+			__atomic_store_n(&vmm->stop, 128 + vmm_term_sig,
+					 __ATOMIC_SEQ_CST);
+	}
 	vmm_end_all(vmm);
 	pthread_mutex_unlock(&vmm->run_lock);
 	for (i = 0; i < started; i++)
 		pthread_join(vmm->threads[i], NULL);
+	if (vmm_term_sig)
+		vmm_report_term(vmm);
 	return vmm_stopped(vmm) ? vmm->stop : VMM_END_HALT;
 }
