@@ -213,6 +213,7 @@ linux_boot() {
 		tail -n 3 "$out" | tr -d '\r' | sed 's/^/# guest| /'
 	fi
 	sed 's/^/# stderr: /' "$tmp/err"
+	guest_symbols "$tmp/err"
 }
 # check_linux PREFIX OUT: what the guest's early console must show
 check_linux() {
@@ -246,6 +247,24 @@ check_linux() {
 lsh=$LINUX_GUEST/shell.cpio.gz
 LINUX_SHELL_TIMEOUT=${LINUX_SHELL_TIMEOUT:-300}
 shell_cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr panic=-1"
+# guest_symbols FILE: for each "vhmctl: terminated: vCPU N at RIP X" line,
+# the guest kernel function at X (the guest runs this very kernel with
+# nokaslr: its text starts at 0xffffffff81000000, ours at _text). Low 32
+# bits only: awk's numbers are doubles.
+guest_symbols() {
+	grep -o 'vCPU [0-9]* at RIP 0xffffffff[0-9a-f]*' "$1" | while read -r _ v _ _ rip; do
+		awk -v rip="${rip#0xffffffff}" -v v="$v" '
+		function h(s,  i, n) { n = 0; s = tolower(s)
+			for (i = 1; i <= length(s); i++)
+				n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+			return n }
+		$3 == "_text" && !base { base = h(substr($1, 9)) - h("81000000") }
+		{ a[NR] = h(substr($1, 9)); name[NR] = $3 }
+		END { t = h(rip) + base; best = -1
+			for (i in a) if (a[i] <= t && (best < 0 || a[i] > a[best])) best = i
+			if (best >= 0) printf "# vCPU %s: %s+0x%x\n", v, name[best], t - a[best] }' /proc/kallsyms
+	done
+}
 # linux_shell OUT CPUS -- vhmctl args: the console output in OUT
 linux_shell() {
 	out=$1 cpus=$2
