@@ -73,6 +73,7 @@ struct vmx_vcpu {
 	u64 cr2;
 	u8 cr8;
 	u64 msrs[VMX_NR_MSRS];
+	u64 msrs_gen;		/* vmx_msrs_changed() */
 	/* DR6: VMX does not switch it (dr.c keeps DR0-3, DR7 is in the VMCS). */
 	u64 dr6;
 	/*
@@ -184,6 +185,7 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 int vmx_handle_rdmsr(struct vhm_vcpu *vcpu);
 int vmx_handle_wrmsr(struct vhm_vcpu *vcpu);
 void vmx_complete_msr(struct vhm_vcpu *vcpu);
+void vmx_msrs_changed(struct vmx_vcpu *vmx);
 /* Interrupts off, before VMXOFF: the host's lazily switched MSRs back. */
 void vmx_msrs_drop_cpu(void);
 /* Interrupts off, around the entry. */

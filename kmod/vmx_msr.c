@@ -202,6 +202,7 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	}
 	if (slot >= 0) {
 		vmx->msrs[slot] = data;
+		vmx_msrs_changed(vmx);
 		return 0;
 	}
 	if (index == MSR_IA32_TSC) {
@@ -233,17 +234,26 @@ static u64 vmx_msr_loadable(int slot, u64 v)
 /*
  * The lazily switched MSRs as this CPU holds them (slots STAR to SFMASK of
  * msrs[], and TSC_AUX). While guest is true some may be a guest's and the
- * notifier is registered on this CPU. Changed with interrupts off.
+ * notifier is registered on this CPU; gen is the msrs_gen of the vCPU
+ * values they are, 0 if none. Changed with interrupts off.
  */
 struct vmx_lazy_msrs {
 	struct user_return_notifier urn;
 	bool guest;
+	u64 gen;
 	u64 cur[VMX_NR_MSRS];
 	u64 tsc_aux;
 	u64 host_tsc_aux;	/* this CPU's number, for the host's RDPID */
 };
 
 static DEFINE_PER_CPU(struct vmx_lazy_msrs, vmx_lazy_msrs);
+static atomic64_t vmx_msrs_gen;
+
+/* New values in vmx->msrs[]: a number no vCPU had before (never 0). */
+void vmx_msrs_changed(struct vmx_vcpu *vmx)
+{
+	vmx->msrs_gen = atomic64_inc_return(&vmx_msrs_gen);
+}
 
 static void vmx_lazy_write(u64 *cur, u32 index, u64 v)
 {
@@ -266,6 +276,7 @@ static void vmx_msrs_restore_host(struct user_return_notifier *urn)
 	local_irq_save(flags);
 	if (l->guest) {
 		l->guest = false;
+		l->gen = 0;
 		user_return_notifier_unregister(urn);
 		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
 			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
@@ -311,9 +322,12 @@ void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 		vhm_wrmsr(MSR_KERNEL_GS_BASE, kgs);
 	if (!l->guest)
 		vmx_lazy_start(l);
-	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
-			       vmx_msr_loadable(i, vmx->msrs[i]));
+	if (l->gen != vmx->msrs_gen) {
+		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
+				       vmx_msr_loadable(i, vmx->msrs[i]));
+		l->gen = vmx->msrs_gen;
+	}
 	if (vmx_switches_tsc_aux())
 		vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX, vmx->vcpu->tsc_aux);
 }

@@ -10,7 +10,9 @@
 #include <linux/kernel.h>
 #include <linux/preempt.h>
 #include <asm/debugreg.h>
+#include <asm/cpufeature.h>
 #include <asm/desc.h>
+#include <asm/fsgsbase.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
 #include <asm/segment.h>
@@ -599,7 +601,10 @@ static void vmx_save_host(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 	savesegment(gs, h->gs);
 	store_ldt(h->ldt);
 	native_store_gdt(&h->gdt);
-	vhm_rdmsr(MSR_FS_BASE, h->fs_base);
+	if (static_cpu_has(X86_FEATURE_FSGSBASE))
+		h->fs_base = rdfsbase();
+	else
+		vhm_rdmsr(MSR_FS_BASE, h->fs_base);
 	vhm_rdmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 	if (unlikely(vmx->host_stale)) {
 		vmx->host_stale = false;
