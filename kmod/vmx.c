@@ -433,6 +433,7 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 	__this_cpu_write(vmx_current_vmcs, vmx);
 	local_irq_enable();
 	vmx_set_host_percpu();
+	vmx->host_stale = true;
 	vmx->flush_ept = true;
 	vmx->flush_vpid = true;
 }
@@ -464,6 +465,7 @@ static void vmx_cpu_disable(void)
 	list_for_each_entry_safe(vmx, tmp, this_cpu_ptr(&vmx_loaded_vmcss),
 				 loaded)
 		vmx_clear_local(vmx);
+	vmx_msrs_drop_cpu();
 	vmx_insn_vmxoff();
 	cr4_clear_bits(X86_CR4_VMXE);
 }

@@ -21,13 +21,16 @@ enum vmx_gpr {
 	VMX_NR_GPRS,
 };
 
-/* Guest MSRs the VMCS does not hold: loaded around each entry. */
+/* Guest MSRs the VMCS does not hold (vmx_msr.c: how they are switched). */
 enum vmx_msr_slot {
 	VMX_MSR_KERNEL_GS_BASE, VMX_MSR_STAR, VMX_MSR_LSTAR, VMX_MSR_CSTAR,
 	VMX_MSR_SFMASK, VMX_NR_MSRS,
 };
 
-/* What the exit left in the VMCS, read before preemption is enabled. */
+/*
+ * What the exit left in the VMCS, read before preemption is enabled: the
+ * fields the exit reason's handler uses (vmx_read_exit), others 0.
+ */
 struct vmx_exit {
 	u32 reason;
 	u32 intr_info;
@@ -37,6 +40,7 @@ struct vmx_exit {
 	u32 insn_info;
 	u64 qual;
 	u64 gpa;
+	u64 cr4;		/* the guest's (read shadow) at the entry */
 	int vmfail;		/* VMLAUNCH/VMRESUME failed: the error number */
 };
 
@@ -69,8 +73,17 @@ struct vmx_vcpu {
 	u64 cr2;
 	u8 cr8;
 	u64 msrs[VMX_NR_MSRS];
+	u64 msrs_gen;		/* vmx_msrs_changed() */
 	/* DR6: VMX does not switch it (dr.c keeps DR0-3, DR7 is in the VMCS). */
 	u64 dr6;
+	/*
+	 * The host state last written to the VMCS by vmx_enter_guest (valid
+	 * unless host_stale: set when the VMCS is loaded on another CPU).
+	 */
+	bool host_stale;
+	u64 host_cr3;
+	u64 host_cr4;
+	unsigned long host_fs_base;
 	/* The processor-based controls now in the VMCS (windows vary). */
 	u32 proc;
 	struct vmx_events ev;
@@ -157,7 +170,6 @@ bool vmx_long_mode64(struct vmx_vcpu *vmx);
 /* Host state switched in software around each entry (vmx_run.c). */
 struct vmx_host_state {
 	u64 kernel_gs_base;
-	u64 tsc_aux;
 	unsigned long fs_base;
 	u64 debugctl;
 	struct desc_ptr gdt;
@@ -173,6 +185,9 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 int vmx_handle_rdmsr(struct vhm_vcpu *vcpu);
 int vmx_handle_wrmsr(struct vhm_vcpu *vcpu);
 void vmx_complete_msr(struct vhm_vcpu *vcpu);
+void vmx_msrs_changed(struct vmx_vcpu *vmx);
+/* Interrupts off, before VMXOFF: the host's lazily switched MSRs back. */
+void vmx_msrs_drop_cpu(void);
 /* Interrupts off, around the entry. */
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h);
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);

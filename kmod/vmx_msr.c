@@ -2,13 +2,19 @@
 /*
  * VMX: the MSRs vhm keeps for the guest and its RDMSR/WRMSR (every MSR
  * access exits: no MSR bitmap). FS/GS base, SYSENTER_*, EFER and PAT live
- * in the VMCS guest-state area and are switched by VM entry and exit. The
- * syscall MSRs and KERNEL_GS_BASE are not in the VMCS: the guest's values
- * are written to the CPU just before entry and the host's put back just
- * after the exit, interrupts off (a 64-bit guest's SYSCALL and SWAPGS use
- * the real registers). TSC_AUX is switched the same way, so the guest's
- * RDTSCP and RDPID run without exits.
+ * in the VMCS guest-state area and are switched by VM entry and exit.
+ * KERNEL_GS_BASE is not in the VMCS: the guest's value is written to the
+ * CPU just before entry and the host's put back just after the exit,
+ * interrupts off (the host's context switch reads it), each only when the
+ * two differ. The syscall MSRs (STAR, LSTAR, CSTAR, SFMASK) and TSC_AUX,
+ * used by the host only in user mode (SYSCALL, SYSRET, RDTSCP, RDPID), are
+ * switched lazily: the guest's values are written at the first entry on a
+ * CPU and stay there while the vCPU thread loops in VHM_RUN; a user-return
+ * notifier puts the host's back before any task returns to user mode on
+ * that CPU, as KVM does with its "user return MSRs".
  */
+#include <linux/percpu.h>
+#include <linux/user-return-notifier.h>
 #include <asm/cpufeature.h>
 #include <asm/msr-index.h>
 #include <asm/msr.h>
@@ -196,6 +202,7 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	}
 	if (slot >= 0) {
 		vmx->msrs[slot] = data;
+		vmx_msrs_changed(vmx);
 		return 0;
 	}
 	if (index == MSR_IA32_TSC) {
@@ -224,35 +231,118 @@ static u64 vmx_msr_loadable(int slot, u64 v)
 	return 0;
 }
 
+/*
+ * The lazily switched MSRs as this CPU holds them (slots STAR to SFMASK of
+ * msrs[], and TSC_AUX). While guest is true some may be a guest's and the
+ * notifier is registered on this CPU; gen is the msrs_gen of the vCPU
+ * values they are, 0 if none. Changed with interrupts off.
+ */
+struct vmx_lazy_msrs {
+	struct user_return_notifier urn;
+	bool guest;
+	u64 gen;
+	u64 cur[VMX_NR_MSRS];
+	u64 tsc_aux;
+	u64 host_tsc_aux;	/* this CPU's number, for the host's RDPID */
+};
+
+static DEFINE_PER_CPU(struct vmx_lazy_msrs, vmx_lazy_msrs);
+static atomic64_t vmx_msrs_gen;
+
+/* New values in vmx->msrs[]: a number no vCPU had before (never 0). */
+void vmx_msrs_changed(struct vmx_vcpu *vmx)
+{
+	vmx->msrs_gen = atomic64_inc_return(&vmx_msrs_gen);
+}
+
+static void vmx_lazy_write(u64 *cur, u32 index, u64 v)
+{
+	if (*cur == v)
+		return;
+	vhm_wrmsr(index, v);
+	*cur = v;
+}
+
+/*
+ * A task returns to user mode on this CPU, or VMX is turned off here: the
+ * host's values back, the notifier unregistered.
+ */
+static void vmx_msrs_restore_host(struct user_return_notifier *urn)
+{
+	struct vmx_lazy_msrs *l = container_of(urn, struct vmx_lazy_msrs, urn);
+	unsigned long flags;
+	int i;
+
+	local_irq_save(flags);
+	if (l->guest) {
+		l->guest = false;
+		l->gen = 0;
+		user_return_notifier_unregister(urn);
+		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
+				       vmx_host_msrs[i]);
+		if (vmx_switches_tsc_aux())
+			vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX,
+				       l->host_tsc_aux);
+	}
+	local_irq_restore(flags);
+}
+
+/* Interrupts off, before VMXOFF on this CPU (vmx_cpu_disable). */
+void vmx_msrs_drop_cpu(void)
+{
+	vmx_msrs_restore_host(&this_cpu_ptr(&vmx_lazy_msrs)->urn);
+}
+
+/* The CPU holds the host's values: note them, arm the notifier. */
+static void vmx_lazy_start(struct vmx_lazy_msrs *l)
+{
+	int i;
+
+	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+		l->cur[i] = vmx_host_msrs[i];
+	if (vmx_switches_tsc_aux()) {
+		vhm_rdmsr(MSR_TSC_AUX, l->host_tsc_aux);
+		l->tsc_aux = l->host_tsc_aux;
+	}
+	l->urn.on_user_return = vmx_msrs_restore_host;
+	user_return_notifier_register(&l->urn);
+	l->guest = true;
+}
+
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 {
+	struct vmx_lazy_msrs *l = this_cpu_ptr(&vmx_lazy_msrs);
+	u64 kgs = vmx_msr_loadable(VMX_MSR_KERNEL_GS_BASE,
+				   vmx->msrs[VMX_MSR_KERNEL_GS_BASE]);
 	int i;
 
 	vhm_rdmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-	for (i = 0; i < VMX_NR_MSRS; i++)
-		vhm_wrmsr(vmx_switched_msrs[i],
-			  vmx_msr_loadable(i, vmx->msrs[i]));
-	if (vmx_switches_tsc_aux()) {
-		vhm_rdmsr(MSR_TSC_AUX, h->tsc_aux);
-		vhm_wrmsr(MSR_TSC_AUX, vmx->vcpu->tsc_aux);
+	if (kgs != h->kernel_gs_base)
+		vhm_wrmsr(MSR_KERNEL_GS_BASE, kgs);
+	if (!l->guest)
+		vmx_lazy_start(l);
+	if (l->gen != vmx->msrs_gen) {
+		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
+				       vmx_msr_loadable(i, vmx->msrs[i]));
+		l->gen = vmx->msrs_gen;
 	}
+	if (vmx_switches_tsc_aux())
+		vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX, vmx->vcpu->tsc_aux);
 }
 
+/* The syscall MSRs and TSC_AUX stay the guest's (vmx_msrs_restore_host). */
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h)
 {
 	u64 *kgs = &vmx->msrs[VMX_MSR_KERNEL_GS_BASE], v;
-	int i;
 
 	/* SWAPGS in the guest changes KERNEL_GS_BASE without an exit. */
 	vhm_rdmsr(MSR_KERNEL_GS_BASE, v);
 	if (v != vmx_msr_loadable(VMX_MSR_KERNEL_GS_BASE, *kgs))
 		*kgs = v;
-	vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-	for (i = 0; i < VMX_NR_MSRS; i++)
-		if (i != VMX_MSR_KERNEL_GS_BASE)
-			vhm_wrmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
-	if (vmx_switches_tsc_aux())
-		vhm_wrmsr(MSR_TSC_AUX, h->tsc_aux);
+	if (v != h->kernel_gs_base)
+		vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 }
 
 static void vmx_msr_done(struct vmx_vcpu *vmx, enum vhm_msr_result r,

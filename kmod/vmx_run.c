@@ -10,7 +10,9 @@
 #include <linux/kernel.h>
 #include <linux/preempt.h>
 #include <asm/debugreg.h>
+#include <asm/cpufeature.h>
 #include <asm/desc.h>
+#include <asm/fsgsbase.h>
 #include <asm/msr-index.h>
 #include <asm/processor.h>
 #include <asm/segment.h>
@@ -188,8 +190,7 @@ static int vmx_handle_cpuid(struct vhm_vcpu *vcpu)
 	u64 *g = vmx->gprs;
 	u32 regs[4];
 
-	vhm_guest_cpuid(vcpu, g[VMX_RAX], g[VMX_RCX], vmx_guest_cr4(vmx),
-			regs);
+	vhm_guest_cpuid(vcpu, g[VMX_RAX], g[VMX_RCX], vmx->exit.cr4, regs);
 	g[VMX_RAX] = regs[0];
 	g[VMX_RBX] = regs[1];
 	g[VMX_RCX] = regs[2];
@@ -586,21 +587,43 @@ static void vmx_flush_tlb(struct vhm_vcpu *vcpu)
  * Host state VM exits do not restore, or restore differently: the data
  * and FS/GS selectors (exits load null ones), the FS base (per thread),
  * the GDT limit (exits set 0xffff), the LDT (exits unload it), the TSS
- * limit (exits set 0x67), hardware breakpoints (DR7) and DEBUGCTL.
+ * limit (exits set 0x67), hardware breakpoints (DR7) and DEBUGCTL. The
+ * VMCS's HOST_CR3, HOST_CR4 and HOST_FS_BASE are written only when they
+ * changed since the last entry with this VMCS on this CPU.
  */
-static void vmx_save_host(struct vmx_host_state *h)
+static void vmx_save_host(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 {
+	u64 cr3 = __read_cr3(), cr4 = cr4_read_shadow();
+
 	savesegment(ds, h->ds);
 	savesegment(es, h->es);
 	savesegment(fs, h->fs);
 	savesegment(gs, h->gs);
 	store_ldt(h->ldt);
 	native_store_gdt(&h->gdt);
-	vhm_rdmsr(MSR_FS_BASE, h->fs_base);
+	if (static_cpu_has(X86_FEATURE_FSGSBASE))
+		h->fs_base = rdfsbase();
+	else
+		vhm_rdmsr(MSR_FS_BASE, h->fs_base);
 	vhm_rdmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
-	vmcs_write(HOST_FS_BASE, h->fs_base);
-	vmcs_write(HOST_CR3, __read_cr3());
-	vmcs_write(HOST_CR4, cr4_read_shadow());
+	if (unlikely(vmx->host_stale)) {
+		vmx->host_stale = false;
+		vmx->host_cr3 = ~cr3;
+		vmx->host_cr4 = ~cr4;
+		vmx->host_fs_base = ~h->fs_base;
+	}
+	if (unlikely(h->fs_base != vmx->host_fs_base)) {
+		vmcs_write(HOST_FS_BASE, h->fs_base);
+		vmx->host_fs_base = h->fs_base;
+	}
+	if (unlikely(cr3 != vmx->host_cr3)) {
+		vmcs_write(HOST_CR3, cr3);
+		vmx->host_cr3 = cr3;
+	}
+	if (unlikely(cr4 != vmx->host_cr4)) {
+		vmcs_write(HOST_CR4, cr4);
+		vmx->host_cr4 = cr4;
+	}
 }
 
 static void vmx_restore_host(const struct vmx_host_state *h)
@@ -625,7 +648,11 @@ static void vmx_restore_host(const struct vmx_host_state *h)
 		vhm_wrmsr(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 }
 
-/* Interrupts off, right after the exit: what the handlers need. */
+/*
+ * Interrupts off, right after the exit: what the handler of this exit
+ * reason needs (all of it for the reasons that may end in an internal
+ * error report), and the IDT-vectoring information every exit may carry.
+ */
 static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 {
 	struct vmx_exit *e = &vmx->exit;
@@ -639,10 +666,37 @@ static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
 		return;
 	vmx->launched = true;
+	e->vectoring = vmcs_read(IDT_VECTORING_INFO_FIELD);
+	if (e->vectoring & VECTORING_INFO_DELIVER_CODE_MASK)
+		e->vectoring_err = vmcs_read(IDT_VECTORING_ERROR_CODE);
+	switch (e->reason) {
+	case EXIT_REASON_EXTERNAL_INTERRUPT:
+	case EXIT_REASON_PREEMPTION_TIMER:
+	case EXIT_REASON_INTERRUPT_WINDOW:
+	case EXIT_REASON_NMI_WINDOW:
+		return;
+	case EXIT_REASON_CPUID:
+	case EXIT_REASON_MSR_READ:
+	case EXIT_REASON_MSR_WRITE:
+	case EXIT_REASON_HLT:
+	case EXIT_REASON_VMCALL:
+	case EXIT_REASON_XSETBV:
+	case EXIT_REASON_INVD:
+	case EXIT_REASON_WBINVD:
+		e->insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+		return;
+	case EXIT_REASON_IO_INSTRUCTION:
+		e->qual = vmcs_read(EXIT_QUALIFICATION);
+		e->insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
+		e->insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
+		return;
+	case EXIT_REASON_EPT_VIOLATION:
+		e->qual = vmcs_read(EXIT_QUALIFICATION);
+		e->gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
+		return;
+	}
 	e->qual = vmcs_read(EXIT_QUALIFICATION);
 	e->intr_info = vmcs_read(VM_EXIT_INTR_INFO);
-	e->vectoring = vmcs_read(IDT_VECTORING_INFO_FIELD);
-	e->vectoring_err = vmcs_read(IDT_VECTORING_ERROR_CODE);
 	e->insn_len = vmcs_read(VM_EXIT_INSTRUCTION_LEN);
 	e->insn_info = vmcs_read(VMX_INSTRUCTION_INFO);
 	e->gpa = vmcs_read(GUEST_PHYSICAL_ADDRESS);
@@ -699,8 +753,8 @@ static void vmx_lapic_irq(struct vhm_vcpu *vcpu)
 static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	bool osxsave = vmcs_read(CR4_READ_SHADOW) & X86_CR4_OSXSAVE;
-	u64 dr7 = vmcs_read(GUEST_DR7);
+	u64 cr4 = vmcs_read(CR4_READ_SHADOW), dr7 = vmcs_read(GUEST_DR7);
+	bool osxsave = cr4 & X86_CR4_OSXSAVE;
 	struct vmx_host_state h;
 	int fail;
 
@@ -711,7 +765,7 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	vmx_flush_tlb(vcpu);
 	vmx_lapic_irq(vcpu);
 	vmx_inject_events(vmx);
-	vmx_save_host(&h);
+	vmx_save_host(vmx, &h);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vmx_dr_load_guest(vcpu, dr7);
 	vmx_msrs_load_guest(vmx, &h);
@@ -727,6 +781,8 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	vhm_xcr_put_guest(vcpu, osxsave);
 	WRITE_ONCE(vcpu->in_guest, false);
 	vmx_read_exit(vmx, fail);
+	/* The guest cannot change its CR4 without an exit handled later. */
+	vmx->exit.cr4 = cr4;
 }
 
 int vmx_run(struct vhm_vcpu *vcpu)
