@@ -248,21 +248,17 @@ lsh=$LINUX_GUEST/shell.cpio.gz
 LINUX_SHELL_TIMEOUT=${LINUX_SHELL_TIMEOUT:-300}
 shell_cmdline="console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr panic=-1"
 # guest_symbols FILE: for each "vhmctl: terminated: vCPU N at RIP X" line,
-# the guest kernel function at X (the guest runs this very kernel with
-# nokaslr: its text starts at 0xffffffff81000000, ours at _text). Low 32
-# bits only: awk's numbers are doubles.
+# the guest kernel symbol at or below X (the guest runs this very kernel
+# with nokaslr: its text starts at 0xffffffff81000000, ours at _text).
+# Kernel addresses are 16 lowercase hex digits: compared as strings.
 guest_symbols() {
-	grep -o 'vCPU [0-9]* at RIP 0xffffffff[0-9a-f]*' "$1" | while read -r _ v _ _ rip; do
-		awk -v rip="${rip#0xffffffff}" -v v="$v" '
-		function h(s,  i, n) { n = 0; s = tolower(s)
-			for (i = 1; i <= length(s); i++)
-				n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
-			return n }
-		$3 == "_text" && !base { base = h(substr($1, 9)) - h("81000000") }
-		{ a[NR] = h(substr($1, 9)); name[NR] = $3 }
-		END { t = h(rip) + base; best = -1
-			for (i in a) if (a[i] <= t && (best < 0 || a[i] > a[best])) best = i
-			if (best >= 0) printf "# vCPU %s: %s+0x%x\n", v, name[best], t - a[best] }' /proc/kallsyms
+	text=$(awk '$3 == "_text" { print $1; exit }' /proc/kallsyms)
+	[ -n "$text" ] || return 0
+	grep -o 'vCPU [0-9]* at RIP 0xffffffff[0-9a-f]*' "$1" |
+	while read -r _ v _ _ rip; do
+		t=$(printf '%016x' $((rip - 0xffffffff81000000 + 0x$text)))
+		awk -v t="$t" -v v="$v" '$1 <= t && $1 > best { best = $1; l = $0 }
+			END { print "# vCPU " v " at " t ": " l }' /proc/kallsyms
 	done
 }
 # linux_shell OUT CPUS -- vhmctl args: the console output in OUT
