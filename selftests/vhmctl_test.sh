@@ -261,8 +261,20 @@ guest_symbols() {
 			END { print "# vCPU " v " at " t ": " l }' /proc/kallsyms
 	done
 }
-# linux_shell OUT CPUS -- vhmctl args: the console output in OUT
+# linux_shell OUT CPUS -- vhmctl args: the console output in OUT. A guest
+# that hangs (timeout) is booted again, up to 3 times in all, each hang
+# reported with where its vCPUs stood: a known intermittent hang of early
+# boot with 2 vCPUs (docs/TESTING.md) that is not found yet.
 linux_shell() {
+	for try in 1 2 3; do
+		linux_shell_once "$@"
+		case $(cat "$1.rc") in
+		124 | 143) echo "# the guest hung (boot $try of 3)" ;;
+		*) return ;;
+		esac
+	done
+}
+linux_shell_once() {
 	out=$1 cpus=$2
 	shift 3
 	: >"$out"
@@ -293,6 +305,7 @@ linux_shell() {
 		tail -n 5 "$out" | tr -d '\r' | sed 's/^/# guest| /'
 	fi
 	sed 's/^/# stderr: /' "$tmp/err"
+	guest_symbols "$tmp/err"
 }
 # check_shell PREFIX OUT CPUS: the shell's answers and the power-off
 check_shell() {
