@@ -271,14 +271,22 @@ static void guest_x2apic(void)
 /* TSC deadline: armed by the MSR, fires once, then reads 0. */
 static void guest_tsc_deadline(void)
 {
+	uint64_t far;
 	int i;
 
 	guest_apic_enable();
 	apic_write(APIC_LVTT, LVT_DEADLINE | TIMER_VECTOR);
 	apic_write(APIC_TMICT, 1000);		/* ignored in this mode */
 	GUEST_ASSERT_EQ(0, apic_read(APIC_TMICT));
+	/* Far in the future: armed, reads back, never fires before 0 disarms. */
+	far = guest_rdtsc() + (1ull << 50);
+	guest_wrmsr(MSR_TSC_DEADLINE, far);
+	GUEST_ASSERT_EQ(far, guest_rdmsr(MSR_TSC_DEADLINE));
+	guest_wrmsr(MSR_TSC_DEADLINE, 0);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(MSR_TSC_DEADLINE));
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
 	guest_wrmsr(MSR_TSC_DEADLINE, guest_rdtsc() + 2000000);
-	GUEST_ASSERT(guest_rdmsr(MSR_TSC_DEADLINE) != 0);
 	for (i = 0; i < 1000 && !irq_count; i++)
 		guest_sti_hlt();
 	GUEST_ASSERT_EQ(1, irq_count);
