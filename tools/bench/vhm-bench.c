@@ -281,7 +281,8 @@ static void bench_memory(void)
  */
 #define LINUX_CMDLINE	"console=ttyS0 earlyprintk=serial,ttyS0,115200 nokaslr noapic nolapic lpj=1000000 panic=-1 vhm-test"
 #define LINUX_STATUS	33
-#define LINUX_LIMIT	300	/* seconds */
+#define LINUX_LIMIT	150	/* seconds */
+#define LINUX_TRIES	3	/* boots that hang before giving up */
 
 static pid_t linux_start(const char *dir, const char *accel)
 {
@@ -305,22 +306,26 @@ static pid_t linux_start(const char *dir, const char *accel)
 
 static void bench_linux(const char *dir, const char *accel)
 {
-	int r, status, n = quick ? 1 : 3;
+	int r, status, n = quick ? 1 : 3, fails = 0;
 	double t;
 	pid_t pid;
 
-	for (r = 0; r < n; r++) {
+	for (r = 0; r < n;) {
 		t = now();
 		pid = linux_start(dir, accel);
 		if (pid < 0 || waitpid(pid, &status, 0) != pid)
 			die("running vhmctl");
 		t = now() - t;
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != LINUX_STATUS) {
-			fprintf(stderr, "vhm-bench: the Linux guest did not reach its init (status %#x)\n",
-				status);
+			/* The known early-boot hang (docs/TESTING.md): again. */
+			fprintf(stderr, "vhm-bench: the Linux guest did not reach its init (status %#x)%s\n",
+				status, ++fails < LINUX_TRIES ? "; booting it again" : "");
+			if (fails < LINUX_TRIES)
+				continue;
 			return;
 		}
 		emit(accel, "linux_boot", "s", "lower", t);
+		r++;
 	}
 }
 
