@@ -169,6 +169,21 @@ bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 	return nmi;
 }
 
+void vhm_lapic_pending(struct vhm_vcpu *vcpu, u32 *flags, u8 *vector)
+{
+	int v;
+
+	if (vhm_lapic_take_nmi(vcpu))
+		*flags |= VHM_EVENT_NMI_PENDING;
+	if (*flags & VHM_EVENT_INTERRUPT)
+		return;
+	v = vhm_lapic_next_irq(vcpu);
+	if (v < 0)
+		return;
+	*flags |= VHM_EVENT_INTERRUPT;
+	*vector = v;
+}
+
 /* ---------------------------------------------------------------------
  * Registers.
  */

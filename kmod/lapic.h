@@ -60,6 +60,13 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu);
 bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu);
 
 /*
+ * The vendors' entry hook (after in_guest and its barrier): the APIC's
+ * NMI into *flags, and its interrupt into *flags and *vector unless one
+ * is pending already (the vendors' event flags and vector).
+ */
+void vhm_lapic_pending(struct vhm_vcpu *vcpu, u32 *flags, u8 *vector);
+
+/*
  * Before each entry (run.c): a vCPU waiting for SIPI sleeps until one
  * comes and then starts at it; -EINTR when a signal came first.
  */

@@ -334,27 +334,6 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 	vhm_complete_pio_string(vcpu);
 }
 
-/*
- * After in_guest and its barrier: the APIC's NMI, and its interrupt if
- * none is pending.
- */
-static void svm_lapic_irq(struct vhm_vcpu *vcpu)
-{
-	struct svm_events *ev = &to_svm(vcpu)->ev;
-	int v;
-
-	if (!vcpu->lapic)
-		return;
-	if (vhm_lapic_take_nmi(vcpu))
-		ev->flags |= VHM_EVENT_NMI_PENDING;
-	if (ev->flags & VHM_EVENT_INTERRUPT)
-		return;
-	v = vhm_lapic_next_irq(vcpu);
-	if (v < 0)
-		return;
-	ev->flags |= VHM_EVENT_INTERRUPT;
-	ev->interrupt_vector = v;
-}
 
 static void svm_enter_guest(struct vhm_vcpu *vcpu)
 {
@@ -375,7 +354,9 @@ static void svm_enter_guest(struct vhm_vcpu *vcpu)
 			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 		vcpu->tlb_gen = gen;
 	}
-	svm_lapic_irq(vcpu);
+	if (vcpu->lapic)
+		vhm_lapic_pending(vcpu, &to_svm(vcpu)->ev.flags,
+				  &to_svm(vcpu)->ev.interrupt_vector);
 	svm_inject_events(svm);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vhm_dr_load_guest(vcpu, dr7);

@@ -727,27 +727,6 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 	vhm_dr_put_guest(vcpu, dr7);
 }
 
-/*
- * After in_guest and its barrier: the APIC's NMI, and its interrupt if
- * none is pending.
- */
-static void vmx_lapic_irq(struct vhm_vcpu *vcpu)
-{
-	struct vmx_events *ev = &to_vmx(vcpu)->ev;
-	int v;
-
-	if (!vcpu->lapic)
-		return;
-	if (vhm_lapic_take_nmi(vcpu))
-		ev->flags |= VHM_EVENT_NMI_PENDING;
-	if (ev->flags & VHM_EVENT_INTERRUPT)
-		return;
-	v = vhm_lapic_next_irq(vcpu);
-	if (v < 0)
-		return;
-	ev->flags |= VHM_EVENT_INTERRUPT;
-	ev->interrupt_vector = v;
-}
 
 /* Preemption and interrupts off, the VMCS current on this CPU. */
 static void vmx_enter_guest(struct vhm_vcpu *vcpu)
@@ -763,7 +742,9 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
 	smp_mb();
 	vmx_flush_tlb(vcpu);
-	vmx_lapic_irq(vcpu);
+	if (vcpu->lapic)
+		vhm_lapic_pending(vcpu, &to_vmx(vcpu)->ev.flags,
+				  &to_vmx(vcpu)->ev.interrupt_vector);
 	vmx_inject_events(vmx);
 	vmx_save_host(vmx, &h);
 	vhm_xcr_load_guest(vcpu, osxsave);
