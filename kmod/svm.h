@@ -35,6 +35,8 @@ struct svm_events {
 	u32 injected;
 	u32 injected_err;
 	bool injected_shadow;
+	/* This entry offers the pending interrupt as V_IRQ. */
+	bool virq;
 	/* This entry was in an interrupt shadow, at this linear RIP. */
 	bool shadow_entry;
 	u64 shadow_rip;
@@ -93,7 +95,7 @@ void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
 			  u32 err);
 void svm_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
 void svm_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *ev);
-/* Interrupts off, just before VMRUN: inject or ask for a window. */
+/* Interrupts off, just before VMRUN: inject, or offer the interrupt. */
 void svm_inject_events(struct svm_vcpu *svm);
 /* Just after the exit: put back an event whose delivery was cut short. */
 void svm_complete_events(struct svm_vcpu *svm);
@@ -103,7 +105,6 @@ bool svm_event_wakes_hlt(struct svm_vcpu *svm);
 void svm_clear_interrupt_shadow(struct svm_vcpu *svm);
 void svm_skip(struct svm_vcpu *svm, unsigned int len);
 int svm_handle_iret(struct vhm_vcpu *vcpu);
-int svm_handle_vintr(struct vhm_vcpu *vcpu);
 int svm_handle_debug(struct vhm_vcpu *vcpu);
 
 /* svm_msr.c */

@@ -289,7 +289,6 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_WRITE_CR4] = svm_handle_cr4_write,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7] = svm_handle_dr,
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7] = svm_handle_dr,
-	[SVM_EXIT_VINTR] = svm_handle_vintr,
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
 	[SVM_EXIT_IRET] = svm_handle_iret,
 	[SVM_EXIT_HLT] = svm_handle_hlt,

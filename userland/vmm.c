@@ -417,6 +417,79 @@ static void vmm_term_signal(int sig)
 	vmm_term_sig = sig;
 }
 
+/*
+ * A guest-virtual address through the guest's 4-level page tables (CR3)
+ * to vhmctl's view of guest RAM; NULL if unmapped or outside RAM. Large
+ * pages (1 GiB, 2 MiB) end the walk early.
+ */
+static uint64_t *vmm_gva_to_ram(struct vmm *vmm, uint64_t cr3, uint64_t gva)
+{
+	uint64_t table = cr3 & 0x000ffffffffff000ull, e = 0;
+	int level, shift;
+
+	for (level = 4; level >= 1; level--) {
+		shift = 12 + 9 * (level - 1);
+		if (table + 0x1000 > vmm->ram_size)
+			return NULL;
+		memcpy(&e, vmm->ram + table + ((gva >> shift) & 511) * 8, 8);
+		if (!(e & 1))
+			return NULL;
+		table = e & 0x000ffffffffff000ull;
+		if ((level == 3 || level == 2) && (e & 0x80)) {
+			table &= ~((1ull << shift) - 1);
+			break;
+		}
+	}
+	table += gva & ((1ull << shift) - 1) & ~7ull;
+	return table + 8 <= vmm->ram_size ? (uint64_t *)(vmm->ram + table) : NULL;
+}
+
+/* Linux x86-64's kernel text: worth naming (tests map it to symbols). */
+static bool vmm_is_text(uint64_t v)
+{
+	return v >= 0xffffffff80000000ull && v < 0xffffffffc0000000ull;
+}
+
+/*
+ * The kernel-text words on a hung vCPU's stack, from RSP to the end of
+ * its 16 KiB stack, and the interrupt frame (RIP, CS 0x10, RFLAGS) found
+ * there or on the stack an x86-64 Linux IRQ stack's top word points to:
+ * what the interrupt on the stack interrupted, and with which RFLAGS.
+ */
+static void vmm_report_stack(struct vmm *vmm, unsigned int id, uint64_t cr3,
+			     uint64_t rsp)
+{
+	uint64_t w[64], *p, at = rsp, end = (rsp | 0x3fff) + 1;
+	unsigned int i, n, hop;
+
+	for (hop = 0; hop < 2; hop++) {
+		for (n = 0; n < 64 && at + n * 8 < end; n++) {
+			p = vmm_gva_to_ram(vmm, cr3, at + n * 8);
+			if (!p)
+				break;
+			w[n] = *p;
+		}
+		fprintf(stderr, "vhmctl: terminated: vCPU %u stack %#llx:", id,
+			(unsigned long long)at);
+		for (i = 0; i < n; i++)
+			if (vmm_is_text(w[i]))
+				fprintf(stderr, " +%#x 0x%016llx", i * 8,
+					(unsigned long long)w[i]);
+		fprintf(stderr, "\n");
+		for (i = 0; i + 2 < n; i++)
+			if (vmm_is_text(w[i]) && w[i + 1] == 0x10)
+				fprintf(stderr, "vhmctl: terminated: vCPU %u interrupted at RIP 0x%016llx RFLAGS %#llx\n",
+					id, (unsigned long long)w[i],
+					(unsigned long long)w[i + 2]);
+		/* the IRQ stack's top word: the interrupted stack */
+		p = vmm_gva_to_ram(vmm, cr3, end - 8);
+		if (!p || (*p >> 47) != 0x1ffff || (*p | 0x3fff) + 1 == end)
+			return;
+		at = *p;
+		end = (at | 0x3fff) + 1;
+	}
+}
+
 /* Where a terminated guest's vCPUs stood: for a guest that hung. */
 static void vmm_report_term(struct vmm *vmm)
 {
@@ -434,6 +507,8 @@ static void vmm_report_term(struct vmm *vmm)
 			i, (unsigned long long)r.rip, (unsigned long long)r.rsp,
 			(unsigned long long)r.rflags, (unsigned long long)s.cr0,
 			s.cs.selector);
+		if ((s.cr0 & 0x80000000) && (r.rsp >> 47) == 0x1ffff)
+			vmm_report_stack(vmm, i, s.cr3, r.rsp);
 	}
 }
 
