@@ -32,6 +32,12 @@
 #define CODE_GPA	0x100000ull
 #define DATA_GPA	(16ull << 20)		/* fault-in/bandwidth region */
 #define MMIO_GPA	0xd0000000ull		/* mapped by the guest, no RAM */
+#define IDT_GPA		0x8000ull		/* hlt_timer's; below the stack */
+#define IDTR_GPA	(IDT_GPA - 16)		/* its lidt operand */
+#define HANDLER_GPA	(CODE_GPA + 0x800)	/* its interrupt handler */
+#define TIMER_VECTOR	0xec
+#define TIMER_COUNT	16			/* ns at divide-by-1 (1 GHz bus) */
+#define DONE_PORT	0xf4			/* OUT here ends run_to_hlt() */
 #define MiB		(1ull << 20)
 
 static const struct accel_ops *ops;
@@ -65,11 +71,14 @@ static void put32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
-/* A VM with ram bytes of RAM and code at CODE_GPA, in long mode. */
+/*
+ * A VM with ram bytes of RAM and code at CODE_GPA, in long mode; irqchip:
+ * VMM_IRQCHIP_ON for the in-kernel local APIC.
+ */
 static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
-		     size_t len)
+		     size_t len, enum vmm_irqchip irqchip)
 {
-	if (vmm_create(vmm, ram, 1, VMM_IRQCHIP_OFF, ops))
+	if (vmm_create(vmm, ram, 1, irqchip, ops))
 		die("creating the VM");
 	memcpy(vmm->ram + CODE_GPA, code, len);
 	if (vmm_setup_long(vmm, CODE_GPA))
@@ -82,7 +91,11 @@ static void vm_end(struct vmm *vmm)
 	accel_close(&vmm->accel);
 }
 
-/* Run to HLT, answering every exit on the way; the exits seen. */
+/*
+ * Run to HLT, or to an OUT to DONE_PORT (with the in-kernel APIC, KVM
+ * sleeps on a HLT even with IF clear), answering every exit on the way;
+ * the exits seen.
+ */
 static unsigned long run_to_hlt(struct vmm *vmm)
 {
 	struct accel_vcpu *v = accel_bsp(&vmm->accel);
@@ -96,6 +109,9 @@ static unsigned long run_to_hlt(struct vmm *vmm)
 		case ACCEL_EXIT_HLT:
 			return exits;
 		case ACCEL_EXIT_IO:
+			if (e.io.port == DONE_PORT)
+				return exits;
+			/* fall through */
 		case ACCEL_EXIT_MMIO:
 		case ACCEL_EXIT_INTR:
 			exits++;
@@ -110,9 +126,79 @@ static unsigned long run_to_hlt(struct vmm *vmm)
 
 /* A loop of n iterations around body (ECX or ESI counts: see below). */
 struct loop_code {
-	uint8_t code[64];
+	uint8_t code[128];
 	size_t len;
 };
+
+/* Guest: wrmsr of eax to MSR msr (EDX is 0). */
+static uint8_t *put_wrmsr(uint8_t *p, uint32_t msr, uint32_t eax)
+{
+	*p++ = 0xb9; put32(p, msr); p += 4;	/* mov $msr,%ecx */
+	*p++ = 0xb8; put32(p, eax); p += 4;	/* mov $eax,%eax */
+	*p++ = 0x0f; *p++ = 0x30;		/* wrmsr */
+	return p;
+}
+
+/*
+ * Guest: x2APIC on, a one-shot timer on TIMER_VECTOR, then n times: arm
+ * it and sleep in HLT until its interrupt (hlt_timer_idt()'s handler)
+ * wakes us; out %al,$DONE_PORT at the end, as a HLT with IF clear stays
+ * in KVM's kernel.
+ */
+static uint8_t *hlt_timer_loop(uint8_t *p, uint32_t n)
+{
+	uint8_t *loop;
+
+	*p++ = 0x0f; *p++ = 0x01; *p++ = 0x1c;	/* lidt IDTR_GPA */
+	*p++ = 0x25; put32(p, IDTR_GPA); p += 4;
+	*p++ = 0xb9; put32(p, 0x1b); p += 4;	/* mov $APIC_BASE,%ecx */
+	*p++ = 0x0f; *p++ = 0x32;		/* rdmsr */
+	*p++ = 0x0d; put32(p, 0xc00); p += 4;	/* or $(EN|EXTD),%eax */
+	*p++ = 0x0f; *p++ = 0x30;		/* wrmsr: x2APIC mode */
+	*p++ = 0x31; *p++ = 0xd2;		/* xor %edx,%edx */
+	p = put_wrmsr(p, 0x80f, 0x1ff);		/* SVR: APIC on, spurious 0xff */
+	p = put_wrmsr(p, 0x83e, 0xb);		/* divide by 1 */
+	p = put_wrmsr(p, 0x832, TIMER_VECTOR);	/* LVT timer: one-shot */
+	*p++ = 0xbe; put32(p, n); p += 4;	/* mov $n,%esi */
+	loop = p;
+	p = put_wrmsr(p, 0x838, TIMER_COUNT);	/* 1: initial count: armed */
+	*p++ = 0xfb;				/* sti */
+	*p++ = 0xf4;				/* hlt: the handler ends it */
+	*p++ = 0xfa;				/* cli */
+	*p++ = 0xff; *p++ = 0xce;		/* dec %esi */
+	*p++ = 0x75; *p = loop - (p + 1); p++;	/* jnz 1b */
+	*p++ = 0xe6; *p++ = DONE_PORT;		/* out %al,$DONE_PORT */
+	return p;
+}
+
+/*
+ * hlt_timer's IDT: one 64-bit interrupt gate (CS 8, vmm_setup_long's) for
+ * TIMER_VECTOR, to a handler that sends the x2APIC EOI and returns.
+ */
+static void hlt_timer_idt(uint8_t *ram)
+{
+	static const uint8_t handler[] = {
+		0x50, 0x51, 0x52,		/* push %rax, %rcx, %rdx */
+		0xb9, 0x0b, 0x08, 0x00, 0x00,	/* mov $0x80b,%ecx (EOI) */
+		0x31, 0xc0,			/* xor %eax,%eax */
+		0x31, 0xd2,			/* xor %edx,%edx */
+		0x0f, 0x30,			/* wrmsr */
+		0x5a, 0x59, 0x58,		/* pop %rdx, %rcx, %rax */
+		0x48, 0xcf,			/* iretq */
+	};
+	uint64_t gate[2] = {
+		(HANDLER_GPA & 0xffff) | 8 << 16 | 0x8eull << 40 |
+		(HANDLER_GPA >> 16 & 0xffff) << 48,	/* P, DPL 0, type 0xe */
+		HANDLER_GPA >> 32,
+	};
+	uint16_t limit = TIMER_VECTOR * 16 + 15;
+	uint64_t base = IDT_GPA;
+
+	memcpy(ram + HANDLER_GPA, handler, sizeof(handler));
+	memcpy(ram + IDT_GPA + TIMER_VECTOR * 16, gate, sizeof(gate));
+	memcpy(ram + IDTR_GPA, &limit, 2);
+	memcpy(ram + IDTR_GPA + 2, &base, 8);
+}
 
 static struct loop_code exit_loop(const char *kind, uint32_t n)
 {
@@ -137,6 +223,8 @@ static struct loop_code exit_loop(const char *kind, uint32_t n)
 		*p++ = 0x0f; *p++ = 0xa2;
 		*p++ = 0xff; *p++ = 0xce;
 		*p++ = 0x75; *p++ = 0xf8;
+	} else if (!strcmp(kind, "hlt_timer")) {
+		p = hlt_timer_loop(p, n);
 	} else {	/* msr: rdmsr of IA32_APIC_BASE */
 		/* mov $n,%esi; 1: mov $0x1b,%ecx; rdmsr; dec %esi; jnz 1b */
 		*p++ = 0xbe; put32(p, n); p += 4;
@@ -150,16 +238,23 @@ static struct loop_code exit_loop(const char *kind, uint32_t n)
 	return c;
 }
 
-/* ns per iteration of an exit loop: userspace exits or in-kernel ones. */
+/*
+ * ns per iteration of an exit loop: userspace exits or in-kernel ones
+ * (hlt_timer: with the in-kernel APIC, whose timer wakes the HLT).
+ */
 static void bench_exits(const char *kind, uint32_t n)
 {
 	struct loop_code c = exit_loop(kind, n);
+	bool timer = !strcmp(kind, "hlt_timer");
 	struct vmm vmm;
 	double t;
 	int r;
 
 	for (r = 0; r < reps; r++) {
-		vm_start(&vmm, 4 * MiB, c.code, c.len);
+		vm_start(&vmm, 4 * MiB, c.code, c.len,
+			 timer ? VMM_IRQCHIP_ON : VMM_IRQCHIP_OFF);
+		if (timer)
+			hlt_timer_idt(vmm.ram);
 		run_to_hlt(&vmm);	/* warm: fault in the code and stack */
 		vmm_setup_long(&vmm, CODE_GPA);
 		t = now();
@@ -255,7 +350,8 @@ static void bench_memory(void)
 	int r;
 
 	for (r = 0; r < reps; r++) {
-		vm_start(&vmm, DATA_GPA + mib * MiB, touch.code, touch.len);
+		vm_start(&vmm, DATA_GPA + mib * MiB, touch.code, touch.len,
+			 VMM_IRQCHIP_OFF);
 		t = now();
 		run_to_hlt(&vmm);
 		emit(ops->name, "fault_in", "MiB/s", "higher",
@@ -425,6 +521,8 @@ int main(int argc, char **argv)
 		bench_exits("cpuid", n * 4);
 	if (wanted("msr"))
 		bench_exits("msr", n * 4);
+	if (wanted("hlt_timer"))	/* a timer and a sleep each: fewer */
+		bench_exits("hlt_timer", n / 4);
 	if (wanted("fault_in") || wanted("mem_bandwidth"))
 		bench_memory();
 	if (wanted("vm_create_destroy") || wanted("vcpu_create"))
