@@ -34,6 +34,7 @@
 #define MMIO_GPA	0xd0000000ull		/* mapped by the guest, no RAM */
 #define IDT_GPA		0x8000ull		/* hlt_timer's; below the stack */
 #define IDTR_GPA	(IDT_GPA - 16)		/* its lidt operand */
+#define TICKS_GPA	(IDT_GPA - 32)		/* its interrupts, counted */
 #define HANDLER_GPA	(CODE_GPA + 0x800)	/* its interrupt handler */
 #define TIMER_VECTOR	0xec
 #define TIMER_COUNT	16			/* ns at divide-by-1 (1 GHz bus) */
@@ -173,11 +174,14 @@ static uint8_t *hlt_timer_loop(uint8_t *p, uint32_t n)
 
 /*
  * hlt_timer's IDT: one 64-bit interrupt gate (CS 8, vmm_setup_long's) for
- * TIMER_VECTOR, to a handler that sends the x2APIC EOI and returns.
+ * TIMER_VECTOR, to a handler that counts the interrupt at TICKS_GPA, sends
+ * the x2APIC EOI and returns.
  */
 static void hlt_timer_idt(uint8_t *ram)
 {
 	static const uint8_t handler[] = {
+		0xff, 0x04, 0x25,		/* incl TICKS_GPA */
+		TICKS_GPA & 0xff, TICKS_GPA >> 8 & 0xff, 0, 0,
 		0x50, 0x51, 0x52,		/* push %rax, %rcx, %rdx */
 		0xb9, 0x0b, 0x08, 0x00, 0x00,	/* mov $0x80b,%ecx (EOI) */
 		0x31, 0xc0,			/* xor %eax,%eax */
@@ -198,6 +202,19 @@ static void hlt_timer_idt(uint8_t *ram)
 	memcpy(ram + IDT_GPA + TIMER_VECTOR * 16, gate, sizeof(gate));
 	memcpy(ram + IDTR_GPA, &limit, 2);
 	memcpy(ram + IDTR_GPA + 2, &base, 8);
+}
+
+/* Every HLT of the n hlt_timer iterations ended by its timer's interrupt. */
+static void hlt_timer_check(struct vmm *vmm, uint32_t n)
+{
+	uint32_t ticks;
+
+	memcpy(&ticks, vmm->ram + TICKS_GPA, 4);
+	if (ticks != n) {
+		fprintf(stderr, "vhm-bench: hlt_timer: %u timer interrupts in %u iterations\n",
+			ticks, n);
+		exit(1);
+	}
 }
 
 static struct loop_code exit_loop(const char *kind, uint32_t n)
@@ -260,6 +277,8 @@ static void bench_exits(const char *kind, uint32_t n)
 		t = now();
 		run_to_hlt(&vmm);
 		t = now() - t;
+		if (timer)
+			hlt_timer_check(&vmm, 2 * n);	/* warm and timed runs */
 		emit(ops->name, kind, "ns/op", "lower", t * 1e9 / n);
 		vm_end(&vmm);
 	}
