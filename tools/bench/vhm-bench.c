@@ -204,17 +204,24 @@ static void hlt_timer_idt(uint8_t *ram)
 	memcpy(ram + IDTR_GPA + 2, &base, 8);
 }
 
-/* Every HLT of the n hlt_timer iterations ended by its timer's interrupt. */
+/*
+ * Every HLT of the n hlt_timer iterations ended by its timer's interrupt.
+ * More were seen once, on KVM in the AMD test host: QEMU delivers an
+ * interrupt injected through EVENTINJ (KVM's way) twice now and then
+ * (docs/TESTING.md). Said, and the row kept: the handler's second run
+ * costs next to nothing.
+ */
 static void hlt_timer_check(struct vmm *vmm, uint32_t n)
 {
 	uint32_t ticks;
 
 	memcpy(&ticks, vmm->ram + TICKS_GPA, 4);
-	if (ticks != n) {
-		fprintf(stderr, "vhm-bench: hlt_timer: %u timer interrupts in %u iterations\n",
-			ticks, n);
+	if (ticks == n)
+		return;
+	fprintf(stderr, "vhm-bench: hlt_timer on %s: %u timer interrupts in %u iterations\n",
+		ops->name, ticks, n);
+	if (ticks < n)
 		exit(1);
-	}
 }
 
 static struct loop_code exit_loop(const char *kind, uint32_t n)
