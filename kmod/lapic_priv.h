@@ -89,6 +89,7 @@ bool lapic_x2apic(struct vhm_lapic *apic);
 void lapic_timer_init(struct vhm_lapic *apic);
 void lapic_timer_start(struct vhm_lapic *apic, u32 count);
 u32 lapic_timer_current(struct vhm_lapic *apic);
+bool lapic_timer_due_within(struct vhm_lapic *apic, u64 ns);
 /* Before a write of val to LVT timer: a new mode disarms the timer. */
 void lapic_timer_mode_change(struct vhm_lapic *apic, u32 val);
 

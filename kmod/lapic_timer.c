@@ -94,6 +94,13 @@ u32 lapic_timer_current(struct vhm_lapic *apic)
 	return div_u64(left, lapic_divide(apic));
 }
 
+/* Whether the timer is armed and fires within ns (any mode). */
+bool lapic_timer_due_within(struct vhm_lapic *apic, u64 ns)
+{
+	return hrtimer_active(&apic->timer) &&
+	       ktime_to_ns(hrtimer_get_remaining(&apic->timer)) <= (s64)ns;
+}
+
 /*
  * Before a write of val to LVT timer, lock not held: a change of mode
  * disarms the timer (the count and the deadline start from zero).
