@@ -274,6 +274,9 @@ linux_boot_once() {
 }
 # check_linux PREFIX OUT: what the guest's early console must show
 check_linux() {
+	# What the early console showed counts even if the guest hung later.
+	why=$skip_why
+	skip_why=
 	check_boot "${1}linux_banner" "$2" "Linux version "
 	check_boot "${1}linux_cmdline" "$2" "Command line: $linux_cmdline"
 	check_boot "${1}linux_e820_low" "$2" "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"
@@ -284,6 +287,7 @@ check_linux() {
 	check_boot "${1}linux_acpi_xsdt_fadt" "$2" "ACPI: FACP 0x00000000000E0200 0000F4 (v03 VHM    VHMCTL  "
 	check_boot "${1}linux_acpi_madt" "$2" "ACPI: APIC 0x00000000000E0400"
 	check_boot "${1}linux_acpi_pm_timer" "$2" "ACPI: PM-Timer IO Port: 0x608"
+	skip_why=$why
 	if [ "$linux_init" = 1 ]; then
 		check_boot "${1}linux_runs_init" "$2" "vhm-guest: init reached, reporting 0x10"
 		check_boot_rc "${1}linux_status_33" "$2.rc" 33
