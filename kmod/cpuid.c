@@ -13,6 +13,7 @@
 
 #include "vhm.h"
 #include "vm.h"
+#include "xcr0.h"
 
 #define B(n)	((u32)BIT(n))
 
@@ -66,6 +67,33 @@ static void vhm_cpuid_mask_entry(struct vhm_cpuid_entry *e)
 	}
 }
 
+/*
+ * Leaf 0xd: only the XSAVE features a guest may enable (xcr.c): never PKRU,
+ * nor AMX (its tile data is a dynamic feature the guest fpstate does not
+ * hold), nor supervisor states (IA32_XSS is not virtualized), and the
+ * subleaves of features it hides are empty.
+ */
+#define VHM_XCR0_HIDDEN	(VHM_XCR0_PKRU | VHM_XCR0_XTILE)
+
+static void vhm_cpuid_mask_xsave(struct vhm_cpuid_entry *e)
+{
+	switch (e->index) {
+	case 0:
+		e->eax &= ~(u32)VHM_XCR0_HIDDEN;
+		e->edx &= ~(u32)(VHM_XCR0_HIDDEN >> 32);
+		return;
+	case 1:
+		e->eax &= ~B(3);		/* XSAVES */
+		e->ecx = 0;			/* XSS bits */
+		e->edx = 0;
+		return;
+	default:
+		if (e->index < 64 && (VHM_XCR0_HIDDEN & BIT_ULL(e->index) ||
+				      e->ecx & B(0)))	/* a supervisor state */
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+	}
+}
+
 static void vhm_cpuid_add(u32 function, u32 index, u32 flags)
 {
 	struct vhm_cpuid_entry *e;
@@ -78,6 +106,8 @@ static void vhm_cpuid_add(u32 function, u32 index, u32 flags)
 	e->flags = flags;
 	cpuid_count(function, index, &e->eax, &e->ebx, &e->ecx, &e->edx);
 	vhm_cpuid_mask_entry(e);
+	if (function == 0xd)
+		vhm_cpuid_mask_xsave(e);
 }
 
 /* Leaves with subleaves the table keeps: caches (4), XSAVE (0xd). */
@@ -167,6 +197,25 @@ void vhm_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u32 *regs)
 	}
 }
 
+/*
+ * CPUID.(EAX=0xd, ECX=0):EBX, the size of the XSAVE area for the features
+ * enabled in xcr0: the end of the highest of them, from its subleaf (the
+ * legacy area and the header take 576 bytes).
+ */
+static u32 vhm_xsave_size(struct vhm_vcpu *vcpu, u64 xcr0)
+{
+	u32 size = 576, regs[4];
+	unsigned int i;
+
+	for (i = 2; i < 64; i++) {
+		if (!(xcr0 & BIT_ULL(i)))
+			continue;
+		vhm_cpuid(vcpu, 0xd, i, regs);
+		size = max(size, regs[0] + regs[1]);
+	}
+	return size;
+}
+
 #define VHM_CPUID1_XSAVE		B(26)	/* ECX */
 #define VHM_CPUID1_OSXSAVE	B(27)
 
@@ -178,6 +227,8 @@ void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
 		     u32 *regs)
 {
 	vhm_cpuid(vcpu, function, index, regs);
+	if (function == 0xd && index == 0)
+		regs[1] = vhm_xsave_size(vcpu, vcpu->xcr0);
 	if (function != 1)
 		return;
 	if (!vhm_xcr_supported())	/* the host kernel runs without XSAVE */

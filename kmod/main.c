@@ -5,6 +5,7 @@
  */
 #define pr_fmt(fmt) "vhm: " fmt
 
+#include <linux/cc_platform.h>
 #include <linux/module.h>
 #include <asm/processor.h>
 
@@ -41,6 +42,15 @@ static int __init vhm_init(void)
 	if (!vhm_ops) {
 		pr_err("unsupported CPU vendor; vhm needs AMD-V with nested paging or Intel VT-x with EPT\n");
 		return -ENODEV;
+	}
+	/*
+	 * With SME the host's page tables carry the encryption bit, and so
+	 * would have to every nested table and leaf vhm builds; vhm does not
+	 * set it yet.
+	 */
+	if (cc_platform_has(CC_ATTR_HOST_MEM_ENCRYPT)) {
+		pr_err("host memory encryption (SME) is active and vhm cannot use it yet: boot with mem_encrypt=off to use vhm\n");
+		return -EOPNOTSUPP;
 	}
 	r = vhm_ops->probe();
 	if (r)

@@ -73,16 +73,23 @@ int vhm_set_memory_slot(struct vhm_vm *vm,
 			goto unlock;
 		}
 	}
-	/* The old range's nested mappings go with the old slot. */
+	/*
+	 * The old range's nested mappings go with the old slot, in the same
+	 * critical section that publishes the new one, and the vCPUs' TLBs
+	 * are flushed before the lock is dropped: an MMU-notifier
+	 * invalidation of the old hva that comes after finds no slot to zap,
+	 * so nothing of the old slot may be left for the guest to reach by
+	 * then (the host frees those pages as soon as the notifier returns).
+	 */
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.seq++;
+	if (old.size)
+		vhm_mmu_zap_gpa_locked(vm, old.gpa, old.size);
 	slot->gpa = m.guest_phys_addr;
 	slot->size = m.size;
 	slot->hva = m.userspace_addr;
 	slot->flags = m.flags;
 	spin_unlock(&vm->mmu.lock);
-	if (old.size)
-		vhm_mmu_unmap_gpa(vm, old.gpa, old.size);
 unlock:
 	mutex_unlock(&vm->slots_lock);
 	return r;

@@ -83,6 +83,7 @@ static void npt_cache_free(struct vhm_npt_cache *c)
 /* mmu->lock held: a leaf at level appears (n = 1) or goes (n = -1). */
 static void npt_account(struct vhm_mmu *mmu, int level, int n)
 {
+	lockdep_assert_held(&mmu->lock);
 	if (level == 1)
 		mmu->stats.mapped_4k += n;
 	else
@@ -114,6 +115,7 @@ static u64 *npt_install(struct vhm_mmu *mmu, u64 gpa, u64 leaf,
 	u64 *e;
 	int level;
 
+	lockdep_assert_held(&mmu->lock);
 	for (level = NPT_LEVELS; level > leaf_level; level--) {
 		e = &table[npt_index(gpa, level)];
 		if (*e & NPT_LARGE) {
@@ -148,6 +150,7 @@ static bool npt_zap(struct vhm_mmu *mmu, u64 *table, int level, u64 base,
 	bool zapped = false;
 	unsigned int i;
 
+	lockdep_assert_held(&mmu->lock);
 	for (i = 0; i < NPT_ENTRIES; i++) {
 		u64 lo = base + i * size, hi = lo + size;
 
@@ -230,6 +233,7 @@ static bool vhm_mmu_zap_hva(struct vhm_vm *vm, unsigned long hstart,
 	bool zapped = false, hit = false;
 	unsigned int i;
 
+	lockdep_assert_held(&vm->mmu.lock);
 	for (i = 0; i < VHM_MAX_MEMORY_SLOTS; i++) {
 		const struct vhm_memslot *s = &vm->slots[i];
 		u64 start, end;
@@ -326,16 +330,16 @@ phys_addr_t vhm_mmu_root_pa(struct vhm_vm *vm)
 	return __pa(vm->mmu.root);
 }
 
-void vhm_mmu_unmap_gpa(struct vhm_vm *vm, u64 gpa, u64 size)
+/*
+ * mmu->lock held: remove every nested entry in [gpa, gpa + size) and, if
+ * any was there, make the vCPUs drop it from their TLBs before returning,
+ * still under the lock, so that no invalidation of the host pages behind
+ * the range can complete while a vCPU may still reach them.
+ */
+void vhm_mmu_zap_gpa_locked(struct vhm_vm *vm, u64 gpa, u64 size)
 {
-	bool zapped;
-
-	spin_lock(&vm->mmu.lock);
-	vm->mmu.seq++;
-	zapped = npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, gpa,
-			 gpa + size);
-	spin_unlock(&vm->mmu.lock);
-	if (zapped)
+	lockdep_assert_held(&vm->mmu.lock);
+	if (npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, gpa, gpa + size))
 		vhm_flush_remote_tlbs(vm);
 }
 
@@ -348,6 +352,7 @@ static bool vhm_fault_slot(struct vhm_vm *vm, u64 gpa, bool write,
 {
 	const struct vhm_memslot *s = vhm_find_slot(vm, gpa);
 
+	lockdep_assert_held(&vm->mmu.lock);
 	if (!s || (write && (s->flags & VHM_MEM_READONLY)))
 		return false;
 	*slot = *s;

@@ -73,6 +73,7 @@ struct vhm_vcpu {
 	u64 db[4];
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
+	u32 host_pkru;		/* the VMM thread's PKRU while the guest runs */
 	/* An RDMSR/WRMSR userspace completes before the next entry. */
 	bool msr_exit_pending;
 	bool msr_exit_write;

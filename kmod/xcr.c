@@ -11,9 +11,11 @@
 #include <asm/cpufeature.h>
 #include <asm/fpu/xcr.h>
 #include <asm/fpu/xstate.h>
+#include <asm/special_insns.h>
 
 #include "vhm.h"
 #include "vm.h"
+#include "xcr0.h"
 
 #define VHM_XCR0_RESET		XFEATURE_MASK_FP
 
@@ -35,14 +37,19 @@ void vhm_xcr_reset(struct vhm_vcpu *vcpu)
 	vcpu->xcr0 = VHM_XCR0_RESET;
 }
 
-/* What the guest may enable: its CPUID leaf 0xd, within the host's. */
+/*
+ * What the guest may enable: its CPUID leaf 0xd, within the host's XCR0
+ * and what its fpstate holds. Never PKRU: vhm does not offer protection
+ * keys, and a guest XRSTOR of PKRU would set the VMM thread's (the kernel
+ * swaps the guest's FPU state without PKRU).
+ */
 static u64 vhm_xcr0_allowed(struct vhm_vcpu *vcpu)
 {
 	u32 regs[4];
 
 	vhm_cpuid(vcpu, 0xd, 0, regs);
 	return (regs[0] | (u64)regs[3] << 32) & vhm_host_xcr0 &
-	       vcpu->guest_fpu.xfeatures;
+	       vcpu->guest_fpu.xfeatures & ~XFEATURE_MASK_PKRU;
 }
 
 /* The checks of XSETBV (Intel SDM vol. 2, XSETBV; AMD APM vol. 3). */
@@ -50,36 +57,36 @@ int vhm_set_xcr(struct vhm_vcpu *vcpu, u32 index, u64 value)
 {
 	if (!vhm_host_xcr0 || index != XCR_XFEATURE_ENABLED_MASK)
 		return -EINVAL;
-	if (!(value & XFEATURE_MASK_FP) || value & ~vhm_xcr0_allowed(vcpu))
+	if (!vhm_xcr0_valid(value, vhm_xcr0_allowed(vcpu)))
 		return -EINVAL;
-	if ((value & XFEATURE_MASK_YMM) && !(value & XFEATURE_MASK_SSE))
-		return -EINVAL;
-	if ((value & XFEATURE_MASK_BNDREGS) !=
-	    (value & XFEATURE_MASK_BNDCSR) >> 1)
-		return -EINVAL;
-	if (value & XFEATURE_MASK_AVX512) {
-		if ((value & XFEATURE_MASK_AVX512) != XFEATURE_MASK_AVX512 ||
-		    !(value & XFEATURE_MASK_YMM))
-			return -EINVAL;
-	}
 	vcpu->xcr0 = value;
 	return 0;
 }
 
-/* Interrupts off, just before entry: the guest's XCR0 if it uses XSAVE. */
+/*
+ * Interrupts off, just before entry: the guest's XCR0 if it uses XSAVE,
+ * and a note of the host's PKRU, which the guest cannot reach unless a
+ * CPU ignores the XSETBV intercept (vhm_xcr_put_guest()).
+ */
 void vhm_xcr_load_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
 	if (!vhm_host_xcr0)	/* no XSAVE in the host kernel: no XCR0 */
 		return;
-	if (osxsave && vcpu->xcr0 != vhm_host_xcr0)
+	if (!osxsave)
+		return;
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE))
+		vcpu->host_pkru = rdpkru();
+	if (vcpu->xcr0 != vhm_host_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
 }
 
 /*
- * Interrupts off, just after the exit: the host's XCR0 back. XCR0 is read
- * rather than assumed: a CPU that lets the guest's XSETBV through despite
- * the intercept (QEMU's TCG does) must not leave the host running with
- * the guest's XCR0. What the guest set that way is its XCR0 from now on.
+ * Interrupts off, just after the exit: the host's XCR0 and PKRU back. XCR0
+ * is read rather than assumed: a CPU that lets the guest's XSETBV through
+ * despite the intercept (QEMU's TCG does) must not leave the host running
+ * with the guest's XCR0. What the guest set that way becomes its XCR0 if
+ * vhm would have accepted it; the guest may then also have loaded PKRU
+ * with XRSTOR, so the host's is put back whenever it differs.
  */
 void vhm_xcr_put_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
@@ -88,9 +95,14 @@ void vhm_xcr_put_guest(struct vhm_vcpu *vcpu, bool osxsave)
 	if (!osxsave || !vhm_host_xcr0)
 		return;
 	xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);
-	vcpu->xcr0 = xcr0;
+	if (xcr0 != vcpu->xcr0 &&
+	    vhm_xcr0_valid(xcr0, vhm_xcr0_allowed(vcpu)))
+		vcpu->xcr0 = xcr0;
 	if (xcr0 != vhm_host_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, vhm_host_xcr0);
+	if (cpu_feature_enabled(X86_FEATURE_OSPKE) &&
+	    rdpkru() != vcpu->host_pkru)
+		wrpkru(vcpu->host_pkru);
 }
 
 long vhm_vcpu_get_xcrs(struct vhm_vcpu *vcpu, struct vhm_xcrs __user *u)

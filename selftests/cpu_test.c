@@ -451,6 +451,114 @@ TEST_F(cpu, set_xcrs_restores_xcr0)
 	ASSERT_GUEST_DONE(v);
 }
 
+#define XCR0_PKRU	(1ull << 9)
+#define XCR0_XTILECFG	(1ull << 17)
+#define XCR0_XTILEDATA	(1ull << 18)
+
+/* CPUID leaf 0xd as the guest sees it, and XSETBV of the hidden states. */
+static void guest_xsave_leaf(void)
+{
+	uint32_t a, b, c, d, pk[4], size2;
+
+	gp_insn_len = 3;
+	guest_set_handler(13, gp_handler);
+	guest_cpuid(0xd, 0, &a, &b, &c, &d);
+	GUEST_SYNC_ARGS(a | (uint64_t)d << 32, 0, 0, 0);
+	guest_cpuid(0xd, 9, &pk[0], &pk[1], &pk[2], &pk[3]);
+	GUEST_SYNC_ARGS(pk[0] | pk[1] | pk[2] | pk[3], 0, 0, 0);
+	guest_write_cr4(guest_read_cr4() | X86_CR4_OSXSAVE);
+	guest_xsetbv(0, XCR0_X87 | XCR0_SSE);
+	guest_cpuid(0xd, 0, &a, &b, &c, &d);
+	guest_cpuid(0xd, 2, &size2, &pk[1], &pk[2], &pk[3]);
+	GUEST_SYNC_ARGS(b, 576, 0, 0);			/* legacy + header */
+	if (guest_xcr0_supported() & XCR0_YMM) {
+		guest_xsetbv(0, XCR0_X87 | XCR0_SSE | XCR0_YMM);
+		guest_cpuid(0xd, 0, &a, &b, &c, &d);
+		GUEST_SYNC_ARGS(b, size2 + pk[1], 0, 0);	/* the YMM end */
+	} else {
+		GUEST_SYNC_ARGS(0, 0, 0, 0);
+	}
+	guest_xsetbv(0, XCR0_X87 | XCR0_SSE | XCR0_PKRU);
+	guest_xsetbv(0, XCR0_X87 | XCR0_SSE | XCR0_XTILECFG);
+	guest_xsetbv(0, XCR0_X87 | XCR0_SSE | XCR0_XTILECFG | XCR0_XTILEDATA);
+	GUEST_SYNC_ARGS(gp_count, guest_xgetbv(0) & (XCR0_PKRU | XCR0_XTILECFG |
+						     XCR0_XTILEDATA), 0, 0);
+	GUEST_DONE();
+}
+
+static bool host_has_ospke(void)
+{
+	unsigned int a, b, c, d;
+
+	__cpuid_count(7, 0, a, b, c, d);
+	return c & (1u << 4);
+}
+
+static uint32_t host_rdpkru(void)
+{
+	uint32_t pkru;
+
+	asm volatile("rdpkru" : "=a"(pkru) : "c"(0) : "rdx");
+	return pkru;
+}
+
+static void host_wrpkru(uint32_t pkru)
+{
+	asm volatile("wrpkru" : : "a"(pkru), "c"(0), "d"(0));
+}
+
+/*
+ * Issue 13, defects 2 and 5: the guest is offered neither PKRU (its XRSTOR
+ * would set the VMM thread's protection keys) nor AMX (XTILECFG without
+ * XTILEDATA made the host's own XSETBV fault before the next entry); XCR0
+ * with them is a #GP from the guest and EINVAL from VHM_SET_XCRS; the
+ * size CPUID reports follows the guest's XCR0; the host's PKRU survives.
+ */
+TEST_F(cpu, xsave_hides_pkru_and_amx)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_xcrs x = { .nr_xcrs = 1 };
+	uint32_t pkru = 0;
+	struct ucall uc;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	if (!ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_XCRS))
+		SKIP(return, "the host kernel runs without XSAVE (VHM_CAP_XCRS is 0): Linux turns it off on Bochs' CPU model");
+	if (host_has_ospke()) {
+		pkru = host_rdpkru() ^ 0x0c;	/* key 1: no access, no write */
+		host_wrpkru(pkru);
+	}
+	for (i = 0; i < 3; i++) {
+		x.xcrs[0].value = XCR0_X87 | XCR0_SSE |
+				  (i == 0 ? XCR0_PKRU : i == 1 ? XCR0_XTILECFG :
+				   XCR0_XTILECFG | XCR0_XTILEDATA);
+		EXPECT_EQ(-1, ioctl(v->raw.fd, VHM_SET_XCRS, &x));
+		EXPECT_EQ(EINVAL, errno);
+	}
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_xsave_leaf, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0] & (XCR0_PKRU | XCR0_XTILECFG | XCR0_XTILEDATA))
+		TH_LOG("CPUID.(0xd,0) offers 0x%llx",
+		       (unsigned long long)uc.args[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0]);			/* subleaf 9: empty */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(uc.args[1], uc.args[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(uc.args[1], uc.args[0]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+	if (host_has_ospke()) {
+		EXPECT_EQ(pkru, host_rdpkru());
+		host_wrpkru(pkru ^ 0x0c);
+	} else {
+		TH_LOG("no protection keys on this host: its PKRU not checked");
+	}
+}
+
 /* ---------------------------------------------------------------------
  * MOV to CR4
  */

@@ -12,10 +12,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -877,6 +879,201 @@ TEST_F(mem, swap_through_zram_in_cgroup)
 	EXPECT_EQ(pattern(7, TEST_GPA + (n - 1) * PAGE, 0),
 		  ((uint64_t *)self->ram)[(n - 1) * WORDS]);
 	EXPECT_EQ(pattern(7, TEST_GPA, 128), ((uint64_t *)self->ram)[128]);
+}
+
+/* ---------------------------------------------------------------------
+ * A slot change racing the host freeing the slot's old pages (issue 13,
+ * defect 1). vhm must remove the old range's nested entries, and make
+ * the vCPUs forget them, before the new slot is visible: an MMU-notifier
+ * invalidation of the old memory that comes after finds no slot and zaps
+ * nothing, and the host reuses those pages at once. The guest reads the
+ * slot without pause; the host moves the slot between two buffers (or
+ * deletes it) while another thread drops the old buffer's pages
+ * (MADV_DONTNEED) and fills freshly allocated memory with POISON, which
+ * the page allocator takes from the pages just freed. POISON is never in
+ * any slot: a guest that reads it read a page the host freed.
+ */
+#define RACE_PAGES	16
+#define RACE_ROUNDS	300
+#define RACE_SPRAY	(4 * RACE_PAGES)
+#define RACE_GOOD	0x600d600d600d600dull
+#define RACE_POISON	0xdeadbeefbaadf00dull
+
+static uint64_t race_stop, race_passes, race_poison, race_last;
+
+/* The guest's side of the globals the host changes or watches. */
+#define RACE_V(var)	(*(volatile uint64_t *)&(var))
+
+static void guest_race_reader(void)
+{
+	uint64_t i, v;
+
+	while (!RACE_V(race_stop)) {
+		for (i = 0; i < RACE_PAGES; i++) {
+			v = guest_readq(TEST_GPA + i * PAGE);
+			if (v == RACE_POISON)
+				RACE_V(race_poison)++;
+			else if (v != RACE_GOOD && v)
+				RACE_V(race_last) = v;
+		}
+		RACE_V(race_passes)++;
+	}
+	GUEST_DONE();
+}
+
+struct race_vcpu {
+	struct guest_vcpu *vcpu;
+	int done;		/* the guest reached GUEST_DONE */
+	int bad_exit;		/* an exit other than an MMIO read or DONE */
+};
+
+/* The vCPU thread: MMIO reads (the slot deleted) read 0. */
+static void *race_vcpu_thread(void *arg)
+{
+	struct race_vcpu *r = arg;
+	struct vhm_run *run = r->vcpu->run;
+	struct ucall uc;
+
+	for (;;) {
+		if (get_ucall(r->vcpu, &uc) == UCALL_DONE) {
+			r->done = 1;
+			return NULL;
+		}
+		if (r->vcpu->run_ret || uc.cmd != UCALL_NONE ||
+		    run->exit_reason != VHM_EXIT_MMIO || run->mmio.is_write) {
+			r->bad_exit = 1;
+			return NULL;
+		}
+		memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	}
+}
+
+struct race_free {
+	pthread_barrier_t *go;
+	uint64_t *buf;		/* the slot's memory before the change */
+	uint64_t *spray;
+	useconds_t delay;	/* after the slot change started */
+};
+
+/* Drop the old buffer's pages and hand them to the POISON writer. */
+static void *race_free_thread(void *arg)
+{
+	struct race_free *f = arg;
+	uint64_t i;
+
+	pthread_barrier_wait(f->go);
+	if (f->delay)
+		usleep(f->delay);
+	madvise(f->buf, RACE_PAGES * PAGE, MADV_DONTNEED);
+	for (i = 0; i < RACE_SPRAY; i++)
+		f->spray[i * WORDS] = RACE_POISON;
+	return NULL;
+}
+
+static void race_fill(uint64_t *buf)
+{
+	uint64_t i;
+
+	for (i = 0; i < RACE_PAGES; i++)
+		buf[i * WORDS] = RACE_GOOD;
+}
+
+static uint64_t race_passes_now(struct guest_vm *vm)
+{
+	return __atomic_load_n(guest_var(vm, race_passes), __ATOMIC_RELAXED);
+}
+
+/* Wait until the guest read the slot whole at least twice. */
+static void race_wait_passes(struct guest_vm *vm, const struct race_vcpu *r)
+{
+	uint64_t start = race_passes_now(vm);
+	double t0 = now();
+
+	while (race_passes_now(vm) < start + 2 && !r->bad_exit && !r->done &&
+	       now() - t0 < 10)
+		sched_yield();
+}
+
+TEST(slot_change_never_leaves_freed_pages_to_the_guest)
+{
+	struct guest_vcpu vcpu = { .raw.fd = -1 };
+	struct guest_vm vm = { .fd = -1 };
+	struct race_vcpu r = { .vcpu = &vcpu };
+	uint64_t *buf[2], *spray;
+	pthread_barrier_t go;
+	pthread_t vt, ft;
+	int sys = -1, round, cur = 0, moves = 0, deletes = 0;
+
+	REQUIRE_VHM_GUESTS(sys);
+	ASSERT_EQ(0, guest_vm_create(&vm, sys));
+	ASSERT_EQ(0, guest_vcpu_create(&vm, 0, &vcpu));
+	buf[0] = guest_ram(RACE_PAGES * PAGE);
+	buf[1] = guest_ram(RACE_PAGES * PAGE);
+	ASSERT_NE(NULL, buf[0]);
+	ASSERT_NE(NULL, buf[1]);
+	race_fill(buf[0]);
+	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+				  RACE_PAGES * PAGE, buf[0]));
+	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
+	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_race_reader, 0));
+	ASSERT_EQ(0, pthread_create(&vt, NULL, race_vcpu_thread, &r));
+
+	for (round = 0; round < RACE_ROUNDS && !r.bad_exit && !r.done;
+	     round++) {
+		int next = !cur, delete = round % 4 == 3;
+		struct race_free f = { .go = &go, .buf = buf[cur],
+				       .delay = (round % 3) * 1000 };
+
+		race_wait_passes(&vm, &r);
+		race_fill(buf[next]);
+		spray = mmap(NULL, RACE_SPRAY * PAGE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, spray);
+		f.spray = spray;
+		ASSERT_EQ(0, pthread_create(&ft, NULL, race_free_thread, &f));
+		pthread_barrier_wait(&go);
+		if (delete) {
+			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+						  0, NULL));
+			deletes++;
+		} else {
+			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+						  RACE_PAGES * PAGE,
+						  buf[next]));
+			moves++;
+		}
+		pthread_join(ft, NULL);
+		race_wait_passes(&vm, &r);
+		munmap(spray, RACE_SPRAY * PAGE);
+		if (delete)
+			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0,
+						  TEST_GPA, RACE_PAGES * PAGE,
+						  buf[next]));
+		cur = next;
+	}
+	__atomic_store_n(guest_var(&vm, race_stop), 1, __ATOMIC_RELAXED);
+	pthread_join(vt, NULL);
+	EXPECT_EQ(0, r.bad_exit) TH_LOG("the vCPU stopped at exit %u",
+					vcpu.run->exit_reason);
+	EXPECT_EQ(1, r.done);
+	sync_global_from_guest(&vm, race_poison);
+	sync_global_from_guest(&vm, race_last);
+	sync_global_from_guest(&vm, race_passes);
+	EXPECT_EQ(0, race_poison)
+		TH_LOG("the guest read host memory freed after %d slot moves and %d deletions",
+		       moves, deletes);
+	EXPECT_EQ(0, race_last)
+		TH_LOG("the guest read 0x%llx, neither its data nor a fresh page",
+		       (unsigned long long)race_last);
+	EXPECT_GT(race_passes, 2 * RACE_ROUNDS);
+	TH_LOG("%d moves, %d deletions, %llu guest passes over the slot",
+	       moves, deletes, (unsigned long long)race_passes);
+	pthread_barrier_destroy(&go);
+	munmap(buf[0], RACE_PAGES * PAGE);
+	munmap(buf[1], RACE_PAGES * PAGE);
+	guest_vcpu_free(&vcpu);
+	guest_vm_free(&vm);
+	close(sys);
 }
 
 TEST_HARNESS_MAIN
