@@ -375,6 +375,11 @@ int svm_run(struct vhm_vcpu *vcpu)
 	preempt_disable();
 	vhm_fpu_prepare_entry();
 	local_irq_disable();
+	if (vhm_virt_rebooting()) {	/* SVM is off, or soon (virt.c) */
+		local_irq_enable();
+		preempt_enable();
+		return -EIO;
+	}
 	svm_enter_guest(vcpu);
 	local_irq_enable();
 	preempt_enable();

@@ -13,6 +13,11 @@ extern bool vhm_verbose;
 /* virt.c: hardware virtualization on every online CPU. */
 int vhm_virt_init(void);
 void vhm_virt_exit(void);
+/*
+ * The host is rebooting (or kexec'ing): virtualization is off, or about
+ * to be, on every CPU. Checked with interrupts off before each entry.
+ */
+bool vhm_virt_rebooting(void);
 
 /* cpuid.c: the supported CPUID table, built at load. */
 int vhm_cpuid_init(void);

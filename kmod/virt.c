@@ -23,6 +23,11 @@ static enum cpuhp_state vhm_cpuhp_state;
 static bool vhm_rebooting;
 static atomic_t vhm_enable_failures = ATOMIC_INIT(0);
 
+bool vhm_virt_rebooting(void)
+{
+	return READ_ONCE(vhm_rebooting);
+}
+
 static void vhm_report_busy(unsigned int cpu)
 {
 	pr_err("CPU %u already has %s turned on by another hypervisor: stop it first (KVM: rmmod %s kvm, or load kvm with enable_virt_at_load=0 and stop its VMs; VirtualBox: stop its VMs)\n",

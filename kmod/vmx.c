@@ -28,6 +28,7 @@
 #include <uapi/linux/vhm.h>
 #include "compat.h"
 #include "vendor.h"
+#include "vhm.h"
 #include "vmx.h"
 
 #define VHM_VMX_CPUID_ECX_VMX		BIT(5)	/* CPUID 1 ECX */
@@ -309,14 +310,30 @@ void vmx_vpid_free(int vpid)
 		ida_free(&vmx_vpids, vpid);
 }
 
+void vmx_insn_fault(const char *insn)
+{
+	WARN_ONCE(!vhm_virt_rebooting(),
+		  "vhm: %s faulted outside VMX operation\n", insn);
+}
+
 void vmx_vmclear(u64 pa)
 {
-	asm volatile("vmclear %0" : : "m"(pa) : "cc", "memory");
+	asm goto("1: vmclear %[pa]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [pa] "m"(pa) : "cc", "memory" : fault);
+	return;
+fault:
+	vmx_insn_fault("vmclear");
 }
 
 static void vmx_vmptrld(u64 pa)
 {
-	asm volatile("vmptrld %0" : : "m"(pa) : "cc", "memory");
+	asm goto("1: vmptrld %[pa]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [pa] "m"(pa) : "cc", "memory" : fault);
+	return;
+fault:
+	vmx_insn_fault("vmptrld");
 }
 
 void vmx_invept(u64 eptp)
@@ -328,8 +345,13 @@ void vmx_invept(u64 eptp)
 	unsigned long type = vmx_cfg.invept_single ? VHM_VMX_INV_SINGLE :
 			     VHM_VMX_INV_ALL;
 
-	asm volatile("invept %[desc], %[type]"
-		     : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+	asm goto("1: invept %[desc], %[type]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory"
+		 : fault);
+	return;
+fault:
+	vmx_insn_fault("invept");
 }
 
 void vmx_invvpid(u16 vpid)
@@ -343,8 +365,13 @@ void vmx_invvpid(u16 vpid)
 
 	if (!vpid)
 		return;		/* without VPIDs, entries and exits flush */
-	asm volatile("invvpid %[desc], %[type]"
-		     : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+	asm goto("1: invvpid %[desc], %[type]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory"
+		 : fault);
+	return;
+fault:
+	vmx_insn_fault("invvpid");
 }
 
 u64 vmx_eptp(struct vhm_vm *vm)

@@ -5,6 +5,7 @@
 
 #include <linux/list.h>
 #include <linux/types.h>
+#include <asm/asm.h>
 #include <asm/desc_defs.h>
 #include <asm/vmx.h>
 
@@ -101,20 +102,40 @@ static inline struct vmx_vcpu *to_vmx(struct vhm_vcpu *vcpu)
 	return vcpu->vendor;
 }
 
+/*
+ * A VMX instruction faulted (#UD, #GP): outside VMX operation, which is
+ * expected only once the reboot notifier turned VMX off under a running
+ * vCPU; anything else is a vhm bug, reported once. The instruction is
+ * skipped (a VMREAD then reads 0).
+ */
+void vmx_insn_fault(const char *insn);
+
 /* VMREAD/VMWRITE of the current VMCS (preemption off, VMCS loaded). */
 static __always_inline u64 vmcs_read(unsigned long field)
 {
-	u64 value;
+	bool fault = true;
+	u64 value = 0;
 
-	asm volatile("vmread %[field], %[value]"
-		     : [value] "=rm"(value) : [field] "r"(field) : "cc");
+	asm volatile("1: vmread %[field], %[value]\n\t"
+		     "movb $0, %[fault]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [value] "+rm"(value), [fault] "+qm"(fault)
+		     : [field] "r"(field) : "cc");
+	if (unlikely(fault))
+		vmx_insn_fault("vmread");
 	return value;
 }
 
 static __always_inline void vmcs_write(unsigned long field, u64 value)
 {
-	asm volatile("vmwrite %[value], %[field]"
-		     : : [field] "r"(field), [value] "rm"(value) : "cc", "memory");
+	asm goto("1: vmwrite %[value], %[field]\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : [field] "r"(field), [value] "rm"(value) : "cc", "memory"
+		 : fault);
+	return;
+fault:
+	vmx_insn_fault("vmwrite");
 }
 
 /* vmx.c: capabilities and per-CPU state */

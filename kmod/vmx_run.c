@@ -773,6 +773,11 @@ int vmx_run(struct vhm_vcpu *vcpu)
 	vhm_fpu_prepare_entry();
 	vmx_vcpu_load(to_vmx(vcpu));
 	local_irq_disable();
+	if (vhm_virt_rebooting()) {	/* VMX is off, or soon (virt.c) */
+		local_irq_enable();
+		preempt_enable();
+		return -EIO;
+	}
 	vmx_enter_guest(vcpu);
 	local_irq_enable();
 	preempt_enable();
