@@ -89,15 +89,11 @@ int vhm_fetch_mov_cr(struct vhm_vcpu *vcpu, struct vhm_mov_cr *m,
 	u8 bytes[VHM_INSN_MAX_LEN] = { 0 };
 	struct vhm_sregs s;
 	unsigned int n;
-	u64 rip;
 
 	vhm_ops->get_regs(vcpu, r);
 	vhm_ops->get_sregs(vcpu, &s);
 	*mode = vhm_guest_mode(&s, r);
-	rip = s.cs.base + r->rip;
-	if (*mode != VHM_MODE_LONG64)
-		rip = (u32)rip;
-	n = vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, sizeof(bytes));
+	n = vhm_fetch_insn(vcpu, &s, r, bytes, sizeof(bytes));
 	return vhm_decode_mov_cr(bytes, n, *mode, m);
 }
 

@@ -7,6 +7,7 @@
 #include <linux/bits.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <asm/trapnr.h>
 
 #include "vhm.h"
 #include "vm.h"
@@ -77,4 +78,28 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
 		return r;
 	vhm_ops->set_events(vcpu, &ev);
 	return 0;
+}
+
+/*
+ * A #PF for an access vhm emulated (guest_mem.c): CR2 and the pending
+ * exception, delivered at the next entry. An exception already pending
+ * (which no emulated instruction leaves) is kept instead.
+ */
+void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error)
+{
+	struct vhm_vcpu_events ev;
+	struct vhm_sregs s;
+
+	memset(&ev, 0, sizeof(ev));
+	vhm_ops->get_events(vcpu, &ev);
+	if (ev.flags & VHM_EVENT_EXCEPTION)
+		return;
+	vhm_ops->get_sregs(vcpu, &s);
+	s.cr2 = gva;
+	if (vhm_ops->set_sregs(vcpu, &s))
+		return;
+	ev.flags |= VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE;
+	ev.exception_vector = X86_TRAP_PF;
+	ev.exception_error_code = error;
+	vhm_ops->set_events(vcpu, &ev);
 }

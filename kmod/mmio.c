@@ -103,10 +103,28 @@ static bool vhm_gpa_writable_ram(struct vhm_vm *vm, u64 gpa)
 }
 
 /*
- * MOVS with one side in MMIO (the page of gpa). To MMIO: read the source
- * from guest RAM now and exit with the store. From MMIO: exit with the
- * load; vhm_complete_mmio() writes the data to ES:rDI. Both sides MMIO:
- * an emulation error.
+ * Translate a MOVS operand with the guest's rights: 0 with *gpa, 1 when
+ * the guest gets a #PF for it instead, -EINVAL when vhm cannot go on.
+ */
+static int vhm_movs_operand(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
+			    u64 gva, u32 access, u64 *gpa)
+{
+	int r = vhm_gva_to_gpa(vcpu->vm, s, gva, access, gpa);
+
+	if (r > 0) {
+		vhm_inject_page_fault(vcpu, gva, VHM_PF_ERROR(r));
+		return 1;
+	}
+	return r ? -EINVAL : 0;
+}
+
+/*
+ * MOVS with one side in MMIO (the page of gpa). Both operands are checked
+ * against the guest's page tables first (the CPU may have checked only
+ * the one that faulted): a #PF for the guest returns 1. To MMIO: read the
+ * source from guest RAM now and exit with the store. From MMIO: exit with
+ * the load; vhm_complete_mmio() writes the data to ES:rDI. Both sides
+ * MMIO: an emulation error.
  */
 static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
 			    const struct vhm_insn *insn, enum vhm_cpu_mode mode,
@@ -115,20 +133,26 @@ static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
 	u64 dst = vhm_string_addr(insn, mode, s->es.base, r->rdi);
 	u64 src = vhm_string_addr(insn, mode, vhm_seg_base(s, insn->seg),
 				  r->rsi);
+	u32 rd = vhm_gva_access(s, r->rflags, 0);
 	struct vhm_run *run = vcpu->run;
-	u64 dst_gpa;
+	u64 dst_gpa, src_gpa;
+	int ret;
 
-	if (!vhm_gva_to_gpa(vcpu->vm, s, dst, &dst_gpa) &&
-	    dst_gpa >> PAGE_SHIFT == gpa >> PAGE_SHIFT) {
-		if (vhm_read_guest_virt(vcpu->vm, s, src, run->mmio.data,
+	ret = vhm_movs_operand(vcpu, s, src, rd, &src_gpa);
+	if (!ret)
+		ret = vhm_movs_operand(vcpu, s, dst, rd | VHM_PF_WRITE,
+				       &dst_gpa);
+	if (ret)
+		return ret;
+	if (dst_gpa >> PAGE_SHIFT == gpa >> PAGE_SHIFT) {
+		if (vhm_read_guest_virt(vcpu->vm, s, src, rd, run->mmio.data,
 					insn->size) != insn->size)
 			return -EINVAL;
 		run->mmio.is_write = 1;
 		vhm_movs_step(insn, r);
 		return 0;
 	}
-	if (vhm_gva_to_gpa(vcpu->vm, s, dst, &dst_gpa) ||
-	    !vhm_gpa_writable_ram(vcpu->vm, dst_gpa))
+	if (!vhm_gpa_writable_ram(vcpu->vm, dst_gpa))
 		return -EINVAL;	/* MMIO to MMIO */
 	run->mmio.is_write = 0;
 	vcpu->mmio_load = *insn;
@@ -143,15 +167,11 @@ static int vhm_mmio_decode(struct vhm_vcpu *vcpu, struct vhm_regs *r,
 			   struct vhm_insn *insn, u8 *bytes)
 {
 	unsigned int n;
-	u64 rip;
 
 	vhm_ops->get_regs(vcpu, r);
 	vhm_ops->get_sregs(vcpu, s);
 	*mode = vhm_guest_mode(s, r);
-	rip = s->cs.base + r->rip;
-	if (*mode != VHM_MODE_LONG64)
-		rip = (u32)rip;
-	n = vhm_read_guest_virt(vcpu->vm, s, rip, bytes, VHM_INSN_MAX_LEN);
+	n = vhm_fetch_insn(vcpu, s, r, bytes, VHM_INSN_MAX_LEN);
 	return vhm_insn_decode(bytes, n, *mode, insn);
 }
 
@@ -213,6 +233,7 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	struct vhm_regs r;
 	struct vhm_insn insn;
 	enum vhm_cpu_mode mode;
+	int ret;
 	u64 v;
 
 	if (vhm_lapic_covers(vcpu, gpa))
@@ -228,8 +249,11 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 	run->mmio.is_write = !vhm_insn_is_load(&insn);
 	memset(run->mmio.data, 0, sizeof(run->mmio.data));
 	if (insn.op == VHM_INSN_MOVS) {
-		if (vhm_emulate_movs(vcpu, gpa, &insn, mode, &s, &r))
+		ret = vhm_emulate_movs(vcpu, gpa, &insn, mode, &s, &r);
+		if (ret < 0)
 			return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
+		if (ret)	/* a #PF for the guest: no exit */
+			return 1;
 	} else if (vhm_insn_is_load(&insn)) {
 		vcpu->mmio_load = insn;
 		vcpu->mmio_load_pending = true;
@@ -258,7 +282,8 @@ static void vhm_complete_movs(struct vhm_vcpu *vcpu,
 	struct vhm_sregs s;
 
 	vhm_ops->get_sregs(vcpu, &s);
-	vhm_write_guest_virt(vcpu->vm, &s, vcpu->mmio_movs_dst, &val,
+	vhm_write_guest_virt(vcpu->vm, &s, vcpu->mmio_movs_dst,
+			     vhm_gva_access(&s, r->rflags, VHM_PF_WRITE), &val,
 			     insn->size);
 	vhm_movs_step(insn, r);
 }

@@ -38,13 +38,13 @@ static u32 vhm_pio_chunk(u64 gva, u8 size, u64 count, bool down)
 }
 
 int vhm_write_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s,
-			 u64 gva, const void *buf, unsigned int len)
+			 u64 gva, u32 access, const void *buf, unsigned int len)
 {
 	const struct vhm_memslot *slot;
 	unsigned long hva = 0;
 	u64 gpa;
 
-	if (vhm_gva_to_gpa(vm, s, gva, &gpa))
+	if (vhm_gva_to_gpa(vm, s, gva, access | VHM_PF_WRITE, &gpa))
 		return -EFAULT;
 	spin_lock(&vm->mmu.lock);
 	slot = vhm_find_slot(vm, gpa);
@@ -87,10 +87,8 @@ static void vhm_pio_prefixes(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
 	u8 bytes[VHM_INSN_MAX_LEN];
 	bool a67 = false;
 	unsigned int i, n;
-	u64 rip = s->cs.base + r->rip;
 
-	n = vhm_read_guest_virt(vcpu->vm, s, mode == VHM_MODE_LONG64 ? rip :
-				(u32)rip, bytes, sizeof(bytes));
+	n = vhm_fetch_insn(vcpu, s, r, bytes, sizeof(bytes));
 	for (i = 0; i < n; i++) {
 		switch (bytes[i]) {
 		case 0x67:
@@ -139,8 +137,9 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 	struct vhm_pio_string pio = *exit, *p = &pio;
 	struct vhm_sregs s;
 	struct vhm_regs r;
-	u64 count, gva, seg_base;
-	u32 n;
+	u64 count, gva, seg_base, fault;
+	u32 n, access;
+	int pf;
 
 	vhm_ops->get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
@@ -157,6 +156,17 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 		      seg_base + (r.rsi & vhm_addr_mask(p->addr_size));
 	n = vhm_pio_chunk(gva, p->size, count, r.rflags & X86_EFLAGS_DF);
 
+	/*
+	 * The guest's page tables must let it read (OUTS) or write (INS)
+	 * the whole chunk, as the CPU would check before the port access.
+	 */
+	access = vhm_gva_access(&s, r.rflags, p->in ? VHM_PF_WRITE : 0);
+	pf = vhm_guest_virt_check(vcpu->vm, &s, gva, n * p->size, access,
+				  &fault);
+	if (pf > 0) {
+		vhm_inject_page_fault(vcpu, fault, VHM_PF_ERROR(pf));
+		return 1;
+	}
 	run->exit_reason = VHM_EXIT_IO;
 	run->io.direction = p->in ? VHM_IO_IN : VHM_IO_OUT;
 	run->io.size = p->size;
@@ -169,7 +179,8 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 		vcpu->pio_in_count = n;
 		return 0;
 	}
-	if (vhm_read_guest_virt(vcpu->vm, &s, gva, data, n * p->size) !=
+	if (vhm_read_guest_virt(vcpu->vm, &s, gva, access, data,
+				n * p->size) !=
 	    n * p->size)
 		return vhm_pio_error(vcpu, gva);
 	vhm_pio_advance(&r, &r.rsi, n, p);
@@ -189,8 +200,12 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu)
 	vcpu->pio_in_count = 0;
 	vhm_ops->get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
-	/* Memory the guest cannot write stays as it is, like a bus error. */
+	/*
+	 * Checked when the exit was made; memory the guest cannot write now
+	 * stays as it is, like a bus error.
+	 */
 	vhm_write_guest_virt(vcpu->vm, &s, vcpu->pio_in_gva,
+			     vhm_gva_access(&s, r.rflags, VHM_PF_WRITE),
 			     (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
 			     n * p->size);
 	vhm_pio_advance(&r, &r.rdi, n, p);

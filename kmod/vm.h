@@ -204,10 +204,39 @@ long vhm_vm_get_stats(struct vhm_vm *vm, struct vhm_vm_stats __user *u);
 
 /* guest_mem.c: guest memory as seen from the vCPU thread */
 int vhm_read_guest_phys(struct vhm_vm *vm, u64 gpa, void *buf, unsigned int len);
+/*
+ * Accesses through the guest's page tables are checked as the CPU checks
+ * them (U/S, R/W with CR0.WP, NX, SMEP, SMAP with RFLAGS.AC): access is
+ * what vhm_gva_access() makes of the guest's state and the kind of access
+ * (VHM_PF_WRITE, VHM_PF_FETCH, or 0 for a read). A check that fails gives
+ * VHM_GVA_PF | the #PF error code, for vhm_inject_page_fault().
+ */
+#define VHM_PF_PRESENT	BIT(0)
+#define VHM_PF_WRITE	BIT(1)
+#define VHM_PF_USER	BIT(2)
+#define VHM_PF_FETCH	BIT(4)
+#define VHM_GVA_WP	BIT(8)		/* CR0.WP */
+#define VHM_GVA_SMEP	BIT(9)		/* CR4.SMEP */
+#define VHM_GVA_SMAP	BIT(10)		/* CR4.SMAP */
+#define VHM_GVA_AC	BIT(11)		/* RFLAGS.AC */
+#define VHM_GVA_PF	BIT(30)		/* result: a #PF, error code below */
+#define VHM_PF_ERROR(r)	((r) & 0xffff)
+u32 vhm_gva_access(const struct vhm_sregs *s, u64 rflags, u32 what);
+/* 0 with *gpa, -EFAULT (page tables outside RAM) or VHM_GVA_PF | error. */
 int vhm_gva_to_gpa(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
-		   u64 *gpa);
+		   u32 access, u64 *gpa);
+/* The same for every page of [gva, gva + len); *fault: where it failed. */
+int vhm_guest_virt_check(struct vhm_vm *vm, const struct vhm_sregs *s,
+			 u64 gva, unsigned int len, u32 access, u64 *fault);
+/* Up to len bytes at gva: the count read, short at a page it may not read. */
 int vhm_read_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
-			void *buf, unsigned int len);
+			u32 access, void *buf, unsigned int len);
+/* The bytes at CS:RIP (len at most), fetched with the guest's rights. */
+unsigned int vhm_fetch_insn(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
+			    const struct vhm_regs *r, u8 *bytes,
+			    unsigned int len);
+/* Queue #PF for gva with error code error (CR2 = gva). */
+void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error);
 /* The guest's execution mode (emulate.h), from its registers. */
 enum vhm_cpu_mode vhm_guest_mode(const struct vhm_sregs *s,
 				 const struct vhm_regs *r);
@@ -217,7 +246,7 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *p);
 void vhm_complete_pio_string(struct vhm_vcpu *vcpu);
 int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva);
 int vhm_write_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s,
-			 u64 gva, const void *buf, unsigned int len);
+			 u64 gva, u32 access, const void *buf, unsigned int len);
 
 /* mmio.c: MMIO exits, decoded in software */
 int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa);

@@ -318,22 +318,22 @@ void vmx_insn_fault(const char *insn)
 
 void vmx_vmclear(u64 pa)
 {
-	asm goto("1: vmclear %[pa]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [pa] "m"(pa) : "cc", "memory" : fault);
-	return;
-fault:
-	vmx_insn_fault("vmclear");
+	bool fault = true;
+
+	asm volatile(VMX_INSN_FIXUP("vmclear %[pa]")
+		     : [fault] "+qm"(fault) : [pa] "m"(pa) : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("vmclear");
 }
 
 static void vmx_vmptrld(u64 pa)
 {
-	asm goto("1: vmptrld %[pa]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [pa] "m"(pa) : "cc", "memory" : fault);
-	return;
-fault:
-	vmx_insn_fault("vmptrld");
+	bool fault = true;
+
+	asm volatile(VMX_INSN_FIXUP("vmptrld %[pa]")
+		     : [fault] "+qm"(fault) : [pa] "m"(pa) : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("vmptrld");
 }
 
 void vmx_invept(u64 eptp)
@@ -342,16 +342,15 @@ void vmx_invept(u64 eptp)
 		u64 eptp;
 		u64 reserved;
 	} desc = { eptp, 0 };
+	bool fault = true;
 	unsigned long type = vmx_cfg.invept_single ? VHM_VMX_INV_SINGLE :
 			     VHM_VMX_INV_ALL;
 
-	asm goto("1: invept %[desc], %[type]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory"
-		 : fault);
-	return;
-fault:
-	vmx_insn_fault("invept");
+	asm volatile(VMX_INSN_FIXUP("invept %[desc], %[type]")
+		     : [fault] "+qm"(fault)
+		     : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("invept");
 }
 
 void vmx_invvpid(u16 vpid)
@@ -360,18 +359,17 @@ void vmx_invvpid(u16 vpid)
 		u64 vpid;
 		u64 gva;
 	} desc = { vpid, 0 };
+	bool fault = true;
 	unsigned long type = vmx_cfg.invvpid_single ? VHM_VMX_INV_SINGLE :
 			     VHM_VMX_INV_ALL;
 
 	if (!vpid)
 		return;		/* without VPIDs, entries and exits flush */
-	asm goto("1: invvpid %[desc], %[type]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [desc] "m"(desc), [type] "r"(type) : "cc", "memory"
-		 : fault);
-	return;
-fault:
-	vmx_insn_fault("invvpid");
+	asm volatile(VMX_INSN_FIXUP("invvpid %[desc], %[type]")
+		     : [fault] "+qm"(fault)
+		     : [desc] "m"(desc), [type] "r"(type) : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("invvpid");
 }
 
 u64 vmx_eptp(struct vhm_vm *vm)

@@ -110,16 +110,23 @@ static inline struct vmx_vcpu *to_vmx(struct vhm_vcpu *vcpu)
  */
 void vmx_insn_fault(const char *insn);
 
+/*
+ * A VMX instruction with an exception-table fixup: a fault skips the
+ * instruction after it, which clears the bool operand fault (true before).
+ */
+#define VMX_INSN_FIXUP(insn)						\
+	"1: " insn "\n\t"						\
+	"movb $0, %[fault]\n\t"					\
+	"2:\n\t"							\
+	_ASM_EXTABLE(1b, 2b)
+
 /* VMREAD/VMWRITE of the current VMCS (preemption off, VMCS loaded). */
 static __always_inline u64 vmcs_read(unsigned long field)
 {
 	bool fault = true;
 	u64 value = 0;
 
-	asm volatile("1: vmread %[field], %[value]\n\t"
-		     "movb $0, %[fault]\n\t"
-		     "2:\n\t"
-		     _ASM_EXTABLE(1b, 2b)
+	asm volatile(VMX_INSN_FIXUP("vmread %[field], %[value]")
 		     : [value] "+rm"(value), [fault] "+qm"(fault)
 		     : [field] "r"(field) : "cc");
 	if (unlikely(fault))
@@ -129,13 +136,13 @@ static __always_inline u64 vmcs_read(unsigned long field)
 
 static __always_inline void vmcs_write(unsigned long field, u64 value)
 {
-	asm goto("1: vmwrite %[value], %[field]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [field] "r"(field), [value] "rm"(value) : "cc", "memory"
-		 : fault);
-	return;
-fault:
-	vmx_insn_fault("vmwrite");
+	bool fault = true;
+
+	asm volatile(VMX_INSN_FIXUP("vmwrite %[value], %[field]")
+		     : [fault] "+qm"(fault)
+		     : [field] "r"(field), [value] "rm"(value) : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("vmwrite");
 }
 
 /* vmx.c: capabilities and per-CPU state */

@@ -119,14 +119,10 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 	u8 bytes[VMX_VMMCALL_LEN];
 	struct vhm_sregs s;
 	struct vhm_regs r;
-	u64 rip;
 
 	vhm_ops->get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
-	rip = s.cs.base + r.rip;
-	if (vhm_guest_mode(&s, &r) != VHM_MODE_LONG64)
-		rip = (u32)rip;
-	if (vhm_read_guest_virt(vcpu->vm, &s, rip, bytes, sizeof(bytes)) ==
+	if (vhm_fetch_insn(vcpu, &s, &r, bytes, sizeof(bytes)) ==
 	    sizeof(bytes) && !memcmp(bytes, vmmcall, sizeof(bytes)))
 		return vmx_hypercall(vcpu, VMX_VMMCALL_LEN);
 	return vmx_inject_ud(vcpu);
