@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VMX: the MSRs vhm keeps for the guest and its RDMSR/WRMSR (every MSR
- * access exits: no MSR bitmap). FS/GS base, SYSENTER_*, EFER and PAT live
+ * VMX: the MSRs vhm keeps for the guest and its RDMSR/WRMSR (the MSR
+ * bitmap below lets FS/GS base, KERNEL_GS_BASE and SYSENTER_* through,
+ * every other access exits). FS/GS base, SYSENTER_*, EFER and PAT live
  * in the VMCS guest-state area and are switched by VM entry and exit.
  * KERNEL_GS_BASE is not in the VMCS: the guest's value is written to the
  * CPU just before entry and the host's put back just after the exit,

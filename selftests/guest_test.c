@@ -496,6 +496,157 @@ TEST_F(guest_test, mmio_rep_movs)
 	ASSERT_GUEST_DONE(v);
 }
 
+/*
+ * Issue 13, defect 9: what vhm emulates (string port I/O, MOVS with an
+ * MMIO side) obeys the guest's page tables as the CPU would. A read-only
+ * page (CR0.WP) takes neither INS nor a MOVS from MMIO: both are a #PF
+ * with error code P|W and CR2, no exit, no byte written. With SMAP, a
+ * supervisor INS into a user page faults while RFLAGS.AC is clear and
+ * works once STAC sets it.
+ */
+#define PROT_PORT	0x99
+#define PTE_RW		(1ull << 1)
+#define PTE_US		(1ull << 2)
+#define CR0_WP		(1ull << 16)
+#define CR4_SMAP	(1ull << 21)
+
+static uint64_t prot_pf_count, prot_pf_error, prot_pf_cr2;
+
+static void prot_pf_handler(struct ex_regs *regs)
+{
+	prot_pf_count++;
+	prot_pf_error = regs->error_code;
+	prot_pf_cr2 = guest_read_cr2();
+	regs->rip += 2;		/* rep insb (f3 6c), rep movsb (f3 a4) */
+}
+
+static void guest_write_cr(int n, uint64_t v)
+{
+	if (n == 0)
+		asm volatile("mov %0, %%cr0" : : "r"(v) : "memory");
+	else if (n == 3)
+		asm volatile("mov %0, %%cr3" : : "r"(v) : "memory");
+	else
+		asm volatile("mov %0, %%cr4" : : "r"(v) : "memory");
+}
+
+/* Set or clear bits in the entries mapping region (all levels if user). */
+static void prot_pte(uint64_t region, uint64_t set, uint64_t clear, bool all)
+{
+	volatile uint64_t *pml4 = (uint64_t *)GUEST_PML4;
+	volatile uint64_t *pdpt = (uint64_t *)GUEST_PDPT;
+	volatile uint64_t *pd = (uint64_t *)GUEST_PD;
+
+	pd[region >> 21] = (pd[region >> 21] | set) & ~clear;
+	if (all) {
+		pdpt[region >> 30] = (pdpt[region >> 30] | set) & ~clear;
+		pml4[0] = (pml4[0] | set) & ~clear;
+	}
+	guest_write_cr(3, guest_read_cr3());	/* flush the TLB */
+}
+
+static uint64_t prot_insb(uint8_t *p)
+{
+	void *d = p;
+	unsigned long n = 4;
+
+	asm volatile("rep insb" : "+D"(d), "+c"(n) : "d"(PROT_PORT) : "memory");
+	return n;
+}
+
+static void guest_protected_pages(uint64_t region)
+{
+	volatile uint8_t *p = (uint8_t *)region;
+	void *d, *src;
+	unsigned long n;
+	uint64_t v;
+	uint32_t a, b, c, dd;
+
+	guest_set_handler(14, prot_pf_handler);
+	p[0] = 0x5a;
+	guest_write_cr(0, guest_read_cr0() | CR0_WP);
+	prot_pte(region, 0, PTE_RW, false);
+	n = prot_insb((uint8_t *)p);
+	GUEST_SYNC_ARGS(prot_pf_count, prot_pf_error, prot_pf_cr2,
+			p[0] | n << 8);
+	d = (void *)p;
+	src = (void *)GUEST_MMIO_BASE;
+	n = 4;
+	asm volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	GUEST_SYNC_ARGS(prot_pf_count, prot_pf_error, prot_pf_cr2,
+			p[0] | n << 8);
+	prot_pte(region, PTE_RW, 0, false);
+
+	guest_cpuid(7, 0, &a, &b, &c, &dd);
+	if (!(b & (1u << 20))) {	/* no SMAP */
+		GUEST_SYNC_ARGS(0, 0, 0, 0);
+		GUEST_DONE();
+		return;
+	}
+	prot_pte(region, PTE_US, 0, true);
+	guest_write_cr(4, guest_read_cr4() | CR4_SMAP);
+	asm volatile("clac" : : : "memory");
+	n = prot_insb((uint8_t *)p);
+	asm volatile("stac" : : : "memory");	/* to read the user page */
+	v = p[0];
+	asm volatile("clac" : : : "memory");
+	GUEST_SYNC_ARGS(prot_pf_count, prot_pf_error, prot_pf_cr2,
+			v | n << 8);
+	asm volatile("stac" : : : "memory");
+	n = prot_insb((uint8_t *)p);
+	v = p[0];
+	asm volatile("clac" : : : "memory");
+	guest_write_cr(4, guest_read_cr4() & ~CR4_SMAP);
+	prot_pte(region, 0, PTE_US, true);
+	GUEST_SYNC_ARGS(prot_pf_count, 0, 0, v | n << 8);
+	GUEST_DONE();
+}
+
+TEST_F(guest_test, emulated_accesses_obey_guest_page_tables)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t region;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	region = (self->vm.free_gpa + (2ull << 20) - 1) & ~((2ull << 20) - 1);
+	ASSERT_LE(region + (2ull << 20), self->vm.ram_size);
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_protected_pages, region));
+	/* INS into the read-only page: #PF, P|W, no exit, nothing written. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(3, uc.args[1]);
+	EXPECT_EQ(region, uc.args[2]);
+	EXPECT_EQ(0x5a | 4 << 8, uc.args[3]);
+	/* MOVS from MMIO into it: the same, before any MMIO exit. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(3, uc.args[1]);
+	EXPECT_EQ(region, uc.args[2]);
+	EXPECT_EQ(0x5a | 4 << 8, uc.args[3]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	if (!uc.args[0]) {
+		ASSERT_GUEST_DONE(v);
+		TH_LOG("the CPU has no SMAP: the SMAP case did not run");
+		return;
+	}
+	/* SMAP, AC clear: #PF, P|W (supervisor). */
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(3, uc.args[1]);
+	EXPECT_EQ(region, uc.args[2]);
+	EXPECT_EQ(0x5a | 4 << 8, uc.args[3]);
+	/* AC set: the INS exits and its bytes land. */
+	expect_exit(_metadata, v, VHM_EXIT_IO);
+	EXPECT_EQ(VHM_IO_IN, v->run->io.direction);
+	EXPECT_EQ(PROT_PORT, v->run->io.port);
+	EXPECT_EQ(4, v->run->io.count);
+	memset((uint8_t *)v->run + v->run->io.data_offset, 0xa5, 4);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(0xa5, uc.args[3]);
+	ASSERT_GUEST_DONE(v);
+}
+
 static void guest_hlt_vmmcall(void)
 {
 	guest_hlt();
