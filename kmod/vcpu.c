@@ -260,6 +260,9 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id)
 		r = -EEXIST;
 		goto unlock;
 	}
+	r = vhm_limit_vcpu(vm);
+	if (r)
+		goto unlock;
 	vcpu = vhm_vcpu_alloc(vm, id);
 	if (!vcpu) {
 		r = -ENOMEM;

@@ -21,6 +21,8 @@ void vhm_vm_get(struct vhm_vm *vm)
 
 static void vhm_vm_free(struct vhm_vm *vm)
 {
+	if (vm->charged)
+		vhm_limit_vm_uncharge(vm);
 	vhm_ioapic_free(vm);
 	vhm_mmu_destroy(vm);
 	mmdrop(vm->mm);
@@ -101,6 +103,10 @@ long vhm_create_vm(unsigned long arg)
 	vm = vhm_vm_alloc();
 	if (!vm)
 		return -ENOMEM;
+	r = vhm_limit_vm_charge(vm);
+	if (r)
+		goto put_vm;
+	vm->charged = true;
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		r = fd;

@@ -34,6 +34,8 @@ struct vhm_vm {
 	bool lapic;		/* VHM_CREATE_LAPIC done (under lock) */
 	struct vhm_ioapic *ioapic;	/* VHM_LAPIC_IOAPIC (ioapic.c), or NULL */
 	bool vcpu_created;	/* VHM_CREATE_VCPU succeeded once (under lock) */
+	bool charged;		/* counted in its creator's VMs (limits.c) */
+	uid_t uid;		/* the creator's real uid */
 };
 
 /* A string I/O exit, as the vendor decoded it. */
@@ -197,6 +199,11 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp);
 
 /* sregs.c: architectural validity of special registers */
 int vhm_check_sregs(const struct vhm_sregs *sregs);
+
+/* limits.c: what one user may hold */
+int vhm_limit_vm_charge(struct vhm_vm *vm);
+void vhm_limit_vm_uncharge(struct vhm_vm *vm);
+int vhm_limit_vcpu(struct vhm_vm *vm);
 
 /* mmu.c */
 void vhm_flush_remote_tlbs(struct vhm_vm *vm);

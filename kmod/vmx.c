@@ -297,11 +297,26 @@ static int vmx_setup(void)
 	return 0;
 }
 
+/*
+ * A VPID for a new vCPU, or 0: none (the CPU has no VPIDs, or every one is
+ * taken). A vCPU without one runs with VPIDs off, so the CPU flushes its
+ * linear translations at every entry and exit: slower, but one user's many
+ * vCPUs cannot keep another's from being created.
+ */
 int vmx_vpid_alloc(void)
 {
+	int vpid;
+
 	if (!vmx_cfg.has_vpid)
 		return 0;
-	return ida_alloc_range(&vmx_vpids, 1, VHM_VMX_NR_VPIDS, GFP_KERNEL);
+	vpid = ida_alloc_range(&vmx_vpids, 1, VHM_VMX_NR_VPIDS,
+			       GFP_KERNEL_ACCOUNT);
+	if (vpid == -ENOSPC) {
+		pr_info_ratelimited("all %u VPIDs are in use: new vCPUs run without one (their TLB is flushed at every entry and exit)\n",
+				    VHM_VMX_NR_VPIDS);
+		return 0;
+	}
+	return vpid;
 }
 
 void vmx_vpid_free(int vpid)

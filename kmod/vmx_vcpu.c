@@ -162,10 +162,15 @@ void vmx_load_pdptrs(struct vmx_vcpu *vmx)
 
 static void vmx_init_controls(struct vmx_vcpu *vmx)
 {
+	u32 proc2 = vmx_cfg.proc2;
+
+	/* Without a VPID (vmx_vpid_alloc()), VPIDs stay off for the vCPU. */
+	if (!vmx->vpid)
+		proc2 &= ~SECONDARY_EXEC_ENABLE_VPID;
 	vmcs_write(PIN_BASED_VM_EXEC_CONTROL, vmx_cfg.pin);
 	vmcs_write(CPU_BASED_VM_EXEC_CONTROL, vmx_cfg.proc);
 	vmx->proc = vmx_cfg.proc;
-	vmcs_write(SECONDARY_VM_EXEC_CONTROL, vmx_cfg.proc2);
+	vmcs_write(SECONDARY_VM_EXEC_CONTROL, proc2);
 	vmcs_write(VM_EXIT_CONTROLS, vmx_cfg.exit);
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_cfg.entry);
 	/*

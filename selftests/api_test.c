@@ -168,4 +168,94 @@ TEST_F(sys, read_write_mmap_unsupported)
 	EXPECT_EQ(EINVAL, errno);
 }
 
+/* ---------------------------------------------------------------------
+ * Limits (issue 13, defect 7): VMs per user, vCPUs per VM.
+ */
+
+static int write_param(const char *name, unsigned int v)
+{
+	char path[128];
+	FILE *f;
+	int r;
+
+	snprintf(path, sizeof(path), "/sys/module/vhm/parameters/%s", name);
+	f = fopen(path, "w");
+	if (!f)
+		return -errno;
+	r = fprintf(f, "%u\n", v) < 0 ? -EIO : 0;
+	if (fclose(f))
+		r = -errno;
+	return r;
+}
+
+/* In a child with uid, create n VMs on sys: how many it got. */
+static int vms_as_user(int sys, uid_t uid, int n)
+{
+	int status, got = 0;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setresgid(uid, uid, uid) || setresuid(uid, uid, uid))
+			_exit(255);
+		while (got < n && ioctl(sys, VHM_CREATE_VM, 0) >= 0)
+			got++;
+		_exit(got);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * max_vms_per_user: the next VM is ENOSPC; closing one makes room; another
+ * user has a count of its own, so one user's VMs cannot lock others out.
+ */
+TEST_F(sys, vms_per_user_limited)
+{
+	int vm[3], i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, write_param("max_vms_per_user", 2));
+	for (i = 0; i < 2; i++) {
+		vm[i] = ioctl(self->fd, VHM_CREATE_VM, 0);
+		ASSERT_LE(0, vm[i]);
+	}
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_CREATE_VM, 0));
+	EXPECT_EQ(ENOSPC, errno);
+	/* Another user (the fd was opened by root): two of its own. */
+	EXPECT_EQ(2, vms_as_user(self->fd, 4242, 3));
+	close(vm[0]);
+	vm[2] = ioctl(self->fd, VHM_CREATE_VM, 0);
+	EXPECT_LE(0, vm[2]);
+	/* 0: no limit. */
+	ASSERT_EQ(0, write_param("max_vms_per_user", 0));
+	vm[0] = ioctl(self->fd, VHM_CREATE_VM, 0);
+	EXPECT_LE(0, vm[0]);
+	for (i = 0; i < 3; i++)
+		if (vm[i] >= 0)
+			close(vm[i]);
+}
+
+/* max_vcpus_per_vm: the next vCPU is ENOSPC, whatever its id. */
+TEST_F(sys, vcpus_per_vm_limited)
+{
+	int vm, a, b;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, write_param("max_vcpus_per_vm", 2));
+	vm = ioctl(self->fd, VHM_CREATE_VM, 0);
+	ASSERT_LE(0, vm);
+	a = ioctl(vm, VHM_CREATE_VCPU, 5);
+	b = ioctl(vm, VHM_CREATE_VCPU, 63);
+	EXPECT_LE(0, a);
+	EXPECT_LE(0, b);
+	EXPECT_EQ(-1, ioctl(vm, VHM_CREATE_VCPU, 0));
+	EXPECT_EQ(ENOSPC, errno);
+	close(a);
+	close(b);
+	close(vm);
+}
+
 TEST_HARNESS_MAIN
