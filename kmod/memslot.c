@@ -74,21 +74,27 @@ int vhm_set_memory_slot(struct vhm_vm *vm,
 		}
 	}
 	/*
-	 * The old range's nested mappings go with the old slot, in the same
-	 * critical section that publishes the new one, and the vCPUs' TLBs
-	 * are flushed before the lock is dropped: an MMU-notifier
+	 * The old range's nested mappings go, and the vCPUs' TLBs are
+	 * flushed, before the new slot is visible: an MMU-notifier
 	 * invalidation of the old hva that comes after finds no slot to zap,
 	 * so nothing of the old slot may be left for the guest to reach by
 	 * then (the host frees those pages as soon as the notifier returns).
+	 * The change counts as an invalidation in progress: no fault maps
+	 * anything until it is done, and the zap of a long range may drop the
+	 * lock between pieces (invalidations meanwhile still see the old slot
+	 * and zap it themselves).
 	 */
 	spin_lock(&vm->mmu.lock);
+	vm->mmu.in_progress++;
 	vm->mmu.seq++;
 	if (old.size)
-		vhm_mmu_zap_gpa_locked(vm, old.gpa, old.size);
+		vhm_mmu_zap_gpa(vm, old.gpa, old.size);
 	slot->gpa = m.guest_phys_addr;
 	slot->size = m.size;
 	slot->hva = m.userspace_addr;
 	slot->flags = m.flags;
+	vm->mmu.seq++;
+	vm->mmu.in_progress--;
 	spin_unlock(&vm->mmu.lock);
 unlock:
 	mutex_unlock(&vm->slots_lock);

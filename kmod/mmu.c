@@ -173,13 +173,56 @@ static bool npt_zap(struct vhm_mmu *mmu, u64 *table, int level, u64 base,
 	return zapped;
 }
 
+/*
+ * The guest-physical range vhm maps, and the pieces long zaps are cut into
+ * so that they can let the CPU go between them (a piece is at most 512
+ * level-1 tables: some 262 000 entries).
+ */
+#define NPT_GPA_END	(1ULL << (PAGE_SHIFT + 9 * NPT_LEVELS))
+#define NPT_ZAP_PIECE	(1ULL << 30)
+
+/*
+ * mmu->lock held: zap [start, end) a piece at a time, skipping the 512 GiB
+ * ranges the root has no table for. With resched, the lock may be dropped
+ * between pieces (cond_resched_lock()); the caller made sure that nothing
+ * can be mapped in the range meanwhile (an invalidation in progress makes
+ * faults retry). True if anything was zapped.
+ */
+static bool npt_zap_range(struct vhm_mmu *mmu, u64 start, u64 end,
+			  bool resched)
+{
+	u64 at = start, next, top = npt_level_size(NPT_LEVELS);
+	bool zapped = false;
+
+	lockdep_assert_held(&mmu->lock);
+	WARN_ON_ONCE(resched && !mmu->in_progress);
+	end = min(end, NPT_GPA_END);
+	while (at < end) {
+		if (!mmu->root[npt_index(at, NPT_LEVELS)]) {
+			next = (at | (top - 1)) + 1;
+		} else {
+			next = min(end, (at | (NPT_ZAP_PIECE - 1)) + 1);
+			zapped |= npt_zap(mmu, mmu->root, NPT_LEVELS, 0, at,
+					  next);
+		}
+		at = next;
+		if (resched && at < end)
+			cond_resched_lock(&mmu->lock);
+	}
+	return zapped;
+}
+
+/* No lock (nothing else can reach the tables): may sleep. */
 static void npt_free(u64 *table, int level)
 {
 	unsigned int i;
 
-	for (i = 0; level > 1 && i < NPT_ENTRIES; i++)
+	for (i = 0; level > 1 && i < NPT_ENTRIES; i++) {
 		if (table[i] && !(table[i] & NPT_LARGE))
 			npt_free(npt_table(table[i]), level - 1);
+		if (level >= 3)
+			cond_resched();
+	}
 	free_page((unsigned long)table);
 }
 
@@ -228,7 +271,7 @@ void vhm_flush_remote_tlbs(struct vhm_vm *vm)
  * entry was zapped. Counts the invalidation if it hits guest RAM.
  */
 static bool vhm_mmu_zap_hva(struct vhm_vm *vm, unsigned long hstart,
-			    unsigned long hend)
+			    unsigned long hend, bool resched)
 {
 	bool zapped = false, hit = false;
 	unsigned int i;
@@ -242,8 +285,7 @@ static bool vhm_mmu_zap_hva(struct vhm_vm *vm, unsigned long hstart,
 			continue;
 		start = s->gpa + (max_t(u64, hstart, s->hva) - s->hva);
 		end = s->gpa + (min_t(u64, hend, s->hva + s->size) - s->hva);
-		zapped |= npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0,
-				  start, end);
+		zapped |= npt_zap_range(&vm->mmu, start, end, resched);
 		hit = true;
 	}
 	if (hit)
@@ -260,7 +302,8 @@ static int vhm_mn_invalidate_range_start(struct mmu_notifier *mn,
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.in_progress++;
 	vm->mmu.seq++;
-	zapped = vhm_mmu_zap_hva(vm, range->start, range->end);
+	zapped = vhm_mmu_zap_hva(vm, range->start, range->end,
+				 mmu_notifier_range_blockable(range));
 	spin_unlock(&vm->mmu.lock);
 	if (zapped)
 		vhm_flush_remote_tlbs(vm);
@@ -284,8 +327,11 @@ static void vhm_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	struct vhm_vm *vm = container_of(mn, struct vhm_vm, mmu.mn);
 
 	spin_lock(&vm->mmu.lock);
+	vm->mmu.in_progress++;
 	vm->mmu.seq++;
-	npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, 0, ~0ULL);
+	npt_zap_range(&vm->mmu, 0, NPT_GPA_END, true);
+	vm->mmu.seq++;
+	vm->mmu.in_progress--;
 	spin_unlock(&vm->mmu.lock);
 	vhm_flush_remote_tlbs(vm);
 }
@@ -331,15 +377,17 @@ phys_addr_t vhm_mmu_root_pa(struct vhm_vm *vm)
 }
 
 /*
- * mmu->lock held: remove every nested entry in [gpa, gpa + size) and, if
- * any was there, make the vCPUs drop it from their TLBs before returning,
- * still under the lock, so that no invalidation of the host pages behind
- * the range can complete while a vCPU may still reach them.
+ * mmu->lock held and an invalidation in progress (mmu->in_progress, so no
+ * fault maps anything meanwhile): remove every nested entry in [gpa,
+ * gpa + size), dropping the lock between pieces of a long range, and, if
+ * any was there, make the vCPUs drop it from their TLBs before returning
+ * with the lock held, so that no invalidation of the host pages behind the
+ * range can complete while a vCPU may still reach them.
  */
-void vhm_mmu_zap_gpa_locked(struct vhm_vm *vm, u64 gpa, u64 size)
+void vhm_mmu_zap_gpa(struct vhm_vm *vm, u64 gpa, u64 size)
 {
 	lockdep_assert_held(&vm->mmu.lock);
-	if (npt_zap(&vm->mmu, vm->mmu.root, NPT_LEVELS, 0, gpa, gpa + size))
+	if (npt_zap_range(&vm->mmu, gpa, gpa + size, true))
 		vhm_flush_remote_tlbs(vm);
 }
 

@@ -47,7 +47,7 @@ struct vhm_mmu {
 int vhm_mmu_init(struct vhm_vm *vm);
 void vhm_mmu_destroy(struct vhm_vm *vm);
 int vhm_mmu_fault(struct vhm_vm *vm, u64 gpa, bool write);
-void vhm_mmu_zap_gpa_locked(struct vhm_vm *vm, u64 gpa, u64 size);
+void vhm_mmu_zap_gpa(struct vhm_vm *vm, u64 gpa, u64 size);
 /* The physical address of the root table, for the VMCB/VMCS. */
 phys_addr_t vhm_mmu_root_pa(struct vhm_vm *vm);
 

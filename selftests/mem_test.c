@@ -10,6 +10,7 @@
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1074,6 +1075,125 @@ TEST(slot_change_never_leaves_freed_pages_to_the_guest)
 	guest_vcpu_free(&vcpu);
 	guest_vm_free(&vm);
 	close(sys);
+}
+
+/* ---------------------------------------------------------------------
+ * A huge, sparse guest mapping (issue 13, defect 10): a 16 GiB slot at
+ * 512 GiB with one 4 KiB page touched per 2 MiB, so 8192 level-1 nested
+ * tables, torn down three ways: munmap (an MMU-notifier invalidation),
+ * deleting the slot, destroying the VM. vhm zaps such ranges a piece at a
+ * time and lets the CPU go between pieces; the test host's log check fails
+ * the run on any soft lockup or RCU stall. The guest reaches the range
+ * through a PML4 entry the host adds: 1 GiB pages over 512 GiB .. 1 TiB.
+ */
+#define SPARSE_GPA	(512ull << 30)
+#define SPARSE_SIZE	(16ull << 30)
+#define SPARSE_STEP	SIZE_2M
+#define SPARSE_TOUCHES	(SPARSE_SIZE / SPARSE_STEP)
+#define SPARSE_PDPT	0x10a000ull	/* free: after GUEST_PD's 4 pages */
+#define PTE_P_RW	3ull
+#define PTE_PS_1G	(1ull << 7)
+
+static void guest_sparse_touch(void)
+{
+	uint64_t i;
+
+	for (;;) {
+		for (i = 0; i < SPARSE_TOUCHES; i++)
+			guest_writeq(SPARSE_GPA + i * SPARSE_STEP, i + 1);
+		GUEST_SYNC(SPARSE_TOUCHES);
+	}
+}
+
+static bool host_has_1g_pages(void)
+{
+	unsigned int a, b, c, d;
+
+	__cpuid(0x80000001, a, b, c, d);
+	return d & (1u << 26);
+}
+
+static void *sparse_map(void)
+{
+	void *p = mmap(NULL, SPARSE_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* One 4 KiB page per touch, not a 2 MiB THP each. */
+	madvise(p, SPARSE_SIZE, MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* Touch the range once more from the guest: the entries are all there. */
+static void sparse_fill(struct __test_metadata *_metadata,
+			struct guest_vcpu *v, int vm)
+{
+	struct vhm_vm_stats st;
+
+	ASSERT_GUEST_SYNC(v, SPARSE_TOUCHES);
+	ASSERT_EQ(0, get_stats(vm, &st));
+	EXPECT_LE(SPARSE_TOUCHES, st.mapped_4k);
+}
+
+TEST(huge_sparse_mapping_torn_down_without_stalls)
+{
+	struct guest_vcpu vcpu = { .raw.fd = -1 };
+	struct guest_vm vm = { .fd = -1 };
+	struct vhm_vm_stats st;
+	uint64_t *pml4, *pdpt, i;
+	double t0, t_munmap, t_delete, t_destroy;
+	int sys = -1;
+	void *ram;
+
+	REQUIRE_VHM_GUESTS(sys);
+	if (!host_has_1g_pages())
+		SKIP(return, "the CPU has no 1 GiB pages: the guest cannot reach 512 GiB with the library's tables");
+	ASSERT_EQ(0, guest_vm_create(&vm, sys));
+	ASSERT_EQ(0, guest_vcpu_create(&vm, 0, &vcpu));
+	pml4 = guest_gpa_to_hva(&vm, GUEST_PML4, PAGE);
+	pdpt = guest_gpa_to_hva(&vm, SPARSE_PDPT, PAGE);
+	ASSERT_NE(NULL, pml4);
+	ASSERT_NE(NULL, pdpt);
+	ASSERT_EQ(0, pml4[1]);		/* the library maps 0 .. 4 GiB only */
+	for (i = 0; i < 512; i++)
+		pdpt[i] = (SPARSE_GPA + (i << 30)) | PTE_P_RW | PTE_PS_1G;
+	pml4[1] = SPARSE_PDPT | PTE_P_RW;
+
+	ram = sparse_map();
+	ASSERT_NE(NULL, ram);
+	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				  ram));
+	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_sparse_touch, 0));
+	sparse_fill(_metadata, &vcpu, vm.fd);
+	t0 = now();
+	ASSERT_EQ(0, munmap(ram, SPARSE_SIZE));
+	t_munmap = now() - t0;
+	ASSERT_EQ(0, get_stats(vm.fd, &st));
+	EXPECT_GT(SPARSE_TOUCHES, st.mapped_4k) TH_LOG("munmap zapped nothing");
+
+	ram = sparse_map();
+	ASSERT_NE(NULL, ram);
+	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				  ram));
+	sparse_fill(_metadata, &vcpu, vm.fd);
+	t0 = now();
+	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, 0, NULL));
+	t_delete = now() - t0;
+	ASSERT_EQ(0, get_stats(vm.fd, &st));
+	EXPECT_GT(SPARSE_TOUCHES, st.mapped_4k) TH_LOG("the deletion zapped nothing");
+
+	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				  ram));
+	sparse_fill(_metadata, &vcpu, vm.fd);
+	t0 = now();
+	guest_vcpu_free(&vcpu);
+	guest_vm_free(&vm);
+	t_destroy = now() - t0;
+	munmap(ram, SPARSE_SIZE);
+	close(sys);
+	TH_LOG("%llu pages torn down: munmap %.2f s, slot deletion %.2f s, VM destruction %.2f s",
+	       SPARSE_TOUCHES, t_munmap, t_delete, t_destroy);
 }
 
 TEST_HARNESS_MAIN
