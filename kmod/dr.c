@@ -4,7 +4,8 @@
  * exits; vhm keeps DR0-3 here and DR6/DR7 where the vendor's hardware
  * switches them (VMCB, VMCS). The guest's DR0-3 are loaded into the CPU
  * only while it runs with breakpoints enabled in DR7, and the host's
- * breakpoints are restored after every exit (an exit resets DR7).
+ * breakpoints are restored after every exit (an exit resets DR7), as is
+ * the host's DR6 (vhm_dr_put_guest()).
  */
 #include <linux/sched.h>
 #include <asm/debugreg.h>
@@ -106,10 +107,29 @@ void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
 	set_debugreg(vcpu->db[3], 3);
 }
 
+/*
+ * After every exit, interrupts off: the host's breakpoints, and DR6 at its
+ * reset value DR6_RESERVED whatever the guest left there. The host's #DB
+ * handler takes DR6 as the cause of its next debug exception (and resets
+ * it only then), so a stale BS or B0-3 of the guest would turn a host
+ * INT1 or breakpoint into a "single step" or a hit that did not happen.
+ * Both vendors need it: VMX does not switch DR6 at all, so a guest #DB
+ * (a single step with RFLAGS.TF, a breakpoint) sets bits in the host's
+ * DR6 whether or not the guest's DR7 enables breakpoints; SVM's VMRUN
+ * loads the guest's DR6 from the VMCB and #VMEXIT saves it back, and vhm
+ * does not rely on #VMEXIT putting the host's value back (QEMU's TCG does,
+ * from the host save area; that is not architectural state). Reading DR6 is cheap next to the exit; it is written only when it
+ * differs.
+ */
 void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
+	unsigned long dr6;
+
 	if ((dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active())
 		hw_breakpoint_restore();
+	get_debugreg(dr6, 6);
+	if (dr6 != DR6_RESERVED)
+		set_debugreg(DR6_RESERVED, 6);
 }
 
 long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,

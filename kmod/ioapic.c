@@ -11,7 +11,16 @@
  * vhm_lapic_deliver() with the IOAPIC's lock held: the lock order is
  * IOAPIC, then a local APIC, never the reverse (lapic.c calls
  * vhm_ioapic_eoi() after dropping its own lock).
+ *
+ * The IOAPIC's lock is an ordinary spinlock_t (a sleeping lock on
+ * PREEMPT_RT), taken only by vCPU threads and VHM_IRQ_LINE callers, in
+ * process context with interrupts on: never from the APIC timer's hrtimer
+ * nor with interrupts off. So the local APICs' raw locks may nest inside
+ * it, and the wake-ups and IPIs of the deliveries (lapic_kick()) may run
+ * under it; a delivery to many vCPUs stays preemptible on RT. Interrupts
+ * are not disabled for it: no interrupt handler takes it.
  */
+#include <linux/lockdep.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -73,6 +82,7 @@ static void ioapic_service(struct vhm_ioapic *io, unsigned int pin)
 		.assert = true,
 	};
 
+	lockdep_assert_held(&io->lock);
 	if ((e & IOAPIC_RTE_MASKED) || !(io->lines & BIT(pin)))
 		return;
 	if (e & IOAPIC_RTE_LEVEL) {
@@ -83,11 +93,13 @@ static void ioapic_service(struct vhm_ioapic *io, unsigned int pin)
 	vhm_lapic_deliver(io->vm, &m);
 }
 
+/* Lock held, as in everything below that touches the registers. */
 static void ioapic_set_line(struct vhm_ioapic *io, unsigned int pin,
 			    bool level)
 {
 	bool was = io->lines & BIT(pin);
 
+	lockdep_assert_held(&io->lock);
 	if (level)
 		io->lines |= BIT(pin);
 	else
@@ -101,7 +113,6 @@ long vhm_vm_irq_line(struct vhm_vm *vm, const struct vhm_irq_line __user *u)
 {
 	struct vhm_ioapic *io = ioapic_of(vm);
 	struct vhm_irq_line l;
-	unsigned long flags;
 
 	if (copy_from_user(&l, u, sizeof(l)))
 		return -EFAULT;
@@ -109,21 +120,20 @@ long vhm_vm_irq_line(struct vhm_vm *vm, const struct vhm_irq_line __user *u)
 		return -EINVAL;
 	if (!io)
 		return -ENXIO;
-	spin_lock_irqsave(&io->lock, flags);
+	spin_lock(&io->lock);
 	ioapic_set_line(io, l.gsi, l.level);
-	spin_unlock_irqrestore(&io->lock, flags);
+	spin_unlock(&io->lock);
 	return 0;
 }
 
 void vhm_ioapic_eoi(struct vhm_vm *vm, u8 vector)
 {
 	struct vhm_ioapic *io = ioapic_of(vm);
-	unsigned long flags;
 	unsigned int pin;
 
 	if (!io)
 		return;
-	spin_lock_irqsave(&io->lock, flags);
+	spin_lock(&io->lock);
 	for (pin = 0; pin < IOAPIC_PINS; pin++) {
 		if ((io->rte[pin] & IOAPIC_RTE_VECTOR) != vector ||
 		    !(io->rte[pin] & IOAPIC_RTE_REMOTE_IRR))
@@ -131,7 +141,7 @@ void vhm_ioapic_eoi(struct vhm_vm *vm, u8 vector)
 		io->rte[pin] &= ~IOAPIC_RTE_REMOTE_IRR;
 		ioapic_service(io, pin);
 	}
-	spin_unlock_irqrestore(&io->lock, flags);
+	spin_unlock(&io->lock);
 }
 
 /* ---------------------------------------------------------------------
@@ -142,6 +152,7 @@ static u32 ioapic_read_reg(struct vhm_ioapic *io)
 {
 	unsigned int r = io->regsel, pin;
 
+	lockdep_assert_held(&io->lock);
 	switch (r) {
 	case IOAPIC_REG_ID:
 	case IOAPIC_REG_ARB:
@@ -177,6 +188,7 @@ static void ioapic_write_reg(struct vhm_ioapic *io, u32 val)
 {
 	unsigned int r = io->regsel, pin;
 
+	lockdep_assert_held(&io->lock);
 	if (r == IOAPIC_REG_ID) {
 		io->id = (val >> 24) & 0xf;
 		return;
@@ -195,33 +207,31 @@ bool vhm_ioapic_covers(struct vhm_vcpu *vcpu, u64 gpa)
 u32 vhm_ioapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 {
 	struct vhm_ioapic *io = ioapic_of(vcpu->vm);
-	unsigned long flags;
 	u32 val = 0;
 
-	spin_lock_irqsave(&io->lock, flags);
+	spin_lock(&io->lock);
 	if (offset == IOAPIC_REGSEL)
 		val = io->regsel;
 	else if (offset == IOAPIC_WINDOW)
 		val = ioapic_read_reg(io);
-	spin_unlock_irqrestore(&io->lock, flags);
+	spin_unlock(&io->lock);
 	return val;
 }
 
 void vhm_ioapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 {
 	struct vhm_ioapic *io = ioapic_of(vcpu->vm);
-	unsigned long flags;
 
 	if (offset == IOAPIC_EOI) {
 		vhm_ioapic_eoi(vcpu->vm, val & 0xff);
 		return;
 	}
-	spin_lock_irqsave(&io->lock, flags);
+	spin_lock(&io->lock);
 	if (offset == IOAPIC_REGSEL)
 		io->regsel = val & 0xff;
 	else if (offset == IOAPIC_WINDOW)
 		ioapic_write_reg(io, val);
-	spin_unlock_irqrestore(&io->lock, flags);
+	spin_unlock(&io->lock);
 }
 
 /* ---------------------------------------------------------------------

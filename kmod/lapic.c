@@ -27,13 +27,20 @@
  * with VHM_SET_VCPU_EVENTS counts as delivered. Lowest priority goes to
  * the first APIC that matches. No state save/restore ioctls yet; CR8 is
  * not tied to the TPR.
+ *
+ * Locking: apic->lock is a raw spinlock, the innermost lock (lapic_priv.h,
+ * docs/ARCHITECTURE.md). Nothing under it sleeps on PREEMPT_RT: wake-ups
+ * and IPIs (lapic_kick()) and the IOAPIC's EOI come after it is dropped.
  */
 #include <linux/bitops.h>
+#include <linux/cpumask.h>
 #include <linux/hrtimer.h>
+#include <linux/lockdep.h>
+#include <linux/rcuwait.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
-#include <linux/wait.h>
 #include <asm/apicdef.h>
 #include <asm/msr-index.h>
 
@@ -76,8 +83,10 @@ static bool lapic_sw_enabled(struct vhm_lapic *apic)
 /* The IRR vector to deliver now, or -1; lock held. */
 static int lapic_deliverable(struct vhm_lapic *apic)
 {
-	int irrv = lapic_highest(apic, APIC_IRR);
+	int irrv;
 
+	lockdep_assert_held(&apic->lock);
+	irrv = lapic_highest(apic, APIC_IRR);
 	if (irrv < 0 || !lapic_sw_enabled(apic))
 		return -1;
 	if (((u32)irrv >> 4) <= (lapic_ppr(apic) >> 4))
@@ -88,6 +97,7 @@ static int lapic_deliverable(struct vhm_lapic *apic)
 /* The queued vector has been delivered: IRR to ISR. Lock held. */
 static void lapic_delivered(struct vhm_lapic *apic)
 {
+	lockdep_assert_held(&apic->lock);
 	if (apic->queued < 0)
 		return;
 	lapic_clear_vec(apic, APIC_IRR, apic->queued);
@@ -113,21 +123,23 @@ static void lapic_sync(struct vhm_vcpu *vcpu)
 
 	if (!lapic_vendor_idle(vcpu))
 		return;
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	lapic_delivered(apic);
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
+/* Interrupts off (the vendors' entry hook): a raw lock, never sleeping. */
 int vhm_lapic_next_irq(struct vhm_vcpu *vcpu)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
 	int v;
 
-	spin_lock(&apic->lock);
+	lockdep_assert_irqs_disabled();
+	raw_spin_lock(&apic->lock);
 	lapic_delivered(apic);
 	v = lapic_deliverable(apic);
 	apic->queued = v;
-	spin_unlock(&apic->lock);
+	raw_spin_unlock(&apic->lock);
 	return v;
 }
 
@@ -136,20 +148,38 @@ int vhm_lapic_next_irq(struct vhm_vcpu *vcpu)
  * HLT or the wait for SIPI, or make it exit if it is in the guest on
  * another CPU. Pairs with the barrier after the vendor sets in_guest:
  * either it sees the state at entry or the IPI comes.
+ *
+ * Called without apic->lock, from any context: the vCPU threads, the
+ * IOAPIC under its lock, and the timer's hrtimer in hard-interrupt
+ * context (also on PREEMPT_RT). So no sleeping lock here: the rcuwait's
+ * wake-up and the reschedule IPI take only raw locks.
+ *
+ * vcpu->cpu is read racily: the vCPU may have left that CPU since, and
+ * the CPU may have gone offline (hotplug). An offline CPU gets no IPI
+ * (the kernel WARNs on a reschedule IPI to one) and needs none: a vCPU is
+ * in guest mode only on an online CPU with interrupts off, so one whose
+ * CPU went offline has exited, and its next entry sets in_guest, then a
+ * full barrier, then reads the APIC state we published before our own
+ * barrier. With preemption off, a CPU found online cannot finish going
+ * offline (that needs the stop-machine thread on every online CPU) before
+ * the IPI is sent.
  */
 void lapic_kick(struct vhm_lapic *apic)
 {
 	struct vhm_vcpu *vcpu = apic->vcpu;
 	int cpu;
 
-	wake_up_interruptible(&apic->halt_wq);
+	rcuwait_wake_up(&apic->wait);
 	/* The state before in_guest; pairs with the barrier after setting it. */
 	smp_mb();
 	if (!READ_ONCE(vcpu->in_guest))
 		return;
 	cpu = READ_ONCE(vcpu->cpu);
-	if (cpu != raw_smp_processor_id())
+	preempt_disable();
+	if (cpu != smp_processor_id() && (unsigned int)cpu < nr_cpu_ids &&
+	    cpu_online(cpu))
 		vhm_send_reschedule(cpu);
+	preempt_enable();
 }
 
 bool lapic_x2apic(struct vhm_lapic *apic)
@@ -157,15 +187,17 @@ bool lapic_x2apic(struct vhm_lapic *apic)
 	return apic->vcpu->apic_base & X2APIC_ENABLE;
 }
 
+/* Interrupts off (the vendors' entry hook), like vhm_lapic_next_irq(). */
 bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
 	bool nmi;
 
-	spin_lock(&apic->lock);
+	lockdep_assert_irqs_disabled();
+	raw_spin_lock(&apic->lock);
 	nmi = apic->nmi_pending;
 	apic->nmi_pending = false;
-	spin_unlock(&apic->lock);
+	raw_spin_unlock(&apic->lock);
 	return nmi;
 }
 
@@ -188,11 +220,13 @@ void vhm_lapic_pending(struct vhm_vcpu *vcpu, u32 *flags, u8 *vector)
  * Registers.
  */
 
-/* The vector EOI takes out of ISR, or -1; level-triggered ones. */
+/* The vector EOI takes out of ISR, or -1; level-triggered ones. Lock held. */
 static int lapic_eoi(struct vhm_lapic *apic)
 {
-	int isrv = lapic_highest(apic, APIC_ISR);
+	int isrv;
 
+	lockdep_assert_held(&apic->lock);
+	isrv = lapic_highest(apic, APIC_ISR);
 	if (isrv < 0)
 		return -1;
 	lapic_clear_vec(apic, APIC_ISR, isrv);
@@ -224,6 +258,7 @@ static void lapic_lvt_write(struct vhm_lapic *apic, unsigned int off, u32 val)
 static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 			       u32 val)
 {
+	lockdep_assert_held(&apic->lock);
 	switch (off) {
 	case APIC_ID:
 		if (!lapic_x2apic(apic))
@@ -263,8 +298,10 @@ static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 	}
 }
 
+/* Lock held. */
 static u32 lapic_read_locked(struct vhm_lapic *apic, unsigned int off)
 {
+	lockdep_assert_held(&apic->lock);
 	switch (off) {
 	case APIC_LVR:
 		return LAPIC_VERSION;
@@ -295,9 +332,9 @@ static u32 lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 	if (offset == APIC_TMCCT)
 		return lapic_timer_current(apic);
 	lapic_sync(vcpu);
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	val = lapic_read_locked(apic, offset);
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	return val;
 }
 
@@ -312,10 +349,10 @@ static void lapic_icr_write(struct vhm_lapic *apic, u32 val)
 	unsigned long flags;
 	u32 dest;
 
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	*lapic_reg(apic, APIC_ICR) = val & LAPIC_ICR_VALID;
 	dest = *lapic_reg(apic, APIC_ICR2);
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	lapic_send_ipi(apic, val, lapic_x2apic(apic) ? dest : dest >> 24);
 }
 
@@ -337,12 +374,12 @@ static void lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 		break;
 	}
 	lapic_sync(vcpu);
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	if (offset == APIC_EOI)
 		eoi = lapic_eoi(apic);
 	else
 		lapic_write_locked(apic, offset, val);
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	if (eoi >= 0)
 		vhm_ioapic_eoi(vcpu->vm, eoi);
 }
@@ -409,9 +446,9 @@ int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data)
 		return 0;
 	}
 	if (off == APIC_ICR) {
-		spin_lock_irq(&apic->lock);
+		raw_spin_lock_irq(&apic->lock);
 		*lapic_reg(apic, APIC_ICR2) = data >> 32;
-		spin_unlock_irq(&apic->lock);
+		raw_spin_unlock_irq(&apic->lock);
 	}
 	lapic_write(vcpu, off, (u32)data);
 	return 0;
@@ -447,9 +484,9 @@ int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data)
 		return -EINVAL;
 	vcpu->apic_base = data;
 	if (apic && x2 != was_x2) {
-		spin_lock_irq(&apic->lock);
+		raw_spin_lock_irq(&apic->lock);
 		lapic_set_ids(apic, x2);
-		spin_unlock_irq(&apic->lock);
+		raw_spin_unlock_irq(&apic->lock);
 	}
 	return 0;
 }
@@ -460,10 +497,10 @@ static bool lapic_wakes_hlt(struct vhm_lapic *apic)
 	unsigned long flags;
 	bool r;
 
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	r = lapic_deliverable(apic) >= 0 || apic->nmi_pending ||
 	    apic->init_pending;
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	return r;
 }
 
@@ -499,7 +536,8 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu)
 	lapic_sync(vcpu);
 	if (lapic_halt_poll(apic))
 		return 0;
-	if (wait_event_interruptible(apic->halt_wq, lapic_wakes_hlt(apic)))
+	if (rcuwait_wait_event(&apic->wait, lapic_wakes_hlt(apic),
+			       TASK_INTERRUPTIBLE))
 		return -EINTR;
 	return 0;
 }
@@ -529,8 +567,8 @@ int vhm_lapic_vcpu_init(struct vhm_vcpu *vcpu)
 	if (!apic)
 		return -ENOMEM;
 	apic->vcpu = vcpu;
-	spin_lock_init(&apic->lock);
-	init_waitqueue_head(&apic->halt_wq);
+	raw_spin_lock_init(&apic->lock);
+	rcuwait_init(&apic->wait);
 	lapic_timer_init(apic);
 	lapic_reset(apic);
 	vcpu->lapic = apic;

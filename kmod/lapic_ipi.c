@@ -4,10 +4,13 @@
  * guest writes to its ICR, and the IOAPIC's redirected interrupts. The
  * sender finds the targets among the VM's vCPUs under RCU (a vCPU is freed
  * only after a grace period) and sets their state under each target's
- * own lock, then kicks it. INIT and SIPI start application processors:
- * the target's thread waits for the SIPI in VHM_RUN (vhm_lapic_wait_sipi).
+ * own raw lock, then kicks it once that lock is dropped. INIT and SIPI
+ * start application processors: the target's thread waits for the SIPI
+ * in VHM_RUN (vhm_lapic_wait_sipi).
  */
+#include <linux/lockdep.h>
 #include <linux/rcupdate.h>
+#include <linux/rcuwait.h>
 #include <linux/sched/signal.h>
 #include <asm/apicdef.h>
 #include <asm/processor-flags.h>
@@ -72,6 +75,7 @@ static bool lapic_targets(struct vhm_lapic *apic, struct vhm_lapic *src,
 static bool lapic_accept_locked(struct vhm_lapic *apic,
 				const struct vhm_apic_msg *m)
 {
+	lockdep_assert_held(&apic->lock);
 	switch (m->mode) {
 	case LAPIC_DM_FIXED:
 	case LAPIC_DM_LOWEST:
@@ -105,9 +109,9 @@ static void lapic_accept(struct vhm_lapic *apic, const struct vhm_apic_msg *m)
 	unsigned long flags;
 	bool kick;
 
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	kick = lapic_accept_locked(apic, m);
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	if (kick)
 		lapic_kick(apic);
 }
@@ -199,6 +203,7 @@ static int lapic_take_mp(struct vhm_lapic *apic)
 {
 	int vector = -1;
 
+	lockdep_assert_held(&apic->lock);
 	if (apic->init_pending) {
 		apic->init_pending = false;
 		apic->wait_sipi = true;
@@ -224,15 +229,15 @@ int vhm_lapic_wait_sipi(struct vhm_vcpu *vcpu)
 	int vector;
 
 	for (;;) {
-		spin_lock_irqsave(&apic->lock, flags);
+		raw_spin_lock_irqsave(&apic->lock, flags);
 		vector = lapic_take_mp(apic);
-		spin_unlock_irqrestore(&apic->lock, flags);
+		raw_spin_unlock_irqrestore(&apic->lock, flags);
 		if (vector >= 0)
 			return lapic_start_ap(vcpu, vector);
 		if (!READ_ONCE(apic->wait_sipi))
 			return 0;
-		if (wait_event_interruptible(apic->halt_wq,
-					     lapic_mp_event(apic)))
+		if (rcuwait_wait_event(&apic->wait, lapic_mp_event(apic),
+				       TASK_INTERRUPTIBLE))
 			return -EINTR;
 	}
 }

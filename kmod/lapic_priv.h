@@ -7,9 +7,9 @@
 #define VHM_LAPIC_PRIV_H
 
 #include <linux/hrtimer.h>
+#include <linux/rcuwait.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
-#include <linux/wait.h>
 
 #define LAPIC_NR_REGS		64	/* 16-byte registers 0x000-0x3f0 */
 #define LAPIC_VERSION		0x00050014	/* integrated, max LVT 5 */
@@ -40,15 +40,29 @@ enum lapic_dm {
 
 struct vhm_vcpu;
 
+/*
+ * Locking (docs/ARCHITECTURE.md, "Locking of the interrupt controllers"):
+ * lock is a raw spinlock because it is taken with interrupts off (the
+ * vendors' entry hooks) and from the timer's hrtimer, which expires in
+ * hard-interrupt context even on PREEMPT_RT. It is the innermost lock:
+ * under it only registers and flags change and the hrtimer is started
+ * (its base lock is raw too). Waking the vCPU (lapic_kick()) happens
+ * after it is dropped. Lock order: the IOAPIC's lock, then this one.
+ */
 struct vhm_lapic {
 	struct vhm_vcpu *vcpu;
-	spinlock_t lock;	/* regs, queued; taken from the hrtimer too */
+	raw_spinlock_t lock;	/* regs, queued, the flags below */
 	u32 regs[LAPIC_NR_REGS];
 	int queued;		/* the vendor's pending interrupt, or -1 */
 	struct hrtimer timer;
 	u64 period_ns;		/* of the running count */
 	u64 tsc_deadline;	/* IA32_TSC_DEADLINE; 0: disarmed */
-	wait_queue_head_t halt_wq;
+	/*
+	 * The vCPU thread sleeping in HLT or in the wait for SIPI: the only
+	 * waiter (VHM_RUN holds the vCPU's mutex). An rcuwait, because its
+	 * wake-up takes no sleeping lock and so may come from the hrtimer.
+	 */
+	struct rcuwait wait;
 	/* Set by other vCPUs' IPIs (under lock), taken by the vCPU thread. */
 	bool nmi_pending;
 	bool init_pending;
@@ -81,7 +95,10 @@ static inline bool lapic_test_vec(struct vhm_lapic *apic, unsigned int base,
 	return *lapic_reg(apic, base + (v >> 5) * 0x10) & BIT(v & 31);
 }
 
-/* lapic.c: make the vCPU see new state (wake it, or IPI its CPU). */
+/*
+ * lapic.c: make the vCPU see new state (wake it, or IPI its CPU). Lock
+ * not held; any context (the hrtimer, interrupts off, the IOAPIC's lock).
+ */
 void lapic_kick(struct vhm_lapic *apic);
 bool lapic_x2apic(struct vhm_lapic *apic);
 

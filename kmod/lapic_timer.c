@@ -5,6 +5,15 @@
  * ns); TSC-deadline mode expires when the guest's TSC reaches
  * IA32_TSC_DEADLINE. Each runs on one host hrtimer, whose handler puts
  * the LVT's vector in IRR and kicks the vCPU.
+ *
+ * The hrtimer expires in hard-interrupt context on every kernel, PREEMPT_RT
+ * included (HRTIMER_MODE_*_HARD: without it RT moves the expiry to the
+ * softirq thread, which delays a guest's tick behind other softirq work).
+ * That is valid because the handler does only raw-safe work: it takes the
+ * raw apic->lock, forwards the timer, and kicks the vCPU after dropping the
+ * lock, which wakes it through an rcuwait (no waitqueue spinlock, a
+ * sleeping lock on RT) or sends it a reschedule IPI. Every hrtimer_start()
+ * names the same HARD mode (RT WARNs on a mismatch).
  */
 #include <linux/hrtimer.h>
 #include <linux/math64.h>
@@ -38,7 +47,7 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 	unsigned long flags;
 	u32 lvt;
 
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	lvt = *lapic_reg(apic, APIC_LVTT);
 	if (!(lvt & APIC_LVT_MASKED))
 		lapic_set_vec(apic, APIC_IRR, lvt & 0xff);
@@ -48,7 +57,7 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 	} else if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE) {
 		apic->tsc_deadline = 0;
 	}
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	lapic_kick(apic);
 	return ret;
 }
@@ -56,7 +65,7 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 void lapic_timer_init(struct vhm_lapic *apic)
 {
 	vhm_hrtimer_setup(&apic->timer, lapic_timer_fn, CLOCK_MONOTONIC,
-			  HRTIMER_MODE_REL);
+			  HRTIMER_MODE_REL_HARD);
 }
 
 /* A write to the initial count: stop, and start again unless 0. */
@@ -67,7 +76,7 @@ void lapic_timer_start(struct vhm_lapic *apic, u32 count)
 
 	/* It waits for the handler: not under the lock. */
 	hrtimer_cancel(&apic->timer);
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE)
 		goto unlock;	/* the initial count is ignored then */
 	*lapic_reg(apic, APIC_TMICT) = count;
@@ -76,9 +85,10 @@ void lapic_timer_start(struct vhm_lapic *apic, u32 count)
 		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
 	apic->period_ns = ns;
 	if (count)
-		hrtimer_start(&apic->timer, ns_to_ktime(ns), HRTIMER_MODE_REL);
+		hrtimer_start(&apic->timer, ns_to_ktime(ns),
+			      HRTIMER_MODE_REL_HARD);
 unlock:
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
 u32 lapic_timer_current(struct vhm_lapic *apic)
@@ -112,10 +122,10 @@ void lapic_timer_mode_change(struct vhm_lapic *apic, u32 val)
 	if ((val & LAPIC_LVT_TIMER_MODE) == lapic_timer_mode(apic))
 		return;
 	hrtimer_cancel(&apic->timer);
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	*lapic_reg(apic, APIC_TMICT) = 0;
 	apic->tsc_deadline = 0;
-	spin_unlock_irqrestore(&apic->lock, flags);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
 u64 vhm_lapic_get_tsc_deadline(struct vhm_vcpu *vcpu)
@@ -149,9 +159,10 @@ void vhm_lapic_set_tsc_deadline(struct vhm_vcpu *vcpu, u64 deadline)
 		return;
 	hrtimer_cancel(&apic->timer);
 	ns = deadline ? lapic_deadline_ns(vcpu, deadline) : 0;
-	spin_lock_irqsave(&apic->lock, flags);
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	apic->tsc_deadline = deadline;
 	if (deadline)
-		hrtimer_start(&apic->timer, ns_to_ktime(ns), HRTIMER_MODE_REL);
-	spin_unlock_irqrestore(&apic->lock, flags);
+		hrtimer_start(&apic->timer, ns_to_ktime(ns),
+			      HRTIMER_MODE_REL_HARD);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
