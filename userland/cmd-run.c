@@ -7,13 +7,13 @@
  * --load boots a flat binary: load it into guest RAM and start the vCPU at
  * the entry point in real mode or in 64-bit long mode (identity-mapped
  * first 4 GiB). --kernel boots a kernel image by the protocol its contents
- * call for (boot.c: multiboot v1, Linux bzImage). The guest's devices: COM1 UART
- * on stdin/stdout, fw_cfg, the debug-exit port, empty PCI configuration
- * space, ACPI tables and PM registers, CMOS RTC, an i8042 for resets. The
- * exit status tells how the guest ended: 0 halted, 3 shut down (triple
- * fault), 4 entry refused, 5 vhm internal error, 6 powered off (ACPI S5),
- * 8 reset, (V << 1) | 1 the guest wrote V to the debug-exit port, 1 other
- * failures, 2 usage.
+ * call for (boot/boot.c: multiboot v1, Linux bzImage). The guest's
+ * devices (devices/): COM1 UART on stdin/stdout, fw_cfg, the debug-exit
+ * port, empty PCI configuration space, ACPI tables and PM registers, CMOS
+ * RTC, an i8042 for resets. The exit status tells how the guest ended: 0
+ * halted, 3 shut down (triple fault), 4 entry refused, 5 vhm internal
+ * error, 6 powered off (ACPI S5), 8 reset, (V << 1) | 1 the guest wrote V
+ * to the debug-exit port, 1 other failures, 2 usage.
  * --accel kvm runs the same guest with the same devices on /dev/kvm.
  */
 #include <getopt.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot.h"
+#include "boot/boot.h"
 #include "vhmctl.h"
 #include "vmm.h"
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <linux/vhm.h>
 
-#include "accel.h"
+#include "accel/accel.h"
 
 struct vmm {
 	struct accel accel;	/* /dev/vhm or /dev/kvm */
@@ -64,8 +64,8 @@ enum vmm_end {
 	VMM_END_SHUTDOWN = 3,
 	VMM_END_ENTRY_FAILED = 4,
 	VMM_END_INTERNAL = 5,
-	VMM_END_POWEROFF = 6,	/* ACPI S5 (dev-acpi.c) */
-	VMM_END_RESET = 8,	/* 0xcf9 (dev-pci.c), i8042 0xfe (dev-i8042.c) */
+	VMM_END_POWEROFF = 6,	/* ACPI S5 (devices/acpi-pm.c) */
+	VMM_END_RESET = 8,	/* 0xcf9 (devices/pci.c), i8042 0xfe (i8042.c) */
 };
 
 /*

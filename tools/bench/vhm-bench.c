@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhm-bench: the same guest microbenchmarks on /dev/vhm or /dev/kvm
- * (userland/accel.h), one accelerator per run; tools/bench/report puts two
- * runs side by side. Guests are a few bytes of 64-bit machine code at
+ * (userland/accel/accel.h), one accelerator per run; tools/bench/report
+ * puts two runs side by side. Guests are a few bytes of 64-bit machine code at
  * 1 MiB, started by vhmctl's long-mode setup (identity-mapped 4 GiB).
  *
  * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR] [--vms N]
@@ -29,7 +29,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "accel.h"
+#include "accel/accel.h"
 #include "vmm.h"
 
 #define CODE_GPA	0x100000ull
