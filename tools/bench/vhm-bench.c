@@ -93,12 +93,6 @@ static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
 		die("long-mode setup");
 }
 
-static void vm_end(struct vmm *vmm)
-{
-	munmap(vmm->ram, vmm->ram_size);
-	accel_close(&vmm->accel);
-}
-
 static volatile sig_atomic_t run_timed_out;
 static struct accel_vcpu *run_vcpu;
 
@@ -346,7 +340,7 @@ static int exit_rep(const char *kind, const struct loop_code *c, uint32_t n,
 		hlt_timer_check(&vmm, 2 * n);	/* warm and timed runs */
 	rc = 0;
 out:
-	vm_end(&vmm);
+	vmm_destroy(&vmm);
 	return rc;
 }
 
@@ -474,7 +468,7 @@ static void bench_memory(void)
 			die("the bandwidth guest");
 		emit(ops->name, "mem_bandwidth", "MiB/s", "higher",
 		     (double)mib * times / (now() - t));
-		vm_end(&vmm);
+		vmm_destroy(&vmm);
 		native_touch(mib * MiB, &v);
 		emit("native", "fault_in", "MiB/s", "higher", v);
 		native_fill(mib * MiB, times, &v);
