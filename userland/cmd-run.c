@@ -7,13 +7,13 @@
  * --load boots a flat binary: load it into guest RAM and start the vCPU at
  * the entry point in real mode or in 64-bit long mode (identity-mapped
  * first 4 GiB). --kernel boots a kernel image by the protocol its contents
- * call for (boot.c: multiboot v1, Linux bzImage). The guest's devices: COM1 UART
- * on stdin/stdout, fw_cfg, the debug-exit port, empty PCI configuration
- * space, ACPI tables and PM registers, CMOS RTC, an i8042 for resets. The
- * exit status tells how the guest ended: 0 halted, 3 shut down (triple
- * fault), 4 entry refused, 5 vhm internal error, 6 powered off (ACPI S5),
- * 8 reset, (V << 1) | 1 the guest wrote V to the debug-exit port, 1 other
- * failures, 2 usage.
+ * call for (boot/boot.c: multiboot v1, Linux bzImage). The guest's
+ * devices (devices/): COM1 UART on stdin/stdout, fw_cfg, the debug-exit
+ * port, empty PCI configuration space, ACPI tables and PM registers, CMOS
+ * RTC, an i8042 for resets. The exit status tells how the guest ended: 0
+ * halted, 3 shut down (triple fault), 4 entry refused, 5 vhm internal
+ * error, 6 powered off (ACPI S5), 8 reset, (V << 1) | 1 the guest wrote V
+ * to the debug-exit port, 1 other failures, 2 usage.
  * --accel kvm runs the same guest with the same devices on /dev/kvm.
  */
 #include <getopt.h>
@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "boot.h"
+#include "boot/boot.h"
 #include "vhmctl.h"
 #include "vmm.h"
 
@@ -152,8 +152,8 @@ static enum vmm_irqchip run_irqchip(const struct run_opts *o)
 	return o->kernel ? VMM_IRQCHIP_AUTO : VMM_IRQCHIP_OFF;
 }
 
-static int run_flat(struct vmm *vmm, struct run_opts *o,
-		    const struct accel_ops *ops)
+/* --load: where the binary goes and starts (no VM yet). */
+static void run_flat_defaults(struct run_opts *o)
 {
 	bool real = !strcmp(o->mode, "real");
 
@@ -161,29 +161,50 @@ static int run_flat(struct vmm *vmm, struct run_opts *o,
 		o->gpa = real ? 0x7c00 : 0x100000;
 	if (o->entry == UINT64_MAX)
 		o->entry = o->gpa;
-	if (vmm_create(vmm, o->mem, o->cpus, run_irqchip(o), ops) ||
-	    vmm_load_file(vmm, o->load, o->gpa))
-		return -1;
-	return real ? vmm_setup_real(vmm, o->entry) :
-		      vmm_setup_long(vmm, o->entry);
 }
 
-static int run_kernel(struct vmm *vmm, const struct run_opts *o,
-		      const struct accel_ops *ops)
+static int run_flat_load(struct vmm *vmm, const struct run_opts *o)
+{
+	if (vmm_load_file(vmm, o->load, o->gpa))
+		return -1;
+	return !strcmp(o->mode, "real") ? vmm_setup_real(vmm, o->entry) :
+					  vmm_setup_long(vmm, o->entry);
+}
+
+/* --kernel: every error about the image or --mem before any VM exists. */
+static int run_kernel_plan(const struct run_opts *o,
+			   const struct accel_ops *ops, struct boot_plan *plan)
 {
 	struct boot_args args = { .cmdline = o->cmdline, .ram_size = o->mem };
-	struct boot_plan plan;
 
 	/* On KVM, Linux reads the TSC rate from kvmclock. */
 	if (!strcmp(ops->name, "vhm"))
 		args.linux_tsc_khz = accel_host_tsc_khz();
 	if (boot_file_map(&args.kernel, o->kernel) ||
-	    (o->initrd && boot_file_map(&args.initrd, o->initrd)) ||
-	    boot_prepare(&plan, &args))
+	    (o->initrd && boot_file_map(&args.initrd, o->initrd)))
 		return -1;
-	if (vmm_create(vmm, o->mem, o->cpus, run_irqchip(o), ops))
-		return -1;
-	return boot_load(vmm, &plan);
+	return boot_prepare(plan, &args);
+}
+
+/*
+ * Create the VM, load the guest, run it: vhmctl's exit status. The vmm is
+ * static: the devices' threads, never stopped, still take its lock after
+ * vmm_destroy().
+ */
+static int run_vm(const struct run_opts *o, const struct accel_ops *ops,
+		  const struct boot_plan *plan)
+{
+	static struct vmm vmm;
+	int rc;
+
+	if (vmm_create(&vmm, o->mem, o->cpus, run_irqchip(o), ops))
+		return 1;
+	if (o->kernel ? boot_load(&vmm, plan) : run_flat_load(&vmm, o))
+		rc = 1;
+	else
+		rc = vmm_run(&vmm);
+	vmm_destroy(&vmm);
+	return rc;
 }
 
 int cmd_run(int argc, char **argv)
@@ -193,7 +214,7 @@ int cmd_run(int argc, char **argv)
 		.cpus = 1, .accel = "vhm",
 	};
 	const struct accel_ops *ops;
-	struct vmm vmm;
+	struct boot_plan plan;
 	int rc;
 
 	rc = run_parse(argc, argv, &o);
@@ -202,7 +223,9 @@ int cmd_run(int argc, char **argv)
 	ops = accel_by_name(o.accel);
 	if (!ops)
 		return 2;
-	if (o.kernel ? run_kernel(&vmm, &o, ops) : run_flat(&vmm, &o, ops))
+	if (!o.kernel)
+		run_flat_defaults(&o);
+	else if (run_kernel_plan(&o, ops, &plan))
 		return 1;
-	return vmm_run(&vmm);
+	return run_vm(&o, ops, &plan);
 }

@@ -2,7 +2,9 @@
 /*
  * vhmctl's VMM core: one VM with one memory slot of guest RAM, its vCPUs
  * (one host thread each while vmm_run() runs), the device registry (port
- * I/O and MMIO handlers by range, one handler signature) and the run loop.
+ * I/O and MMIO handlers by range, one handler signature) and the run loop
+ * (vmm.c); the vCPU entry states (vmm-cpu.c); what a VM that ended badly
+ * says (vmm-report.c).
  * Device handlers run with vmm_lock() held, one at a time whatever vCPU
  * exits; a device's own threads (timers, input) take it too.
  */
@@ -15,7 +17,7 @@
 #include <stdint.h>
 #include <linux/vhm.h>
 
-#include "accel.h"
+#include "accel/accel.h"
 
 struct vmm {
 	struct accel accel;	/* /dev/vhm or /dev/kvm */
@@ -64,8 +66,8 @@ enum vmm_end {
 	VMM_END_SHUTDOWN = 3,
 	VMM_END_ENTRY_FAILED = 4,
 	VMM_END_INTERNAL = 5,
-	VMM_END_POWEROFF = 6,	/* ACPI S5 (dev-acpi.c) */
-	VMM_END_RESET = 8,	/* 0xcf9 (dev-pci.c), i8042 0xfe (dev-i8042.c) */
+	VMM_END_POWEROFF = 6,	/* ACPI S5 (devices/acpi-pm.c) */
+	VMM_END_RESET = 8,	/* 0xcf9 (devices/pci.c), i8042 0xfe (i8042.c) */
 };
 
 /*
@@ -77,10 +79,18 @@ enum vmm_irqchip { VMM_IRQCHIP_OFF, VMM_IRQCHIP_AUTO, VMM_IRQCHIP_ON };
 /*
  * nr_cpus vCPUs (vCPU 0 the one the setup functions prepare; with the
  * irqchip the others wait for INIT/SIPI) and ram_size bytes of RAM at 0 on
- * accelerator ops; then every device's init.
+ * accelerator ops; then every device's init. 0, or -1 with a message and
+ * nothing left to destroy.
  */
 int vmm_create(struct vmm *vmm, uint64_t ram_size, unsigned int nr_cpus,
 	       enum vmm_irqchip irqchip, const struct accel_ops *ops);
+/*
+ * The counterpart of a vmm_create() that succeeded, once no vCPU runs
+ * (vmm_run() returned, or was never called): closes the vCPUs and the VM
+ * (accel_close()), frees guest RAM and empties the I/O registry. Device
+ * threads are not stopped: from then on their vmm_irq_line() does nothing.
+ */
+void vmm_destroy(struct vmm *vmm);
 int vmm_load_file(struct vmm *vmm, const char *path, uint64_t gpa);
 int vmm_setup_real(struct vmm *vmm, uint64_t entry);
 int vmm_setup_long(struct vmm *vmm, uint64_t entry);

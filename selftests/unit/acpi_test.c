@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of userland/acpi.c, the firmware tables vhmctl writes, built
- * on the build machine: for 1 to 255 CPUs every table is where the RSDP's
- * pointers say, every checksum is right and the MADT lists each CPU once
+ * Unit tests of userland/boot/acpi.c, the firmware tables vhmctl writes,
+ * built on the build machine: for 1 to 255 CPUs every table is where the
+ * RSDP's pointers say, every checksum is right and the MADT lists each CPU once
  * (processor and APIC ID = index, enabled) and the IOAPIC with ID = the
  * CPU count; 0 and 256 CPUs are refused; RAM that ends below the tables gets none.
  */
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
-#include "acpi.h"
+#include "boot/acpi.h"
 
 #define RAM_SIZE	(2u << 20)
 

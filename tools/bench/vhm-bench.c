@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vhm-bench: the same guest microbenchmarks on /dev/vhm or /dev/kvm
- * (userland/accel.h), one accelerator per run; tools/bench/report puts two
- * runs side by side. Guests are a few bytes of 64-bit machine code at
+ * (userland/accel/accel.h), one accelerator per run; tools/bench/report
+ * puts two runs side by side. Guests are a few bytes of 64-bit machine code at
  * 1 MiB, started by vhmctl's long-mode setup (identity-mapped 4 GiB).
  *
  * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR] [--vms N]
@@ -29,7 +29,7 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 
-#include "accel.h"
+#include "accel/accel.h"
 #include "vmm.h"
 
 #define CODE_GPA	0x100000ull
@@ -91,12 +91,6 @@ static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
 	memcpy(vmm->ram + CODE_GPA, code, len);
 	if (vmm_setup_long(vmm, CODE_GPA))
 		die("long-mode setup");
-}
-
-static void vm_end(struct vmm *vmm)
-{
-	munmap(vmm->ram, vmm->ram_size);
-	accel_close(&vmm->accel);
 }
 
 static volatile sig_atomic_t run_timed_out;
@@ -346,7 +340,7 @@ static int exit_rep(const char *kind, const struct loop_code *c, uint32_t n,
 		hlt_timer_check(&vmm, 2 * n);	/* warm and timed runs */
 	rc = 0;
 out:
-	vm_end(&vmm);
+	vmm_destroy(&vmm);
 	return rc;
 }
 
@@ -474,7 +468,7 @@ static void bench_memory(void)
 			die("the bandwidth guest");
 		emit(ops->name, "mem_bandwidth", "MiB/s", "higher",
 		     (double)mib * times / (now() - t));
-		vm_end(&vmm);
+		vmm_destroy(&vmm);
 		native_touch(mib * MiB, &v);
 		emit("native", "fault_in", "MiB/s", "higher", v);
 		native_fill(mib * MiB, times, &v);

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "acpi.h"
+#include "boot/acpi.h"
 
 #define RTC_INDEX_PORT	0x70
 #define RTC_DATA_PORT	0x71

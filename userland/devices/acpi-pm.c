@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ACPI fixed hardware, as acpi.c's FADT describes it, and the tables
+ * ACPI fixed hardware, as boot/acpi.c's FADT describes it, and the tables
  * themselves (written when the VM is created, before any image is loaded):
  *
  * - PM1a event block, 0x600: PM1_STS (16 bits, write 1 to clear) and
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "acpi.h"
+#include "boot/acpi.h"
 
 #define PM1_CNT_SCI_EN		(1u << 0)
 #define PM1_CNT_SLP_TYP_SHIFT	10

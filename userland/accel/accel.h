@@ -112,7 +112,7 @@ struct accel_ops {
 const struct accel_ops *accel_by_name(const char *name);
 /* open, create_vm: 0 or -1 with a message. */
 int accel_init(struct accel *a, const struct accel_ops *ops);
-/* Close everything accel_init and create_vcpu opened. */
+/* Close everything accel_init and create_vcpu opened; no irqchip left. */
 void accel_close(struct accel *a);
 /* vCPU 0, the one the boot code sets up. */
 static inline struct accel_vcpu *accel_bsp(struct accel *a)

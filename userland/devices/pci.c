@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "acpi.h"
+#include "boot/acpi.h"
 
 #define PCI_CONFIG_ADDRESS	0xcf8
 #define PCI_CONFIG_DATA		0xcfc

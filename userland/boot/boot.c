@@ -2,7 +2,7 @@
 /*
  * Boot protocol detection and the protocol-independent half of booting a
  * kernel image (boot.h). Detection, in order: a multiboot v1 header; a
- * Linux bzImage ("HdrS" at 0x202, boot-linux.c); anything else is an
+ * Linux bzImage ("HdrS" at 0x202, linux.c); anything else is an
  * error ("unknown image format"), flat binaries being --load's business.
  */
 #include <errno.h>

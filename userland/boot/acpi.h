@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The firmware tables vhmctl gives every guest (acpi.c) and the fixed
- * hardware they describe (dev-acpi.c: PM1a event and control blocks, the
- * PM timer; dev-pci.c: the reset register at 0xcf9).
+ * hardware they describe (devices/acpi-pm.c: PM1a event and control
+ * blocks, the PM timer; devices/pci.c: the reset register at 0xcf9).
  */
 #ifndef ACPI_H
 #define ACPI_H

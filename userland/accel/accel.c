@@ -58,6 +58,7 @@ void accel_close(struct accel *a)
 	if (a->sys >= 0)
 		close(a->sys);
 	a->vm = a->sys = -1;
+	a->irqchip = false;
 }
 
 static struct vhm_cpuid_entry *cpuid_find(struct vhm_cpuid_entry *e,
