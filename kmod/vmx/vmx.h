@@ -3,6 +3,11 @@
 #ifndef VHM_VMX_H
 #define VHM_VMX_H
 
+/* Backend code only (Kbuild builds kmod/vmx/ with VHM_BACKEND_VMX). */
+#ifndef VHM_BACKEND_VMX
+#error "the VMX backend's own header: vendor-neutral code uses kmod/vendor.h"
+#endif
+
 #include <linux/list.h>
 #include <linux/types.h>
 #include <asm/asm.h>
@@ -11,7 +16,7 @@
 
 #include "vm.h"
 
-/* vmx_insn.S: 0, -EIO on VMfail, -EFAULT on a fault (#UD/#GP). */
+/* insn.S: 0, -EIO on VMfail, -EFAULT on a fault (#UD/#GP). */
 int vmx_insn_vmxon(u64 pa);
 int vmx_insn_vmxoff(void);
 
@@ -22,7 +27,7 @@ enum vmx_gpr {
 	VMX_NR_GPRS,
 };
 
-/* Guest MSRs the VMCS does not hold (vmx_msr.c: how they are switched). */
+/* Guest MSRs the VMCS does not hold (msr.c: how they are switched). */
 enum vmx_msr_slot {
 	VMX_MSR_KERNEL_GS_BASE, VMX_MSR_STAR, VMX_MSR_LSTAR, VMX_MSR_CSTAR,
 	VMX_MSR_SFMASK, VMX_NR_MSRS,
@@ -45,7 +50,7 @@ struct vmx_exit {
 	int vmfail;		/* VMLAUNCH/VMRESUME failed: the error number */
 };
 
-/* Events not yet delivered (vmx_events.c); blocking is in the VMCS. */
+/* Events not yet delivered (events.c); blocking is in the VMCS. */
 struct vmx_events {
 	u32 flags;		/* VHM_EVENT_*: exception, interrupt, NMI */
 	u8 exception_vector;
@@ -173,7 +178,7 @@ void vmx_invept(u64 eptp);
 void vmx_invvpid(u16 vpid);
 u64 vmx_eptp(struct vhm_vm *vm);
 
-/* vmx_vcpu.c */
+/* vcpu.c */
 u64 vmx_read(struct vmx_vcpu *vmx, unsigned long field);
 void vmx_write(struct vmx_vcpu *vmx, unsigned long field, u64 value);
 int vmx_vcpu_create(struct vhm_vcpu *vcpu);
@@ -195,7 +200,7 @@ void vmx_skip(struct vmx_vcpu *vmx, unsigned int len);
 unsigned int vmx_cpl(struct vmx_vcpu *vmx);
 bool vmx_long_mode64(struct vmx_vcpu *vmx);
 
-/* Host state switched in software around each entry (vmx_run.c). */
+/* Host state switched in software around each entry (run.c). */
 struct vmx_host_state {
 	u64 kernel_gs_base;
 	unsigned long fs_base;
@@ -204,7 +209,7 @@ struct vmx_host_state {
 	u16 ds, es, fs, gs, ldt;
 };
 
-/* vmx_msr.c */
+/* msr.c */
 int vmx_msr_bitmap_setup(void);
 void vmx_msr_bitmap_free(void);
 u64 vmx_msr_bitmap_pa(void);
@@ -220,7 +225,7 @@ void vmx_msrs_drop_cpu(void);
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h);
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
 
-/* vmx_events.c */
+/* events.c */
 /* Deliver an exception at the next entry. */
 void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
 			  u32 err);
@@ -233,13 +238,13 @@ void vmx_complete_events(struct vmx_vcpu *vmx);
 bool vmx_event_wakes_hlt(struct vmx_vcpu *vmx);
 int vmx_handle_window(struct vhm_vcpu *vcpu);
 
-/* vmx_run.c */
+/* run.c */
 int vmx_run(struct vhm_vcpu *vcpu);
 void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 
 /*
- * vmx_vmrun.S: load the guest GPRs, VMLAUNCH (launched false) or
+ * vmrun.S: load the guest GPRs, VMLAUNCH (launched false) or
  * VMRESUME, store them back after the exit. 0 after a VM exit, 1 if the
  * instruction failed (VMfail: VM_INSTRUCTION_ERROR says why).
  */

@@ -3,6 +3,11 @@
 #ifndef VHM_SVM_H
 #define VHM_SVM_H
 
+/* Backend code only (Kbuild builds kmod/svm/ with VHM_BACKEND_SVM). */
+#ifndef VHM_BACKEND_SVM
+#error "the SVM backend's own header: vendor-neutral code uses kmod/vendor.h"
+#endif
+
 #include <linux/types.h>
 #include <asm/svm.h>
 
@@ -16,7 +21,7 @@ enum svm_gpr {
 };
 
 /*
- * Events not yet delivered (svm_events.c). An event is taken out when it
+ * Events not yet delivered (events.c). An event is taken out when it
  * is injected and put back when EXITINTINFO says its delivery was cut
  * short, so between entries everything is here, none in EVENTINJ.
  */
@@ -79,7 +84,7 @@ phys_addr_t svm_msrpm_pa(void);
 /* Interrupts off: give the vCPU an ASID valid on this CPU. */
 void svm_assign_asid(struct svm_vcpu *svm);
 
-/* svm_vcpu.c */
+/* vcpu.c */
 int svm_vcpu_create(struct vhm_vcpu *vcpu);
 void svm_vcpu_free(struct vhm_vcpu *vcpu);
 void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
@@ -89,7 +94,7 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
 void svm_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 
-/* svm_events.c */
+/* events.c */
 /* Deliver an exception at the next entry (replaces a pending one). */
 void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
 			  u32 err);
@@ -107,17 +112,17 @@ void svm_skip(struct svm_vcpu *svm, unsigned int len);
 int svm_handle_iret(struct vhm_vcpu *vcpu);
 int svm_handle_debug(struct vhm_vcpu *vcpu);
 
-/* svm_msr.c */
+/* msr.c */
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 int svm_handle_msr(struct vhm_vcpu *vcpu);
 void svm_complete_msr(struct vhm_vcpu *vcpu);
 int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
-/* svm_run.c */
+/* run.c */
 int svm_run(struct vhm_vcpu *vcpu);
 
-/* svm_vmrun.S: VMSAVE host, VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
+/* vmrun.S: VMSAVE host, VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
 void svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
 #endif /* VHM_SVM_H */

@@ -68,7 +68,7 @@
 			 CPU_BASED_MOV_DR_EXITING | \
 			 CPU_BASED_USE_TSC_OFFSETTING | \
 			 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
-/* Set per entry while an event waits (vmx_events.c): allowed-1 needed. */
+/* Set per entry while an event waits (events.c): allowed-1 needed. */
 #define VMX_PROC_WINDOWS	(CPU_BASED_INTR_WINDOW_EXITING | \
 				 CPU_BASED_NMI_WINDOW_EXITING)
 #define VMX_PROC_WANTED	(CPU_BASED_MWAIT_EXITING | CPU_BASED_MONITOR_EXITING | \
