@@ -137,8 +137,6 @@ long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
 {
 	struct vhm_debugregs d = {};
 
-	if (!vhm_ops->get_dr67)
-		return -EOPNOTSUPP;
 	memcpy(d.db, vcpu->db, sizeof(d.db));
 	vhm_ops->get_dr67(vcpu, &d.dr6, &d.dr7);
 	return copy_to_user(u, &d, sizeof(d)) ? -EFAULT : 0;
@@ -149,8 +147,6 @@ long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,
 {
 	struct vhm_debugregs d;
 
-	if (!vhm_ops->set_dr67)
-		return -EOPNOTSUPP;
 	if (copy_from_user(&d, u, sizeof(d)))
 		return -EFAULT;
 	if (d.flags || d.padding || memchr_inv(d.reserved, 0, sizeof(d.reserved)))

@@ -57,8 +57,6 @@ long vhm_vcpu_get_events(struct vhm_vcpu *vcpu, void __user *argp)
 {
 	struct vhm_vcpu_events ev;
 
-	if (!vhm_ops->get_events)
-		return -EOPNOTSUPP;
 	memset(&ev, 0, sizeof(ev));
 	vhm_ops->get_events(vcpu, &ev);
 	return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
@@ -69,8 +67,6 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
 	struct vhm_vcpu_events ev;
 	int r;
 
-	if (!vhm_ops->set_events)
-		return -EOPNOTSUPP;
 	if (copy_from_user(&ev, argp, sizeof(ev)))
 		return -EFAULT;
 	r = vhm_check_vcpu_events(&ev);

@@ -34,6 +34,25 @@ static const struct vhm_vendor_ops *vhm_pick_vendor(void)
 	}
 }
 
+/* Every operation of the vendor table is there (vendor.h): checked once. */
+static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
+{
+	const void *ops[] = {
+		o->probe, o->setup, o->teardown, o->cpu_in_use, o->cpu_enable,
+		o->cpu_disable, o->cpu_emergency_disable, o->check_cap,
+		o->npt_pte, o->npt_has_2m, o->vcpu_create, o->vcpu_free,
+		o->get_regs, o->set_regs, o->get_sregs, o->set_sregs,
+		o->get_msr, o->set_msr, o->get_events, o->set_events,
+		o->get_dr67, o->set_dr67, o->run,
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ops); i++)
+		if (WARN_ON_ONCE(!ops[i]))
+			return false;
+	return o->name && o->kvm_module;
+}
+
 static int __init vhm_init(void)
 {
 	int r;
@@ -43,6 +62,8 @@ static int __init vhm_init(void)
 		pr_err("unsupported CPU vendor; vhm needs AMD-V with nested paging or Intel VT-x with EPT\n");
 		return -ENODEV;
 	}
+	if (!vhm_ops_complete(vhm_ops))
+		return -EINVAL;
 	/*
 	 * With SME the host's page tables carry the encryption bit, and so
 	 * would have to every nested table and leaf vhm builds; vhm does not

@@ -10,10 +10,34 @@
 #include "vhm.h"
 #include "vm.h"
 
+/* The EFER bits a vCPU has: SYSCALL, long mode, NX (not SVME: hidden). */
+#define VHM_EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
 #define VHM_MTRR_CAP		(8 | BIT(8) | BIT(10))	/* 8 variable, fixed, WC */
 #define VHM_MTRR_DEF_VALID	(0xff | BIT(10) | BIT(11))
 /* Fast strings on; BTS and PEBS unavailable. */
 #define VHM_MISC_ENABLE_RESET	(BIT(0) | BIT(11) | BIT(12))
+
+/*
+ * WRMSR to EFER (Intel SDM vol. 3A 2.2.1, 9.8.5; AMD APM vol. 2 3.1.7,
+ * 14.6): reserved bits and, while paging is on, a change of LME are #GP;
+ * LMA is set by the CPU when paging turns on in long mode, so the guest's
+ * write keeps the current LMA. VHM_SET_MSRS may set any valid value.
+ */
+int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host)
+{
+	u64 v = *efer;
+
+	if (v & ~VHM_EFER_VALID)
+		return -EINVAL;
+	if (!host) {
+		v = (v & ~EFER_LMA) | (old & EFER_LMA);
+		if (((v ^ old) & EFER_LME) && (cr0 & X86_CR0_PG))
+			return -EINVAL;
+	}
+	*efer = v;
+	return 0;
+}
 
 void vhm_msrs_reset(struct vhm_vcpu *vcpu)
 {

@@ -2,7 +2,8 @@
 /*
  * The vendor operations table: everything that differs between AMD SVM and
  * Intel VMX sits behind it. Vendor-neutral code includes this header only,
- * never svm or vmx internals.
+ * never svm or vmx internals. Every operation is mandatory: main.c checks
+ * the table once at load, and callers never test for NULL.
  */
 #ifndef VHM_VENDOR_H
 #define VHM_VENDOR_H
@@ -58,7 +59,7 @@ struct vhm_vendor_ops {
 	 * VHM_NPT_* permissions (always readable and executable).
 	 */
 	u64 (*npt_pte)(phys_addr_t pa, unsigned int perm, int level);
-	/* Whether level 2 entries exist. Optional: without it, they do. */
+	/* Whether level 2 entries exist. */
 	bool (*npt_has_2m)(void);
 
 	/* Per-vCPU state, in the architectural reset state after create. */
@@ -80,15 +81,13 @@ struct vhm_vendor_ops {
 	 * VHM_GET/SET_VCPU_EVENTS: every event not yet delivered (including
 	 * one whose delivery an exit interrupted) and what blocks delivery.
 	 * set_events gets events vhm_check_vcpu_events() accepted and
-	 * replaces the whole state. Optional: without them the ioctls fail
-	 * with -EOPNOTSUPP.
+	 * replaces the whole state.
 	 */
 	void (*get_events)(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
 	void (*set_events)(struct vhm_vcpu *vcpu,
 			   const struct vhm_vcpu_events *ev);
 	/*
 	 * DR6 and DR7, which the vendor's hardware switches (dr.c: DR0-3).
-	 * Optional: without them VHM_GET/SET_DEBUGREGS fail with -EOPNOTSUPP.
 	 */
 	void (*get_dr67)(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 	void (*set_dr67)(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);

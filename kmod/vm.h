@@ -112,6 +112,12 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 long vhm_vcpu_get_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
+/*
+ * EFER written by the guest (host false) or by VHM_SET_MSRS: *efer is the
+ * value the vendor stores (LMA the CPU's own unless host), or -EINVAL for a
+ * value the architecture refuses, #GP for the guest.
+ */
+int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host);
 
 /*
  * The guest's RDMSR/WRMSR: what vhm_guest_rdmsr/wrmsr decided. For

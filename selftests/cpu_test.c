@@ -563,6 +563,55 @@ TEST_F(cpu, xsave_hides_pkru_and_amx)
 }
 
 /* ---------------------------------------------------------------------
+ * EFER (issue 12: one rule for both vendors)
+ */
+
+#define MSR_EFER	0xc0000080
+#define EFER_LME	(1ull << 8)
+#define EFER_NX		(1ull << 11)
+#define EFER_RSVD	(1ull << 20)
+
+static void guest_efer_writes(void)
+{
+	uint64_t efer = guest_rdmsr(MSR_EFER);
+
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	guest_wrmsr(MSR_EFER, efer & ~EFER_LME);	/* LME with paging on */
+	GUEST_SYNC_ARGS(gp_count, guest_rdmsr(MSR_EFER), efer, 0);
+	guest_wrmsr(MSR_EFER, efer | EFER_RSVD);	/* a reserved bit */
+	GUEST_SYNC_ARGS(gp_count, guest_rdmsr(MSR_EFER), efer, 0);
+	guest_wrmsr(MSR_EFER, efer ^ EFER_NX);		/* allowed */
+	GUEST_SYNC_ARGS(gp_count, guest_rdmsr(MSR_EFER), efer ^ EFER_NX, 0);
+	guest_wrmsr(MSR_EFER, efer);
+	GUEST_DONE();
+}
+
+/*
+ * In long mode with paging on, a WRMSR that changes EFER.LME is #GP and
+ * leaves EFER alone (Intel SDM vol. 3A 9.8.5, AMD APM vol. 2 3.1.7), as is
+ * a reserved bit; NX may change. The same on both vendors.
+ */
+TEST_F(cpu, efer_lme_cannot_change_with_paging_on)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_efer_writes, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(uc.args[2], uc.args[1]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(uc.args[2], uc.args[1]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(uc.args[2], uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/* ---------------------------------------------------------------------
  * MOV to CR4
  */
 

@@ -12,7 +12,6 @@
 #include "svm.h"
 #include "vhm.h"
 
-#define SVM_EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
 #define SVM_INSN_LEN_MSR	2
 #define SVM_INSN_LEN_RDTSCP	3
 
@@ -81,16 +80,16 @@ int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 	}
 }
 
+/* EFER.SVME stays set for the guest and hidden from it. */
 static int svm_set_efer(struct svm_vcpu *svm, u64 data, bool host)
 {
-	u64 *efer = &svm->vmcb->save.efer;
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	int r;
 
-	if (data & ~SVM_EFER_VALID)
-		return -EINVAL;
-	/* LMA is the CPU's to set; only VHM_SET_MSRS may restore it. */
-	if (!host)
-		data = (data & ~EFER_LMA) | (*efer & EFER_LMA);
-	*efer = data | EFER_SVME;
+	r = vhm_efer_update(save->efer & ~EFER_SVME, &data, save->cr0, host);
+	if (r)
+		return r;
+	save->efer = data | EFER_SVME;
 	return 0;
 }
 

@@ -194,6 +194,12 @@ void svm_assign_asid(struct svm_vcpu *svm)
 }
 
 /* NPT entries are ordinary x86 page table entries, user-accessible. */
+/* SVM's nested paging always has 2 MiB entries (AMD APM vol. 2, 15.25). */
+static bool svm_npt_has_2m(void)
+{
+	return true;
+}
+
 static u64 svm_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 {
 	u64 pte = pa | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
@@ -274,6 +280,7 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.cpu_emergency_disable = svm_cpu_emergency_disable,
 	.check_cap = svm_check_cap,
 	.npt_pte = svm_npt_pte,
+	.npt_has_2m = svm_npt_has_2m,
 	.vcpu_create = svm_vcpu_create,
 	.vcpu_free = svm_vcpu_free,
 	.get_regs = svm_get_regs,

@@ -26,7 +26,6 @@
 #include "vhm.h"
 #include "vmx.h"
 
-#define VMX_EFER_VALID		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
 
 /* Each byte of PAT: UC, WC, WT, WP, WB or UC-. */
 static bool vmx_pat_valid(u64 pat)
@@ -156,17 +155,12 @@ int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 
 static int vmx_set_efer_msr(struct vmx_vcpu *vmx, u64 data, bool host)
 {
-	u64 efer = vmx_read(vmx, GUEST_IA32_EFER);
+	int r;
 
-	if (data & ~VMX_EFER_VALID)
-		return -EINVAL;
-	if (!host) {
-		/* LMA is the CPU's; LME cannot change with paging on. */
-		data = (data & ~EFER_LMA) | (efer & EFER_LMA);
-		if (((data ^ efer) & EFER_LME) &&
-		    (vmx_guest_cr0(vmx) & X86_CR0_PG))
-			return -EINVAL;
-	}
+	r = vhm_efer_update(vmx_read(vmx, GUEST_IA32_EFER), &data,
+			    vmx_guest_cr0(vmx), host);
+	if (r)
+		return r;
 	vmx_set_efer(vmx, data);
 	return 0;
 }
