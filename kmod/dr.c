@@ -98,6 +98,7 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 
 void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
+	lockdep_assert_irqs_disabled();
 	if (!(dr7 & VHM_DR7_ENABLED))
 		return;
 	set_debugreg(0, 7);	/* no host breakpoint on the guest's addresses */
@@ -125,6 +126,7 @@ void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
 	unsigned long dr6;
 
+	lockdep_assert_irqs_disabled();
 	if ((dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active())
 		hw_breakpoint_restore();
 	get_debugreg(dr6, 6);

@@ -39,6 +39,7 @@ void vhm_fpu_put_guest(struct vhm_vcpu *vcpu)
  */
 void vhm_fpu_prepare_entry(void)
 {
+	lockdep_assert_preemption_disabled();
 	if (test_thread_flag(TIF_NEED_FPU_LOAD))
 		switch_fpu_return();
 }

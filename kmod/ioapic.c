@@ -243,6 +243,7 @@ int vhm_ioapic_create(struct vhm_vm *vm)
 	struct vhm_ioapic *io;
 	unsigned int pin;
 
+	lockdep_assert_held(&vm->lock);
 	io = kzalloc(sizeof(*io), GFP_KERNEL_ACCOUNT);
 	if (!io)
 		return -ENOMEM;

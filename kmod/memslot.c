@@ -105,6 +105,8 @@ const struct vhm_memslot *vhm_find_slot(struct vhm_vm *vm, u64 gpa)
 {
 	unsigned int i;
 
+	lockdep_assert(lockdep_is_held(&vm->mmu.lock) ||
+		       lockdep_is_held(&vm->slots_lock));
 	for (i = 0; i < VHM_MAX_MEMORY_SLOTS; i++)
 		if (vhm_slot_overlaps(&vm->slots[i], gpa, 1))
 			return &vm->slots[i];

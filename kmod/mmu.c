@@ -485,6 +485,7 @@ static int vhm_fault_level(struct vhm_vm *vm, const struct vhm_memslot *s,
 			   u64 gpa, unsigned long hva, struct page *page,
 			   bool write)
 {
+	lockdep_assert_held(&vm->mmu.lock);
 	if (!vhm_ops->npt_has_2m())
 		return 1;
 	if (vhm_slot_allows_2m(s, gpa) &&

@@ -231,6 +231,7 @@ static long vhm_vcpu_install(struct vhm_vm *vm, struct vhm_vcpu *vcpu)
 	struct file *file;
 	int fd;
 
+	lockdep_assert_held(&vm->lock);
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;

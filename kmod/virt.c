@@ -40,6 +40,7 @@ static int vhm_cpu_enable_irqsoff(void)
 	unsigned int cpu = smp_processor_id();
 	int r;
 
+	lockdep_assert_irqs_disabled();
 	if (__this_cpu_read(vhm_cpu_on))
 		return 0;
 	r = vhm_ops->cpu_enable();

@@ -70,6 +70,7 @@ int vhm_set_xcr(struct vhm_vcpu *vcpu, u32 index, u64 value)
  */
 void vhm_xcr_load_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
+	lockdep_assert_irqs_disabled();
 	if (!vhm_host_xcr0)	/* no XSAVE in the host kernel: no XCR0 */
 		return;
 	if (!osxsave)
@@ -92,6 +93,7 @@ void vhm_xcr_put_guest(struct vhm_vcpu *vcpu, bool osxsave)
 {
 	u64 xcr0;
 
+	lockdep_assert_irqs_disabled();
 	if (!osxsave || !vhm_host_xcr0)
 		return;
 	xcr0 = xgetbv(XCR_XFEATURE_ENABLED_MASK);

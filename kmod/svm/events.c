@@ -244,6 +244,7 @@ void svm_inject_events(struct svm_vcpu *svm)
 	bool injected = svm_inject_one(svm);
 	bool step = false;
 
+	lockdep_assert_irqs_disabled();
 	if (ev->flags & VHM_EVENT_INTERRUPT) {
 		step = svm_irq_wait_step(svm, injected);
 		if (!step)

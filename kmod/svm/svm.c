@@ -174,6 +174,7 @@ void svm_assign_asid(struct svm_vcpu *svm)
 	struct svm_asids *a = this_cpu_ptr(&svm_asids);
 	int cpu = smp_processor_id();
 
+	lockdep_assert_irqs_disabled();
 	if (svm->asid_cpu == cpu && svm->asid_gen == a->gen) {
 		svm->vmcb->control.asid = svm->asid;
 		return;
