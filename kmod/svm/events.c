@@ -15,11 +15,18 @@
  * intercepts IRET. The intercept comes before IRET executes, and without
  * NRIP save vhm does not know where it ends, so vhm lets it run and
  * unmasks at the first later exit with RIP elsewhere. While an NMI waits
- * for that, the guest is single-stepped (RFLAGS.TF, #DB intercepted) so the
- * exit comes right after the IRET. The same single step waits out an
+ * for that, the guest is single-stepped (RFLAGS.TF; #DB always exits) so
+ * the exit comes right after the IRET. The same single step waits out an
  * interrupt shadow, for NMIs and interrupts. When an event is injected
  * while an NMI waits, a self-IPI makes the guest exit right after that
  * delivery.
+ *
+ * #DB and #AC are intercepted at all times and reflected into the guest:
+ * a guest whose delivery of either raises it again (a data breakpoint on
+ * its own exception frame, an #AC handler on a misaligned stack) would
+ * otherwise loop in the CPU with no exit for host interrupts
+ * (CVE-2015-8104, CVE-2015-5307). Each round now exits, so the host
+ * scheduler and signals reach the vCPU thread.
  */
 #include <linux/kernel.h>
 #include <asm/processor-flags.h>
@@ -201,18 +208,20 @@ static void svm_single_step(struct svm_vcpu *svm)
 
 	svm->ev.single_step = true;
 	svm->ev.tf_set = !(save->rflags & X86_EFLAGS_TF);
+	svm->ev.step_dr6 = save->dr6;
 	save->rflags |= X86_EFLAGS_TF;
-	svm_set_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
 }
 
+/* After the exit: own_step says whether a #DB now may be vhm's step. */
 static void svm_end_single_step(struct svm_vcpu *svm)
 {
+	svm->ev.own_step = svm->ev.single_step && svm->ev.tf_set;
 	if (!svm->ev.single_step)
 		return;
 	svm->ev.single_step = false;
-	svm_clr_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
 	if (svm->ev.tf_set)
 		svm->vmcb->save.rflags &= ~X86_EFLAGS_TF;
+	svm->ev.tf_set = false;
 }
 
 /*
@@ -354,16 +363,33 @@ int svm_handle_iret(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
-/* #DB is intercepted only while vhm single-steps the guest. */
+/*
+ * #DB (always intercepted): the VMCB's DR6 is the guest's and already
+ * holds the cause, so reflecting it is re-raising the same exception.
+ * After vhm's own single step (TF set by vhm), the BS bit is vhm's: DR6
+ * goes back to what the guest had, plus any breakpoint that hit in the
+ * same instruction, which is then the guest's #DB.
+ */
 int svm_handle_debug(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 gained;
 
-	if (svm->ev.tf_set) {
-		svm->vmcb->save.dr6 &= ~SVM_DR6_BS;
-		return 1;
+	if (svm->ev.own_step) {
+		svm->ev.own_step = false;
+		gained = save->dr6 & ~svm->ev.step_dr6 & ~SVM_DR6_BS;
+		save->dr6 = svm->ev.step_dr6 | gained;
+		if (!gained)
+			return 1;
 	}
-	/* The guest single-steps too: the trap is also its own. */
 	svm_inject_exception(svm, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
+/* #AC (always intercepted): back to the guest, error code 0. */
+int svm_handle_alignment_check(struct vhm_vcpu *vcpu)
+{
+	svm_inject_exception(to_svm(vcpu), X86_TRAP_AC, true, 0);
 	return 1;
 }

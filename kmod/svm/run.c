@@ -21,6 +21,7 @@
 #define SVM_INSN_LEN_CPUID	2
 #define SVM_INSN_LEN_VMMCALL	3
 #define SVM_INSN_LEN_XSETBV	3
+#define SVM_INSN_LEN_WBINVD	2	/* 0f 09, after any prefixes */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
 #define SVM_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
@@ -159,12 +160,19 @@ static void svm_complete_in(struct vhm_vcpu *vcpu)
 /*
  * VMMCALL: the hypercall ABI (docs/HYPERCALLS.md). Number in RAX,
  * arguments in RDI, RSI, RDX, R10, R8, R9; userspace's result goes to RAX.
+ * Refused (#UD) above CPL 0: guest user mode never reaches the VMM.
  */
 static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vhm_run *run = vcpu->run;
+	u8 cpl = svm->vmcb->save.cpl;
 
+	/* Only the guest's kernel may call the VMM: #UD, as without one. */
+	if (cpl) {
+		svm_inject_exception(svm, UD_VECTOR, false, 0);
+		return 1;
+	}
 	run->hypercall.nr = svm->vmcb->save.rax;
 	run->hypercall.args[0] = svm->gprs[SVM_RDI];
 	run->hypercall.args[1] = svm->gprs[SVM_RSI];
@@ -173,9 +181,55 @@ static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
 	run->hypercall.args[4] = svm->gprs[SVM_R8];
 	run->hypercall.args[5] = svm->gprs[SVM_R9];
 	run->hypercall.ret = 0;
+	run->hypercall.cpl = cpl;
+	memset(run->hypercall.padding, 0, sizeof(run->hypercall.padding));
 	svm->pending_hypercall = true;
 	svm_skip(svm, SVM_INSN_LEN_VMMCALL);
 	return svm_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
+}
+
+/*
+ * WBINVD (and WBNOINVD, which shares its intercept): the guest's RAM is
+ * ordinary host memory, kept coherent by the host; a flush of the host's
+ * caches on the guest's behalf would only let it stall every CPU sharing
+ * them. The instruction is skipped. No NRIP save or decode assists are
+ * assumed: the length is found by reading the instruction's prefixes.
+ */
+static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	unsigned int len = SVM_INSN_LEN_WBINVD;
+	u8 b[VHM_INSN_MAX_LEN];
+	struct vhm_sregs s;
+	struct vhm_regs r;
+	int i, n;
+	u64 rip;
+
+	svm_get_regs(vcpu, &r);
+	svm_get_sregs(vcpu, &s);
+	rip = s.cs.base + r.rip;
+	if (vhm_guest_mode(&s, &r) != VHM_MODE_LONG64)
+		rip = (u32)rip;
+	/* Prefixes never contain 0f: the first 0f 09 is the opcode. */
+	n = vhm_read_guest_virt(vcpu->vm, &s, rip, b, sizeof(b));
+	for (i = 0; i + 1 < n; i++) {
+		if (b[i] == 0x0f && b[i + 1] == 0x09) {
+			len = i + SVM_INSN_LEN_WBINVD;
+			break;
+		}
+	}
+	svm_skip(svm, len);
+	return 1;
+}
+
+/*
+ * RDPMC: vhm gives the guest no performance counters (CPUID hides the
+ * PMU), so every counter index is one the CPU does not have: #GP.
+ */
+static int svm_handle_rdpmc(struct vhm_vcpu *vcpu)
+{
+	svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
+	return 1;
 }
 
 /* XSETBV: #GP for a value the CPU would refuse (xcr.c). */
@@ -282,6 +336,7 @@ static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
 
 static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = svm_handle_debug,
+	[SVM_EXIT_EXCP_BASE + X86_TRAP_AC] = svm_handle_alignment_check,
 	[SVM_EXIT_EXCP_BASE + MC_VECTOR] = svm_handle_machine_check,
 	[SVM_EXIT_INTR] = svm_handle_host_event,
 	[SVM_EXIT_NMI] = svm_handle_host_event,
@@ -298,6 +353,8 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
+	[SVM_EXIT_WBINVD] = svm_handle_wbinvd,
+	[SVM_EXIT_RDPMC] = svm_handle_rdpmc,
 };
 
 static int svm_handle_exit(struct vhm_vcpu *vcpu)

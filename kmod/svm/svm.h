@@ -36,6 +36,9 @@ struct svm_events {
 	/* This entry single-steps the guest (TF set by vhm if tf_set). */
 	bool single_step;
 	bool tf_set;
+	/* The exit ended vhm's own single step; the guest's DR6 before it. */
+	bool own_step;
+	u64 step_dr6;
 	/* EVENTINJ of this entry, to tell it from the guest's own events. */
 	u32 injected;
 	u32 injected_err;
@@ -111,6 +114,7 @@ void svm_clear_interrupt_shadow(struct svm_vcpu *svm);
 void svm_skip(struct svm_vcpu *svm, unsigned int len);
 int svm_handle_iret(struct vhm_vcpu *vcpu);
 int svm_handle_debug(struct vhm_vcpu *vcpu);
+int svm_handle_alignment_check(struct vhm_vcpu *vcpu);
 
 /* msr.c */
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);

@@ -33,7 +33,7 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 		INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
 		INTERCEPT_SKINIT, INTERCEPT_MONITOR, INTERCEPT_MWAIT,
 		INTERCEPT_XSETBV, INTERCEPT_RDPRU, INTERCEPT_RDTSCP,
-		INTERCEPT_CR4_WRITE,
+		INTERCEPT_CR4_WRITE, INTERCEPT_WBINVD, INTERCEPT_RDPMC,
 	};
 	unsigned int i;
 
@@ -43,6 +43,14 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 	vmcb->control.intercepts[INTERCEPT_DR] = ~0u;
 	/* A machine check belongs to the host. */
 	svm_set_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR);
+	/*
+	 * #AC and #DB always exit and are reflected (svm_events.c): a guest
+	 * whose delivery of one raises it again would otherwise keep the
+	 * CPU in microcode, deaf to host interrupts (CVE-2015-5307,
+	 * CVE-2015-8104). Never cleared.
+	 */
+	svm_set_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + AC_VECTOR);
+	svm_set_intercept(vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
 	vmcb->control.iopm_base_pa = svm_iopm_pa();
 	vmcb->control.msrpm_base_pa = svm_msrpm_pa();
 	vmcb->control.int_ctl = V_INTR_MASKING_MASK;

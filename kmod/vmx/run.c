@@ -42,6 +42,8 @@
 #define VMX_EPT_NMI_UNBLOCK	BIT_ULL(12)
 #define VMX_DR7_ENABLED		0xffULL	/* L0-3, G0-3 */
 #define VMX_DR6_HOST		0xffff0ff0UL
+#define VMX_DR6_BD		BIT_ULL(13)	/* general detect */
+#define VMX_DR7_GD		BIT_ULL(13)
 #define VMX_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
 				 VHM_EVENT_NMI_PENDING)
 
@@ -86,14 +88,19 @@ static int vmx_inject_ud(struct vhm_vcpu *vcpu)
 /*
  * VMCALL, and VMMCALL (AMD's, a #UD here): the hypercall ABI
  * (docs/HYPERCALLS.md). Number in RAX, arguments in RDI, RSI, RDX, R10,
- * R8, R9; userspace's result goes to RAX.
+ * R8, R9; userspace's result goes to RAX. Refused (#UD) above CPL 0
+ * (SS.DPL, SDM vol. 3A 5.5): guest user mode never reaches the VMM.
  */
 static int vmx_hypercall(struct vhm_vcpu *vcpu, unsigned int len)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	unsigned int cpl = vmx_cpl(vmx);
 	struct vhm_run *run = vcpu->run;
 	const u64 *g = vmx->gprs;
 
+	/* Only the guest's kernel may call the VMM: #UD, as without one. */
+	if (cpl)
+		return vmx_inject_ud(vcpu);
 	run->hypercall.nr = g[VMX_RAX];
 	run->hypercall.args[0] = g[VMX_RDI];
 	run->hypercall.args[1] = g[VMX_RSI];
@@ -102,6 +109,8 @@ static int vmx_hypercall(struct vhm_vcpu *vcpu, unsigned int len)
 	run->hypercall.args[4] = g[VMX_R8];
 	run->hypercall.args[5] = g[VMX_R9];
 	run->hypercall.ret = 0;
+	run->hypercall.cpl = cpl;
+	memset(run->hypercall.padding, 0, sizeof(run->hypercall.padding));
 	vmx->pending_hypercall = true;
 	vmx_skip(vmx, len);
 	return vmx_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
@@ -128,6 +137,47 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 	return vmx_inject_ud(vcpu);
 }
 
+/*
+ * #DB, always intercepted. A #DB that exits leaves DR6 and DR7.GD as they
+ * were; its cause (B0-3, BD, BS) is in the exit qualification and goes
+ * into the guest's DR6 here, as delivery would have put it: B0-3 replaced,
+ * BD and BS added. A general-detect #DB clears DR7.GD, as delivery does.
+ * Then the same #DB is raised in the guest. ICEBP (INT1) exits as a
+ * privileged software exception with RIP on it: it is skipped and its
+ * #DB (a trap, DR6 unchanged) raised past it.
+ */
+static int vmx_handle_db(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u64 qual = vmx->exit.qual, dr7, rflags;
+	u32 intr;
+
+	if ((vmx->exit.intr_info & INTR_INFO_INTR_TYPE_MASK) ==
+	    INTR_TYPE_PRIV_SW_EXCEPTION) {
+		vmx_skip(vmx, vmx->exit.insn_len);
+		vmx_inject_exception(vmx, DB_VECTOR, false, 0);
+		return 1;
+	}
+	vmx->dr6 = (vmx->dr6 & ~(u64)DR_TRAP_BITS) |
+		   (qual & (DR_TRAP_BITS | VMX_DR6_BD | DR_STEP));
+	if (qual & VMX_DR6_BD) {
+		dr7 = vmx_read(vmx, GUEST_DR7);
+		vmx_write(vmx, GUEST_DR7, dr7 & ~VMX_DR7_GD);
+	}
+	/*
+	 * VM entry wants a single-step trap pending when TF is set under an
+	 * STI or MOV SS shadow (SDM 27.3.1.5); a #DB exit does not leave one.
+	 */
+	rflags = vmx_read(vmx, GUEST_RFLAGS);
+	intr = vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO);
+	if ((rflags & X86_EFLAGS_TF) &&
+	    (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
+		vmx_write(vmx, GUEST_PENDING_DBG_EXCEPTIONS,
+			  vmx_read(vmx, GUEST_PENDING_DBG_EXCEPTIONS) | DR_STEP);
+	vmx_inject_exception(vmx, DB_VECTOR, false, 0);
+	return 1;
+}
+
 static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 {
 	u32 info = to_vmx(vcpu)->exit.intr_info;
@@ -142,6 +192,12 @@ static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 		return 1;
 	case UD_VECTOR:
 		return vmx_handle_ud(vcpu);
+	case DB_VECTOR:
+		return vmx_handle_db(vcpu);
+	case AC_VECTOR:
+		/* Back to the guest (always intercepted): error code 0. */
+		vmx_inject_exception(to_vmx(vcpu), AC_VECTOR, true, 0);
+		return 1;
 	default:
 		return vmx_unhandled(vcpu);
 	}
@@ -170,12 +226,27 @@ static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
 	return vmx_exit_to_user(vcpu, VHM_EXIT_HLT);
 }
 
-/* INVD would drop the host's dirty cache lines: a no-op for the guest. */
+/*
+ * INVD would drop the host's dirty cache lines, WBINVD (WBNOINVD too)
+ * would flush the caches of every CPU sharing them on the guest's behalf:
+ * guest RAM is ordinary host memory the host keeps coherent, so both are
+ * skipped.
+ */
 static int vmx_handle_skip(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 
 	vmx_skip(vmx, vmx->exit.insn_len);
+	return 1;
+}
+
+/*
+ * RDPMC: vhm gives the guest no performance counters (CPUID leaf 0xa is
+ * zero), so every counter index is one the CPU does not have: #GP.
+ */
+static int vmx_handle_rdpmc(struct vhm_vcpu *vcpu)
+{
+	vmx_inject_exception(to_vmx(vcpu), GP_VECTOR, true, 0);
 	return 1;
 }
 
@@ -498,6 +569,7 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_HLT] = vmx_handle_hlt,
 	[EXIT_REASON_INVD] = vmx_handle_skip,
 	[EXIT_REASON_WBINVD] = vmx_handle_skip,
+	[EXIT_REASON_RDPMC] = vmx_handle_rdpmc,
 	[EXIT_REASON_VMCALL] = vmx_handle_vmcall,
 	[EXIT_REASON_VMCLEAR] = vmx_inject_ud,
 	[EXIT_REASON_VMLAUNCH] = vmx_inject_ud,

@@ -175,9 +175,14 @@ static void vmx_init_controls(struct vmx_vcpu *vmx)
 	vmcs_write(VM_ENTRY_CONTROLS, vmx_cfg.entry);
 	/*
 	 * A machine check belongs to the host; #UD is looked at for the AMD
-	 * hypercall instruction (VMMCALL), handled like VMCALL.
+	 * hypercall instruction (VMMCALL), handled like VMCALL. #AC and #DB
+	 * always exit and are reflected (vmx_run.c): a guest whose delivery
+	 * of one raises it again would otherwise keep the CPU in microcode,
+	 * deaf to host interrupts (CVE-2015-5307, CVE-2015-8104). Nothing
+	 * changes the bitmap later.
 	 */
-	vmcs_write(EXCEPTION_BITMAP, BIT(UD_VECTOR) | BIT(MC_VECTOR));
+	vmcs_write(EXCEPTION_BITMAP, BIT(UD_VECTOR) | BIT(MC_VECTOR) |
+		   BIT(AC_VECTOR) | BIT(DB_VECTOR));
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vmcs_write(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vmcs_write(CR3_TARGET_COUNT, 0);

@@ -65,7 +65,7 @@
 #define VMX_PROC_NEEDED	(CPU_BASED_HLT_EXITING | CPU_BASED_UNCOND_IO_EXITING | \
 			 CPU_BASED_CR8_LOAD_EXITING | \
 			 CPU_BASED_CR8_STORE_EXITING | \
-			 CPU_BASED_MOV_DR_EXITING | \
+			 CPU_BASED_MOV_DR_EXITING | CPU_BASED_RDPMC_EXITING | \
 			 CPU_BASED_USE_TSC_OFFSETTING | \
 			 CPU_BASED_ACTIVATE_SECONDARY_CONTROLS)
 /* Set per entry while an event waits (events.c): allowed-1 needed. */
@@ -75,9 +75,14 @@
 			 CPU_BASED_USE_MSR_BITMAPS)
 #define VMX_PROC2_NEEDED	(SECONDARY_EXEC_ENABLE_EPT | \
 			 SECONDARY_EXEC_UNRESTRICTED_GUEST)
+/*
+ * WBINVD exiting whenever the CPU has it (all since Westmere): without it
+ * the guest's WBINVD flushes the host's caches.
+ */
 #define VMX_PROC2_WANTED	(SECONDARY_EXEC_ENABLE_VPID | \
 			 SECONDARY_EXEC_ENABLE_RDTSCP | \
-			 SECONDARY_EXEC_ENABLE_INVPCID)
+			 SECONDARY_EXEC_ENABLE_INVPCID | \
+			 SECONDARY_EXEC_WBINVD_EXITING)
 /* Interrupts are not acknowledged on exit: they stay pending for the host. */
 #define VMX_EXIT_NEEDED	(VM_EXIT_HOST_ADDR_SPACE_SIZE | \
 			 VM_EXIT_SAVE_DEBUG_CONTROLS | \

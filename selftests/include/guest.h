@@ -68,6 +68,10 @@
 #define GUEST_PML4		0x103000
 #define GUEST_PDPT		0x104000
 #define GUEST_PD		0x105000	/* 4 pages: 0 .. 4 GiB */
+/* The same identity map with U/S set at every level (guest_enter_user()). */
+#define GUEST_PML4_USER		0x110000
+#define GUEST_PDPT_USER		0x111000
+#define GUEST_PD_USER		0x112000	/* 4 pages */
 #define GUEST_STACKS		0x200000	/* vCPU n: its stack tops at */
 #define GUEST_STACK_SIZE	0x8000		/*   GUEST_IMAGE - n * this */
 #define GUEST_IMAGE		0x400000	/* the test program */
@@ -80,7 +84,13 @@
 #define GUEST_SEL_DATA		0x10
 #define GUEST_SEL_CODE32	0x18
 #define GUEST_SEL_TSS		0x20		/* 16 bytes in long mode */
-#define GUEST_GDT_LIMIT		0x2f
+#define GUEST_SEL_USER_DATA	0x33		/* DPL 3, RPL 3 */
+#define GUEST_SEL_USER_CODE64	0x3b		/* DPL 3, RPL 3 */
+#define GUEST_GDT_LIMIT		0x3f
+/* The TSS's RSP0 (64-bit TSS layout): the stack CPL 3 -> 0 switches to. */
+#define GUEST_TSS_RSP0		(GUEST_TSS + 4)
+/* int $GUEST_VEC_LEAVE_USER (a DPL 3 gate) is guest_leave_user(). */
+#define GUEST_VEC_LEAVE_USER	0xfe
 
 #define GUEST_NR_EXCEPTIONS	32		/* vectors 0-31 */
 #define GUEST_NR_VECTORS	256		/* IDT entries and handlers */
@@ -181,6 +191,28 @@ extern guest_handler_t guest_handlers[GUEST_NR_VECTORS];
 static inline void guest_set_handler(unsigned int vector, guest_handler_t h)
 {
 	guest_handlers[vector] = h;
+}
+
+/*
+ * Guest user mode. guest_enter_user() returns at CPL 3 (64-bit user code
+ * and stack segments, IOPL 3 so that ucalls still work, the same RSP)
+ * with CR3 on the GUEST_PML4_USER tables (every page user-accessible).
+ * Exceptions and interrupts then run their handlers at CPL 0 on the
+ * stack guest_enter_user() put in the TSS: 8 KiB below the RSP it was
+ * called with, which leaves the user code those 8 KiB. The TSS is shared:
+ * one vCPU at a time in user mode. guest_leave_user() returns at CPL 0
+ * with the kernel segments and tables back.
+ */
+void guest_enter_user(void);
+void guest_leave_user(void);
+
+/* The guest's current privilege level (CS.RPL). */
+static inline unsigned int guest_cpl(void)
+{
+	uint16_t cs;
+
+	asm volatile("mov %%cs, %0" : "=r"(cs));
+	return cs & 3;
 }
 
 /* Instructions that exit to the host, and a few others. */

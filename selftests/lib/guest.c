@@ -18,6 +18,7 @@
 
 #define PTE_P		(1ull << 0)
 #define PTE_RW		(1ull << 1)
+#define PTE_US		(1ull << 2)
 #define PTE_PS		(1ull << 7)
 #define SIZE_2M		(2ull << 20)
 
@@ -25,8 +26,11 @@
 #define DESC_CODE64	0x00af9b000000ffffull	/* G, L, P, S, type 0xb */
 #define DESC_DATA	0x00cf93000000ffffull	/* G, DB, P, S, type 3 */
 #define DESC_CODE32	0x00cf9b000000ffffull	/* G, DB, P, S, type 0xb */
+#define DESC_UCODE64	0x00affb000000ffffull	/* as CODE64, DPL 3 */
+#define DESC_UDATA	0x00cff3000000ffffull	/* as DATA, DPL 3 */
 #define TSS_LIMIT	0x67
 #define IDT_GATE_INTR	0x8e	/* P, DPL 0, 64-bit interrupt gate */
+#define IDT_GATE_USER	0xee	/* P, DPL 3: INT n allowed at CPL 3 */
 
 #define SEG_CODE	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb))
 #define SEG_DATA	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3))
@@ -136,12 +140,14 @@ static void guest_build_gdt(struct guest_vm *vm)
 	gdt[GUEST_SEL_CODE64 / 8] = DESC_CODE64;
 	gdt[GUEST_SEL_DATA / 8] = DESC_DATA;
 	gdt[GUEST_SEL_CODE32 / 8] = DESC_CODE32;
+	gdt[GUEST_SEL_USER_DATA / 8] = DESC_UDATA;
+	gdt[GUEST_SEL_USER_CODE64 / 8] = DESC_UCODE64;
 	/* A 64-bit TSS takes two slots; busy, as TR is loaded with it. */
 	gdt[GUEST_SEL_TSS / 8] = TSS_LIMIT | (tss & 0xffffff) << 16 |
 				 (uint64_t)(VHM_SEG_P | VHM_SEG_TYPE(0xb)) << 40 |
 				 ((tss >> 24) & 0xff) << 56;
 	gdt[GUEST_SEL_TSS / 8 + 1] = tss >> 32;
-	/* The TSS itself stays zero: no IST, no privilege changes. */
+	/* The TSS stays zero (no IST) but for RSP0 (guest_enter_user()). */
 }
 
 static void guest_build_idt(struct guest_vm *vm)
@@ -151,27 +157,40 @@ static void guest_build_idt(struct guest_vm *vm)
 
 	for (v = 0; v < GUEST_NR_VECTORS; v++) {
 		uint64_t a = guest_exception_stubs[v];
+		uint64_t type = v == GUEST_VEC_LEAVE_USER ? IDT_GATE_USER :
+				IDT_GATE_INTR;
 
 		idt[2 * v] = (a & 0xffff) | (uint64_t)GUEST_SEL_CODE64 << 16 |
-			     (uint64_t)IDT_GATE_INTR << 40 |
+			     type << 40 |
 			     ((a >> 16) & 0xffff) << 48;
 		idt[2 * v + 1] = a >> 32;
 	}
 }
 
-/* Identity map 0 .. GUEST_MAPPED_END with 2 MiB pages. */
-static void guest_build_page_tables(struct guest_vm *vm)
+/*
+ * Identity map 0 .. GUEST_MAPPED_END with 2 MiB pages: supervisor pages
+ * from GUEST_PML4, user pages (U/S at every level) from GUEST_PML4_USER.
+ */
+static void guest_build_map(struct guest_vm *vm, uint64_t pml4_gpa,
+			    uint64_t pdpt_gpa, uint64_t pd_gpa, uint64_t flags)
 {
-	uint64_t *pml4 = (uint64_t *)(vm->ram + GUEST_PML4);
-	uint64_t *pdpt = (uint64_t *)(vm->ram + GUEST_PDPT);
-	uint64_t *pd = (uint64_t *)(vm->ram + GUEST_PD);
+	uint64_t *pml4 = (uint64_t *)(vm->ram + pml4_gpa);
+	uint64_t *pdpt = (uint64_t *)(vm->ram + pdpt_gpa);
+	uint64_t *pd = (uint64_t *)(vm->ram + pd_gpa);
 	uint64_t i;
 
-	pml4[0] = GUEST_PDPT | PTE_P | PTE_RW;
+	pml4[0] = pdpt_gpa | flags;
 	for (i = 0; i < GUEST_MAPPED_END >> 30; i++)
-		pdpt[i] = (GUEST_PD + i * 4096) | PTE_P | PTE_RW;
+		pdpt[i] = (pd_gpa + i * 4096) | flags;
 	for (i = 0; i < GUEST_MAPPED_END / SIZE_2M; i++)
-		pd[i] = i * SIZE_2M | PTE_P | PTE_RW | PTE_PS;
+		pd[i] = i * SIZE_2M | flags | PTE_PS;
+}
+
+static void guest_build_page_tables(struct guest_vm *vm)
+{
+	guest_build_map(vm, GUEST_PML4, GUEST_PDPT, GUEST_PD, PTE_P | PTE_RW);
+	guest_build_map(vm, GUEST_PML4_USER, GUEST_PDPT_USER, GUEST_PD_USER,
+			PTE_P | PTE_RW | PTE_US);
 }
 
 int guest_vm_create(struct guest_vm *vm, int sys)

@@ -75,12 +75,67 @@ void __guest_returned(void)
 	guest_halt_forever();
 }
 
+#define GUEST_USER_KSTACK_GAP	8192	/* include/guest.h */
+#define X86_EFLAGS_IOPL3	0x3000
+
+void guest_enter_user(void)
+{
+	uint64_t rsp;
+
+	asm volatile("mov %%rsp, %0" : "=r"(rsp));
+	*(volatile uint64_t *)GUEST_TSS_RSP0 =
+		(rsp - GUEST_USER_KSTACK_GAP) & ~15ull;
+	/*
+	 * IRETQ to the next instruction at CPL 3 with the RSP of now; the
+	 * frame goes below the red zone. IRETQ nulls DS and ES (DPL 0).
+	 */
+	asm volatile("mov %[cr3], %%cr3\n\t"
+		     "mov %%rsp, %%rax\n\t"
+		     "sub $128, %%rsp\n\t"
+		     "pushq %[ss]\n\t"
+		     "pushq %%rax\n\t"
+		     "pushfq\n\t"
+		     "orq %[iopl], (%%rsp)\n\t"
+		     "pushq %[cs]\n\t"
+		     "leaq 1f(%%rip), %%rax\n\t"
+		     "pushq %%rax\n\t"
+		     "iretq\n"
+		     "1:"
+		     : : [cr3] "r"((uint64_t)GUEST_PML4_USER),
+		       [ss] "i"(GUEST_SEL_USER_DATA),
+		       [cs] "i"(GUEST_SEL_USER_CODE64),
+		       [iopl] "i"(X86_EFLAGS_IOPL3)
+		     : "rax", "cc", "memory");
+}
+
+void guest_leave_user(void)
+{
+	asm volatile("int %0" : : "i"(GUEST_VEC_LEAVE_USER) : "memory");
+}
+
+/* int $GUEST_VEC_LEAVE_USER from CPL 3: return at CPL 0 instead. */
+static void guest_back_to_kernel(struct ex_regs *regs)
+{
+	regs->cs = GUEST_SEL_CODE64;
+	regs->ss = GUEST_SEL_DATA;
+	regs->rflags &= ~(uint64_t)X86_EFLAGS_IOPL3;
+	asm volatile("mov %0, %%cr3\n\t"
+		     "mov %1, %%ds\n\t"
+		     "mov %1, %%es"
+		     : : "r"((uint64_t)GUEST_PML4), "r"((uint16_t)GUEST_SEL_DATA)
+		     : "memory");
+}
+
 /* From guest_exception_common with the frame it built. */
 void __guest_exception(struct ex_regs *regs)
 {
 	guest_handler_t h = guest_handlers[regs->vector % GUEST_NR_VECTORS];
 	uint64_t cr2;
 
+	if (regs->vector == GUEST_VEC_LEAVE_USER && (regs->cs & 3)) {
+		guest_back_to_kernel(regs);
+		return;
+	}
 	if (h) {
 		h(regs);
 		return;

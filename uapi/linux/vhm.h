@@ -375,6 +375,9 @@ struct vhm_run {
 			__u64 nr;
 			__u64 args[6];
 			__u64 ret;	/* in: the guest's result */
+			/* the caller's privilege level: always 0 (CPL > 0 gets #UD) */
+			__u8 cpl;
+			__u8 padding[7];
 		} hypercall;
 		/*
 		 * VHM_EXIT_MSR: an RDMSR completes with data; error non-zero
