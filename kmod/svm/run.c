@@ -203,15 +203,11 @@ static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
 	struct vhm_sregs s;
 	struct vhm_regs r;
 	int i, n;
-	u64 rip;
 
 	svm_get_regs(vcpu, &r);
 	svm_get_sregs(vcpu, &s);
-	rip = s.cs.base + r.rip;
-	if (vhm_guest_mode(&s, &r) != VHM_MODE_LONG64)
-		rip = (u32)rip;
 	/* Prefixes never contain 0f: the first 0f 09 is the opcode. */
-	n = vhm_read_guest_virt(vcpu->vm, &s, rip, b, sizeof(b));
+	n = vhm_fetch_insn(vcpu, &s, &r, b, sizeof(b));
 	for (i = 0; i + 1 < n; i++) {
 		if (b[i] == 0x0f && b[i + 1] == 0x09) {
 			len = i + SVM_INSN_LEN_WBINVD;
