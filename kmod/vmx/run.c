@@ -178,6 +178,12 @@ static int vmx_handle_db(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+/* A machine check the guest's run caught: the host's handler, as if here. */
+static void vmx_host_machine_check(void)
+{
+	asm volatile("int $0x12");
+}
+
 static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 {
 	u32 info = to_vmx(vcpu)->exit.intr_info;
@@ -187,8 +193,7 @@ static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 		return 1;
 	switch (info & INTR_INFO_VECTOR_MASK) {
 	case MC_VECTOR:
-		/* Let the host's handler see it, as if raised here. */
-		asm volatile("int $0x12");
+		vmx_host_machine_check();
 		return 1;
 	case UD_VECTOR:
 		return vmx_handle_ud(vcpu);
@@ -731,6 +736,13 @@ static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 		return;
 	}
 	e->reason = vmcs_read(VM_EXIT_REASON);
+	/*
+	 * A machine check during VM entry (SDM vol. 3C 27.8) is the host's:
+	 * its handler runs now, interrupts still off, as after an #MC exit;
+	 * the entry failure then reaches userspace as VHM_EXIT_FAIL_ENTRY.
+	 */
+	if ((u16)e->reason == EXIT_REASON_MCE_DURING_VMENTRY)
+		vmx_host_machine_check();
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
 		return;
 	vmx->launched = true;
