@@ -43,7 +43,8 @@ static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
 		o->npt_pte, o->npt_has_2m, o->vcpu_create, o->vcpu_free,
 		o->get_regs, o->set_regs, o->get_sregs, o->set_sregs,
 		o->get_msr, o->set_msr, o->get_events, o->set_events,
-		o->get_dr67, o->set_dr67, o->run,
+		o->get_dr67, o->set_dr67, o->gpr_read, o->gpr_write,
+		o->skip_insn, o->queue_exception, o->cpl, o->cr4, o->run,
 	};
 	unsigned int i;
 

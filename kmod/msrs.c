@@ -39,6 +39,20 @@ int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host)
 	return 0;
 }
 
+/* Each byte of PAT: UC, WC, WT, WP, WB or UC- (SDM vol. 3A 13.12.2). */
+bool vhm_pat_valid(u64 pat)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 type = pat >> (i * 8);
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
 void vhm_msrs_reset(struct vhm_vcpu *vcpu)
 {
 	vcpu->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |

@@ -92,6 +92,20 @@ struct vhm_vendor_ops {
 	void (*get_dr67)(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 	void (*set_dr67)(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 	/*
+	 * Mechanism for the shared exit handlers (exits.c). gpr_read and
+	 * gpr_write: a general-purpose register, enum vhm_gpr (ModRM order).
+	 * skip_insn: the intercepted instruction is done, RIP moves past its
+	 * len bytes and an interrupt shadow ends. queue_exception: raise the
+	 * exception at the next entry. cpl, cr4: the guest's, at the exit.
+	 */
+	u64 (*gpr_read)(struct vhm_vcpu *vcpu, unsigned int reg);
+	void (*gpr_write)(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
+	void (*skip_insn)(struct vhm_vcpu *vcpu, unsigned int len);
+	void (*queue_exception)(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+				u32 err);
+	unsigned int (*cpl)(struct vhm_vcpu *vcpu);
+	u64 (*cr4)(struct vhm_vcpu *vcpu);
+	/*
 	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
 	 * return to userspace (vcpu->run filled in), -errno on failure.
 	 * Called preemptible; the vendor disables what it must.

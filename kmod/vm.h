@@ -79,6 +79,9 @@ struct vhm_vcpu {
 	/* An RDMSR/WRMSR userspace completes before the next entry. */
 	bool msr_exit_pending;
 	bool msr_exit_write;
+	u8 msr_exit_len;	/* the instruction's length */
+	/* A hypercall whose result (run->hypercall.ret) goes to RAX. */
+	bool hypercall_pending;
 	/* An MMIO load userspace completes before the next entry. */
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
@@ -103,6 +106,16 @@ static inline bool vhm_vm_owned_by_current(struct vhm_vm *vm)
 /* vcpu.c */
 long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 
+/* exits.c: exit handlers both vendors share */
+int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
+			    u64 info1, u64 info2, u64 rip);
+int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len);
+int vhm_exit_xsetbv(struct vhm_vcpu *vcpu, unsigned int len);
+int vhm_exit_rdpmc(struct vhm_vcpu *vcpu);
+int vhm_exit_hypercall(struct vhm_vcpu *vcpu, unsigned int len);
+int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len);
+void vhm_complete_user_exit(struct vhm_vcpu *vcpu);
+
 /* run.c: VHM_RUN */
 int vhm_vcpu_run(struct vhm_vcpu *vcpu);
 
@@ -118,6 +131,8 @@ long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
  * value the architecture refuses, #GP for the guest.
  */
 int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host);
+/* A PAT value the CPU accepts (both vendors refuse the same ones). */
+bool vhm_pat_valid(u64 pat);
 
 /*
  * The guest's RDMSR/WRMSR: what vhm_guest_rdmsr/wrmsr decided. For

@@ -12,22 +12,7 @@
 #include "svm.h"
 #include "vhm.h"
 
-#define SVM_INSN_LEN_MSR	2
 #define SVM_INSN_LEN_RDTSCP	3
-
-/* Each byte of PAT: UC, WC, WT, WP, WB or UC-. */
-static bool svm_pat_valid(u64 pat)
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 type = pat >> (i * 8);
-
-		if (type > 7 || type == 2 || type == 3)
-			return false;
-	}
-	return true;
-}
 
 static u64 *svm_vmcb_msr(struct vmcb_save_area *save, u32 index)
 {
@@ -98,7 +83,7 @@ int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	u64 *field = svm_vmcb_msr(&svm->vmcb->save, index);
 
-	if (index == MSR_IA32_CR_PAT && !svm_pat_valid(data))
+	if (index == MSR_IA32_CR_PAT && !vhm_pat_valid(data))
 		return -EINVAL;
 	if (field) {
 		*field = data;
@@ -113,53 +98,6 @@ int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	default:
 		return -ENOENT;
 	}
-}
-
-static void svm_msr_done(struct svm_vcpu *svm, enum vhm_msr_result r,
-			 bool write, u64 data)
-{
-	if (r == VHM_MSR_GP) {
-		svm_inject_exception(svm, GP_VECTOR, true, 0);
-		return;
-	}
-	if (!write) {
-		svm->vmcb->save.rax = (u32)data;
-		svm->gprs[SVM_RDX] = data >> 32;
-	}
-	svm_skip(svm, SVM_INSN_LEN_MSR);
-}
-
-/*
- * RDMSR/WRMSR the guest may not pass through: #GP for what vhm lacks,
- * or an exit to userspace if it asked for them (VHM_CAP_MSR_EXITS).
- */
-int svm_handle_msr(struct vhm_vcpu *vcpu)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	bool write = svm->vmcb->control.exit_info_1;
-	u32 index = svm->gprs[SVM_RCX];
-	enum vhm_msr_result r;
-	u64 data = 0;
-
-	if (write) {
-		data = (u32)svm->vmcb->save.rax | (svm->gprs[SVM_RDX] << 32);
-		r = vhm_guest_wrmsr(vcpu, index, data);
-	} else {
-		r = vhm_guest_rdmsr(vcpu, index, &data);
-	}
-	if (r == VHM_MSR_USER)
-		return 0;
-	svm_msr_done(svm, r, write, data);
-	return 1;
-}
-
-/* Before entering: the result userspace gave for an RDMSR/WRMSR exit. */
-void svm_complete_msr(struct vhm_vcpu *vcpu)
-{
-	u64 data = 0;
-	enum vhm_msr_result r = vhm_complete_msr_exit(vcpu, &data);
-
-	svm_msr_done(to_svm(vcpu), r, vcpu->msr_exit_write, data);
 }
 
 /* RDTSCP: the guest's TSC and its own TSC_AUX, not the host's. */

@@ -21,6 +21,7 @@
 #define SVM_INSN_LEN_CPUID	2
 #define SVM_INSN_LEN_VMMCALL	3
 #define SVM_INSN_LEN_XSETBV	3
+#define SVM_INSN_LEN_MSR	2
 #define SVM_INSN_LEN_WBINVD	2	/* 0f 09, after any prefixes */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
@@ -35,16 +36,12 @@ static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 
 static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	struct vhm_run *run = vcpu->run;
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 
-	run->internal.suberror = suberror;
-	run->internal.ndata = 4;
-	run->internal.data[0] = svm->vmcb->control.exit_code;
-	run->internal.data[1] = svm->vmcb->control.exit_info_1;
-	run->internal.data[2] = svm->vmcb->control.exit_info_2;
-	run->internal.data[3] = svm->vmcb->save.rip;
-	return svm_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+	return vhm_exit_internal_error(vcpu, suberror, vmcb->control.exit_code,
+				       vmcb->control.exit_info_1,
+				       vmcb->control.exit_info_2,
+				       vmcb->save.rip);
 }
 
 static int svm_handle_host_event(struct vhm_vcpu *vcpu)
@@ -82,20 +79,26 @@ static int svm_handle_shutdown(struct vhm_vcpu *vcpu)
 	return svm_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
 }
 
-/* CPUID: answered from the vCPU's table (cpuid.c). */
+/* The shared handlers (exits.c), with SVM's instruction lengths. */
 static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u32 regs[4];
+	return vhm_exit_cpuid(vcpu, SVM_INSN_LEN_CPUID);
+}
 
-	vhm_guest_cpuid(vcpu, svm->vmcb->save.rax, svm->gprs[SVM_RCX],
-			svm->vmcb->save.cr4, regs);
-	svm->vmcb->save.rax = regs[0];
-	svm->gprs[SVM_RBX] = regs[1];
-	svm->gprs[SVM_RCX] = regs[2];
-	svm->gprs[SVM_RDX] = regs[3];
-	svm_skip(svm, SVM_INSN_LEN_CPUID);
-	return 1;
+static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_hypercall(vcpu, SVM_INSN_LEN_VMMCALL);
+}
+
+static int svm_handle_xsetbv(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_xsetbv(vcpu, SVM_INSN_LEN_XSETBV);
+}
+
+static int svm_handle_msr(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_msr(vcpu, to_svm(vcpu)->vmcb->control.exit_info_1,
+			    SVM_INSN_LEN_MSR);
 }
 
 static int svm_handle_ioio_string(struct vhm_vcpu *vcpu, u64 info)
@@ -158,37 +161,6 @@ static void svm_complete_in(struct vhm_vcpu *vcpu)
 }
 
 /*
- * VMMCALL: the hypercall ABI (docs/HYPERCALLS.md). Number in RAX,
- * arguments in RDI, RSI, RDX, R10, R8, R9; userspace's result goes to RAX.
- * Refused (#UD) above CPL 0: guest user mode never reaches the VMM.
- */
-static int svm_handle_vmmcall(struct vhm_vcpu *vcpu)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	struct vhm_run *run = vcpu->run;
-	u8 cpl = svm->vmcb->save.cpl;
-
-	/* Only the guest's kernel may call the VMM: #UD, as without one. */
-	if (cpl) {
-		svm_inject_exception(svm, UD_VECTOR, false, 0);
-		return 1;
-	}
-	run->hypercall.nr = svm->vmcb->save.rax;
-	run->hypercall.args[0] = svm->gprs[SVM_RDI];
-	run->hypercall.args[1] = svm->gprs[SVM_RSI];
-	run->hypercall.args[2] = svm->gprs[SVM_RDX];
-	run->hypercall.args[3] = svm->gprs[SVM_R10];
-	run->hypercall.args[4] = svm->gprs[SVM_R8];
-	run->hypercall.args[5] = svm->gprs[SVM_R9];
-	run->hypercall.ret = 0;
-	run->hypercall.cpl = cpl;
-	memset(run->hypercall.padding, 0, sizeof(run->hypercall.padding));
-	svm->pending_hypercall = true;
-	svm_skip(svm, SVM_INSN_LEN_VMMCALL);
-	return svm_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
-}
-
-/*
  * WBINVD (and WBNOINVD, which shares its intercept): the guest's RAM is
  * ordinary host memory, kept coherent by the host; a flush of the host's
  * caches on the guest's behalf would only let it stall every CPU sharing
@@ -215,30 +187,6 @@ static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
 		}
 	}
 	svm_skip(svm, len);
-	return 1;
-}
-
-/*
- * RDPMC: vhm gives the guest no performance counters (CPUID hides the
- * PMU), so every counter index is one the CPU does not have: #GP.
- */
-static int svm_handle_rdpmc(struct vhm_vcpu *vcpu)
-{
-	svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
-	return 1;
-}
-
-/* XSETBV: #GP for a value the CPU would refuse (xcr.c). */
-static int svm_handle_xsetbv(struct vhm_vcpu *vcpu)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 value = (u32)svm->vmcb->save.rax | (svm->gprs[SVM_RDX] << 32);
-
-	if (svm->vmcb->save.cpl ||
-	    vhm_set_xcr(vcpu, svm->gprs[SVM_RCX], value))
-		svm_inject_exception(svm, GP_VECTOR, true, 0);
-	else
-		svm_skip(svm, SVM_INSN_LEN_XSETBV);
 	return 1;
 }
 
@@ -350,7 +298,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
 	[SVM_EXIT_WBINVD] = svm_handle_wbinvd,
-	[SVM_EXIT_RDPMC] = svm_handle_rdpmc,
+	[SVM_EXIT_RDPMC] = vhm_exit_rdpmc,
 };
 
 static int svm_handle_exit(struct vhm_vcpu *vcpu)
@@ -376,14 +324,7 @@ static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
 
 	if (svm->pending_in_size)
 		svm_complete_in(vcpu);
-	if (svm->pending_hypercall) {
-		svm->vmcb->save.rax = vcpu->run->hypercall.ret;
-		svm->pending_hypercall = false;
-	}
-	if (vcpu->msr_exit_pending)
-		svm_complete_msr(vcpu);
-	vhm_complete_mmio(vcpu);
-	vhm_complete_pio_string(vcpu);
+	vhm_complete_user_exit(vcpu);
 }
 
 

@@ -294,5 +294,11 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	.set_events = svm_set_events,
 	.get_dr67 = svm_get_dr67,
 	.set_dr67 = svm_set_dr67,
+	.gpr_read = svm_gpr_read,
+	.gpr_write = svm_gpr_write,
+	.skip_insn = svm_skip_insn,
+	.queue_exception = svm_queue_exception,
+	.cpl = svm_cpl,
+	.cr4 = svm_cr4,
 	.run = svm_run,
 };

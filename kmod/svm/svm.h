@@ -61,7 +61,6 @@ struct svm_vcpu {
 	u64 asid_gen;
 	/* Exits whose result userspace provides before the next entry. */
 	u8 pending_in_size;
-	bool pending_hypercall;
 	struct svm_events ev;
 };
 
@@ -88,6 +87,13 @@ phys_addr_t svm_msrpm_pa(void);
 void svm_assign_asid(struct svm_vcpu *svm);
 
 /* vcpu.c */
+u64 svm_gpr_read(struct vhm_vcpu *vcpu, unsigned int reg);
+void svm_gpr_write(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
+void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
+void svm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err);
+unsigned int svm_cpl(struct vhm_vcpu *vcpu);
+u64 svm_cr4(struct vhm_vcpu *vcpu);
 int svm_vcpu_create(struct vhm_vcpu *vcpu);
 void svm_vcpu_free(struct vhm_vcpu *vcpu);
 void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
@@ -119,8 +125,6 @@ int svm_handle_alignment_check(struct vhm_vcpu *vcpu);
 /* msr.c */
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
-int svm_handle_msr(struct vhm_vcpu *vcpu);
-void svm_complete_msr(struct vhm_vcpu *vcpu);
 int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
 /* run.c */

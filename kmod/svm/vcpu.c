@@ -263,3 +263,52 @@ void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
 	to_svm(vcpu)->vmcb->save.dr6 = dr6;
 	to_svm(vcpu)->vmcb->save.dr7 = dr7;
 }
+
+/*
+ * The mechanism of the shared exit handlers (vendor.h). RAX and RSP live
+ * in the VMCB, the other GPRs in svm->gprs (ModRM order, like
+ * enum vhm_gpr).
+ */
+u64 svm_gpr_read(struct vhm_vcpu *vcpu, unsigned int reg)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	if (reg == SVM_RAX)
+		return svm->vmcb->save.rax;
+	if (reg == SVM_RSP)
+		return svm->vmcb->save.rsp;
+	return svm->gprs[reg];
+}
+
+void svm_gpr_write(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	if (reg == SVM_RAX)
+		svm->vmcb->save.rax = val;
+	else if (reg == SVM_RSP)
+		svm->vmcb->save.rsp = val;
+	else
+		svm->gprs[reg] = val;
+}
+
+void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
+{
+	svm_skip(to_svm(vcpu), len);
+}
+
+void svm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err)
+{
+	svm_inject_exception(to_svm(vcpu), vector, has_err, err);
+}
+
+unsigned int svm_cpl(struct vhm_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.cpl;
+}
+
+u64 svm_cr4(struct vhm_vcpu *vcpu)
+{
+	return to_svm(vcpu)->vmcb->save.cr4;
+}

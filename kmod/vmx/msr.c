@@ -27,20 +27,6 @@
 #include "vmx.h"
 
 
-/* Each byte of PAT: UC, WC, WT, WP, WB or UC-. */
-static bool vmx_pat_valid(u64 pat)
-{
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		u8 type = pat >> (i * 8);
-
-		if (type > 7 || type == 2 || type == 3)
-			return false;
-	}
-	return true;
-}
-
 /* A linear address the host's WRMSR (or VM entry) accepts. */
 static bool vmx_canonical(u64 addr)
 {
@@ -170,7 +156,7 @@ static bool vmx_msr_valid(u32 index, u64 data)
 {
 	switch (index) {
 	case MSR_IA32_CR_PAT:
-		return vmx_pat_valid(data);
+		return vhm_pat_valid(data);
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
 	case MSR_IA32_SYSENTER_ESP:
@@ -338,57 +324,4 @@ void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h)
 		*kgs = v;
 	if (v != h->kernel_gs_base)
 		vhm_wrmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-}
-
-static void vmx_msr_done(struct vmx_vcpu *vmx, enum vhm_msr_result r,
-			 bool write, u64 data)
-{
-	if (r == VHM_MSR_GP) {
-		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
-		return;
-	}
-	if (!write) {
-		vmx->gprs[VMX_RAX] = (u32)data;
-		vmx->gprs[VMX_RDX] = data >> 32;
-	}
-	vmx_skip(vmx, vmx->exit.insn_len);
-}
-
-/*
- * RDMSR/WRMSR: #GP for what vhm lacks, or an exit to userspace if it
- * asked for them (VHM_CAP_MSR_EXITS).
- */
-int vmx_handle_rdmsr(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	enum vhm_msr_result r;
-	u64 data = 0;
-
-	r = vhm_guest_rdmsr(vcpu, vmx->gprs[VMX_RCX], &data);
-	if (r == VHM_MSR_USER)
-		return 0;
-	vmx_msr_done(vmx, r, false, data);
-	return 1;
-}
-
-int vmx_handle_wrmsr(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 data = (u32)vmx->gprs[VMX_RAX] | (vmx->gprs[VMX_RDX] << 32);
-	enum vhm_msr_result r;
-
-	r = vhm_guest_wrmsr(vcpu, vmx->gprs[VMX_RCX], data);
-	if (r == VHM_MSR_USER)
-		return 0;
-	vmx_msr_done(vmx, r, true, data);
-	return 1;
-}
-
-/* Before entering: the result userspace gave for an RDMSR/WRMSR exit. */
-void vmx_complete_msr(struct vhm_vcpu *vcpu)
-{
-	u64 data = 0;
-	enum vhm_msr_result r = vhm_complete_msr_exit(vcpu, &data);
-
-	vmx_msr_done(to_vmx(vcpu), r, vcpu->msr_exit_write, data);
 }

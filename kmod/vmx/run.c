@@ -56,16 +56,12 @@ static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 static int vmx_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	struct vhm_run *run = vcpu->run;
+	struct vmx_exit *e = &vmx->exit;
 
-	run->internal.suberror = suberror;
-	run->internal.ndata = 4;
-	run->internal.data[0] = vmx->exit.reason;
-	run->internal.data[1] = vmx->exit.qual;
-	run->internal.data[2] = vmx->exit.reason == EXIT_REASON_EXCEPTION_NMI ?
-				vmx->exit.intr_info : vmx->exit.gpa;
-	run->internal.data[3] = vmx_read(vmx, GUEST_RIP);
-	return vmx_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
+	return vhm_exit_internal_error(vcpu, suberror, e->reason, e->qual,
+				       e->reason == EXIT_REASON_EXCEPTION_NMI ?
+				       e->intr_info : e->gpa,
+				       vmx_read(vmx, GUEST_RIP));
 }
 
 static int vmx_unhandled(struct vhm_vcpu *vcpu)
@@ -86,39 +82,32 @@ static int vmx_inject_ud(struct vhm_vcpu *vcpu)
 }
 
 /*
- * VMCALL, and VMMCALL (AMD's, a #UD here): the hypercall ABI
- * (docs/HYPERCALLS.md). Number in RAX, arguments in RDI, RSI, RDX, R10,
- * R8, R9; userspace's result goes to RAX. Refused (#UD) above CPL 0
- * (SS.DPL, SDM vol. 3A 5.5): guest user mode never reaches the VMM.
+ * The shared handlers (exits.c), with the instruction length the CPU
+ * reports. VMCALL and, through #UD below, AMD's VMMCALL are hypercalls.
  */
-static int vmx_hypercall(struct vhm_vcpu *vcpu, unsigned int len)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	unsigned int cpl = vmx_cpl(vmx);
-	struct vhm_run *run = vcpu->run;
-	const u64 *g = vmx->gprs;
-
-	/* Only the guest's kernel may call the VMM: #UD, as without one. */
-	if (cpl)
-		return vmx_inject_ud(vcpu);
-	run->hypercall.nr = g[VMX_RAX];
-	run->hypercall.args[0] = g[VMX_RDI];
-	run->hypercall.args[1] = g[VMX_RSI];
-	run->hypercall.args[2] = g[VMX_RDX];
-	run->hypercall.args[3] = g[VMX_R10];
-	run->hypercall.args[4] = g[VMX_R8];
-	run->hypercall.args[5] = g[VMX_R9];
-	run->hypercall.ret = 0;
-	run->hypercall.cpl = cpl;
-	memset(run->hypercall.padding, 0, sizeof(run->hypercall.padding));
-	vmx->pending_hypercall = true;
-	vmx_skip(vmx, len);
-	return vmx_exit_to_user(vcpu, VHM_EXIT_HYPERCALL);
-}
-
 static int vmx_handle_vmcall(struct vhm_vcpu *vcpu)
 {
-	return vmx_hypercall(vcpu, to_vmx(vcpu)->exit.insn_len);
+	return vhm_exit_hypercall(vcpu, to_vmx(vcpu)->exit.insn_len);
+}
+
+static int vmx_handle_cpuid(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_cpuid(vcpu, to_vmx(vcpu)->exit.insn_len);
+}
+
+static int vmx_handle_xsetbv(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_xsetbv(vcpu, to_vmx(vcpu)->exit.insn_len);
+}
+
+static int vmx_handle_rdmsr(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_msr(vcpu, false, to_vmx(vcpu)->exit.insn_len);
+}
+
+static int vmx_handle_wrmsr(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_msr(vcpu, true, to_vmx(vcpu)->exit.insn_len);
 }
 
 /* #UD: VMMCALL (0f 01 d9) is a hypercall; anything else goes back. */
@@ -133,7 +122,7 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 	vhm_ops->get_sregs(vcpu, &s);
 	if (vhm_fetch_insn(vcpu, &s, &r, bytes, sizeof(bytes)) ==
 	    sizeof(bytes) && !memcmp(bytes, vmmcall, sizeof(bytes)))
-		return vmx_hypercall(vcpu, VMX_VMMCALL_LEN);
+		return vhm_exit_hypercall(vcpu, VMX_VMMCALL_LEN);
 	return vmx_inject_ud(vcpu);
 }
 
@@ -245,32 +234,6 @@ static int vmx_handle_skip(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
-/*
- * RDPMC: vhm gives the guest no performance counters (CPUID leaf 0xa is
- * zero), so every counter index is one the CPU does not have: #GP.
- */
-static int vmx_handle_rdpmc(struct vhm_vcpu *vcpu)
-{
-	vmx_inject_exception(to_vmx(vcpu), GP_VECTOR, true, 0);
-	return 1;
-}
-
-/* CPUID: answered from the vCPU's table (cpuid.c). */
-static int vmx_handle_cpuid(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 *g = vmx->gprs;
-	u32 regs[4];
-
-	vhm_guest_cpuid(vcpu, g[VMX_RAX], g[VMX_RCX], vmx->exit.cr4, regs);
-	g[VMX_RAX] = regs[0];
-	g[VMX_RBX] = regs[1];
-	g[VMX_RCX] = regs[2];
-	g[VMX_RDX] = regs[3];
-	vmx_skip(vmx, vmx->exit.insn_len);
-	return 1;
-}
-
 static int vmx_handle_io_string(struct vhm_vcpu *vcpu, u64 q)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
@@ -330,31 +293,47 @@ static void vmx_complete_in(struct vhm_vcpu *vcpu)
 	vmx->pending_in_size = 0;
 }
 
-/* XSETBV: #GP for a value the CPU would refuse (xcr.c). */
-static int vmx_handle_xsetbv(struct vhm_vcpu *vcpu)
+/*
+ * The mechanism of the shared exit handlers (vendor.h). RSP lives in the
+ * VMCS, the other GPRs in vmx->gprs (ModRM order, like enum vhm_gpr).
+ */
+u64 vmx_gpr_read(struct vhm_vcpu *vcpu, unsigned int n)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	const u64 *g = vmx->gprs;
-	u64 value = (u32)g[VMX_RAX] | (g[VMX_RDX] << 32);
 
-	if (vmx_cpl(vmx) || vhm_set_xcr(vcpu, g[VMX_RCX], value))
-		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
-	else
-		vmx_skip(vmx, vmx->exit.insn_len);
-	return 1;
-}
-
-static u64 vmx_gpr_read(struct vmx_vcpu *vmx, unsigned int n)
-{
 	return n == VMX_RSP ? vmx_read(vmx, GUEST_RSP) : vmx->gprs[n];
 }
 
-static void vmx_gpr_write(struct vmx_vcpu *vmx, unsigned int n, u64 v)
+void vmx_gpr_write(struct vhm_vcpu *vcpu, unsigned int n, u64 v)
 {
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
 	if (n == VMX_RSP)
 		vmx_write(vmx, GUEST_RSP, v);
 	else
 		vmx->gprs[n] = v;
+}
+
+void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
+{
+	vmx_skip(to_vmx(vcpu), len);
+}
+
+void vmx_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err)
+{
+	vmx_inject_exception(to_vmx(vcpu), vector, has_err, err);
+}
+
+unsigned int vmx_vcpu_cpl(struct vhm_vcpu *vcpu)
+{
+	return vmx_cpl(to_vmx(vcpu));
+}
+
+/* The guest's CR4 as it sees it, read at the exit. */
+u64 vmx_cr4(struct vhm_vcpu *vcpu)
+{
+	return to_vmx(vcpu)->exit.cr4;
 }
 
 /* The checks of MOV to CR0 (Intel SDM vol. 3A, 2.5) vhm cares about. */
@@ -453,7 +432,7 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 
 	switch (VMX_CR_TYPE(q)) {
 	case VMX_CR_MOV_TO:
-		val = vmx_gpr_read(vmx, gpr);
+		val = vmx_gpr_read(vcpu, gpr);
 		r = vmx_mov_to_cr(vcpu, cr, wide ? val : (u32)val);
 		if (r)
 			return r < 0 ? vmx_unhandled(vcpu) : 1;
@@ -465,7 +444,7 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 			val = vmx->cr8;
 		else
 			return vmx_unhandled(vcpu);
-		vmx_gpr_write(vmx, gpr, wide ? val : (u32)val);
+		vmx_gpr_write(vcpu, gpr, wide ? val : (u32)val);
 		break;
 	default:
 		return vmx_unhandled(vcpu);
@@ -574,7 +553,7 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_HLT] = vmx_handle_hlt,
 	[EXIT_REASON_INVD] = vmx_handle_skip,
 	[EXIT_REASON_WBINVD] = vmx_handle_skip,
-	[EXIT_REASON_RDPMC] = vmx_handle_rdpmc,
+	[EXIT_REASON_RDPMC] = vhm_exit_rdpmc,
 	[EXIT_REASON_VMCALL] = vmx_handle_vmcall,
 	[EXIT_REASON_VMCLEAR] = vmx_inject_ud,
 	[EXIT_REASON_VMLAUNCH] = vmx_inject_ud,
@@ -623,14 +602,7 @@ static void vmx_complete_user_exit(struct vhm_vcpu *vcpu)
 
 	if (vmx->pending_in_size)
 		vmx_complete_in(vcpu);
-	if (vmx->pending_hypercall) {
-		vmx->gprs[VMX_RAX] = vcpu->run->hypercall.ret;
-		vmx->pending_hypercall = false;
-	}
-	if (vcpu->msr_exit_pending)
-		vmx_complete_msr(vcpu);
-	vhm_complete_mmio(vcpu);
-	vhm_complete_pio_string(vcpu);
+	vhm_complete_user_exit(vcpu);
 }
 
 /*

@@ -585,5 +585,11 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	.set_events = vmx_set_events,
 	.get_dr67 = vmx_get_dr67,
 	.set_dr67 = vmx_set_dr67,
+	.gpr_read = vmx_gpr_read,
+	.gpr_write = vmx_gpr_write,
+	.skip_insn = vmx_skip_insn,
+	.queue_exception = vmx_queue_exception,
+	.cpl = vmx_vcpu_cpl,
+	.cr4 = vmx_cr4,
 	.run = vmx_run,
 };

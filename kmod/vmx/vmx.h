@@ -99,7 +99,6 @@ struct vmx_vcpu {
 	struct vmx_exit exit;
 	/* Exits whose result userspace provides before the next entry. */
 	u8 pending_in_size;
-	bool pending_hypercall;
 };
 
 static inline struct vmx_vcpu *to_vmx(struct vhm_vcpu *vcpu)
@@ -215,9 +214,6 @@ void vmx_msr_bitmap_free(void);
 u64 vmx_msr_bitmap_pa(void);
 int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
-int vmx_handle_rdmsr(struct vhm_vcpu *vcpu);
-int vmx_handle_wrmsr(struct vhm_vcpu *vcpu);
-void vmx_complete_msr(struct vhm_vcpu *vcpu);
 void vmx_msrs_changed(struct vmx_vcpu *vmx);
 /* Interrupts off, before VMXOFF: the host's lazily switched MSRs back. */
 void vmx_msrs_drop_cpu(void);
@@ -239,6 +235,13 @@ bool vmx_event_wakes_hlt(struct vmx_vcpu *vmx);
 int vmx_handle_window(struct vhm_vcpu *vcpu);
 
 /* run.c */
+u64 vmx_gpr_read(struct vhm_vcpu *vcpu, unsigned int n);
+void vmx_gpr_write(struct vhm_vcpu *vcpu, unsigned int n, u64 v);
+void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
+void vmx_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err);
+unsigned int vmx_vcpu_cpl(struct vhm_vcpu *vcpu);
+u64 vmx_cr4(struct vhm_vcpu *vcpu);
 int vmx_run(struct vhm_vcpu *vcpu);
 void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
