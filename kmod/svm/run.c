@@ -40,7 +40,7 @@ static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 
 	run->internal.suberror = suberror;
 	run->internal.ndata = 4;
-	run->internal.data[0] = svm->vmcb->control.exit_code;
+	run->internal.data[0] = vhm_vmcb_exit_code(&svm->vmcb->control);
 	run->internal.data[1] = svm->vmcb->control.exit_info_1;
 	run->internal.data[2] = svm->vmcb->control.exit_info_2;
 	run->internal.data[3] = svm->vmcb->save.rip;
@@ -356,11 +356,11 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 static int svm_handle_exit(struct vhm_vcpu *vcpu)
 {
 	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
-	u64 code = ctl->exit_code | ((u64)ctl->exit_code_hi << 32);
+	u64 code = vhm_vmcb_exit_code(ctl);
 
 	/* An event cut short by the exit is pending again. */
 	svm_complete_events(to_svm(vcpu));
-	if (ctl->exit_code == (u32)SVM_EXIT_ERR)
+	if (code == (u64)SVM_EXIT_ERR)
 		return svm_handle_entry_failure(vcpu);
 	if (code == SVM_EXIT_NPF)
 		return svm_handle_npf(vcpu);
