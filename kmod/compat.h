@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Kernel-version differences, all in one place. vhm builds against every
- * kernel of its matrix (Debian 12's 6.1 and bookworm-backports' 6.12, and
- * newer); code elsewhere uses the names defined here. Tests are on the
+ * kernel of its matrix (Debian 12's 6.1, bookworm-backports' and Debian
+ * 13's 6.12, trixie-backports' 7.3 and its -rt flavour); code elsewhere uses
+ * the names defined here. Tests are on the
  * feature, not on LINUX_VERSION_CODE, so distro backports work too.
  */
 #ifndef VHM_COMPAT_H
@@ -64,6 +65,93 @@ static inline void vhm_hrtimer_setup(struct hrtimer *t,
 	hrtimer_init(t, clock, mode);
 	t->function = fn;
 }
+#endif
+
+/*
+ * cpuid(), cpuid_count() and cpuid_eax()..cpuid_edx() moved from
+ * <asm/processor.h> to <asm/cpuid/api.h> in 6.16 (7.x's processor.h no
+ * longer pulls them in). Kbuild looks for the header.
+ */
+#ifdef VHM_HAVE_ASM_CPUID_API
+#include <asm/cpuid/api.h>
+#endif
+
+/*
+ * Syscore (suspend/resume on the last CPU): register_syscore_ops() with
+ * callbacks taking no argument became register_syscore() of a struct
+ * syscore whose callbacks take its data pointer in 6.18; Debian 13's 6.12
+ * has the new form backported, so Kbuild looks for it in the header.
+ * Callbacks are declared as int f(VHM_SYSCORE_ARG) and void g(VHM_SYSCORE_ARG).
+ */
+#include <linux/syscore_ops.h>
+#ifdef VHM_HAVE_REGISTER_SYSCORE
+#define VHM_SYSCORE_ARG	void *data
+#define VHM_DEFINE_SYSCORE(name, suspend_fn, resume_fn)			\
+	static const struct syscore_ops name##_ops = {			\
+		.suspend = suspend_fn,					\
+		.resume = resume_fn,					\
+	};								\
+	static struct syscore name = { .ops = &name##_ops }
+#define vhm_register_syscore(s)		register_syscore(s)
+#define vhm_unregister_syscore(s)	unregister_syscore(s)
+#else
+#define VHM_SYSCORE_ARG	void
+#define VHM_DEFINE_SYSCORE(name, suspend_fn, resume_fn)			\
+	static struct syscore_ops name = {				\
+		.suspend = suspend_fn,					\
+		.resume = resume_fn,					\
+	}
+#define vhm_register_syscore(s)		register_syscore_ops(s)
+#define vhm_unregister_syscore(s)	unregister_syscore_ops(s)
+#endif
+
+/*
+ * Crash and emergency reboot. Until 6.x a module turning VMX/SVM on
+ * registers a callback the kernel runs in NMI context on every CPU
+ * (cpu_emergency_register_virt_callback(), a GPL export). 7.x removed it:
+ * the core kernel (arch/x86/virt/hw.c) owns virtualization and its
+ * emergency path itself does VMXOFF and clears CR4.VMXE, or STGI and
+ * clears EFER.SVME, on every CPU where the hardware says it is on, with
+ * nobody's callback needed; the callback that remains
+ * (x86_virt_register_emergency_callback()) is exported to KVM only. So
+ * there vhm registers nothing and relies on that path (its own callback
+ * would only have done the same after VMCLEAR of its VMCSs, which a crash
+ * dump does not need). Kbuild looks for the old function.
+ */
+#include <asm/reboot.h>
+#ifdef VHM_HAVE_EMERGENCY_VIRT_CALLBACK
+#define vhm_emergency_register(cb)	cpu_emergency_register_virt_callback(cb)
+#define vhm_emergency_unregister(cb)	cpu_emergency_unregister_virt_callback(cb)
+#else
+static inline void vhm_emergency_register(void (*cb)(void)) { }
+static inline void vhm_emergency_unregister(void (*cb)(void)) { }
+#endif
+
+/*
+ * The VMCB's exit code: two u32 (exit_code, exit_code_hi) until 6.x, one
+ * u64 exit_code in 7.x (SVM_EXIT_ERR became -1ull). Always compare the
+ * whole 64-bit code, e.g. with (u64)SVM_EXIT_ERR. Kbuild looks for
+ * exit_code_hi in the header. (Macros, expanded in the SVM backend only:
+ * this vendor-neutral header includes no vendor header.)
+ */
+#ifdef VHM_HAVE_VMCB_EXIT_CODE_HI
+#define vhm_vmcb_exit_code(ctl)	\
+	((u64)(ctl)->exit_code | ((u64)(ctl)->exit_code_hi << 32))
+#else
+#define vhm_vmcb_exit_code(ctl)	((u64)(ctl)->exit_code)
+#endif
+
+/*
+ * The VMCB control field at 0x90 whose bit 0 enables nested paging:
+ * nested_ctl and SVM_NESTED_CTL_NP_ENABLE until 6.x, misc_ctl and
+ * SVM_MISC_ENABLE_NP in 7.x. An lvalue. Kbuild looks for misc_ctl.
+ */
+#ifdef VHM_HAVE_VMCB_MISC_CTL
+#define vhm_vmcb_misc_ctl(ctl)	((ctl)->misc_ctl)
+#define VHM_VMCB_NP_ENABLE	SVM_MISC_ENABLE_NP
+#else
+#define vhm_vmcb_misc_ctl(ctl)	((ctl)->nested_ctl)
+#define VHM_VMCB_NP_ENABLE	SVM_NESTED_CTL_NP_ENABLE
 #endif
 
 #endif /* VHM_COMPAT_H */

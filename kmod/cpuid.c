@@ -11,6 +11,7 @@
 #include <linux/uaccess.h>
 #include <asm/processor.h>
 
+#include "compat.h"
 #include "vhm.h"
 #include "vm.h"
 #include "xcr0.h"

@@ -16,6 +16,7 @@
 #include <linux/syscore_ops.h>
 #include <asm/reboot.h>
 
+#include "compat.h"
 #include "vhm.h"
 
 static DEFINE_PER_CPU(bool, vhm_cpu_on);
@@ -123,22 +124,19 @@ static struct notifier_block vhm_reboot_nb = {
  * Suspend: the other CPUs are already offline (their hotplug callback
  * turned virtualization off); this runs on the last one, interrupts off.
  */
-static int vhm_suspend(void)
+static int vhm_suspend(VHM_SYSCORE_ARG)
 {
 	vhm_cpu_disable_irqsoff();
 	return 0;
 }
 
-static void vhm_resume(void)
+static void vhm_resume(VHM_SYSCORE_ARG)
 {
 	if (vhm_cpu_enable_irqsoff())
 		pr_err("virtualization could not be turned back on after resume: unload and reload vhm\n");
 }
 
-static struct syscore_ops vhm_syscore_ops = {
-	.suspend = vhm_suspend,
-	.resume = vhm_resume,
-};
+VHM_DEFINE_SYSCORE(vhm_syscore, vhm_suspend, vhm_resume);
 
 /* Crash or emergency reboot, in NMI context on every CPU. */
 static void vhm_emergency_disable(void)
@@ -200,7 +198,7 @@ int vhm_virt_init(void)
 	if (r)
 		return r;
 
-	cpu_emergency_register_virt_callback(vhm_emergency_disable);
+	vhm_emergency_register(vhm_emergency_disable);
 	atomic_set(&vhm_enable_failures, 0);
 	WRITE_ONCE(vhm_rebooting, false);
 	/* Turns virtualization on for every online CPU, or for none. */
@@ -213,23 +211,23 @@ int vhm_virt_init(void)
 	r = register_reboot_notifier(&vhm_reboot_nb);
 	if (r)
 		goto remove_cpuhp;
-	register_syscore_ops(&vhm_syscore_ops);
+	vhm_register_syscore(&vhm_syscore);
 	return 0;
 
 remove_cpuhp:
 	cpuhp_remove_state(vhm_cpuhp_state);
 unregister_emergency:
-	cpu_emergency_unregister_virt_callback(vhm_emergency_disable);
+	vhm_emergency_unregister(vhm_emergency_disable);
 	vhm_ops->teardown();
 	return r;
 }
 
 void vhm_virt_exit(void)
 {
-	unregister_syscore_ops(&vhm_syscore_ops);
+	vhm_unregister_syscore(&vhm_syscore);
 	unregister_reboot_notifier(&vhm_reboot_nb);
 	/* Turns virtualization off on every online CPU. */
 	cpuhp_remove_state(vhm_cpuhp_state);
-	cpu_emergency_unregister_virt_callback(vhm_emergency_disable);
+	vhm_emergency_unregister(vhm_emergency_disable);
 	vhm_ops->teardown();
 }

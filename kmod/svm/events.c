@@ -330,7 +330,7 @@ void svm_complete_events(struct svm_vcpu *svm)
 	svm_end_single_step(svm);
 	svm_keep_shadow(svm);
 	svm_irq_taken(svm);
-	if (ctl->exit_code == (u32)SVM_EXIT_ERR) {
+	if ((u32)vhm_vmcb_exit_code(ctl) == (u32)SVM_EXIT_ERR) {
 		if (ev->injected)
 			svm_put_back(svm, ev->injected, ev->injected_err);
 	} else if (ctl->exit_int_info & SVM_EXITINTINFO_VALID) {

@@ -38,7 +38,8 @@ static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
 	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
 
-	return vhm_exit_internal_error(vcpu, suberror, vmcb->control.exit_code,
+	return vhm_exit_internal_error(vcpu, suberror,
+				       vhm_vmcb_exit_code(&vmcb->control),
 				       vmcb->control.exit_info_1,
 				       vmcb->control.exit_info_2,
 				       vmcb->save.rip);
@@ -304,11 +305,12 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 static int svm_handle_exit(struct vhm_vcpu *vcpu)
 {
 	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
-	u64 code = ctl->exit_code | ((u64)ctl->exit_code_hi << 32);
+	u64 code = vhm_vmcb_exit_code(ctl);
 
 	/* An event cut short by the exit is pending again. */
 	svm_complete_events(to_svm(vcpu));
-	if (ctl->exit_code == (u32)SVM_EXIT_ERR)
+	/* VMEXIT_INVALID (-1); some implementations write only 32 bits. */
+	if ((u32)code == (u32)SVM_EXIT_ERR)
 		return svm_handle_entry_failure(vcpu);
 	if (code == SVM_EXIT_NPF)
 		return svm_handle_npf(vcpu);

@@ -12,6 +12,7 @@
 #include <asm/msr-index.h>
 #include <asm/processor-flags.h>
 
+#include "compat.h"
 #include "svm.h"
 #include "vhm.h"
 
@@ -54,7 +55,7 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 	vmcb->control.iopm_base_pa = svm_iopm_pa();
 	vmcb->control.msrpm_base_pa = svm_msrpm_pa();
 	vmcb->control.int_ctl = V_INTR_MASKING_MASK;
-	vmcb->control.nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	vhm_vmcb_misc_ctl(&vmcb->control) = VHM_VMCB_NP_ENABLE;
 	vmcb->control.nested_cr3 = vhm_mmu_root_pa(vcpu->vm);
 }
 

@@ -13,12 +13,12 @@
 #include <asm/nospec-branch.h>
 
 #define GPR(n)	((n) * 8)
-#define RCX	1
-#define RDX	2
-#define RBX	3
-#define RBP	5
-#define RSI	6
-#define RDI	7
+#define G_RCX	1
+#define G_RDX	2
+#define G_RBX	3
+#define G_RBP	5
+#define G_RSI	6
+#define G_RDI	7
 
 	.text
 SYM_FUNC_START(svm_vmrun)
@@ -39,11 +39,11 @@ SYM_FUNC_START(svm_vmrun)
 	vmload	%rax
 
 	mov	8(%rsp), %rax
-	mov	GPR(RCX)(%rax), %rcx
-	mov	GPR(RDX)(%rax), %rdx
-	mov	GPR(RBX)(%rax), %rbx
-	mov	GPR(RBP)(%rax), %rbp
-	mov	GPR(RDI)(%rax), %rdi
+	mov	GPR(G_RCX)(%rax), %rcx
+	mov	GPR(G_RDX)(%rax), %rdx
+	mov	GPR(G_RBX)(%rax), %rbx
+	mov	GPR(G_RBP)(%rax), %rbp
+	mov	GPR(G_RDI)(%rax), %rdi
 	mov	GPR(8)(%rax), %r8
 	mov	GPR(9)(%rax), %r9
 	mov	GPR(10)(%rax), %r10
@@ -52,7 +52,7 @@ SYM_FUNC_START(svm_vmrun)
 	mov	GPR(13)(%rax), %r13
 	mov	GPR(14)(%rax), %r14
 	mov	GPR(15)(%rax), %r15
-	mov	GPR(RSI)(%rax), %rsi
+	mov	GPR(G_RSI)(%rax), %rsi
 
 	/*
 	 * With V_INTR_MASKING the host's IF at VMRUN decides whether physical
@@ -68,14 +68,14 @@ SYM_FUNC_START(svm_vmrun)
 	vmrun	%rax
 	cli
 
-	/* #VMEXIT: RAX and RSP are the host's again, the rest the guest's. */
+	/* #VMEXIT: G_RAX and RSP are the host's again, the rest the guest's. */
 	mov	8(%rsp), %rax
-	mov	%rcx, GPR(RCX)(%rax)
-	mov	%rdx, GPR(RDX)(%rax)
-	mov	%rbx, GPR(RBX)(%rax)
-	mov	%rbp, GPR(RBP)(%rax)
-	mov	%rsi, GPR(RSI)(%rax)
-	mov	%rdi, GPR(RDI)(%rax)
+	mov	%rcx, GPR(G_RCX)(%rax)
+	mov	%rdx, GPR(G_RDX)(%rax)
+	mov	%rbx, GPR(G_RBX)(%rax)
+	mov	%rbp, GPR(G_RBP)(%rax)
+	mov	%rsi, GPR(G_RSI)(%rax)
+	mov	%rdi, GPR(G_RDI)(%rax)
 	mov	%r8, GPR(8)(%rax)
 	mov	%r9, GPR(9)(%rax)
 	mov	%r10, GPR(10)(%rax)

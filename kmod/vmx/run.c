@@ -646,7 +646,7 @@ static void vmx_save_host(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 	savesegment(gs, h->gs);
 	store_ldt(h->ldt);
 	native_store_gdt(&h->gdt);
-	if (static_cpu_has(X86_FEATURE_FSGSBASE))
+	if (cpu_feature_enabled(X86_FEATURE_FSGSBASE))
 		h->fs_base = rdfsbase();
 	else
 		vhm_rdmsr(MSR_FS_BASE, h->fs_base);

@@ -16,13 +16,13 @@
 #include <asm/nospec-branch.h>
 
 #define GPR(n)	((n) * 8)
-#define RAX	0
-#define RCX	1
-#define RDX	2
-#define RBX	3
-#define RBP	5
-#define RSI	6
-#define RDI	7
+#define G_RAX	0
+#define G_RCX	1
+#define G_RDX	2
+#define G_RBX	3
+#define G_RBP	5
+#define G_RSI	6
+#define G_RDI	7
 #define VMCS_HOST_RSP	0x6c14
 
 	.text
@@ -41,12 +41,12 @@ SYM_FUNC_START(vmx_vmenter)
 	/* The flags of this test survive the loads below. */
 	test	%sil, %sil
 	mov	%rdi, %rax
-	mov	GPR(RCX)(%rax), %rcx
-	mov	GPR(RDX)(%rax), %rdx
-	mov	GPR(RBX)(%rax), %rbx
-	mov	GPR(RBP)(%rax), %rbp
-	mov	GPR(RSI)(%rax), %rsi
-	mov	GPR(RDI)(%rax), %rdi
+	mov	GPR(G_RCX)(%rax), %rcx
+	mov	GPR(G_RDX)(%rax), %rdx
+	mov	GPR(G_RBX)(%rax), %rbx
+	mov	GPR(G_RBP)(%rax), %rbp
+	mov	GPR(G_RSI)(%rax), %rsi
+	mov	GPR(G_RDI)(%rax), %rdi
 	mov	GPR(8)(%rax), %r8
 	mov	GPR(9)(%rax), %r9
 	mov	GPR(10)(%rax), %r10
@@ -55,7 +55,7 @@ SYM_FUNC_START(vmx_vmenter)
 	mov	GPR(13)(%rax), %r13
 	mov	GPR(14)(%rax), %r14
 	mov	GPR(15)(%rax), %r15
-	mov	GPR(RAX)(%rax), %rax
+	mov	GPR(G_RAX)(%rax), %rax
 	jnz	1f
 	vmlaunch
 	jmp	vmx_vmexit
@@ -67,12 +67,12 @@ SYM_INNER_LABEL(vmx_vmexit, SYM_L_GLOBAL)
 	/* RSP is HOST_RSP again; the GPRs are the guest's. Flags: see above. */
 	push	%rax
 	mov	8(%rsp), %rax
-	mov	%rcx, GPR(RCX)(%rax)
-	mov	%rdx, GPR(RDX)(%rax)
-	mov	%rbx, GPR(RBX)(%rax)
-	mov	%rbp, GPR(RBP)(%rax)
-	mov	%rsi, GPR(RSI)(%rax)
-	mov	%rdi, GPR(RDI)(%rax)
+	mov	%rcx, GPR(G_RCX)(%rax)
+	mov	%rdx, GPR(G_RDX)(%rax)
+	mov	%rbx, GPR(G_RBX)(%rax)
+	mov	%rbp, GPR(G_RBP)(%rax)
+	mov	%rsi, GPR(G_RSI)(%rax)
+	mov	%rdi, GPR(G_RDI)(%rax)
 	mov	%r8, GPR(8)(%rax)
 	mov	%r9, GPR(9)(%rax)
 	mov	%r10, GPR(10)(%rax)
@@ -81,7 +81,7 @@ SYM_INNER_LABEL(vmx_vmexit, SYM_L_GLOBAL)
 	mov	%r13, GPR(13)(%rax)
 	mov	%r14, GPR(14)(%rax)
 	mov	%r15, GPR(15)(%rax)
-	popq	GPR(RAX)(%rax)
+	popq	GPR(G_RAX)(%rax)
 	setbe	%al
 	movzbl	%al, %eax
 

@@ -28,9 +28,21 @@ need_pkgs() {
 	} || die "apt-get install ${want[*]} failed"
 }
 
-# A private apt state holding bookworm and bookworm-backports, so the system's
-# sources stay untouched.
+# A private apt state, so the system's sources stay untouched: bookworm and
+# bookworm-backports in $VHM_CACHE/apt (the default), or trixie and
+# trixie-backports in $VHM_CACHE/apt-trixie after "apt_use trixie". The two
+# are kept apart so that "the newest linux-image-amd64" of one distribution
+# never picks the other's kernel.
 APT_DIR=$VHM_CACHE/apt
+APT_DIST=bookworm
+apt_use() {
+	case $1 in
+	bookworm) APT_DIR=$VHM_CACHE/apt ;;
+	trixie) APT_DIR=$VHM_CACHE/apt-trixie ;;
+	*) die "apt_use: unknown distribution $1" ;;
+	esac
+	APT_DIST=$1
+}
 apt_private() {
 	local tool=$1
 	shift
@@ -43,15 +55,15 @@ apt_private() {
 
 apt_private_update() {
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
-	local stamp=$APT_DIR/updated
+	local stamp=$APT_DIR/updated d=$APT_DIST
 	if [ -f "$stamp" ] && [ -z "$(find "$stamp" -mmin +1440)" ]; then
 		return 0
 	fi
 	cat >"$APT_DIR/sources.list" <<SRC
-deb http://deb.debian.org/debian bookworm main
-deb http://deb.debian.org/debian bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-deb http://deb.debian.org/debian bookworm-backports main
+deb http://deb.debian.org/debian $d main
+deb http://deb.debian.org/debian $d-updates main
+deb http://deb.debian.org/debian-security $d-security main
+deb http://deb.debian.org/debian $d-backports main
 SRC
 	apt_private apt-get -q update >&2 || die "apt-get update (private state) failed"
 	touch "$stamp"
@@ -73,4 +85,28 @@ need_build_deps() {
 		/usr/include/linux/kvm.h:linux-libc-dev \
 		/usr/lib/x86_64-linux-gnu/libc.a:libc6-dev \
 		/usr/lib/x86_64-linux-gnu/libelf.so.1:libelf1
+}
+
+# The trixie build root: a minimal Debian 13 with its gcc-14, where modules
+# for trixie's kernels are built (their headers' modpost and objtool need
+# trixie's glibc, and Debian builds them with gcc-14). Created once with
+# debootstrap and cached outside the checkout; headers packages are unpacked
+# into it by fetch-kernel. Prints its path.
+TRIXIE_ROOT=$VHM_CACHE/roots/trixie
+need_trixie_root() {
+	if [ -f "$TRIXIE_ROOT/.vhm-ready" ]; then
+		echo "$TRIXIE_ROOT"
+		return 0
+	fi
+	[ "$(id -u)" -eq 0 ] || die "creating the trixie build root needs root"
+	need_pkgs debootstrap:debootstrap
+	log "creating the trixie build root in $TRIXIE_ROOT (debootstrap)"
+	rm -rf "$TRIXIE_ROOT"
+	mkdir -p "$(dirname "$TRIXIE_ROOT")"
+	debootstrap --variant=minbase \
+		--include=gcc-14,make,libc6-dev,libelf-dev,bc,flex,bison,xz-utils,kmod,pahole,binutils \
+		trixie "$TRIXIE_ROOT" http://deb.debian.org/debian >&2 ||
+		die "debootstrap of trixie failed (see $TRIXIE_ROOT/debootstrap/debootstrap.log)"
+	touch "$TRIXIE_ROOT/.vhm-ready"
+	echo "$TRIXIE_ROOT"
 }
