@@ -895,12 +895,21 @@ TEST_F(mem, swap_through_zram_in_cgroup)
  * any slot: a guest that reads it read a page the host freed.
  */
 #define RACE_PAGES	16
-#define RACE_ROUNDS	300
+#define RACE_ROUNDS	race_rounds()	/* 300; VHM_TEST_RACE_ROUNDS */
 #define RACE_SPRAY	(4 * RACE_PAGES)
 #define RACE_GOOD	0x600d600d600d600dull
 #define RACE_POISON	0xdeadbeefbaadf00dull
 
 static uint64_t race_stop, race_passes, race_poison, race_last;
+
+/* The Bochs test host asks for fewer rounds (tools/testhost/run). */
+static int race_rounds(void)
+{
+	const char *e = getenv("VHM_TEST_RACE_ROUNDS");
+	int n = e ? atoi(e) : 0;
+
+	return n >= 10 && n <= 10000 ? n : 300;
+}
 
 /* The guest's side of the globals the host changes or watches. */
 #define RACE_V(var)	(*(volatile uint64_t *)&(var))
@@ -1087,21 +1096,31 @@ TEST(slot_change_never_leaves_freed_pages_to_the_guest)
  * through a PML4 entry the host adds: 1 GiB pages over 512 GiB .. 1 TiB.
  */
 #define SPARSE_GPA	(512ull << 30)
-#define SPARSE_SIZE	(16ull << 30)
+#define SPARSE_SIZE	sparse_size()	/* 16 GiB; VHM_TEST_SPARSE_GIB */
 #define SPARSE_STEP	SIZE_2M
 #define SPARSE_TOUCHES	(SPARSE_SIZE / SPARSE_STEP)
+
+/* The Bochs test host asks for a smaller range (tools/testhost/run). */
+static uint64_t sparse_size(void)
+{
+	const char *e = getenv("VHM_TEST_SPARSE_GIB");
+	int gib = e ? atoi(e) : 0;
+
+	return (uint64_t)(gib >= 1 && gib <= 64 ? gib : 16) << 30;
+}
 #define SPARSE_PDPT	0x10a000ull	/* free: after GUEST_PD's 4 pages */
 #define PTE_P_RW	3ull
 #define PTE_PS_1G	(1ull << 7)
 
-static void guest_sparse_touch(void)
+/* n: the touches (the guest cannot read the host's environment). */
+static void guest_sparse_touch(uint64_t n)
 {
 	uint64_t i;
 
 	for (;;) {
-		for (i = 0; i < SPARSE_TOUCHES; i++)
+		for (i = 0; i < n; i++)
 			guest_writeq(SPARSE_GPA + i * SPARSE_STEP, i + 1);
-		GUEST_SYNC(SPARSE_TOUCHES);
+		GUEST_SYNC(n);
 	}
 }
 
@@ -1164,7 +1183,8 @@ TEST(huge_sparse_mapping_torn_down_without_stalls)
 	ASSERT_NE(NULL, ram);
 	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
 				  ram));
-	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_sparse_touch, 0));
+	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_sparse_touch,
+					   SPARSE_TOUCHES));
 	sparse_fill(_metadata, &vcpu, vm.fd);
 	t0 = now();
 	ASSERT_EQ(0, munmap(ram, SPARSE_SIZE));
@@ -1193,7 +1213,8 @@ TEST(huge_sparse_mapping_torn_down_without_stalls)
 	munmap(ram, SPARSE_SIZE);
 	close(sys);
 	TH_LOG("%llu pages torn down: munmap %.2f s, slot deletion %.2f s, VM destruction %.2f s",
-	       SPARSE_TOUCHES, t_munmap, t_delete, t_destroy);
+	       (unsigned long long)SPARSE_TOUCHES, t_munmap, t_delete,
+	       t_destroy);
 }
 
 TEST_HARNESS_MAIN
