@@ -24,8 +24,14 @@
 #define LAPIC_ICR_LOGICAL	(1u << 11)
 #define LAPIC_ICR_MODE(icr)	(((icr) >> 8) & 7)
 #define LAPIC_X2_SELF_IPI	0x3f0	/* x2APIC only */
-/* A periodic timer fires at most this often (ns): the host's protection. */
-#define LAPIC_MIN_PERIOD_NS	10000
+/*
+ * A periodic timer fires at most this often (ns): the host's protection.
+ * Each expiry is a hard interrupt on the host; at 10 us (the old limit) a
+ * hostile VMM's timers stalled an emulated test host's CPU (the fuzzer
+ * found it). 200 us is KVM's default minimum too, and 5000 Hz more than
+ * any guest's periodic tick needs.
+ */
+#define LAPIC_MIN_PERIOD_NS	200000
 
 /* Delivery modes (ICR bits 8-10, IOAPIC redirection entries). */
 enum lapic_dm {
