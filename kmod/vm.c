@@ -74,20 +74,27 @@ static const struct file_operations vhm_vm_fops = {
 	.llseek = noop_llseek,
 };
 
+/*
+ * The VM, or an ERR_PTR: -ENOMEM, or -EINTR when a signal is pending while
+ * the MMU notifier is registered (the kernel's mm_take_all_locks() gives
+ * up then; the VMM calls VHM_CREATE_VM again).
+ */
 static struct vhm_vm *vhm_vm_alloc(void)
 {
 	struct vhm_vm *vm = kvzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	int r;
 
 	if (!vm)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	refcount_set(&vm->refs, 1);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);
 	vm->mm = current->mm;
 	mmgrab(vm->mm);
-	if (vhm_mmu_init(vm)) {
+	r = vhm_mmu_init(vm);
+	if (r) {
 		vhm_vm_put(vm);
-		return NULL;
+		return ERR_PTR(r);
 	}
 	return vm;
 }
@@ -101,8 +108,8 @@ long vhm_create_vm(unsigned long arg)
 	if (arg)
 		return -EINVAL;
 	vm = vhm_vm_alloc();
-	if (!vm)
-		return -ENOMEM;
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	r = vhm_limit_vm_charge(vm);
 	if (r)
 		goto put_vm;
