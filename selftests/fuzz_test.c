@@ -191,7 +191,8 @@ static const struct ioc iocs[I_NR] = {
 	[I_API] = { "GET_API_VERSION", VHM_GET_API_VERSION, SYS, E(EINVAL) },
 	[I_CHECK_EXT] = { "CHECK_EXTENSION", VHM_CHECK_EXTENSION, SYS, 0 },
 	[I_CREATE_VM] = { "CREATE_VM", VHM_CREATE_VM, SYS,
-			  E(EINVAL) | E(ENOMEM) | E(EMFILE) | E(ENOSPC) },
+			  E(EINVAL) | E(ENOMEM) | E(EMFILE) | E(ENOSPC) |
+			  E(EINTR) },
 	[I_MMAP_SIZE] = { "GET_VCPU_MMAP_SIZE", VHM_GET_VCPU_MMAP_SIZE, SYS, E(EINVAL) },
 	/* EINVAL: non-zero flags (the rule for every struct). */
 	[I_SUPP_CPUID] = { "GET_SUPPORTED_CPUID", VHM_GET_SUPPORTED_CPUID, SYS,
@@ -560,7 +561,8 @@ static void op_sys(struct fuzz *f)
 			f->vm[i].fd = ret;
 			f->vm[i].lapic = 0;
 			f->vm[i].orphan = 0;
-		} else if (!arg) {
+		} else if (!arg && err != EINTR) {
+			/* EINTR: the timer signal came (docs/API.md). */
 			sigset_t set, old;
 			long again;
 
