@@ -26,10 +26,9 @@
 #define LAPIC_X2_SELF_IPI	0x3f0	/* x2APIC only */
 /*
  * A periodic timer fires at most this often (ns): the host's protection.
- * Each expiry is a hard interrupt on the host; at 10 us (the old limit) a
- * hostile VMM's timers stalled an emulated test host's CPU (the fuzzer
- * found it). 200 us is KVM's default minimum too, and 5000 Hz more than
- * any guest's periodic tick needs.
+ * Each expiry is a hard interrupt on the host, whether the vCPU runs or
+ * not; 200 us (5000 Hz, more than any guest's periodic tick needs) is
+ * KVM's default minimum too. It was 10 us.
  */
 #define LAPIC_MIN_PERIOD_NS	200000
 
