@@ -754,7 +754,10 @@ static void log_counters(struct __test_metadata *_metadata, const char *what,
 
 /*
  * after vs base: counters that grew (or, for the free ones, shrank) by more
- * than the tolerance fail. Returns how many did.
+ * than the tolerance fail. Returns how many did. MemFree alone is shown,
+ * never judged: pages move between the buddy lists and the per-CPU lists
+ * without being used (25 MiB either way in the test hosts); free+pcp, the
+ * two together, is the free-memory check.
  */
 static int compare(struct __test_metadata *_metadata, const char *what,
 		   const struct counters *base, const struct counters *after,
@@ -765,7 +768,7 @@ static int compare(struct __test_metadata *_metadata, const char *what,
 	for (i = 0; i < NR_COUNTERS; i++) {
 		long long d = after->v[i] - base->v[i];
 		long long leak = (i == C_MEMFREE || i == C_FREE_PCP) ? -d : d;
-		bool over = leak > tol[i];
+		bool over = i != C_MEMFREE && leak > tol[i];
 
 		TH_LOG("%s %-22s baseline %9lld  after %9lld  delta %+7lld  tolerance %lld%s",
 		       what, counter_name[i], base->v[i], after->v[i], d,
