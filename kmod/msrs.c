@@ -22,13 +22,16 @@
  * WRMSR to EFER (Intel SDM vol. 3A 2.2.1, 9.8.5; AMD APM vol. 2 3.1.7,
  * 14.6): reserved bits and, while paging is on, a change of LME are #GP;
  * LMA is set by the CPU when paging turns on in long mode, so the guest's
- * write keeps the current LMA. VHM_SET_MSRS may set any valid value.
+ * write keeps the current LMA. VHM_SET_MSRS may set LMA too, but only as
+ * CR0 and CR4 make it (vhm_long_mode_consistent()), as VHM_SET_SREGS.
  */
-int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host)
+int vhm_efer_update(u64 old, u64 *efer, u64 cr0, u64 cr4, bool host)
 {
 	u64 v = *efer;
 
 	if (v & ~VHM_EFER_VALID)
+		return -EINVAL;
+	if (host && !vhm_long_mode_consistent(cr0, cr4, v))
 		return -EINVAL;
 	if (!host) {
 		v = (v & ~EFER_LMA) | (old & EFER_LMA);

@@ -42,6 +42,21 @@ static int vhm_check_segments(const struct vhm_sregs *s)
 	return 0;
 }
 
+/*
+ * Long mode is active exactly when enabled with paging on, and needs PAE:
+ * the one rule for VHM_SET_SREGS and a VMM's write of EFER. No CPU is in
+ * another combination, and an emulator given one (QEMU with EFER.LMA and
+ * paging off) ran the guest's 64-bit code from unpaged addresses without
+ * ever exiting, which stalled a test host CPU (found by the fuzzer).
+ */
+bool vhm_long_mode_consistent(u64 cr0, u64 cr4, u64 efer)
+{
+	bool lma = efer & EFER_LMA;
+
+	return lma == ((cr0 & X86_CR0_PG) && (efer & EFER_LME)) &&
+	       (!lma || (cr4 & X86_CR4_PAE));
+}
+
 static int vhm_check_control(const struct vhm_sregs *s)
 {
 	bool paging = s->cr0 & X86_CR0_PG;
@@ -54,9 +69,7 @@ static int vhm_check_control(const struct vhm_sregs *s)
 	if ((paging && !(s->cr0 & X86_CR0_PE)) ||
 	    ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)))
 		return -EINVAL;
-	/* Long mode is active exactly when enabled with paging on, and needs PAE. */
-	if (lma != (paging && (s->efer & EFER_LME)) ||
-	    (lma && !(s->cr4 & X86_CR4_PAE)))
+	if (!vhm_long_mode_consistent(s->cr0, s->cr4, s->efer))
 		return -EINVAL;
 	if ((s->cr4 & X86_CR4_PCIDE) && !lma)
 		return -EINVAL;

@@ -130,7 +130,7 @@ long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
  * value the vendor stores (LMA the CPU's own unless host), or -EINVAL for a
  * value the architecture refuses, #GP for the guest.
  */
-int vhm_efer_update(u64 old, u64 *efer, u64 cr0, bool host);
+int vhm_efer_update(u64 old, u64 *efer, u64 cr0, u64 cr4, bool host);
 /* A PAT value the CPU accepts (both vendors refuse the same ones). */
 bool vhm_pat_valid(u64 pat);
 
@@ -220,6 +220,7 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp);
 
 /* sregs.c: architectural validity of special registers */
 int vhm_check_sregs(const struct vhm_sregs *sregs);
+bool vhm_long_mode_consistent(u64 cr0, u64 cr4, u64 efer);
 
 /* limits.c: what one user may hold */
 int vhm_limit_vm_charge(struct vhm_vm *vm);

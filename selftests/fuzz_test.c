@@ -933,6 +933,27 @@ static void rnd_segment(struct rng *r, struct vhm_segment *s, int code, int mode
 		s->attrib ^= 1u << below(r, 13);
 }
 
+/*
+ * QEMU TCG, the AMD test host, restores the host's CR0 at #VMEXIT before
+ * its CR4 and refuses paging while the guest's EFER.LME is set without
+ * CR4.PAE: the test host CPU then runs on with paging off and hangs. That
+ * guest state is valid (vm_test's real_mode_with_efer_lme runs it where
+ * the emulator allows), so on TCG the fuzzer does not produce it: no LME
+ * without PAE in SET_SREGS, no LME without LMA (which needs PAE) in
+ * SET_MSRS. docs/TESTING.md, "Fuzzing".
+ */
+#define EFER_LME	(1ull << 8)
+#define EFER_LMA	(1ull << 10)
+
+static bool tcg_lme_hazard(uint64_t efer, uint64_t cr4)
+{
+	static int tcg = -1;
+
+	if (tcg < 0)
+		tcg = host_is_qemu_tcg();
+	return tcg && (efer & EFER_LME) && !(cr4 & 0x20);
+}
+
 /* sregs in one of: real, protected flat, 32-bit paging, PAE, long mode. */
 static void rnd_sregs(struct fuzz *f, struct vhm_sregs *s)
 {
@@ -1007,6 +1028,8 @@ static void rnd_sregs(struct fuzz *f, struct vhm_sregs *s)
 			flip_bits(r, s, sizeof(*s));
 		}
 	}
+	if (tcg_lme_hazard(s->efer, s->cr4))
+		s->efer &= ~EFER_LME;
 }
 
 static void run_handle_exit(struct rng *r, struct fvcpu *c)
@@ -1116,6 +1139,10 @@ static void op_vcpu_struct(struct fuzz *f, struct fvcpu *c, int idx)
 		for (i = 0; i < m->nmsrs; i++) {
 			m->entries[i].index = chance(r, 90) ? msr_idx[below(r, ARRAY_SIZE(msr_idx))] : rnd(r);
 			m->entries[i].data = chance(r, 50) ? below(r, 8) : rnd_val(r);
+			if (m->entries[i].index == 0xc0000080 &&
+			    tcg_lme_hazard(m->entries[i].data,
+					   m->entries[i].data & EFER_LMA ? 0x20 : 0))
+				m->entries[i].data &= ~EFER_LME;
 		}
 		size = 8 + m->nmsrs * sizeof(m->entries[0]);
 		if (idx == I_SET_MSRS)

@@ -392,6 +392,31 @@ static int write_text(const char *path, const char *s)
 	return n < 0 ? -errno : 0;
 }
 
+/*
+ * A kernel stack on one line, innermost first ("a+0x1/0x2 < b+0x3/0x4"), so
+ * a CI log that keeps only a window around the failure still shows it.
+ */
+static void one_line_stack(char *buf)
+{
+	char *in = buf, *out = buf, *p;
+
+	while ((p = strstr(in, "] "))) {
+		char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p - 2) : strlen(p + 2);
+
+		if (out != buf) {
+			memcpy(out, " < ", 3);
+			out += 3;
+		}
+		memmove(out, p + 2, len);
+		out += len;
+		if (!end)
+			break;
+		in = end + 1;
+	}
+	*out = 0;
+}
+
 /* The kernel stacks of a VMM that did not die: every thread's. */
 static void log_stuck(struct __test_metadata *_metadata, pid_t pid)
 {
@@ -412,11 +437,14 @@ static void log_stuck(struct __test_metadata *_metadata, pid_t pid)
 			TH_LOG("stuck VMM thread %s: %.200s", d->d_name, buf);
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/stack", pid,
 			 d->d_name);
-		if (!read_text(path, buf, sizeof(buf)))
-			TH_LOG("kernel stack of %s:\n%s", d->d_name, buf);
+		if (!read_text(path, buf, sizeof(buf))) {
+			one_line_stack(buf);
+			TH_LOG("kernel stack of %s: %s", d->d_name, buf);
+		}
 	}
 	closedir(dir);
 }
+
 
 struct storm_stats {
 	int kills;
@@ -439,6 +467,34 @@ struct child {
 	enum phase ph;
 	bool early;
 };
+
+/*
+ * After a VMM outlived REAP_LIMIT_MS: slow or really stuck? Wait up to
+ * LATE_LIMIT_MS more, showing the stacks again halfway (still the same
+ * place, or moving), and say when it died. It stays a failure either way.
+ */
+#define LATE_LIMIT_MS	60000
+
+static void late_reap(struct __test_metadata *_metadata, pid_t pid)
+{
+	double t0 = now_ms();
+	bool shown = false;
+	int status;
+
+	while (now_ms() - t0 < LATE_LIMIT_MS) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			TH_LOG("... it died %.1f s later", (now_ms() - t0) / 1000);
+			return;
+		}
+		if (!shown && now_ms() - t0 > LATE_LIMIT_MS / 2) {
+			log_stuck(_metadata, pid);
+			shown = true;
+		}
+		usleep(10000);
+	}
+	TH_LOG("... and was still alive %d s later", LATE_LIMIT_MS / 1000);
+	log_stuck(_metadata, pid);
+}
 
 /*
  * n children, wave at a time, in cgroup (its cgroup.procs) or not; the first
@@ -514,6 +570,7 @@ static bool storm(struct __test_metadata *_metadata, int n, int wave,
 				       c[i].idx, phase_name[c[i].ph], r->ready,
 				       REAP_LIMIT_MS);
 				log_stuck(_metadata, c[i].pid);
+				late_reap(_metadata, c[i].pid);
 				continue;
 			}
 			if (t > st->reap_max_ms[c[i].ph])

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -701,6 +702,71 @@ TEST_F(vm, msrs_in_and_out)
 	EXPECT_EQ(-EINVAL, msrs(&self->vcpu, VHM_GET_MSRS, &l, VHM_MAX_MSR_ENTRIES + 1));
 	EXPECT_EQ(-1, ioctl(self->vcpu.fd, VHM_GET_MSRS, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/*
+ * A VMM's EFER follows CR0 and CR4 as VHM_SET_SREGS does: LMA exactly when
+ * LME is set with paging on, and only with PAE. The fuzzer set LME|LMA with
+ * paging off; QEMU then ran the guest's code from unpaged 64-bit addresses
+ * without ever exiting and a test host CPU stalled.
+ */
+TEST_F(vm, vmm_efer_follows_cr0_and_cr4)
+{
+	const uint64_t lme = 1ull << 8, lma = 1ull << 10;
+	struct msr_list l = { 0 };
+	struct vhm_sregs s;
+
+	RETURN_IF_SKIPPED();
+	l.e[0].index = 0xc0000080;	/* EFER, paging off at reset */
+	l.e[0].data = lme | lma;
+	EXPECT_EQ(0, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].data = lma;
+	EXPECT_EQ(0, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].data = lme;
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	s.cr0 = 0x80000011;		/* PG | ET | PE */
+	s.cr4 = 0x20;			/* PAE */
+	s.efer = lme | lma;
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	l.e[0].data = lme;		/* long mode on, LMA cleared */
+	EXPECT_EQ(0, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].data = 0;		/* PAE paging, out of long mode */
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].data = lme | lma | (1ull << 11);	/* back, NX too */
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
+	l.e[0].data = 0;
+	EXPECT_EQ(1, msrs(&self->vcpu, VHM_GET_MSRS, &l, 1));
+	EXPECT_EQ(lme | lma | (1ull << 11), l.e[0].data);
+}
+
+/*
+ * Real mode with EFER.LME set, a state every CPU allows (firmware passes
+ * through it on the way to long mode), runs and exits as any other.
+ */
+TEST_F(vm, real_mode_with_efer_lme)
+{
+	static const unsigned char code[] = {
+		0xb0, 0x5a,		/* mov $0x5a, %al */
+		0xe6, 0x10,		/* out %al, $0x10 */
+		0xf4,			/* hlt */
+	};
+	struct vhm_sregs s;
+
+	RETURN_IF_SKIPPED();
+	if (host_is_qemu_tcg() && !getenv("VHM_TEST_TCG_LME"))
+		SKIP(return, "QEMU TCG restores the host's CR0 before its CR4 at #VMEXIT and keeps paging off while the guest's EFER.LME is set without CR4.PAE: the test host would hang (docs/TESTING.md)");
+	LOAD(code);
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	s.efer = 1ull << 8;
+	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 1);
+	EXPECT_EQ(0x5a, *(uint8_t *)vhm_io_data(&self->vcpu));
+	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
+	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	EXPECT_EQ(1ull << 8, s.efer);
 }
 
 /* The guest's RDMSR/WRMSR; an MSR vhm lacks raises #GP in the guest. */

@@ -71,7 +71,8 @@ static int svm_set_efer(struct svm_vcpu *svm, u64 data, bool host)
 	struct vmcb_save_area *save = &svm->vmcb->save;
 	int r;
 
-	r = vhm_efer_update(save->efer & ~EFER_SVME, &data, save->cr0, host);
+	r = vhm_efer_update(save->efer & ~EFER_SVME, &data, save->cr0,
+			    save->cr4, host);
 	if (r)
 		return r;
 	save->efer = data | EFER_SVME;

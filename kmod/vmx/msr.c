@@ -144,7 +144,7 @@ static int vmx_set_efer_msr(struct vmx_vcpu *vmx, u64 data, bool host)
 	int r;
 
 	r = vhm_efer_update(vmx_read(vmx, GUEST_IA32_EFER), &data,
-			    vmx_guest_cr0(vmx), host);
+			    vmx_guest_cr0(vmx), vmx_guest_cr4(vmx), host);
 	if (r)
 		return r;
 	vmx_set_efer(vmx, data);

@@ -30,6 +30,8 @@ enum vhm_vendor { VENDOR_NONE, VENDOR_AMD, VENDOR_INTEL };
 enum vhm_vendor host_vendor(void);
 /* "kvm_amd" or "kvm_intel". */
 const char *kvm_vendor_module(void);
+/* The test host is QEMU's TCG emulator (the AMD one): CPUID's signature. */
+bool host_is_qemu_tcg(void);
 /* The path of vhm.ko: $VHM_MODULE, else /lib/modules/$(uname -r)/extra/vhm.ko. */
 const char *vhm_module_path(void);
 
