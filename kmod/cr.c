@@ -10,6 +10,7 @@
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -90,7 +91,7 @@ int vhm_fetch_mov_cr(struct vhm_vcpu *vcpu, struct vhm_mov_cr *m,
 	struct vhm_sregs s;
 	unsigned int n;
 
-	vhm_ops->get_regs(vcpu, r);
+	vhm_get_regs(vcpu, r);
 	vhm_ops->get_sregs(vcpu, &s);
 	*mode = vhm_guest_mode(&s, r);
 	n = vhm_fetch_insn(vcpu, &s, r, bytes, sizeof(bytes));

@@ -13,6 +13,7 @@
 #include <linux/uaccess.h>
 #include <asm/processor-flags.h>
 
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -92,7 +93,7 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 	if (e != VHM_EMUL_DONE)
 		return e;
 	r.rip += m.len;
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 	return VHM_EMUL_DONE;
 }
 

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * VHM_GET_VCPU_EVENTS and VHM_SET_VCPU_EVENTS: events not yet delivered to
- * the guest and what blocks them. The architectural rules live here; the
- * vendor keeps and injects the state (vendor.h).
+ * Events not yet delivered to the guest: the queue both vendors inject
+ * from (struct vhm_event_queue), VHM_GET_VCPU_EVENTS and
+ * VHM_SET_VCPU_EVENTS with their architectural rules. What blocks an event
+ * (NMI masking, the interrupt shadow) is the vendor's state (vendor.h).
  */
 #include <linux/bits.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <asm/trapnr.h>
 
+#include <asm/processor-flags.h>
+
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -53,12 +57,79 @@ static int vhm_check_vcpu_events(const struct vhm_vcpu_events *ev)
 	return vhm_check_exception(ev);
 }
 
+/* Raise the exception at the next entry (replacing one not delivered). */
+void vhm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err)
+{
+	struct vhm_event_queue *q = &vcpu->events;
+
+	q->flags &= ~VHM_EVENT_ERROR_CODE;
+	q->flags |= VHM_EVENT_EXCEPTION | (has_err ? VHM_EVENT_ERROR_CODE : 0);
+	q->exception_vector = vector;
+	q->error_code = has_err ? err : 0;
+}
+
+void vhm_queue_nmi(struct vhm_vcpu *vcpu)
+{
+	vcpu->events.flags |= VHM_EVENT_NMI_PENDING;
+}
+
+void vhm_queue_interrupt(struct vhm_vcpu *vcpu, u8 vector)
+{
+	vcpu->events.flags |= VHM_EVENT_INTERRUPT;
+	vcpu->events.interrupt_vector = vector;
+}
+
+/* The vendor injected the pending exception (or interrupt). */
+void vhm_dequeue_exception(struct vhm_vcpu *vcpu)
+{
+	struct vhm_event_queue *q = &vcpu->events;
+
+	q->flags &= ~(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE);
+	q->exception_vector = 0;
+	q->error_code = 0;
+}
+
+void vhm_dequeue_interrupt(struct vhm_vcpu *vcpu)
+{
+	vcpu->events.flags &= ~VHM_EVENT_INTERRUPT;
+	vcpu->events.interrupt_vector = 0;
+}
+
+/* Nothing pending, nothing blocked: RESET, INIT. */
+void vhm_events_reset(struct vhm_vcpu *vcpu)
+{
+	memset(&vcpu->events, 0, sizeof(vcpu->events));
+	vhm_ops->set_event_blocking(vcpu, 0);
+}
+
+/*
+ * A HLT just completed (its shadow, if any, is over): whether a pending
+ * event ends it at once. NMIs wait while masked, interrupts while IF is
+ * clear.
+ */
+bool vhm_event_wakes_hlt(struct vhm_vcpu *vcpu)
+{
+	u32 f = vcpu->events.flags;
+
+	if (f & VHM_EVENT_EXCEPTION)
+		return true;
+	if ((f & VHM_EVENT_NMI_PENDING) &&
+	    !(vhm_ops->get_event_blocking(vcpu) & VHM_EVENT_BLOCKING))
+		return true;
+	return (f & VHM_EVENT_INTERRUPT) && (vhm_rflags(vcpu) & X86_EFLAGS_IF);
+}
+
 long vhm_vcpu_get_events(struct vhm_vcpu *vcpu, void __user *argp)
 {
+	const struct vhm_event_queue *q = &vcpu->events;
 	struct vhm_vcpu_events ev;
 
 	memset(&ev, 0, sizeof(ev));
-	vhm_ops->get_events(vcpu, &ev);
+	ev.flags = q->flags | vhm_ops->get_event_blocking(vcpu);
+	ev.exception_vector = q->exception_vector;
+	ev.exception_error_code = q->error_code;
+	ev.interrupt_vector = q->interrupt_vector;
 	return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
 }
 
@@ -72,7 +143,11 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
 	r = vhm_check_vcpu_events(&ev);
 	if (r)
 		return r;
-	vhm_ops->set_events(vcpu, &ev);
+	vcpu->events.flags = ev.flags & VHM_EVENT_QUEUED;
+	vcpu->events.exception_vector = ev.exception_vector;
+	vcpu->events.error_code = ev.exception_error_code;
+	vcpu->events.interrupt_vector = ev.interrupt_vector;
+	vhm_ops->set_event_blocking(vcpu, ev.flags & VHM_EVENT_BLOCKING);
 	return 0;
 }
 
@@ -83,19 +158,13 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
  */
 void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error)
 {
-	struct vhm_vcpu_events ev;
 	struct vhm_sregs s;
 
-	memset(&ev, 0, sizeof(ev));
-	vhm_ops->get_events(vcpu, &ev);
-	if (ev.flags & VHM_EVENT_EXCEPTION)
+	if (vcpu->events.flags & VHM_EVENT_EXCEPTION)
 		return;
 	vhm_ops->get_sregs(vcpu, &s);
 	s.cr2 = gva;
 	if (vhm_ops->set_sregs(vcpu, &s))
 		return;
-	ev.flags |= VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE;
-	ev.exception_vector = X86_TRAP_PF;
-	ev.exception_error_code = error;
-	vhm_ops->set_events(vcpu, &ev);
+	vhm_queue_exception(vcpu, X86_TRAP_PF, true, error);
 }

@@ -4,7 +4,8 @@
  * these (as KVM maps SVM_EXIT_CPUID and EXIT_REASON_CPUID to one handler)
  * and pass the instruction's length; what differs between SVM and VMX is
  * reached through the mechanism operations of vendor.h (GPRs, skipping the
- * instruction, queueing an exception, the CPL, CR4). Each handler returns 1
+ * instruction, queueing an exception, the CPL, CR4); registers come from
+ * the register file (regs.h). Each handler returns 1
  * to enter the guest again or 0 with vcpu->run filled in for userspace;
  * vhm_complete_user_exit() finishes, before the next entry, what userspace
  * answered.
@@ -12,24 +13,17 @@
 #include <asm/processor-flags.h>
 #include <asm/trapnr.h>
 
+#include "lapic.h"
+#include "mmu.h"
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
-
-static u64 vhm_gpr(struct vhm_vcpu *vcpu, enum vhm_gpr reg)
-{
-	return vhm_ops->gpr_read(vcpu, reg);
-}
-
-static void vhm_set_gpr(struct vhm_vcpu *vcpu, enum vhm_gpr reg, u64 val)
-{
-	vhm_ops->gpr_write(vcpu, reg, val);
-}
 
 /* EDX:EAX, as RDMSR, WRMSR and XSETBV pass 64-bit values. */
 static u64 vhm_edx_eax(struct vhm_vcpu *vcpu)
 {
-	return (u32)vhm_gpr(vcpu, VHM_GPR_RAX) |
-	       vhm_gpr(vcpu, VHM_GPR_RDX) << 32;
+	return (u32)vhm_reg_read(vcpu, VHM_GPR_RAX) |
+	       vhm_reg_read(vcpu, VHM_GPR_RDX) << 32;
 }
 
 /*
@@ -53,14 +47,58 @@ int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 
 static int vhm_queue_gp(struct vhm_vcpu *vcpu)
 {
-	vhm_ops->queue_exception(vcpu, X86_TRAP_GP, true, 0);
+	vhm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
 	return 1;
 }
 
 static int vhm_queue_ud(struct vhm_vcpu *vcpu)
 {
-	vhm_ops->queue_exception(vcpu, X86_TRAP_UD, false, 0);
+	vhm_queue_exception(vcpu, X86_TRAP_UD, false, 0);
 	return 1;
+}
+
+/* What ends a HLT at once, before looking at what blocks it. */
+#define VHM_HLT_WAKERS	(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
+			 VHM_EVENT_NMI_PENDING)
+
+/*
+ * HLT. With the in-kernel APIC and interrupts enabled, the vCPU thread
+ * sleeps here until the APIC has an interrupt (a signal leaves RIP on the
+ * HLT); without, userspace sees VHM_EXIT_HLT unless an event is pending.
+ */
+int vhm_exit_hlt(struct vhm_vcpu *vcpu, unsigned int len)
+{
+	bool lapic = vcpu->lapic && (vhm_rflags(vcpu) & X86_EFLAGS_IF);
+
+	if (lapic && !(vcpu->events.flags & VHM_HLT_WAKERS) &&
+	    vhm_lapic_halt(vcpu))
+		return 1;
+	vhm_ops->skip_insn(vcpu, len);
+	if (lapic || vhm_event_wakes_hlt(vcpu))
+		return 1;
+	vcpu->run->exit_reason = VHM_EXIT_HLT;
+	return 0;
+}
+
+/*
+ * An instruction vhm emulated (MOV DR): done, or the exception it raises
+ * queued. False when it could not be emulated: the caller reports that
+ * with its exit's information.
+ */
+bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e)
+{
+	switch (e) {
+	case VHM_EMUL_DONE:
+		return true;
+	case VHM_EMUL_GP:
+		vhm_queue_gp(vcpu);
+		return true;
+	case VHM_EMUL_UD:
+		vhm_queue_ud(vcpu);
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* CPUID: answered from the vCPU's table (cpuid.c). */
@@ -68,12 +106,12 @@ int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len)
 {
 	u32 regs[4];
 
-	vhm_guest_cpuid(vcpu, vhm_gpr(vcpu, VHM_GPR_RAX),
-			vhm_gpr(vcpu, VHM_GPR_RCX), vhm_ops->cr4(vcpu), regs);
-	vhm_set_gpr(vcpu, VHM_GPR_RAX, regs[0]);
-	vhm_set_gpr(vcpu, VHM_GPR_RBX, regs[1]);
-	vhm_set_gpr(vcpu, VHM_GPR_RCX, regs[2]);
-	vhm_set_gpr(vcpu, VHM_GPR_RDX, regs[3]);
+	vhm_guest_cpuid(vcpu, vhm_reg_read(vcpu, VHM_GPR_RAX),
+			vhm_reg_read(vcpu, VHM_GPR_RCX), vhm_ops->cr4(vcpu), regs);
+	vhm_reg_write(vcpu, VHM_GPR_RAX, regs[0]);
+	vhm_reg_write(vcpu, VHM_GPR_RBX, regs[1]);
+	vhm_reg_write(vcpu, VHM_GPR_RCX, regs[2]);
+	vhm_reg_write(vcpu, VHM_GPR_RDX, regs[3]);
 	vhm_ops->skip_insn(vcpu, len);
 	return 1;
 }
@@ -82,7 +120,7 @@ int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len)
 int vhm_exit_xsetbv(struct vhm_vcpu *vcpu, unsigned int len)
 {
 	if (vhm_ops->cpl(vcpu) ||
-	    vhm_set_xcr(vcpu, vhm_gpr(vcpu, VHM_GPR_RCX), vhm_edx_eax(vcpu)))
+	    vhm_set_xcr(vcpu, vhm_reg_read(vcpu, VHM_GPR_RCX), vhm_edx_eax(vcpu)))
 		return vhm_queue_gp(vcpu);
 	vhm_ops->skip_insn(vcpu, len);
 	return 1;
@@ -114,9 +152,9 @@ int vhm_exit_hypercall(struct vhm_vcpu *vcpu, unsigned int len)
 
 	if (cpl)
 		return vhm_queue_ud(vcpu);
-	run->hypercall.nr = vhm_gpr(vcpu, VHM_GPR_RAX);
+	run->hypercall.nr = vhm_reg_read(vcpu, VHM_GPR_RAX);
 	for (i = 0; i < ARRAY_SIZE(args); i++)
-		run->hypercall.args[i] = vhm_gpr(vcpu, args[i]);
+		run->hypercall.args[i] = vhm_reg_read(vcpu, args[i]);
 	run->hypercall.ret = 0;
 	run->hypercall.cpl = cpl;
 	memset(run->hypercall.padding, 0, sizeof(run->hypercall.padding));
@@ -135,8 +173,8 @@ static void vhm_msr_done(struct vhm_vcpu *vcpu, enum vhm_msr_result r,
 		return;
 	}
 	if (!write) {
-		vhm_set_gpr(vcpu, VHM_GPR_RAX, (u32)data);
-		vhm_set_gpr(vcpu, VHM_GPR_RDX, data >> 32);
+		vhm_reg_write(vcpu, VHM_GPR_RAX, (u32)data);
+		vhm_reg_write(vcpu, VHM_GPR_RDX, data >> 32);
 	}
 	vhm_ops->skip_insn(vcpu, len);
 }
@@ -148,7 +186,7 @@ static void vhm_msr_done(struct vhm_vcpu *vcpu, enum vhm_msr_result r,
  */
 int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len)
 {
-	u32 index = vhm_gpr(vcpu, VHM_GPR_RCX);
+	u32 index = vhm_reg_read(vcpu, VHM_GPR_RCX);
 	enum vhm_msr_result r;
 	u64 data = 0;
 
@@ -166,15 +204,84 @@ int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len)
 	return 1;
 }
 
+/*
+ * IN or OUT of one value (string I/O: pio.c): an exit to userspace with the
+ * data in the run area; an IN's result goes to RAX before the next entry.
+ */
+int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
+		 unsigned int len)
+{
+	struct vhm_run *run = vcpu->run;
+	u64 rax = vhm_reg_read(vcpu, VHM_GPR_RAX);
+
+	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
+	run->io.size = size;
+	run->io.port = port;
+	run->io.count = 1;
+	run->io.data_offset = VHM_RUN_DATA_OFFSET;
+	if (in)
+		vcpu->pio_in_size = size;
+	else
+		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &rax, size);
+	vhm_ops->skip_insn(vcpu, len);
+	run->exit_reason = VHM_EXIT_IO;
+	return 0;
+}
+
+/* The data userspace gave for an IN goes into AL, AX or EAX. */
+static void vhm_complete_in(struct vhm_vcpu *vcpu)
+{
+	u64 rax = vhm_reg_read(vcpu, VHM_GPR_RAX);
+	u32 val = 0;
+
+	memcpy(&val, (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET, vcpu->pio_in_size);
+	if (vcpu->pio_in_size == 4)
+		rax = val;	/* a 32-bit write clears the upper half */
+	else if (vcpu->pio_in_size == 2)
+		rax = (rax & ~0xffffULL) | (u16)val;
+	else
+		rax = (rax & ~0xffULL) | (u8)val;
+	vhm_reg_write(vcpu, VHM_GPR_RAX, rax);
+	vcpu->pio_in_size = 0;
+}
+
+/*
+ * A nested page fault (NPF, EPT violation) at gpa: the memory manager
+ * maps guest RAM (mmu.c); anything else is MMIO to emulate (mmio.c).
+ * Delivering an event (IDT, GDT, stack) that touched memory with no RAM
+ * behind it has no instruction to emulate: an internal error, the event
+ * stays pending.
+ */
+int vhm_exit_nested_fault(struct vhm_vcpu *vcpu, u64 gpa, bool write,
+			  bool delivering)
+{
+	struct vhm_run *run = vcpu->run;
+	int r;
+
+	r = vhm_mmu_fault(vcpu->vm, gpa, write);
+	if (r != VHM_MMU_MMIO)
+		return r < 0 ? r : 1;
+	if (!delivering)
+		return vhm_emulate_mmio(vcpu, gpa);
+	run->internal.suberror = VHM_INTERNAL_DELIVERY;
+	run->internal.ndata = 2;
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = vhm_rip(vcpu);
+	run->exit_reason = VHM_EXIT_INTERNAL_ERROR;
+	return 0;
+}
+
 /* Before the next entry: what userspace answered for the last exit. */
 void vhm_complete_user_exit(struct vhm_vcpu *vcpu)
 {
 	u64 data = 0;
 	enum vhm_msr_result r;
 
+	if (vcpu->pio_in_size)
+		vhm_complete_in(vcpu);
 	if (vcpu->hypercall_pending) {
 		vcpu->hypercall_pending = false;
-		vhm_set_gpr(vcpu, VHM_GPR_RAX, vcpu->run->hypercall.ret);
+		vhm_reg_write(vcpu, VHM_GPR_RAX, vcpu->run->hypercall.ret);
 	}
 	if (vcpu->msr_exit_pending) {
 		r = vhm_complete_msr_exit(vcpu, &data);

@@ -108,11 +108,7 @@ static void lapic_delivered(struct vhm_lapic *apic)
 /* Whether the queued vector left the vendor's state (delivered). */
 static bool lapic_vendor_idle(struct vhm_vcpu *vcpu)
 {
-	struct vhm_vcpu_events ev;
-
-	memset(&ev, 0, sizeof(ev));
-	vhm_ops->get_events(vcpu, &ev);
-	return !(ev.flags & VHM_EVENT_INTERRUPT);
+	return !(vcpu->events.flags & VHM_EVENT_INTERRUPT);
 }
 
 /* Before looking at ISR or PPR from the vCPU thread. */
@@ -201,19 +197,17 @@ bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 	return nmi;
 }
 
-void vhm_lapic_pending(struct vhm_vcpu *vcpu, u32 *flags, u8 *vector)
+void vhm_lapic_pending(struct vhm_vcpu *vcpu)
 {
 	int v;
 
 	if (vhm_lapic_take_nmi(vcpu))
-		*flags |= VHM_EVENT_NMI_PENDING;
-	if (*flags & VHM_EVENT_INTERRUPT)
+		vhm_queue_nmi(vcpu);
+	if (vcpu->events.flags & VHM_EVENT_INTERRUPT)
 		return;
 	v = vhm_lapic_next_irq(vcpu);
-	if (v < 0)
-		return;
-	*flags |= VHM_EVENT_INTERRUPT;
-	*vector = v;
+	if (v >= 0)
+		vhm_queue_interrupt(vcpu, v);
 }
 
 /* ---------------------------------------------------------------------

@@ -61,10 +61,10 @@ bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu);
 
 /*
  * The vendors' entry hook (after in_guest and its barrier): the APIC's
- * NMI into *flags, and its interrupt into *flags and *vector unless one
- * is pending already (the vendors' event flags and vector).
+ * NMI, and its interrupt unless one is pending already, into the vCPU's
+ * event queue.
  */
-void vhm_lapic_pending(struct vhm_vcpu *vcpu, u32 *flags, u8 *vector);
+void vhm_lapic_pending(struct vhm_vcpu *vcpu);
 
 /*
  * Before each entry (run.c): a vCPU waiting for SIPI sleeps until one

@@ -18,6 +18,7 @@
 #include "ioapic.h"
 #include "lapic.h"
 #include "lapic_priv.h"
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -170,7 +171,6 @@ static void lapic_real_seg(struct vhm_segment *seg, u16 sel, u16 attrib)
 /* The state after INIT, then the SIPI's start: CS:IP = vector << 8 : 0. */
 static int lapic_start_ap(struct vhm_vcpu *vcpu, u8 vector)
 {
-	struct vhm_vcpu_events ev;
 	struct vhm_sregs s;
 	struct vhm_regs r;
 
@@ -191,9 +191,8 @@ static int lapic_start_ap(struct vhm_vcpu *vcpu, u8 vector)
 		return -EIO;
 	memset(&r, 0, sizeof(r));
 	r.rflags = X86_EFLAGS_FIXED;
-	vhm_ops->set_regs(vcpu, &r);
-	memset(&ev, 0, sizeof(ev));
-	vhm_ops->set_events(vcpu, &ev);
+	vhm_set_regs(vcpu, &r);
+	vhm_events_reset(vcpu);
 	vhm_xcr_reset(vcpu);
 	return 0;
 }

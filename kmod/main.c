@@ -38,20 +38,16 @@ static const struct vhm_vendor_ops *vhm_pick_vendor(void)
 static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
 {
 	const void *ops[] = {
-		o->probe, o->setup, o->teardown, o->cpu_in_use, o->cpu_enable,
-		o->cpu_disable, o->cpu_emergency_disable, o->check_cap,
-		o->npt_pte, o->npt_has_2m, o->vcpu_create, o->vcpu_free,
-		o->get_regs, o->set_regs, o->get_sregs, o->set_sregs,
-		o->get_msr, o->set_msr, o->get_events, o->set_events,
-		o->get_dr67, o->set_dr67, o->gpr_read, o->gpr_write,
-		o->skip_insn, o->queue_exception, o->cpl, o->cr4, o->run,
+#define VHM_VENDOR_OP(op) (o->op),
+#include "vendor_ops.h"
+#undef VHM_VENDOR_OP
 	};
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		if (WARN_ON_ONCE(!ops[i]))
 			return false;
-	return o->name && o->kvm_module;
+	return o->name && o->kvm_module && o->hw_regs;
 }
 
 static int __init vhm_init(void)

@@ -12,6 +12,7 @@
 #include "emulate.h"
 #include "ioapic.h"
 #include "lapic.h"
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -168,7 +169,7 @@ static int vhm_mmio_decode(struct vhm_vcpu *vcpu, struct vhm_regs *r,
 {
 	unsigned int n;
 
-	vhm_ops->get_regs(vcpu, r);
+	vhm_get_regs(vcpu, r);
 	vhm_ops->get_sregs(vcpu, s);
 	*mode = vhm_guest_mode(s, r);
 	n = vhm_fetch_insn(vcpu, s, r, bytes, VHM_INSN_MAX_LEN);
@@ -221,7 +222,7 @@ static int vhm_emulate_kernel_regs(struct vhm_vcpu *vcpu, u64 gpa,
 						     *vhm_regs_gpr(&r, insn.reg)));
 	}
 	r.rip += insn.len;
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 	return 1;
 }
 
@@ -266,7 +267,7 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 		else
 			r.rip += insn.len;
 	}
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 	return 0;
 }
 
@@ -297,7 +298,7 @@ void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 	if (!vcpu->mmio_load_pending)
 		return;
 	vcpu->mmio_load_pending = false;
-	vhm_ops->get_regs(vcpu, &r);
+	vhm_get_regs(vcpu, &r);
 	memcpy(&val, vcpu->run->mmio.data, insn->size);
 	if (insn->op == VHM_INSN_MOVS) {
 		vhm_complete_movs(vcpu, insn, &r, val);
@@ -305,5 +306,5 @@ void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 		reg = vhm_regs_gpr(&r, insn->reg);
 		*reg = vhm_insn_load_result(insn, *reg, val);
 	}
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 }

@@ -8,6 +8,7 @@
 #include <linux/uaccess.h>
 #include <asm/processor-flags.h>
 
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -141,14 +142,14 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 	u32 n, access;
 	int pf;
 
-	vhm_ops->get_regs(vcpu, &r);
+	vhm_get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
 	seg_base = s.ds.base;
 	vhm_pio_prefixes(vcpu, &s, &r, p, &seg_base);
 	count = p->rep ? r.rcx & vhm_addr_mask(p->addr_size) : 1;
 	if (!count) {			/* REP with rCX = 0: nothing */
 		r.rip = p->next_rip;
-		vhm_ops->set_regs(vcpu, &r);
+		vhm_set_regs(vcpu, &r);
 		return 1;
 	}
 	/* INS always writes ES:rDI; OUTS reads seg:rSI (DS by default). */
@@ -184,7 +185,7 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 	    n * p->size)
 		return vhm_pio_error(vcpu, gva);
 	vhm_pio_advance(&r, &r.rsi, n, p);
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 	return 0;
 }
 
@@ -198,7 +199,7 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu)
 	if (!n)
 		return;
 	vcpu->pio_in_count = 0;
-	vhm_ops->get_regs(vcpu, &r);
+	vhm_get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
 	/*
 	 * Checked when the exit was made; memory the guest cannot write now
@@ -209,7 +210,7 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu)
 			     (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
 			     n * p->size);
 	vhm_pio_advance(&r, &r.rdi, n, p);
-	vhm_ops->set_regs(vcpu, &r);
+	vhm_set_regs(vcpu, &r);
 }
 
 int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva)

@@ -8,6 +8,7 @@
 #include <linux/sched/signal.h>
 
 #include "lapic.h"
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -15,6 +16,48 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
 {
 	vcpu->run->exit_reason = VHM_EXIT_INTR;
 	return -EINTR;
+}
+
+/*
+ * One entry and exit, the same on both vendors (vendor.h: the mechanism
+ * ops in the order called). What userspace answered for the last exit is
+ * completed first. With interrupts off: no entry once the host reboots
+ * (virtualization is off, or soon: virt.c); in_guest, then the TLB
+ * generation; the local APIC's events into the queue;
+ * the event for this entry; the register file; the world switch.
+ */
+static int vhm_enter_guest(struct vhm_vcpu *vcpu)
+{
+	u64 gen;
+
+	vhm_complete_user_exit(vcpu);
+	preempt_disable();
+	vhm_fpu_prepare_entry();
+	if (vhm_ops->vcpu_load)
+		vhm_ops->vcpu_load(vcpu);
+	local_irq_disable();
+	if (vhm_virt_rebooting()) {
+		local_irq_enable();
+		preempt_enable();
+		return -EIO;
+	}
+	vcpu->cpu = smp_processor_id();
+	WRITE_ONCE(vcpu->in_guest, true);
+	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
+	smp_mb();
+	gen = atomic64_read(&vcpu->vm->mmu.tlb_gen);
+	vhm_ops->prepare_tlb(vcpu, vcpu->tlb_gen != gen);
+	vcpu->tlb_gen = gen;
+	if (vcpu->lapic)
+		vhm_lapic_pending(vcpu);
+	vhm_ops->inject_events(vcpu);
+	vhm_regs_flush(vcpu);
+	vhm_ops->enter(vcpu);
+	vhm_regs_exited(vcpu);
+	WRITE_ONCE(vcpu->in_guest, false);
+	local_irq_enable();
+	preempt_enable();
+	return vhm_ops->handle_exit(vcpu);
 }
 
 static int vhm_run_loop(struct vhm_vcpu *vcpu)
@@ -28,7 +71,7 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 		cond_resched();
 		if (vcpu->lapic && vhm_lapic_wait_sipi(vcpu))
 			return vhm_run_interrupted(vcpu);
-		r = vhm_ops->run(vcpu);
+		r = vhm_enter_guest(vcpu);
 		if (r <= 0)
 			return r;
 	}

@@ -10,6 +10,7 @@
 #include <linux/slab.h>
 
 #include "lapic.h"
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -17,7 +18,7 @@ static long vhm_vcpu_get_regs(struct vhm_vcpu *vcpu, void __user *argp)
 {
 	struct vhm_regs regs;
 
-	vhm_ops->get_regs(vcpu, &regs);
+	vhm_get_regs(vcpu, &regs);
 	return copy_to_user(argp, &regs, sizeof(regs)) ? -EFAULT : 0;
 }
 
@@ -27,7 +28,9 @@ static long vhm_vcpu_set_regs(struct vhm_vcpu *vcpu, void __user *argp)
 
 	if (copy_from_user(&regs, argp, sizeof(regs)))
 		return -EFAULT;
-	vhm_ops->set_regs(vcpu, &regs);
+	vhm_set_regs(vcpu, &regs);
+	/* An IN in flight is not completed over registers set by hand. */
+	vcpu->pio_in_size = 0;
 	return 0;
 }
 
@@ -198,6 +201,7 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 	vcpu->vm = vm;
 	vcpu->id = id;
 	mutex_init(&vcpu->lock);
+	vhm_regs_reset(vcpu);
 	vhm_msrs_reset(vcpu);
 	vhm_xcr_reset(vcpu);
 	vhm_dr_reset(vcpu);

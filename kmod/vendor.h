@@ -11,9 +11,7 @@
 #include <linux/types.h>
 
 struct vhm_vcpu;
-struct vhm_regs;
 struct vhm_sregs;
-struct vhm_vcpu_events;
 
 /* npt_pte() permissions. */
 #define VHM_NPT_WRITE	BIT(0)
@@ -65,8 +63,14 @@ struct vhm_vendor_ops {
 	/* Per-vCPU state, in the architectural reset state after create. */
 	int (*vcpu_create)(struct vhm_vcpu *vcpu);
 	void (*vcpu_free)(struct vhm_vcpu *vcpu);
-	void (*get_regs)(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
-	void (*set_regs)(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
+	/*
+	 * The registers of the register file (regs.h) the VMCB or VMCS holds,
+	 * a mask of BIT(enum vhm_gpr or vhm_reg); read_reg and write_reg move
+	 * one of them between the hardware's copy and the file.
+	 */
+	unsigned long hw_regs;
+	u64 (*read_reg)(struct vhm_vcpu *vcpu, unsigned int reg);
+	void (*write_reg)(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
 	void (*get_sregs)(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
 	/* sregs passed vhm_check_sregs(); -EINVAL if the vendor refuses. */
 	int (*set_sregs)(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
@@ -78,39 +82,44 @@ struct vhm_vendor_ops {
 	int (*get_msr)(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 	int (*set_msr)(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 	/*
-	 * VHM_GET/SET_VCPU_EVENTS: every event not yet delivered (including
-	 * one whose delivery an exit interrupted) and what blocks delivery.
-	 * set_events gets events vhm_check_vcpu_events() accepted and
-	 * replaces the whole state.
+	 * What blocks events (the queue is vcpu->events, events.c): the
+	 * VHM_EVENT_NMI_MASKED and VHM_EVENT_INT_SHADOW bits of the guest's
+	 * state, read or replaced.
 	 */
-	void (*get_events)(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
-	void (*set_events)(struct vhm_vcpu *vcpu,
-			   const struct vhm_vcpu_events *ev);
+	u32 (*get_event_blocking)(struct vhm_vcpu *vcpu);
+	void (*set_event_blocking)(struct vhm_vcpu *vcpu, u32 flags);
 	/*
 	 * DR6 and DR7, which the vendor's hardware switches (dr.c: DR0-3).
 	 */
 	void (*get_dr67)(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 	void (*set_dr67)(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 	/*
-	 * Mechanism for the shared exit handlers (exits.c). gpr_read and
-	 * gpr_write: a general-purpose register, enum vhm_gpr (ModRM order).
-	 * skip_insn: the intercepted instruction is done, RIP moves past its
-	 * len bytes and an interrupt shadow ends. queue_exception: raise the
-	 * exception at the next entry. cpl, cr4: the guest's, at the exit.
+	 * Mechanism for the shared exit handlers (exits.c). skip_insn: the
+	 * intercepted instruction is done, RIP moves past its len bytes and
+	 * an interrupt shadow ends. cpl, cr4: the guest's, at the exit.
 	 */
-	u64 (*gpr_read)(struct vhm_vcpu *vcpu, unsigned int reg);
-	void (*gpr_write)(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
 	void (*skip_insn)(struct vhm_vcpu *vcpu, unsigned int len);
-	void (*queue_exception)(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
-				u32 err);
 	unsigned int (*cpl)(struct vhm_vcpu *vcpu);
 	u64 (*cr4)(struct vhm_vcpu *vcpu);
 	/*
-	 * Enter the guest once and handle the exit: 1 to enter again, 0 to
-	 * return to userspace (vcpu->run filled in), -errno on failure.
-	 * Called preemptible; the vendor disables what it must.
+	 * One entry (run.c, vhm_enter_guest(), calls them in this order).
+	 * vcpu_load (optional): preemption off, interrupts on, make the
+	 * vCPU's hardware state current on this CPU. The rest with
+	 * interrupts off. prepare_tlb: the guest's tagged translations for
+	 * this CPU, flushed if stale (the VM's nested tables changed since
+	 * the vCPU's last entry). inject_events: the next event of
+	 * vcpu->events the guest can take, or a window for it. enter: the
+	 * world switch (the guest's XCR0, breakpoints, MSRs, VMRUN or
+	 * VMLAUNCH/VMRESUME) and reading the exit's information; the
+	 * registers of the register file are flushed before it. After it,
+	 * interrupts and preemption on again: handle_exit, 1 to enter again,
+	 * 0 to return to userspace (vcpu->run filled in), -errno on failure.
 	 */
-	int (*run)(struct vhm_vcpu *vcpu);
+	void (*vcpu_load)(struct vhm_vcpu *vcpu);
+	void (*prepare_tlb)(struct vhm_vcpu *vcpu, bool stale);
+	void (*inject_events)(struct vhm_vcpu *vcpu);
+	void (*enter)(struct vhm_vcpu *vcpu);
+	int (*handle_exit)(struct vhm_vcpu *vcpu);
 };
 
 extern const struct vhm_vendor_ops vhm_svm_ops;

@@ -48,6 +48,24 @@ struct vhm_pio_string {
 	u64 next_rip;
 };
 
+/*
+ * Events not yet delivered to the guest (events.c), the same on both
+ * vendors: an exception with its error code, an NMI, an external interrupt
+ * (VHM_EVENT_EXCEPTION, _ERROR_CODE, _NMI_PENDING, _INTERRUPT). The vendor
+ * takes one out when it injects it and puts it back when an exit cut its
+ * delivery short. What blocks them (NMI masking, the interrupt shadow) is
+ * the vendor's state.
+ */
+struct vhm_event_queue {
+	u32 flags;
+	u32 error_code;
+	u8 exception_vector;
+	u8 interrupt_vector;
+};
+
+/* vcpu->regs[]: the 16 GPRs, RIP and RFLAGS (regs.h). */
+#define VHM_NR_REGS	18
+
 struct vhm_vcpu {
 	struct vhm_vm *vm;
 	u32 id;
@@ -58,6 +76,13 @@ struct vhm_vcpu {
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
 	struct fpu_guest guest_fpu;	/* loaded for the whole of VHM_RUN */
+	/* The register file (regs.h): values, which are current, which changed. */
+	u64 regs[VHM_NR_REGS];
+	unsigned long regs_avail;
+	unsigned long regs_dirty;
+	struct vhm_event_queue events;
+	/* An IN whose data (this many bytes) userspace provides for RAX. */
+	u8 pio_in_size;
 	struct vhm_cpuid_entry *cpuid;	/* the guest's CPUID table */
 	u32 nr_cpuid;
 	/* MSRs kept the same way on both vendors (msrs.c). */
@@ -109,11 +134,16 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 /* exits.c: exit handlers both vendors share */
 int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 			    u64 info1, u64 info2, u64 rip);
+int vhm_exit_hlt(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_xsetbv(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_rdpmc(struct vhm_vcpu *vcpu);
 int vhm_exit_hypercall(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len);
+int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
+		 unsigned int len);
+int vhm_exit_nested_fault(struct vhm_vcpu *vcpu, u64 gpa, bool write,
+			  bool delivering);
 void vhm_complete_user_exit(struct vhm_vcpu *vcpu);
 
 /* run.c: VHM_RUN */
@@ -174,6 +204,7 @@ u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n);
 enum vhm_emul { VHM_EMUL_DONE, VHM_EMUL_GP, VHM_EMUL_UD, VHM_EMUL_FAILED };
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 				 u64 cr4, unsigned int cpl);
+bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e);
 /* Interrupts off, around entry: the guest's DR0-3 while it has enabled breakpoints. */
 void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
@@ -266,6 +297,18 @@ unsigned int vhm_fetch_insn(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
 			    unsigned int len);
 /* Queue #PF for gva with error code error (CR2 = gva). */
 void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error);
+/* events.c: the event queue (struct vhm_event_queue) */
+#define VHM_EVENT_QUEUED	(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE | \
+				 VHM_EVENT_INTERRUPT | VHM_EVENT_NMI_PENDING)
+#define VHM_EVENT_BLOCKING	(VHM_EVENT_NMI_MASKED | VHM_EVENT_INT_SHADOW)
+void vhm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
+			 u32 err);
+void vhm_queue_nmi(struct vhm_vcpu *vcpu);
+void vhm_queue_interrupt(struct vhm_vcpu *vcpu, u8 vector);
+void vhm_dequeue_exception(struct vhm_vcpu *vcpu);
+void vhm_dequeue_interrupt(struct vhm_vcpu *vcpu);
+void vhm_events_reset(struct vhm_vcpu *vcpu);
+bool vhm_event_wakes_hlt(struct vhm_vcpu *vcpu);
 /* The guest's execution mode (emulate.h), from its registers. */
 enum vhm_cpu_mode vhm_guest_mode(const struct vhm_sregs *s,
 				 const struct vhm_regs *r);

@@ -37,10 +37,6 @@
 #include "svm.h"
 #include "vhm.h"
 
-/* The flags kept in struct svm_events; the shadow is in the VMCB. */
-#define SVM_EVENT_KEPT	(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE | \
-			 VHM_EVENT_INTERRUPT | VHM_EVENT_NMI_PENDING | \
-			 VHM_EVENT_NMI_MASKED)
 #define SVM_VIRQ	(V_IRQ_MASK | V_INTR_PRIO_MASK | V_IGN_TPR_MASK)
 #define SVM_EVENT_ID	(SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_MASK | \
 			 SVM_EVTINJ_VEC_MASK)
@@ -48,7 +44,7 @@
 
 static u64 svm_linear_rip(struct svm_vcpu *svm)
 {
-	return svm->vmcb->save.cs.base + svm->vmcb->save.rip;
+	return svm->vmcb->save.cs.base + vhm_rip(svm->vcpu);
 }
 
 static bool svm_in_shadow(struct svm_vcpu *svm)
@@ -64,18 +60,13 @@ void svm_clear_interrupt_shadow(struct svm_vcpu *svm)
 /* The instruction completed: its interrupt shadow, if any, is over. */
 void svm_skip(struct svm_vcpu *svm, unsigned int len)
 {
-	svm->vmcb->save.rip += len;
+	vhm_reg_write(svm->vcpu, VHM_REG_RIP, vhm_rip(svm->vcpu) + len);
 	svm_clear_interrupt_shadow(svm);
 }
 
 static bool svm_nmi_blocked(struct svm_vcpu *svm)
 {
-	return (svm->ev.flags & VHM_EVENT_NMI_MASKED) || svm_in_shadow(svm);
-}
-
-static bool svm_irq_blocked(struct svm_vcpu *svm)
-{
-	return !(svm->vmcb->save.rflags & X86_EFLAGS_IF) || svm_in_shadow(svm);
+	return svm->ev.nmi_masked || svm_in_shadow(svm);
 }
 
 static void svm_mask_nmis(struct svm_vcpu *svm, bool masked)
@@ -83,50 +74,27 @@ static void svm_mask_nmis(struct svm_vcpu *svm, bool masked)
 	struct svm_events *ev = &svm->ev;
 
 	ev->iret_seen = false;
-	if (masked) {
-		ev->flags |= VHM_EVENT_NMI_MASKED;
+	ev->nmi_masked = masked;
+	if (masked)
 		svm_set_intercept(svm->vmcb, INTERCEPT_IRET);
-	} else {
-		ev->flags &= ~VHM_EVENT_NMI_MASKED;
+	else
 		svm_clr_intercept(svm->vmcb, INTERCEPT_IRET);
-	}
 }
 
-void svm_inject_exception(struct svm_vcpu *svm, u8 vector, bool has_err,
-			  u32 err)
-{
-	struct svm_events *ev = &svm->ev;
-
-	ev->flags &= ~VHM_EVENT_ERROR_CODE;
-	ev->flags |= VHM_EVENT_EXCEPTION | (has_err ? VHM_EVENT_ERROR_CODE : 0);
-	ev->exception_vector = vector;
-	ev->error_code = has_err ? err : 0;
-}
-
-void svm_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *out)
+u32 svm_get_event_blocking(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
-	const struct svm_events *ev = &svm->ev;
 
-	out->flags = ev->flags;
-	if (svm_in_shadow(svm))
-		out->flags |= VHM_EVENT_INT_SHADOW;
-	out->exception_vector = ev->exception_vector;
-	out->exception_error_code = ev->error_code;
-	out->interrupt_vector = ev->interrupt_vector;
+	return (svm->ev.nmi_masked ? VHM_EVENT_NMI_MASKED : 0) |
+	       (svm_in_shadow(svm) ? VHM_EVENT_INT_SHADOW : 0);
 }
 
-void svm_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *in)
+void svm_set_event_blocking(struct vhm_vcpu *vcpu, u32 flags)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
-	struct svm_events *ev = &svm->ev;
 
-	ev->flags = in->flags & SVM_EVENT_KEPT;
-	ev->exception_vector = in->exception_vector;
-	ev->error_code = in->exception_error_code;
-	ev->interrupt_vector = in->interrupt_vector;
-	svm_mask_nmis(svm, in->flags & VHM_EVENT_NMI_MASKED);
-	if (in->flags & VHM_EVENT_INT_SHADOW)
+	svm_mask_nmis(svm, flags & VHM_EVENT_NMI_MASKED);
+	if (flags & VHM_EVENT_INT_SHADOW)
 		svm->vmcb->control.int_state |= SVM_INTERRUPT_SHADOW_MASK;
 	else
 		svm_clear_interrupt_shadow(svm);
@@ -147,30 +115,28 @@ static void svm_evtinj(struct svm_vcpu *svm, u32 type, u8 vector,
 
 static void svm_inject_pending_exception(struct svm_vcpu *svm)
 {
-	struct svm_events *ev = &svm->ev;
+	const struct vhm_event_queue *q = &svm->vcpu->events;
 	/* Real mode pushes no error code. */
-	bool has_err = (ev->flags & VHM_EVENT_ERROR_CODE) &&
+	bool has_err = (q->flags & VHM_EVENT_ERROR_CODE) &&
 		       (svm->vmcb->save.cr0 & X86_CR0_PE);
 
-	svm_evtinj(svm, SVM_EVTINJ_TYPE_EXEPT, ev->exception_vector, has_err,
-		   ev->error_code);
-	ev->flags &= ~(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE);
-	ev->exception_vector = 0;
-	ev->error_code = 0;
+	svm_evtinj(svm, SVM_EVTINJ_TYPE_EXEPT, q->exception_vector, has_err,
+		   q->error_code);
+	vhm_dequeue_exception(svm->vcpu);
 }
 
 /* One EVENTINJ per entry, by priority: exception, NMI. */
 static bool svm_inject_one(struct svm_vcpu *svm)
 {
-	struct svm_events *ev = &svm->ev;
+	struct vhm_event_queue *q = &svm->vcpu->events;
 
-	if (ev->flags & VHM_EVENT_EXCEPTION) {
+	if (q->flags & VHM_EVENT_EXCEPTION) {
 		svm_inject_pending_exception(svm);
 		return true;
 	}
-	if ((ev->flags & VHM_EVENT_NMI_PENDING) && !svm_nmi_blocked(svm)) {
+	if ((q->flags & VHM_EVENT_NMI_PENDING) && !svm_nmi_blocked(svm)) {
 		svm_evtinj(svm, SVM_EVTINJ_TYPE_NMI, NMI_VECTOR, false, 0);
-		ev->flags &= ~VHM_EVENT_NMI_PENDING;
+		q->flags &= ~VHM_EVENT_NMI_PENDING;
 		svm_mask_nmis(svm, true);
 		return true;
 	}
@@ -182,7 +148,7 @@ static void svm_offer_irq(struct svm_vcpu *svm)
 {
 	struct vmcb_control_area *ctl = &svm->vmcb->control;
 
-	ctl->int_vector = svm->ev.interrupt_vector;
+	ctl->int_vector = svm->vcpu->events.interrupt_vector;
 	ctl->int_ctl |= SVM_VIRQ;
 	svm->ev.virq = true;
 }
@@ -193,10 +159,8 @@ static void svm_irq_taken(struct svm_vcpu *svm)
 	struct vmcb_control_area *ctl = &svm->vmcb->control;
 	struct svm_events *ev = &svm->ev;
 
-	if (ev->virq && !(ctl->int_ctl & V_IRQ_MASK)) {
-		ev->flags &= ~VHM_EVENT_INTERRUPT;
-		ev->interrupt_vector = 0;
-	}
+	if (ev->virq && !(ctl->int_ctl & V_IRQ_MASK))
+		vhm_dequeue_interrupt(svm->vcpu);
 	ev->virq = false;
 	ctl->int_ctl &= ~SVM_VIRQ;
 }
@@ -204,12 +168,12 @@ static void svm_irq_taken(struct svm_vcpu *svm)
 /* An exit after one guest instruction: a #DB trap from RFLAGS.TF. */
 static void svm_single_step(struct svm_vcpu *svm)
 {
-	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 rflags = vhm_rflags(svm->vcpu);
 
 	svm->ev.single_step = true;
-	svm->ev.tf_set = !(save->rflags & X86_EFLAGS_TF);
-	svm->ev.step_dr6 = save->dr6;
-	save->rflags |= X86_EFLAGS_TF;
+	svm->ev.tf_set = !(rflags & X86_EFLAGS_TF);
+	svm->ev.step_dr6 = svm->vmcb->save.dr6;
+	vhm_reg_write(svm->vcpu, VHM_REG_RFLAGS, rflags | X86_EFLAGS_TF);
 }
 
 /* After the exit: own_step says whether a #DB now may be vhm's step. */
@@ -220,7 +184,8 @@ static void svm_end_single_step(struct svm_vcpu *svm)
 		return;
 	svm->ev.single_step = false;
 	if (svm->ev.tf_set)
-		svm->vmcb->save.rflags &= ~X86_EFLAGS_TF;
+		vhm_reg_write(svm->vcpu, VHM_REG_RFLAGS,
+			      vhm_rflags(svm->vcpu) & ~X86_EFLAGS_TF);
 	svm->ev.tf_set = false;
 }
 
@@ -233,7 +198,7 @@ static bool svm_irq_wait_step(struct svm_vcpu *svm, bool injected)
 {
 	if (injected || !svm_in_shadow(svm))
 		return false;
-	return svm->vmcb->save.rflags & X86_EFLAGS_IF;
+	return vhm_rflags(svm->vcpu) & X86_EFLAGS_IF;
 }
 
 /*
@@ -247,19 +212,20 @@ static bool svm_nmi_wait_step(struct svm_vcpu *svm, bool injected)
 	return svm->ev.iret_seen || svm_in_shadow(svm);
 }
 
-void svm_inject_events(struct svm_vcpu *svm)
+void svm_inject_events(struct vhm_vcpu *vcpu)
 {
-	struct svm_events *ev = &svm->ev;
+	struct svm_vcpu *svm = to_svm(vcpu);
+	const struct vhm_event_queue *q = &vcpu->events;
 	bool injected = svm_inject_one(svm);
 	bool step = false;
 
 	lockdep_assert_irqs_disabled();
-	if (ev->flags & VHM_EVENT_INTERRUPT) {
+	if (q->flags & VHM_EVENT_INTERRUPT) {
 		step = svm_irq_wait_step(svm, injected);
 		if (!step)
 			svm_offer_irq(svm);
 	}
-	if (ev->flags & VHM_EVENT_NMI_PENDING) {
+	if (q->flags & VHM_EVENT_NMI_PENDING) {
 		if (injected)
 			vhm_send_reschedule_self();
 		step |= svm_nmi_wait_step(svm, injected);
@@ -305,16 +271,15 @@ static void svm_put_back(struct svm_vcpu *svm, u32 info, u32 err)
 		/* The guest's INT3/INTO: RIP is on it, it runs again. */
 		if (!ours && (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
 			break;
-		svm_inject_exception(svm, vector,
-				     info & SVM_EXITINTINFO_VALID_ERR, err);
+		vhm_queue_exception(svm->vcpu, vector,
+				    info & SVM_EXITINTINFO_VALID_ERR, err);
 		break;
 	case SVM_EXITINTINFO_TYPE_NMI:
-		ev->flags |= VHM_EVENT_NMI_PENDING;
+		vhm_queue_nmi(svm->vcpu);
 		svm_mask_nmis(svm, false);
 		break;
 	case SVM_EXITINTINFO_TYPE_INTR:
-		ev->flags |= VHM_EVENT_INTERRUPT;
-		ev->interrupt_vector = vector;
+		vhm_queue_interrupt(svm->vcpu, vector);
 		break;
 	default:
 		/* The guest's INTn: RIP is on it, it runs again. */
@@ -339,17 +304,6 @@ void svm_complete_events(struct svm_vcpu *svm)
 	ev->injected = 0;
 	if (ev->iret_seen && svm_linear_rip(svm) != ev->iret_rip)
 		svm_mask_nmis(svm, false);
-}
-
-bool svm_event_wakes_hlt(struct svm_vcpu *svm)
-{
-	u32 f = svm->ev.flags;
-
-	if (f & VHM_EVENT_EXCEPTION)
-		return true;
-	if ((f & VHM_EVENT_NMI_PENDING) && !svm_nmi_blocked(svm))
-		return true;
-	return (f & VHM_EVENT_INTERRUPT) && !svm_irq_blocked(svm);
 }
 
 int svm_handle_iret(struct vhm_vcpu *vcpu)
@@ -383,13 +337,13 @@ int svm_handle_debug(struct vhm_vcpu *vcpu)
 		if (!gained)
 			return 1;
 	}
-	svm_inject_exception(svm, X86_TRAP_DB, false, 0);
+	vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
 	return 1;
 }
 
 /* #AC (always intercepted): back to the guest, error code 0. */
 int svm_handle_alignment_check(struct vhm_vcpu *vcpu)
 {
-	svm_inject_exception(to_svm(vcpu), X86_TRAP_AC, true, 0);
+	vhm_queue_exception(vcpu, X86_TRAP_AC, true, 0);
 	return 1;
 }

@@ -107,9 +107,9 @@ int svm_handle_rdtscp(struct vhm_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	u64 tsc = rdtsc() + svm->vmcb->control.tsc_offset;
 
-	svm->vmcb->save.rax = (u32)tsc;
-	svm->gprs[SVM_RDX] = tsc >> 32;
-	svm->gprs[SVM_RCX] = (u32)vcpu->tsc_aux;
+	vhm_reg_write(vcpu, VHM_GPR_RAX, (u32)tsc);
+	vhm_reg_write(vcpu, VHM_GPR_RDX, tsc >> 32);
+	vhm_reg_write(vcpu, VHM_GPR_RCX, (u32)vcpu->tsc_aux);
 	svm_skip(svm, SVM_INSN_LEN_RDTSCP);
 	return 1;
 }

@@ -25,8 +25,6 @@
 #define SVM_INSN_LEN_WBINVD	2	/* 0f 09, after any prefixes */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
-#define SVM_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
-				 VHM_EVENT_NMI_PENDING)
 
 static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
@@ -42,7 +40,7 @@ static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 				       vhm_vmcb_exit_code(&vmcb->control),
 				       vmcb->control.exit_info_1,
 				       vmcb->control.exit_info_2,
-				       vmcb->save.rip);
+				       vhm_rip(vcpu));
 }
 
 static int svm_handle_host_event(struct vhm_vcpu *vcpu)
@@ -58,21 +56,9 @@ static int svm_handle_machine_check(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
-/*
- * With the in-kernel APIC and interrupts enabled, HLT sleeps here until
- * the APIC has an interrupt; a signal leaves RIP on the HLT.
- */
 static int svm_handle_hlt(struct vhm_vcpu *vcpu)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	bool lapic = vcpu->lapic && (svm->vmcb->save.rflags & X86_EFLAGS_IF);
-
-	if (lapic && !(svm->ev.flags & SVM_HLT_WAKERS) && vhm_lapic_halt(vcpu))
-		return 1;
-	svm_skip(svm, SVM_INSN_LEN_HLT);
-	if (lapic || svm_event_wakes_hlt(svm))
-		return 1;
-	return svm_exit_to_user(vcpu, VHM_EXIT_HLT);
+	return vhm_exit_hlt(vcpu, SVM_INSN_LEN_HLT);
 }
 
 static int svm_handle_shutdown(struct vhm_vcpu *vcpu)
@@ -119,46 +105,16 @@ static int svm_handle_ioio_string(struct vhm_vcpu *vcpu, u64 info)
 
 static int svm_handle_ioio(struct vhm_vcpu *vcpu)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 info = svm->vmcb->control.exit_info_1;
-	struct vhm_run *run = vcpu->run;
-	u8 size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
-	bool in = info & SVM_IOIO_TYPE_MASK;
+	u64 info = to_svm(vcpu)->vmcb->control.exit_info_1;
 
 	if (info & SVM_IOIO_STR_MASK)
 		return svm_handle_ioio_string(vcpu, info);
-	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
-	run->io.size = size;
-	run->io.port = SVM_IOIO_PORT(info);
-	run->io.count = 1;
-	run->io.data_offset = VHM_RUN_DATA_OFFSET;
-	if (in)
-		svm->pending_in_size = size;
-	else
-		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &svm->vmcb->save.rax,
-		       size);
 	/* EXITINFO2 holds the next RIP even without NRIP save. */
-	svm->vmcb->save.rip = svm->vmcb->control.exit_info_2;
-	svm_clear_interrupt_shadow(svm);
-	return svm_exit_to_user(vcpu, VHM_EXIT_IO);
-}
-
-/* Before entering: the data userspace gave for an IN goes into RAX. */
-static void svm_complete_in(struct vhm_vcpu *vcpu)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 *rax = &svm->vmcb->save.rax;
-	u32 val = 0;
-
-	memcpy(&val, (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
-	       svm->pending_in_size);
-	if (svm->pending_in_size == 4)
-		*rax = val;	/* a 32-bit write clears the upper half */
-	else if (svm->pending_in_size == 2)
-		*rax = (*rax & ~0xffffULL) | (u16)val;
-	else
-		*rax = (*rax & ~0xffULL) | (u8)val;
-	svm->pending_in_size = 0;
+	return vhm_exit_pio(vcpu, SVM_IOIO_PORT(info),
+			    (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT,
+			    info & SVM_IOIO_TYPE_MASK,
+			    to_svm(vcpu)->vmcb->control.exit_info_2 -
+			    vhm_rip(vcpu));
 }
 
 /*
@@ -177,7 +133,7 @@ static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
 	struct vhm_regs r;
 	int i, n;
 
-	svm_get_regs(vcpu, &r);
+	vhm_get_regs(vcpu, &r);
 	svm_get_sregs(vcpu, &s);
 	/* Prefixes never contain 0f: the first 0f 09 is the opcode. */
 	n = vhm_fetch_insn(vcpu, &s, &r, b, sizeof(b));
@@ -201,7 +157,7 @@ static int svm_handle_cr4_write(struct vhm_vcpu *vcpu)
 	if (vhm_decode_cr_write(vcpu, 4, &cr4, &len))
 		return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
 	if (vhm_check_guest_cr4(vcpu, save->cr4, cr4, save->efer, save->cr3)) {
-		svm_inject_exception(to_svm(vcpu), GP_VECTOR, true, 0);
+		vhm_queue_exception(vcpu, GP_VECTOR, true, 0);
 		return 1;
 	}
 	/* Paging-structure caches follow CR4 (PGE, PAE, PCIDE, SMEP...). */
@@ -218,19 +174,11 @@ static int svm_handle_dr(struct vhm_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_save_area *save = &svm->vmcb->save;
 
-	switch (vhm_emulate_mov_dr(vcpu, &save->dr6, &save->dr7, save->cr4,
-				   save->cpl)) {
-	case VHM_EMUL_DONE:
+	if (vhm_emul_done(vcpu, vhm_emulate_mov_dr(vcpu, &save->dr6,
+						   &save->dr7, save->cr4,
+						   save->cpl)))
 		return 1;
-	case VHM_EMUL_GP:
-		svm_inject_exception(svm, GP_VECTOR, true, 0);
-		return 1;
-	case VHM_EMUL_UD:
-		svm_inject_exception(svm, UD_VECTOR, false, 0);
-		return 1;
-	default:
-		return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
-	}
+	return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
 }
 
 /* The exit came while an event was being delivered (EXITINTINFO). */
@@ -239,34 +187,13 @@ static bool svm_delivering(struct svm_vcpu *svm)
 	return svm->vmcb->control.exit_int_info & SVM_EXITINTINFO_VALID;
 }
 
-/*
- * Delivering an event (IDT, GDT, stack) touched memory with no RAM
- * behind it: no instruction to emulate. The event stays pending.
- */
-static int svm_delivery_error(struct vhm_vcpu *vcpu, u64 gpa)
-{
-	struct vhm_run *run = vcpu->run;
-
-	run->internal.suberror = VHM_INTERNAL_DELIVERY;
-	run->internal.ndata = 2;
-	run->internal.data[0] = gpa;
-	run->internal.data[1] = to_svm(vcpu)->vmcb->save.rip;
-	return svm_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
-}
-
 static int svm_handle_npf(struct vhm_vcpu *vcpu)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 gpa = svm->vmcb->control.exit_info_2;
-	bool write = svm->vmcb->control.exit_info_1 & SVM_NPF_WRITE;
-	int r;
+	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
 
-	r = vhm_mmu_fault(vcpu->vm, gpa, write);
-	if (r == VHM_MMU_MMIO && svm_delivering(svm))
-		return svm_delivery_error(vcpu, gpa);
-	if (r == VHM_MMU_MMIO)
-		return vhm_emulate_mmio(vcpu, gpa);
-	return r < 0 ? r : 1;
+	return vhm_exit_nested_fault(vcpu, ctl->exit_info_2,
+				     ctl->exit_info_1 & SVM_NPF_WRITE,
+				     svm_delivering(to_svm(vcpu)));
 }
 
 static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
@@ -302,7 +229,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_RDPMC] = vhm_exit_rdpmc,
 };
 
-static int svm_handle_exit(struct vhm_vcpu *vcpu)
+int svm_handle_exit(struct vhm_vcpu *vcpu)
 {
 	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
 	u64 code = vhm_vmcb_exit_code(ctl);
@@ -319,65 +246,34 @@ static int svm_handle_exit(struct vhm_vcpu *vcpu)
 	return svm_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
 }
 
-/* Results userspace produced for the last exit, before entering again. */
-static void svm_complete_user_exit(struct vhm_vcpu *vcpu)
+
+/*
+ * Interrupts off, before the event injection: an ASID valid on this CPU,
+ * flushed if the nested tables changed since the vCPU's last entry.
+ */
+void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 
-	if (svm->pending_in_size)
-		svm_complete_in(vcpu);
-	vhm_complete_user_exit(vcpu);
+	svm_assign_asid(svm);
+	if (stale && svm->vmcb->control.tlb_ctl == TLB_CONTROL_DO_NOTHING)
+		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 }
 
-
-static void svm_enter_guest(struct vhm_vcpu *vcpu)
+/* Interrupts off: the guest's XCR0 and breakpoints around VMRUN. */
+void svm_enter(struct vhm_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	bool osxsave = svm->vmcb->save.cr4 & X86_CR4_OSXSAVE;
 	u64 dr7 = svm->vmcb->save.dr7;
-	struct vhm_vm *vm = vcpu->vm;
-	u64 gen;
 
-	vcpu->cpu = smp_processor_id();
-	svm_assign_asid(svm);
-	WRITE_ONCE(vcpu->in_guest, true);
-	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
-	smp_mb();
-	gen = atomic64_read(&vm->mmu.tlb_gen);
-	if (vcpu->tlb_gen != gen) {
-		if (svm->vmcb->control.tlb_ctl == TLB_CONTROL_DO_NOTHING)
-			svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
-		vcpu->tlb_gen = gen;
-	}
-	if (vcpu->lapic)
-		vhm_lapic_pending(vcpu, &to_svm(vcpu)->ev.flags,
-				  &to_svm(vcpu)->ev.interrupt_vector);
-	svm_inject_events(svm);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vhm_dr_load_guest(vcpu, dr7);
 	vhm_guest_state_enter_irqoff();
-	svm_vmrun(svm->vmcb_pa, svm->gprs, svm_host_save_pa());
+	svm_vmrun(svm->vmcb_pa, vcpu->regs, svm_host_save_pa());
 	vhm_guest_state_exit_irqoff();
 	vhm_dr_put_guest(vcpu, dr7);
 	vhm_xcr_put_guest(vcpu, osxsave);
-	WRITE_ONCE(vcpu->in_guest, false);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	svm->vmcb->control.event_inj = 0;
-}
-
-int svm_run(struct vhm_vcpu *vcpu)
-{
-	svm_complete_user_exit(vcpu);
-	preempt_disable();
-	vhm_fpu_prepare_entry();
-	local_irq_disable();
-	if (vhm_virt_rebooting()) {	/* SVM is off, or soon (virt.c) */
-		local_irq_enable();
-		preempt_enable();
-		return -EIO;
-	}
-	svm_enter_guest(vcpu);
-	local_irq_enable();
-	preempt_enable();
-	return svm_handle_exit(vcpu);
 }

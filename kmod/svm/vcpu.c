@@ -21,7 +21,6 @@
 #define SVM_SEG_DATA	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3))
 #define SVM_SEG_CODE	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb))
 #define SVM_RFLAGS_FIXED	X86_EFLAGS_FIXED
-#define SVM_RFLAGS_VALID	0x3f7fd5ULL
 
 static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 {
@@ -108,8 +107,7 @@ int svm_vcpu_create(struct vhm_vcpu *vcpu)
 	svm->vmcb = page_address(page);
 	svm->vmcb_pa = page_to_phys(page);
 	svm->asid_cpu = -1;
-	/* RESET leaves the processor signature in EDX. */
-	svm->gprs[SVM_RDX] = cpuid_eax(1);
+	svm->vcpu = vcpu;
 	svm_init_control(vcpu, svm->vmcb);
 	svm_init_save(svm->vmcb);
 	vcpu->vendor = svm;
@@ -122,59 +120,6 @@ void svm_vcpu_free(struct vhm_vcpu *vcpu)
 
 	__free_page(virt_to_page(svm->vmcb));
 	kfree(svm);
-}
-
-void svm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *r)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	const u64 *g = svm->gprs;
-
-	r->rax = svm->vmcb->save.rax;
-	r->rbx = g[SVM_RBX];
-	r->rcx = g[SVM_RCX];
-	r->rdx = g[SVM_RDX];
-	r->rsi = g[SVM_RSI];
-	r->rdi = g[SVM_RDI];
-	r->rsp = svm->vmcb->save.rsp;
-	r->rbp = g[SVM_RBP];
-	r->r8 = g[SVM_R8];
-	r->r9 = g[SVM_R9];
-	r->r10 = g[SVM_R10];
-	r->r11 = g[SVM_R11];
-	r->r12 = g[SVM_R12];
-	r->r13 = g[SVM_R13];
-	r->r14 = g[SVM_R14];
-	r->r15 = g[SVM_R15];
-	r->rip = svm->vmcb->save.rip;
-	r->rflags = svm->vmcb->save.rflags;
-}
-
-void svm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *r)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 *g = svm->gprs;
-
-	svm->vmcb->save.rax = r->rax;
-	g[SVM_RBX] = r->rbx;
-	g[SVM_RCX] = r->rcx;
-	g[SVM_RDX] = r->rdx;
-	g[SVM_RSI] = r->rsi;
-	g[SVM_RDI] = r->rdi;
-	svm->vmcb->save.rsp = r->rsp;
-	g[SVM_RBP] = r->rbp;
-	g[SVM_R8] = r->r8;
-	g[SVM_R9] = r->r9;
-	g[SVM_R10] = r->r10;
-	g[SVM_R11] = r->r11;
-	g[SVM_R12] = r->r12;
-	g[SVM_R13] = r->r13;
-	g[SVM_R14] = r->r14;
-	g[SVM_R15] = r->r15;
-	svm->vmcb->save.rip = r->rip;
-	svm->vmcb->save.rflags = (r->rflags & SVM_RFLAGS_VALID) |
-				 SVM_RFLAGS_FIXED;
-	/* An IN in flight is not completed over registers set by hand. */
-	svm->pending_in_size = 0;
 }
 
 static void svm_seg_out(struct vhm_segment *out, const struct vmcb_seg *seg)
@@ -265,43 +210,50 @@ void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
 	to_svm(vcpu)->vmcb->save.dr7 = dr7;
 }
 
-/*
- * The mechanism of the shared exit handlers (vendor.h). RAX and RSP live
- * in the VMCB, the other GPRs in svm->gprs (ModRM order, like
- * enum vhm_gpr).
- */
-u64 svm_gpr_read(struct vhm_vcpu *vcpu, unsigned int reg)
+/* The registers of the register file the VMCB holds (regs.h). */
+u64 svm_read_reg(struct vhm_vcpu *vcpu, unsigned int reg)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
 
-	if (reg == SVM_RAX)
-		return svm->vmcb->save.rax;
-	if (reg == SVM_RSP)
-		return svm->vmcb->save.rsp;
-	return svm->gprs[reg];
+	switch (reg) {
+	case VHM_GPR_RAX:
+		return save->rax;
+	case VHM_GPR_RSP:
+		return save->rsp;
+	case VHM_REG_RIP:
+		return save->rip;
+	case VHM_REG_RFLAGS:
+		return save->rflags;
+	}
+	WARN_ON_ONCE(1);
+	return 0;
 }
 
-void svm_gpr_write(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
+void svm_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
 
-	if (reg == SVM_RAX)
-		svm->vmcb->save.rax = val;
-	else if (reg == SVM_RSP)
-		svm->vmcb->save.rsp = val;
-	else
-		svm->gprs[reg] = val;
+	switch (reg) {
+	case VHM_GPR_RAX:
+		save->rax = val;
+		break;
+	case VHM_GPR_RSP:
+		save->rsp = val;
+		break;
+	case VHM_REG_RIP:
+		save->rip = val;
+		break;
+	case VHM_REG_RFLAGS:
+		save->rflags = val;
+		break;
+	default:
+		WARN_ON_ONCE(1);
+	}
 }
 
 void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 {
 	svm_skip(to_svm(vcpu), len);
-}
-
-void svm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
-			 u32 err)
-{
-	svm_inject_exception(to_svm(vcpu), vector, has_err, err);
 }
 
 unsigned int svm_cpl(struct vhm_vcpu *vcpu)

@@ -44,8 +44,6 @@
 #define VMX_DR6_HOST		0xffff0ff0UL
 #define VMX_DR6_BD		BIT_ULL(13)	/* general detect */
 #define VMX_DR7_GD		BIT_ULL(13)
-#define VMX_HLT_WAKERS		(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT | \
-				 VHM_EVENT_NMI_PENDING)
 
 static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
 {
@@ -61,7 +59,7 @@ static int vmx_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 	return vhm_exit_internal_error(vcpu, suberror, e->reason, e->qual,
 				       e->reason == EXIT_REASON_EXCEPTION_NMI ?
 				       e->intr_info : e->gpa,
-				       vmx_read(vmx, GUEST_RIP));
+				       vhm_rip(vcpu));
 }
 
 static int vmx_unhandled(struct vhm_vcpu *vcpu)
@@ -77,7 +75,7 @@ static int vmx_handle_host_event(struct vhm_vcpu *vcpu)
 
 static int vmx_inject_ud(struct vhm_vcpu *vcpu)
 {
-	vmx_inject_exception(to_vmx(vcpu), UD_VECTOR, false, 0);
+	vhm_queue_exception(vcpu, UD_VECTOR, false, 0);
 	return 1;
 }
 
@@ -118,7 +116,7 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 	struct vhm_sregs s;
 	struct vhm_regs r;
 
-	vhm_ops->get_regs(vcpu, &r);
+	vhm_get_regs(vcpu, &r);
 	vhm_ops->get_sregs(vcpu, &s);
 	if (vhm_fetch_insn(vcpu, &s, &r, bytes, sizeof(bytes)) ==
 	    sizeof(bytes) && !memcmp(bytes, vmmcall, sizeof(bytes)))
@@ -144,7 +142,7 @@ static int vmx_handle_db(struct vhm_vcpu *vcpu)
 	if ((vmx->exit.intr_info & INTR_INFO_INTR_TYPE_MASK) ==
 	    INTR_TYPE_PRIV_SW_EXCEPTION) {
 		vmx_skip(vmx, vmx->exit.insn_len);
-		vmx_inject_exception(vmx, DB_VECTOR, false, 0);
+		vhm_queue_exception(vcpu, DB_VECTOR, false, 0);
 		return 1;
 	}
 	vmx->dr6 = (vmx->dr6 & ~(u64)DR_TRAP_BITS) |
@@ -157,13 +155,13 @@ static int vmx_handle_db(struct vhm_vcpu *vcpu)
 	 * VM entry wants a single-step trap pending when TF is set under an
 	 * STI or MOV SS shadow (SDM 27.3.1.5); a #DB exit does not leave one.
 	 */
-	rflags = vmx_read(vmx, GUEST_RFLAGS);
+	rflags = vhm_rflags(vcpu);
 	intr = vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO);
 	if ((rflags & X86_EFLAGS_TF) &&
 	    (intr & (GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)))
 		vmx_write(vmx, GUEST_PENDING_DBG_EXCEPTIONS,
 			  vmx_read(vmx, GUEST_PENDING_DBG_EXCEPTIONS) | DR_STEP);
-	vmx_inject_exception(vmx, DB_VECTOR, false, 0);
+	vhm_queue_exception(vcpu, DB_VECTOR, false, 0);
 	return 1;
 }
 
@@ -190,7 +188,7 @@ static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 		return vmx_handle_db(vcpu);
 	case AC_VECTOR:
 		/* Back to the guest (always intercepted): error code 0. */
-		vmx_inject_exception(to_vmx(vcpu), AC_VECTOR, true, 0);
+		vhm_queue_exception(vcpu, AC_VECTOR, true, 0);
 		return 1;
 	default:
 		return vmx_unhandled(vcpu);
@@ -202,22 +200,9 @@ static int vmx_handle_triple_fault(struct vhm_vcpu *vcpu)
 	return vmx_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
 }
 
-/*
- * With the in-kernel APIC and interrupts enabled, HLT sleeps here until
- * the APIC has an interrupt; a signal leaves RIP on the HLT.
- */
 static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
 {
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	bool lapic = vcpu->lapic &&
-		     (vmx_read(vmx, GUEST_RFLAGS) & X86_EFLAGS_IF);
-
-	if (lapic && !(vmx->ev.flags & VMX_HLT_WAKERS) && vhm_lapic_halt(vcpu))
-		return 1;
-	vmx_skip(vmx, vmx->exit.insn_len);
-	if (lapic || vmx_event_wakes_hlt(vmx))
-		return 1;
-	return vmx_exit_to_user(vcpu, VHM_EXIT_HLT);
+	return vhm_exit_hlt(vcpu, to_vmx(vcpu)->exit.insn_len);
 }
 
 /*
@@ -245,7 +230,7 @@ static int vmx_handle_io_string(struct vhm_vcpu *vcpu, u64 q)
 			     2 << VMX_INSN_INFO_ASIZE(vmx->exit.insn_info) : 0,
 		.in = q & VMX_IO_IN,
 		.rep = q & VMX_IO_REP,
-		.next_rip = vmx_read(vmx, GUEST_RIP) + vmx->exit.insn_len,
+		.next_rip = vhm_rip(vcpu) + vmx->exit.insn_len,
 	};
 
 	return vhm_pio_string(vcpu, &p);
@@ -255,63 +240,11 @@ static int vmx_handle_io(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 q = vmx->exit.qual;
-	struct vhm_run *run = vcpu->run;
-	u8 size = VMX_IO_SIZE(q);
-	bool in = q & VMX_IO_IN;
 
 	if (q & VMX_IO_STRING)
 		return vmx_handle_io_string(vcpu, q);
-	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
-	run->io.size = size;
-	run->io.port = VMX_IO_PORT(q);
-	run->io.count = 1;
-	run->io.data_offset = VHM_RUN_DATA_OFFSET;
-	if (in)
-		vmx->pending_in_size = size;
-	else
-		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &vmx->gprs[VMX_RAX],
-		       size);
-	vmx_skip(vmx, vmx->exit.insn_len);
-	return vmx_exit_to_user(vcpu, VHM_EXIT_IO);
-}
-
-/* Before entering: the data userspace gave for an IN goes into RAX. */
-static void vmx_complete_in(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 *rax = &vmx->gprs[VMX_RAX];
-	u32 val = 0;
-
-	memcpy(&val, (u8 *)vcpu->run + VHM_RUN_DATA_OFFSET,
-	       vmx->pending_in_size);
-	if (vmx->pending_in_size == 4)
-		*rax = val;	/* a 32-bit write clears the upper half */
-	else if (vmx->pending_in_size == 2)
-		*rax = (*rax & ~0xffffULL) | (u16)val;
-	else
-		*rax = (*rax & ~0xffULL) | (u8)val;
-	vmx->pending_in_size = 0;
-}
-
-/*
- * The mechanism of the shared exit handlers (vendor.h). RSP lives in the
- * VMCS, the other GPRs in vmx->gprs (ModRM order, like enum vhm_gpr).
- */
-u64 vmx_gpr_read(struct vhm_vcpu *vcpu, unsigned int n)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-
-	return n == VMX_RSP ? vmx_read(vmx, GUEST_RSP) : vmx->gprs[n];
-}
-
-void vmx_gpr_write(struct vhm_vcpu *vcpu, unsigned int n, u64 v)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-
-	if (n == VMX_RSP)
-		vmx_write(vmx, GUEST_RSP, v);
-	else
-		vmx->gprs[n] = v;
+	return vhm_exit_pio(vcpu, VMX_IO_PORT(q), VMX_IO_SIZE(q),
+			    q & VMX_IO_IN, vmx->exit.insn_len);
 }
 
 void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
@@ -319,15 +252,9 @@ void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 	vmx_skip(to_vmx(vcpu), len);
 }
 
-void vmx_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
-			 u32 err)
+unsigned int vmx_cpl(struct vhm_vcpu *vcpu)
 {
-	vmx_inject_exception(to_vmx(vcpu), vector, has_err, err);
-}
-
-unsigned int vmx_vcpu_cpl(struct vhm_vcpu *vcpu)
-{
-	return vmx_cpl(to_vmx(vcpu));
+	return vmx_guest_cpl(to_vmx(vcpu));
 }
 
 /* The guest's CR4 as it sees it, read at the exit. */
@@ -358,7 +285,7 @@ static int vmx_write_cr0(struct vmx_vcpu *vmx, u64 cr0)
 	u64 old = vmx_guest_cr0(vmx), efer = vmx_read(vmx, GUEST_IA32_EFER);
 
 	if (!vmx_cr0_valid(cr0, vmx_guest_cr4(vmx), efer)) {
-		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		vhm_queue_exception(vmx->vcpu, GP_VECTOR, true, 0);
 		return 1;
 	}
 	if (((cr0 ^ old) & X86_CR0_PG) && (efer & EFER_LME))
@@ -379,7 +306,7 @@ static int vmx_write_cr4(struct vhm_vcpu *vcpu, u64 cr4)
 
 	if (vhm_check_guest_cr4(vcpu, old, cr4, vmx_read(vmx, GUEST_IA32_EFER),
 				vmx_read(vmx, GUEST_CR3))) {
-		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+		vhm_queue_exception(vcpu, GP_VECTOR, true, 0);
 		return 1;
 	}
 	vmx_set_guest_cr4(vmx, cr4);
@@ -406,7 +333,7 @@ static int vmx_mov_to_cr(struct vhm_vcpu *vcpu, unsigned int cr, u64 val)
 		return vmx_write_cr4(vcpu, val);
 	case 8:
 		if (val > 15) {
-			vmx_inject_exception(vmx, GP_VECTOR, true, 0);
+			vhm_queue_exception(vcpu, GP_VECTOR, true, 0);
 			return 1;
 		}
 		vmx->cr8 = val;
@@ -432,7 +359,7 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 
 	switch (VMX_CR_TYPE(q)) {
 	case VMX_CR_MOV_TO:
-		val = vmx_gpr_read(vcpu, gpr);
+		val = vhm_reg_read(vcpu, gpr);
 		r = vmx_mov_to_cr(vcpu, cr, wide ? val : (u32)val);
 		if (r)
 			return r < 0 ? vmx_unhandled(vcpu) : 1;
@@ -444,7 +371,7 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 			val = vmx->cr8;
 		else
 			return vmx_unhandled(vcpu);
-		vmx_gpr_write(vcpu, gpr, wide ? val : (u32)val);
+		vhm_reg_write(vcpu, gpr, wide ? val : (u32)val);
 		break;
 	default:
 		return vmx_unhandled(vcpu);
@@ -461,21 +388,12 @@ static int vmx_handle_dr(struct vhm_vcpu *vcpu)
 	enum vhm_emul e;
 
 	e = vhm_emulate_mov_dr(vcpu, &vmx->dr6, &dr7, vmx_guest_cr4(vmx),
-			       vmx_cpl(vmx));
+			       vmx_guest_cpl(vmx));
 	if (dr7 != old)
 		vmx_write(vmx, GUEST_DR7, dr7);
-	switch (e) {
-	case VHM_EMUL_DONE:
+	if (vhm_emul_done(vcpu, e))
 		return 1;
-	case VHM_EMUL_GP:
-		vmx_inject_exception(vmx, GP_VECTOR, true, 0);
-		return 1;
-	case VHM_EMUL_UD:
-		vmx_inject_exception(vmx, UD_VECTOR, false, 0);
-		return 1;
-	default:
-		return vmx_internal_error(vcpu, VHM_INTERNAL_EMULATION);
-	}
+	return vmx_internal_error(vcpu, VHM_INTERNAL_EMULATION);
 }
 
 void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7)
@@ -494,40 +412,18 @@ void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
 	vmx_write(vmx, GUEST_DR7, dr7);
 }
 
-/*
- * Delivering an event (IDT, GDT, stack) touched memory with no RAM
- * behind it: no instruction to emulate. The event stays pending.
- */
-static int vmx_delivery_error(struct vhm_vcpu *vcpu, u64 gpa)
-{
-	struct vhm_run *run = vcpu->run;
-
-	run->internal.suberror = VHM_INTERNAL_DELIVERY;
-	run->internal.ndata = 2;
-	run->internal.data[0] = gpa;
-	run->internal.data[1] = vmx_read(to_vmx(vcpu), GUEST_RIP);
-	return vmx_exit_to_user(vcpu, VHM_EXIT_INTERNAL_ERROR);
-}
-
 static int vmx_handle_ept_violation(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 gpa = vmx->exit.gpa;
 	bool write = vmx->exit.qual & EPT_VIOLATION_ACC_WRITE;
 	bool delivering = vmx->exit.vectoring & VECTORING_INFO_VALID_MASK;
-	int r;
 
 	/* The IRET runs again: NMIs stay blocked until it completes. */
 	if (!delivering && (vmx->exit.qual & VMX_EPT_NMI_UNBLOCK))
 		vmx_write(vmx, GUEST_INTERRUPTIBILITY_INFO,
 			  vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO) |
 			  GUEST_INTR_STATE_NMI);
-	r = vhm_mmu_fault(vcpu->vm, gpa, write);
-	if (r == VHM_MMU_MMIO && delivering)
-		return vmx_delivery_error(vcpu, gpa);
-	if (r == VHM_MMU_MMIO)
-		return vhm_emulate_mmio(vcpu, gpa);
-	return r < 0 ? r : 1;
+	return vhm_exit_nested_fault(vcpu, vmx->exit.gpa, write, delivering);
 }
 
 /* Refused entry: the exit reason (bit 31 set) or the VMfail's error. */
@@ -578,7 +474,7 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
 };
 
-static int vmx_handle_exit(struct vhm_vcpu *vcpu)
+int vmx_handle_exit(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u32 reason = vmx->exit.reason & 0xffff;
@@ -595,31 +491,18 @@ static int vmx_handle_exit(struct vhm_vcpu *vcpu)
 	return vmx_unhandled(vcpu);
 }
 
-/* Results userspace produced for the last exit, before entering again. */
-static void vmx_complete_user_exit(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-
-	if (vmx->pending_in_size)
-		vmx_complete_in(vcpu);
-	vhm_complete_user_exit(vcpu);
-}
-
 /*
  * Interrupts off: translations the guest may hold that are stale. The
- * VM's nested tables changed (generation), or the vCPU arrived on a CPU
- * that may hold its translations from an earlier stay: INVEPT (all VPIDs
- * of this EPT). A CR0/CR3/CR4 change vhm emulated: INVVPID.
+ * VM's nested tables changed (stale), or the vCPU arrived on a CPU that
+ * may hold its translations from an earlier stay: INVEPT (all VPIDs of
+ * this EPT). A CR0/CR3/CR4 change vhm emulated: INVVPID.
  */
-static void vmx_flush_tlb(struct vhm_vcpu *vcpu)
+void vmx_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 gen = atomic64_read(&vcpu->vm->mmu.tlb_gen);
 
-	if (vcpu->tlb_gen != gen) {
+	if (stale)
 		vmx->flush_ept = true;
-		vcpu->tlb_gen = gen;
-	}
 	if (vmx->flush_ept)
 		vmx_invept(vmx_eptp(vcpu->vm));
 	if (vmx->flush_vpid)
@@ -780,8 +663,12 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 }
 
 
-/* Preemption and interrupts off, the VMCS current on this CPU. */
-static void vmx_enter_guest(struct vhm_vcpu *vcpu)
+/*
+ * Preemption and interrupts off, the VMCS current on this CPU: the host
+ * state VM exits do not restore, the guest's XCR0, breakpoints, MSRs and
+ * CR2 around VMLAUNCH/VMRESUME, then the exit's information.
+ */
+void vmx_enter(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	u64 cr4 = vmcs_read(CR4_READ_SHADOW), dr7 = vmcs_read(GUEST_DR7);
@@ -789,15 +676,6 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	struct vmx_host_state h;
 	int fail;
 
-	vcpu->cpu = smp_processor_id();
-	WRITE_ONCE(vcpu->in_guest, true);
-	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
-	smp_mb();
-	vmx_flush_tlb(vcpu);
-	if (vcpu->lapic)
-		vhm_lapic_pending(vcpu, &to_vmx(vcpu)->ev.flags,
-				  &to_vmx(vcpu)->ev.interrupt_vector);
-	vmx_inject_events(vmx);
 	vmx_save_host(vmx, &h);
 	vhm_xcr_load_guest(vcpu, osxsave);
 	vmx_dr_load_guest(vcpu, dr7);
@@ -805,33 +683,21 @@ static void vmx_enter_guest(struct vhm_vcpu *vcpu)
 	if (vmx->cr2 != native_read_cr2())
 		native_write_cr2(vmx->cr2);
 	vhm_guest_state_enter_irqoff();
-	fail = vmx_vmenter(vmx->gprs, vmx->launched);
+	fail = vmx_vmenter(vcpu->regs, vmx->launched);
 	vhm_guest_state_exit_irqoff();
 	vmx->cr2 = native_read_cr2();
 	vmx_msrs_put_guest(vmx, &h);
 	vmx_restore_host(&h);
 	vmx_dr_put_guest(vcpu, dr7);
 	vhm_xcr_put_guest(vcpu, osxsave);
-	WRITE_ONCE(vcpu->in_guest, false);
 	vmx_read_exit(vmx, fail);
 	/* The guest cannot change its CR4 without an exit handled later. */
 	vmx->exit.cr4 = cr4;
 }
 
-int vmx_run(struct vhm_vcpu *vcpu)
+/* Preemption off, interrupts on: the VMCS current on this CPU. */
+void vmx_load(struct vhm_vcpu *vcpu)
 {
-	vmx_complete_user_exit(vcpu);
-	preempt_disable();
-	vhm_fpu_prepare_entry();
 	vmx_vcpu_load(to_vmx(vcpu));
-	local_irq_disable();
-	if (vhm_virt_rebooting()) {	/* VMX is off, or soon (virt.c) */
-		local_irq_enable();
-		preempt_enable();
-		return -EIO;
-	}
-	vmx_enter_guest(vcpu);
-	local_irq_enable();
-	preempt_enable();
-	return vmx_handle_exit(vcpu);
 }
+

@@ -33,7 +33,6 @@
 #define VMX_AR_DATA	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3))
 #define VMX_AR_CODE	(VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb))
 #define VMX_RFLAGS_FIXED	X86_EFLAGS_FIXED
-#define VMX_RFLAGS_VALID	0x3f7fd5ULL
 #define VMX_INTR_BLOCKING	(GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS)
 
 /* Segment registers in VMCS field order: ES, CS, SS, DS, FS, GS, LDTR, TR. */
@@ -298,8 +297,6 @@ int vmx_vcpu_create(struct vhm_vcpu *vcpu)
 	vmx->cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded);
 	vmx->vcpu = vcpu;
-	/* RESET leaves the processor signature in EDX. */
-	vmx->gprs[VMX_RDX] = cpuid_eax(1);
 	vmx->dr6 = VMX_RESET_DR6;
 	vcpu->vendor = vmx;
 
@@ -329,63 +326,28 @@ void vmx_vcpu_free(struct vhm_vcpu *vcpu)
 	kfree(vmx);
 }
 
-void vmx_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *r)
+/* RSP, RIP and RFLAGS: the VMCS's copies (regs.h). */
+static unsigned long vmx_reg_field(unsigned int reg)
 {
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	const u64 *g = vmx->gprs;
-
-	r->rax = g[VMX_RAX];
-	r->rbx = g[VMX_RBX];
-	r->rcx = g[VMX_RCX];
-	r->rdx = g[VMX_RDX];
-	r->rsi = g[VMX_RSI];
-	r->rdi = g[VMX_RDI];
-	r->rbp = g[VMX_RBP];
-	r->r8 = g[VMX_R8];
-	r->r9 = g[VMX_R9];
-	r->r10 = g[VMX_R10];
-	r->r11 = g[VMX_R11];
-	r->r12 = g[VMX_R12];
-	r->r13 = g[VMX_R13];
-	r->r14 = g[VMX_R14];
-	r->r15 = g[VMX_R15];
-	preempt_disable();
-	vmx_vcpu_load(vmx);
-	r->rsp = vmcs_read(GUEST_RSP);
-	r->rip = vmcs_read(GUEST_RIP);
-	r->rflags = vmcs_read(GUEST_RFLAGS);
-	preempt_enable();
+	switch (reg) {
+	case VHM_GPR_RSP:
+		return GUEST_RSP;
+	case VHM_REG_RIP:
+		return GUEST_RIP;
+	default:
+		WARN_ON_ONCE(reg != VHM_REG_RFLAGS);
+		return GUEST_RFLAGS;
+	}
 }
 
-void vmx_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *r)
+u64 vmx_read_reg(struct vhm_vcpu *vcpu, unsigned int reg)
 {
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 *g = vmx->gprs;
+	return vmx_read(to_vmx(vcpu), vmx_reg_field(reg));
+}
 
-	g[VMX_RAX] = r->rax;
-	g[VMX_RBX] = r->rbx;
-	g[VMX_RCX] = r->rcx;
-	g[VMX_RDX] = r->rdx;
-	g[VMX_RSI] = r->rsi;
-	g[VMX_RDI] = r->rdi;
-	g[VMX_RBP] = r->rbp;
-	g[VMX_R8] = r->r8;
-	g[VMX_R9] = r->r9;
-	g[VMX_R10] = r->r10;
-	g[VMX_R11] = r->r11;
-	g[VMX_R12] = r->r12;
-	g[VMX_R13] = r->r13;
-	g[VMX_R14] = r->r14;
-	g[VMX_R15] = r->r15;
-	preempt_disable();
-	vmx_vcpu_load(vmx);
-	vmcs_write(GUEST_RSP, r->rsp);
-	vmcs_write(GUEST_RIP, r->rip);
-	vmcs_write(GUEST_RFLAGS, (r->rflags & VMX_RFLAGS_VALID) |
-				 VMX_RFLAGS_FIXED);
-	preempt_enable();
-	/* An IN in flight is not completed over registers set by hand. */
-	vmx->pending_in_size = 0;
+void vmx_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
+{
+	vmx_write(to_vmx(vcpu), vmx_reg_field(reg), val);
 }
 
 /*
@@ -495,7 +457,7 @@ int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	return 0;
 }
 
-unsigned int vmx_cpl(struct vmx_vcpu *vmx)
+unsigned int vmx_guest_cpl(struct vmx_vcpu *vmx)
 {
 	return VMX_AR_DPL(vmx_read(vmx, GUEST_SS_AR_BYTES));
 }
@@ -511,9 +473,9 @@ void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 {
 	u64 intr;
 
+	vhm_reg_write(vmx->vcpu, VHM_REG_RIP, vhm_rip(vmx->vcpu) + len);
 	preempt_disable();
 	vmx_vcpu_load(vmx);
-	vmcs_write(GUEST_RIP, vmcs_read(GUEST_RIP) + len);
 	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
 	if (intr & VMX_INTR_BLOCKING)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,

@@ -14,18 +14,16 @@
 #include <asm/desc_defs.h>
 #include <asm/vmx.h>
 
+#include "emulate.h"
+#include "regs.h"
 #include "vm.h"
 
 /* insn.S: 0, -EIO on VMfail, -EFAULT on a fault (#UD/#GP). */
 int vmx_insn_vmxon(u64 pa);
 int vmx_insn_vmxoff(void);
 
-/* Guest GPRs the VMCS does not hold, indexed like the ModRM encoding. */
-enum vmx_gpr {
-	VMX_RAX, VMX_RCX, VMX_RDX, VMX_RBX, VMX_RSP, VMX_RBP, VMX_RSI, VMX_RDI,
-	VMX_R8, VMX_R9, VMX_R10, VMX_R11, VMX_R12, VMX_R13, VMX_R14, VMX_R15,
-	VMX_NR_GPRS,
-};
+/* RSP, RIP and RFLAGS, which the VMCS holds (regs.h). */
+#define VMX_HW_REGS	(BIT(VHM_GPR_RSP) | BIT(VHM_REG_RIP) | BIT(VHM_REG_RFLAGS))
 
 /* Guest MSRs the VMCS does not hold (msr.c: how they are switched). */
 enum vmx_msr_slot {
@@ -52,10 +50,6 @@ struct vmx_exit {
 
 /* Events not yet delivered (events.c); blocking is in the VMCS. */
 struct vmx_events {
-	u32 flags;		/* VHM_EVENT_*: exception, interrupt, NMI */
-	u8 exception_vector;
-	u8 interrupt_vector;
-	u32 error_code;
 	/* What the last entry injected, put back if the entry failed. */
 	u32 injected;
 	u32 injected_err;
@@ -74,8 +68,7 @@ struct vmx_vcpu {
 	struct list_head loaded;
 	bool launched;
 	u16 vpid;
-	/* The guest's GPRs (RSP lives in the VMCS) and CR2. */
-	u64 gprs[VMX_NR_GPRS];
+	/* The guest's CR2 (its GPRs are in the register file, regs.h). */
 	u64 cr2;
 	u8 cr8;
 	u64 msrs[VMX_NR_MSRS];
@@ -97,8 +90,6 @@ struct vmx_vcpu {
 	bool flush_ept;
 	bool flush_vpid;
 	struct vmx_exit exit;
-	/* Exits whose result userspace provides before the next entry. */
-	u8 pending_in_size;
 };
 
 static inline struct vmx_vcpu *to_vmx(struct vhm_vcpu *vcpu)
@@ -180,12 +171,6 @@ u64 vmx_eptp(struct vhm_vm *vm);
 /* vcpu.c */
 u64 vmx_read(struct vmx_vcpu *vmx, unsigned long field);
 void vmx_write(struct vmx_vcpu *vmx, unsigned long field, u64 value);
-int vmx_vcpu_create(struct vhm_vcpu *vcpu);
-void vmx_vcpu_free(struct vhm_vcpu *vcpu);
-void vmx_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *regs);
-void vmx_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *regs);
-void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
-int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
 /* The CR0/CR4 the guest sees (its read shadows). */
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx);
 u64 vmx_guest_cr4(struct vmx_vcpu *vmx);
@@ -196,7 +181,7 @@ void vmx_load_pdptrs(struct vmx_vcpu *vmx);
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer);
 void vmx_skip(struct vmx_vcpu *vmx, unsigned int len);
 /* The guest's privilege level (SS.DPL). */
-unsigned int vmx_cpl(struct vmx_vcpu *vmx);
+unsigned int vmx_guest_cpl(struct vmx_vcpu *vmx);
 bool vmx_long_mode64(struct vmx_vcpu *vmx);
 
 /* Host state switched in software around each entry (run.c). */
@@ -212,8 +197,6 @@ struct vmx_host_state {
 int vmx_msr_bitmap_setup(void);
 void vmx_msr_bitmap_free(void);
 u64 vmx_msr_bitmap_pa(void);
-int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
-int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 void vmx_msrs_changed(struct vmx_vcpu *vmx);
 /* Interrupts off, before VMXOFF: the host's lazily switched MSRs back. */
 void vmx_msrs_drop_cpu(void);
@@ -223,36 +206,46 @@ void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
 
 /* events.c */
 /* Deliver an exception at the next entry. */
-void vmx_inject_exception(struct vmx_vcpu *vmx, u8 vector, bool has_err,
-			  u32 err);
-void vmx_get_events(struct vhm_vcpu *vcpu, struct vhm_vcpu_events *ev);
-void vmx_set_events(struct vhm_vcpu *vcpu, const struct vhm_vcpu_events *ev);
 /* Interrupts off, the VMCS current, right before the entry. */
-void vmx_inject_events(struct vmx_vcpu *vmx);
 /* After the exit, before its handler. */
 void vmx_complete_events(struct vmx_vcpu *vmx);
-bool vmx_event_wakes_hlt(struct vmx_vcpu *vmx);
 int vmx_handle_window(struct vhm_vcpu *vcpu);
 
 /* run.c */
-u64 vmx_gpr_read(struct vhm_vcpu *vcpu, unsigned int n);
-void vmx_gpr_write(struct vhm_vcpu *vcpu, unsigned int n, u64 v);
-void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
-void vmx_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
-			 u32 err);
-unsigned int vmx_vcpu_cpl(struct vhm_vcpu *vcpu);
-u64 vmx_cr4(struct vhm_vcpu *vcpu);
-int vmx_run(struct vhm_vcpu *vcpu);
-void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
-void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
+void vmx_load(struct vhm_vcpu *vcpu);
 
 /*
  * vmrun.S: load the guest GPRs, VMLAUNCH (launched false) or
  * VMRESUME, store them back after the exit. 0 after a VM exit, 1 if the
  * instruction failed (VMfail: VM_INSTRUCTION_ERROR says why).
  */
-int vmx_vmenter(u64 *gprs, bool launched);
+int vmx_vmenter(u64 *regs, bool launched);
 /* Where VM exits land (HOST_RIP). */
 void vmx_vmexit(void);
+
+/* The VMX operations (vendor_ops.h) defined outside vmx.c. */
+/* events.c */
+u32 vmx_get_event_blocking(struct vhm_vcpu *vcpu);
+void vmx_set_event_blocking(struct vhm_vcpu *vcpu, u32 flags);
+void vmx_inject_events(struct vhm_vcpu *vcpu);
+/* msr.c */
+int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+/* run.c */
+void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
+void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
+void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
+unsigned int vmx_cpl(struct vhm_vcpu *vcpu);
+u64 vmx_cr4(struct vhm_vcpu *vcpu);
+void vmx_prepare_tlb(struct vhm_vcpu *vcpu, bool stale);
+void vmx_enter(struct vhm_vcpu *vcpu);
+int vmx_handle_exit(struct vhm_vcpu *vcpu);
+/* vcpu.c */
+int vmx_vcpu_create(struct vhm_vcpu *vcpu);
+void vmx_vcpu_free(struct vhm_vcpu *vcpu);
+u64 vmx_read_reg(struct vhm_vcpu *vcpu, unsigned int reg);
+void vmx_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
+void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s);
+int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s);
 
 #endif /* VHM_VMX_H */
