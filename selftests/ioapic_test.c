@@ -207,7 +207,7 @@ static int irq_line(int vm, uint32_t gsi, uint32_t level)
 {
 	struct vhm_irq_line l = { .gsi = gsi, .level = level };
 
-	return ioctl(vm, VHM_IRQ_LINE, &l);
+	return ioctl(vm, VHM_IRQ_LINE, &l) ? -errno : 0;
 }
 
 TEST_F(ioapic_test, registers)
