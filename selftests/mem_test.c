@@ -159,38 +159,11 @@ static int get_stats(int vm, struct vhm_vm_stats *st)
 	return ioctl(vm, VHM_GET_VM_STATS, st) ? -errno : 0;
 }
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 static long long read_num(const char *path)
 {
 	char buf[64];
 
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_text(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 0);
 }
@@ -200,7 +173,7 @@ static int write_num(const char *path, long long v)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%lld", v);
-	return write_file(path, buf);
+	return write_text(path, buf);
 }
 
 /* "key value" in a file like /proc/vmstat or memory.stat; -1 if absent. */
@@ -210,7 +183,7 @@ static long long read_key(const char *path, const char *key)
 	size_t kl = strlen(key);
 	char *p;
 
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_text(path, buf, sizeof(buf)))
 		return -1;
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (!strncmp(p, key, kl) && p[kl] == ' ')
@@ -348,7 +321,7 @@ static void swap_teardown(struct __test_metadata *_metadata,
 	}
 	if (self->swap_on) {
 		EXPECT_EQ(0, swapoff("/dev/zram0"));
-		write_file(ZRAM "/reset", "1");
+		write_text(ZRAM "/reset", "1");
 	}
 }
 
@@ -364,7 +337,7 @@ FIXTURE_TEARDOWN(mem)
 	if (self->old_hugepages >= 0)
 		write_num(HUGEPAGES, self->old_hugepages);
 	if (self->old_thp[0])
-		write_file(THP_ENABLED, self->old_thp);
+		write_text(THP_ENABLED, self->old_thp);
 	if (self->ksm_changed) {
 		write_num(KSM "run", 2);	/* unmerge everything */
 		write_num(KSM "run", self->old_ksm[0]);
@@ -561,12 +534,12 @@ static void thp_allow_madvise(struct __test_metadata *_metadata,
 {
 	char mode[128];
 
-	ASSERT_EQ(0, read_file(THP_ENABLED, mode, sizeof(mode)))
+	ASSERT_EQ(0, read_text(THP_ENABLED, mode, sizeof(mode)))
 		TH_LOG("kernel without THP?");
 	if (!strstr(mode, "[never]"))
 		return;
 	snprintf(self->old_thp, sizeof(self->old_thp), "never");
-	ASSERT_EQ(0, write_file(THP_ENABLED, "madvise"));
+	ASSERT_EQ(0, write_text(THP_ENABLED, "madvise"));
 }
 
 TEST_F(mem, thp_maps_2m_and_split_zaps_it)
@@ -805,14 +778,14 @@ static void cgroup_enter(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
 			TH_LOG("mount cgroup2: %s", strerror(errno));
 	}
-	ASSERT_EQ(0, read_file(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)));
+	ASSERT_EQ(0, read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)));
 	ASSERT_NE(NULL, strstr(ctl, "memory"));
-	ASSERT_EQ(0, write_file(CGROOT "/cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, write_text(CGROOT "/cgroup.subtree_control", "+memory"));
 	rmdir(CGROUP);	/* left by a killed run */
 	ASSERT_EQ(0, mkdir(CGROUP, 0755));
 	self->cgroup_made = true;
 	ASSERT_EQ(0, write_num(CGROUP "/memory.max", SWAP_CG_MAX));
-	ASSERT_EQ(0, write_file(CGROUP "/memory.swap.max", "max"));
+	ASSERT_EQ(0, write_text(CGROUP "/memory.swap.max", "max"));
 	ASSERT_EQ(0, write_num(CGROUP "/cgroup.procs", getpid()));
 }
 
@@ -822,7 +795,7 @@ static void zram_swap_on(struct __test_metadata *_metadata,
 	if (access(ZRAM, F_OK) && modprobe("zram"))
 		SKIP(return, "no zram module");
 	ASSERT_EQ(0, access(ZRAM, F_OK));
-	write_file(ZRAM "/reset", "1");
+	write_text(ZRAM "/reset", "1");
 	ASSERT_EQ(0, write_num(ZRAM "/disksize", 3 * SWAP_RAM / 2));
 	ASSERT_EQ(0, system("mkswap /dev/zram0 >/dev/null"));
 	ASSERT_EQ(0, swapon("/dev/zram0", 0))
