@@ -30,30 +30,7 @@
 #define XCR0_SSE	2ull
 #define XCR0_YMM	4ull
 
-FIXTURE(cpu) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(cpu)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
-	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(cpu)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(cpu)
 
 static int enable_msr_exits(int vm, uint64_t reasons)
 {

@@ -26,30 +26,7 @@
 #define IRQ_VECTOR2	0x41
 #define PF_ADDR		0xdead000ull
 
-FIXTURE(events_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(events_test)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
-	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(events_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(events_test)
 
 static struct vhm_vcpu_events events(uint32_t flags, uint8_t exc_vector,
 				     uint32_t error_code, uint8_t irq_vector)

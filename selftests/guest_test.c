@@ -26,30 +26,7 @@
 #define STR(x)	#x
 #define XSTR(x)	STR(x)
 
-FIXTURE(guest_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(guest_test)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
-	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(guest_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(guest_test)
 
 /* The vCPU's next exit is of this kind. */
 static void expect_exit(struct __test_metadata *_metadata,

@@ -31,30 +31,7 @@
 #define TSS_IST1		(GUEST_TSS + 0x24)
 #define IDT_IST_SHIFT		32	/* in a gate's low quadword */
 
-FIXTURE(hostile) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(hostile)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
-	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(hostile)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(hostile)
 
 static uint64_t guest_rdtsc(void)
 {

@@ -36,36 +36,7 @@
 #define LEVEL_PIN	9
 #define LEVEL_VECTOR	0x62
 
-FIXTURE(ioapic_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(ioapic_test)
-{
-	struct vhm_create_lapic c;
-
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_IOAPIC));
-	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
-	memset(&c, 0, sizeof(c));
-	c.flags = VHM_LAPIC_IOAPIC;
-	ASSERT_VHM_IOCTL(self->vm.fd, VHM_CREATE_LAPIC, &c);
-	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(ioapic_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE_LAPIC(ioapic_test, VHM_CAP_IOAPIC, VHM_LAPIC_IOAPIC)
 
 /* ---------------------------------------------------------------------
  * Guest side.
