@@ -9,17 +9,18 @@
  *	ASSERT_VHM(vhm_get_regs(&vcpu, &regs));
  *	ASSERT_VHM_IOCTL(vm, VHM_CREATE_LAPIC, &c);
  *
- * ASSERT_VHM(call): call returns 0 or -errno; anything but 0 fails.
+ * ASSERT_VHM(call): call returns 0 or -errno (not ioctl()'s -1: a test's
+ * own helper converts it); anything but 0 fails.
  * ASSERT_VHM_IOCTL(fd, cmd, arg): ioctl(fd, cmd, arg) on a vhm fd
  * (/dev/vhm, a VM, a vCPU) must return 0.
- * EXPECT_VHM() and EXPECT_VHM_IOCTL() are the same as EXPECT_EQ(): the
+ * EXPECT_VHM() and EXPECT_VHM_IOCTL() are their EXPECT_EQ() forms: the
  * test fails but goes on.
  *
  * On failure the harness's own line comes first, then the call's text
  * (hence the ioctl's name) and the errno:
  *
- *	# vm_test.c:761:xsave:Expected 0 (0) == vhm_result (-22)
- *	# vm_test.c:761:xsave:ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x): Invalid argument
+ *	# vm_test.c:762:xsave_state:Expected 0 (0) == vhm_result (-22)
+ *	# vm_test.c:762:xsave_state:ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x): Invalid argument
  *
  * Each macro is one ASSERT_EQ()/EXPECT_EQ() of kselftest_harness.h
  * (included first): use it where those work, in TEST/TEST_F bodies and in
