@@ -726,11 +726,11 @@ TEST_F(vm, vmm_efer_follows_cr0_and_cr4)
 	l.e[0].data = lme;
 	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
 
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.cr0 = 0x80000011;		/* PG | ET | PE */
 	s.cr4 = 0x20;			/* PAE */
 	s.efer = lme | lma;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
 	l.e[0].data = lme;		/* long mode on, LMA cleared */
 	EXPECT_EQ(0, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
 	l.e[0].data = 0;		/* PAE paging, out of long mode */
@@ -759,14 +759,14 @@ TEST_F(vm, real_mode_with_efer_lme)
 	if (host_is_qemu_tcg() && !getenv("VHM_TEST_TCG_LME"))
 		SKIP(return, "QEMU TCG restores the host's CR0 before its CR4 at #VMEXIT and keeps paging off while the guest's EFER.LME is set without CR4.PAE: the test host would hang (docs/TESTING.md)");
 	LOAD(code);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.efer = 1ull << 8;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 1);
 	EXPECT_EQ(0x5a, *(uint8_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	EXPECT_EQ(1ull << 8, s.efer);
 }
 
