@@ -19,6 +19,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define MSR_UNKNOWN_R	0x4b564d00	/* no CPU vhm models has these */
 #define MSR_UNKNOWN_W	0x4b564d01
@@ -29,30 +30,7 @@
 #define XCR0_SSE	2ull
 #define XCR0_YMM	4ull
 
-FIXTURE(cpu) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(cpu)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(cpu)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(cpu)
 
 static int enable_msr_exits(int vm, uint64_t reasons)
 {
@@ -72,7 +50,7 @@ static void expect_msr_exit(struct __test_metadata *_metadata,
 	struct ucall uc = { .cmd = UCALL_NONE };
 	char why[512];
 
-	ASSERT_EQ(0, guest_run(v));
+	ASSERT_VHM(guest_run(v));
 	if (v->run->exit_reason != VHM_EXIT_MSR)
 		guest_ucall_of_exit(v, &uc);
 	ASSERT_EQ(VHM_EXIT_MSR, v->run->exit_reason)
@@ -126,7 +104,7 @@ TEST_F(cpu, unknown_msr_is_gp_by_default)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_unknown_msrs, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_unknown_msrs, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[1]);
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
@@ -145,8 +123,8 @@ TEST_F(cpu, unknown_msr_exits_to_userspace)
 	RETURN_IF_SKIPPED();
 	ASSERT_EQ(VHM_MSR_EXIT_VALID,
 		  ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_MSR_EXITS));
-	ASSERT_EQ(0, enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_UNKNOWN));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_unknown_msrs, 0));
+	ASSERT_VHM(enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_UNKNOWN));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_unknown_msrs, 0));
 
 	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_UNKNOWN, MSR_UNKNOWN_R, 0);
 	v->run->msr.data = 0x1122334455667788ull;
@@ -187,8 +165,8 @@ TEST_F(cpu, invalid_msr_value_exits_only_when_asked)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_INVALID));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_bad_pat, 0));
+	ASSERT_VHM(enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_INVALID));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_bad_pat, 0));
 	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_INVALID, MSR_PAT, 1);
 	EXPECT_EQ(BAD_PAT, v->run->msr.data);
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
@@ -238,7 +216,7 @@ TEST_F(cpu, base_msrs_guest_and_host)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_base_msrs, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_base_msrs, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(0x1000, uc.args[0]);
 	EXPECT_EQ(0x3000, uc.args[1]);	/* swapped */
@@ -293,9 +271,9 @@ TEST_F(cpu, enable_cap_bad_arguments)
 	EXPECT_EQ(-1, ioctl(vm, VHM_ENABLE_CAP, &cap));
 	EXPECT_EQ(EINVAL, errno);
 	cap.cap = VHM_CAP_MSR_EXITS;
-	EXPECT_EQ(0, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_VHM_IOCTL(vm, VHM_ENABLE_CAP, &cap);
 	cap.args[0] = 0;		/* and off again */
-	EXPECT_EQ(0, ioctl(vm, VHM_ENABLE_CAP, &cap));
+	EXPECT_VHM_IOCTL(vm, VHM_ENABLE_CAP, &cap);
 }
 
 /* ---------------------------------------------------------------------
@@ -379,11 +357,11 @@ TEST_F(cpu, xsetbv_sets_xcr0_and_checks_it)
 	if (!ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_XCRS))
 		SKIP(return, "the host kernel runs without XSAVE (VHM_CAP_XCRS is 0): Linux turns it off on Bochs' CPU model");
 	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_XCRS));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_xsetbv_checks, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_xsetbv_checks, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(uc.args[1], uc.args[0]);
 	memset(&x, 0xff, sizeof(x));
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_XCRS, &x));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_XCRS, &x);
 	EXPECT_EQ(1, x.nr_xcrs);
 	EXPECT_EQ(0, x.flags);
 	EXPECT_EQ(0, x.xcrs[0].xcr);
@@ -415,7 +393,7 @@ TEST_F(cpu, set_xcrs_restores_xcr0)
 	if (!ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_XCRS))
 		SKIP(return, "the host kernel runs without XSAVE (VHM_CAP_XCRS is 0): Linux turns it off on Bochs' CPU model");
 	x.xcrs[0].value = XCR0_X87 | XCR0_SSE;
-	ASSERT_EQ(0, ioctl(fd, VHM_SET_XCRS, &x));
+	ASSERT_VHM_IOCTL(fd, VHM_SET_XCRS, &x);
 
 	x.xcrs[0].value = XCR0_SSE;			/* no x87 */
 	EXPECT_EQ(-1, ioctl(fd, VHM_SET_XCRS, &x));
@@ -446,9 +424,9 @@ TEST_F(cpu, set_xcrs_restores_xcr0)
 	EXPECT_EQ(EFAULT, errno);
 
 	/* None of the failures changed it. */
-	ASSERT_EQ(0, ioctl(fd, VHM_GET_XCRS, &back));
+	ASSERT_VHM_IOCTL(fd, VHM_GET_XCRS, &back);
 	EXPECT_EQ(XCR0_X87 | XCR0_SSE, back.xcrs[0].value);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_report_xcr0, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_report_xcr0, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(XCR0_X87 | XCR0_SSE, uc.args[0]);
 	ASSERT_GUEST_DONE(v);
@@ -539,7 +517,7 @@ TEST_F(cpu, xsave_hides_pkru_and_amx)
 		EXPECT_EQ(-1, ioctl(v->raw.fd, VHM_SET_XCRS, &x));
 		EXPECT_EQ(EINVAL, errno);
 	}
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_xsave_leaf, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_xsave_leaf, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(0, uc.args[0] & (XCR0_PKRU | XCR0_XTILECFG | XCR0_XTILEDATA))
 		TH_LOG("CPUID.(0xd,0) offers 0x%llx",
@@ -598,7 +576,7 @@ TEST_F(cpu, efer_lme_cannot_change_with_paging_on)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_efer_writes, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_efer_writes, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(uc.args[2], uc.args[1]);
@@ -652,7 +630,7 @@ TEST_F(cpu, cr4_writes_follow_guest_cpuid)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cr4_writes, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cr4_writes, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(3, uc.args[0]);
 	EXPECT_EQ(1, uc.args[1]);
@@ -683,13 +661,13 @@ TEST_F(cpu, cr4_smep_hidden_is_gp)
 		SKIP(return, "the test host's CPU has no SMEP");
 	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
 	t.hdr.flags = 0;
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_CPUID, &t));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_CPUID, &t);
 	ASSERT_LT(0, t.hdr.nent);
 	for (i = 0; i < t.hdr.nent; i++)
 		if (t.e[i].function == 7 && t.e[i].index == 0)
 			t.e[i].ebx &= ~(1u << 7);
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_SET_CPUID, &t));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cr4_writes, 0));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_SET_CPUID, &t);
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cr4_writes, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(3, uc.args[0]);
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
@@ -780,7 +758,7 @@ TEST_F(cpu, debug_registers)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_debug_regs, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_debug_regs, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(0x1000, uc.args[0]);
 	EXPECT_EQ(0x2000, uc.args[1]);
@@ -789,7 +767,7 @@ TEST_F(cpu, debug_registers)
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	/* VHM_GET_DEBUGREGS sees what the guest set. */
 	memset(&d, 0xff, sizeof(d));
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_DEBUGREGS, &d));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_DEBUGREGS, &d);
 	EXPECT_EQ((uintptr_t)&watched, d.db[0]);
 	EXPECT_EQ(0xffffffff80004000ull, d.db[3]);
 	EXPECT_EQ(0xffff0ff0, d.dr6);
@@ -824,7 +802,7 @@ TEST_F(cpu, set_debugregs_restores_them)
 	d.dr6 = 0x1;		/* B0; the rest reads as fixed */
 	d.dr7 = 0x2;		/* G0 (no address matches: never fires) */
 	d.db[0] = 0xfffffffffffff000ull;
-	ASSERT_EQ(0, ioctl(fd, VHM_SET_DEBUGREGS, &d));
+	ASSERT_VHM_IOCTL(fd, VHM_SET_DEBUGREGS, &d);
 	d.dr7 = 1ull << 32;
 	EXPECT_EQ(-1, ioctl(fd, VHM_SET_DEBUGREGS, &d));
 	EXPECT_EQ(EINVAL, errno);
@@ -841,7 +819,7 @@ TEST_F(cpu, set_debugregs_restores_them)
 	EXPECT_EQ(-1, ioctl(fd, VHM_GET_DEBUGREGS, NULL));
 	EXPECT_EQ(EFAULT, errno);
 
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_report_drs, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_report_drs, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(0xfffffffffffff000ull, uc.args[0]);
 	EXPECT_EQ(0x5678, uc.args[1]);
@@ -932,7 +910,7 @@ TEST_F(cpu, host_dr6_clean_after_guest_single_step)
 	ASSERT_EQ(TRAP_BRKPT, sigtrap_code);
 
 	sigtrap_code = -1;
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_single_step, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_single_step, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(GUEST_STEPS, uc.args[0]);
 	/* The guest stepped on this CPU; its exit must have cleaned DR6. */

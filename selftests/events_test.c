@@ -20,35 +20,13 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define IRQ_VECTOR	0x40
 #define IRQ_VECTOR2	0x41
 #define PF_ADDR		0xdead000ull
 
-FIXTURE(events_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(events_test)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(events_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(events_test)
 
 static struct vhm_vcpu_events events(uint32_t flags, uint8_t exc_vector,
 				     uint32_t error_code, uint8_t irq_vector)
@@ -68,7 +46,7 @@ static uint64_t guest_rip(struct __test_metadata *_metadata,
 {
 	struct vhm_regs r;
 
-	EXPECT_EQ(0, vhm_get_regs(&v->raw, &r));
+	EXPECT_VHM(vhm_get_regs(&v->raw, &r));
 	return r.rip;
 }
 
@@ -119,7 +97,7 @@ TEST_F(events_test, inject_exceptions)
 	RETURN_IF_SKIPPED();
 	for (i = 0; i < 32; i++)
 		guest_vm_set_handler(&self->vm, i, record_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_report_events, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_report_events, 0));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct exc_case *c = &cases[i];
 		uint64_t rip;
@@ -127,14 +105,14 @@ TEST_F(events_test, inject_exceptions)
 		ASSERT_GUEST_SYNC(v, 0);
 		rip = guest_rip(_metadata, v);
 		if (c->vector == 14) {
-			ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
+			ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 			s.cr2 = PF_ADDR;
-			ASSERT_EQ(0, vhm_set_sregs(&v->raw, &s));
+			ASSERT_VHM(vhm_set_sregs(&v->raw, &s));
 		}
 		ev = events(VHM_EVENT_EXCEPTION |
 			    (c->has_error_code ? VHM_EVENT_ERROR_CODE : 0),
 			    c->vector, c->error_code, 0);
-		ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+		ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 		EXPECT_EQ(i + 1, uc.args[0]);
 		EXPECT_EQ(c->vector, uc.args[1]);
@@ -144,7 +122,7 @@ TEST_F(events_test, inject_exceptions)
 		if (c->vector == 14)
 			EXPECT_EQ(PF_ADDR, uc.args[0]);
 		/* Delivered: nothing is left pending. */
-		ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+		ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 		EXPECT_EQ(0, ev.flags & VHM_EVENT_EXCEPTION);
 	}
 }
@@ -207,20 +185,20 @@ TEST_F(events_test, interrupt_window)
 
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_interrupts, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_interrupts, 0));
 
 	ASSERT_GUEST_SYNC(v, 0);
 	ev = events(VHM_EVENT_INTERRUPT, 0, 0, IRQ_VECTOR);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(IRQ_VECTOR, uc.args[1]);
 
 	ASSERT_GUEST_SYNC(v, 1);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	/* Held: the guest has IF=0, and GET says so. */
 	ASSERT_GUEST_SYNC(v, 1);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(VHM_EVENT_INTERRUPT, ev.flags);
 	EXPECT_EQ(IRQ_VECTOR, ev.interrupt_vector);
 	/* After STI's shadow: the return address is past the nop. */
@@ -229,12 +207,12 @@ TEST_F(events_test, interrupt_window)
 	EXPECT_EQ((uintptr_t)sti_nop_end, uc.args[1]);
 
 	ASSERT_GUEST_SYNC(v, 2);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	/* No HLT exit: the interrupt ends it, returning after the HLT. */
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(3, uc.args[0]);
 	EXPECT_EQ((uintptr_t)sti_hlt_end, uc.args[1]);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(0, ev.flags);
 	ASSERT_GUEST_DONE(v);
 }
@@ -273,26 +251,26 @@ TEST_F(events_test, nmi_masked_until_iret)
 
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, 2, nmi_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_nmis, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_nmis, 0));
 	ASSERT_GUEST_SYNC(v, 0);
 	ev = events(VHM_EVENT_NMI_PENDING, 0, 0, 0);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 
 	/* In the handler: masked, nothing pending; add a second NMI. */
 	ASSERT_GUEST_SYNC(v, 100);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(VHM_EVENT_NMI_MASKED, ev.flags);
 	ev.flags |= VHM_EVENT_NMI_PENDING;
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	/* Still in the first handler: the second waits for its IRET. */
 	ASSERT_GUEST_SYNC(v, 1);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(VHM_EVENT_NMI_MASKED | VHM_EVENT_NMI_PENDING, ev.flags);
 	/* After the IRET: delivered, never nested. */
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(2, uc.args[0]);
 	EXPECT_EQ(1, uc.args[1]);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(0, ev.flags);
 	ASSERT_GUEST_DONE(v);
 }
@@ -334,10 +312,10 @@ TEST_F(events_test, nmi_right_after_exception)
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
 	guest_vm_set_handler(&self->vm, 6, ud_count_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_exception_then_nmi, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_exception_then_nmi, 0));
 	ASSERT_GUEST_SYNC(v, 0);
 	ev = events(VHM_EVENT_EXCEPTION | VHM_EVENT_NMI_PENDING, 6, 0, 0);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(guest_exception_stubs[6], uc.args[1]);
@@ -377,17 +355,17 @@ TEST_F(events_test, shadow_holds_one_instruction)
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
 	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_shadows, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_shadows, 0));
 
-	ASSERT_EQ(0, guest_run(v));
+	ASSERT_VHM(guest_run(v));
 	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
 	ev = events(VHM_EVENT_NMI_PENDING | VHM_EVENT_INT_SHADOW, 0, 0, 0);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
-	ASSERT_EQ(0, guest_run(v));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(guest_run(v));
 	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
 	ev = events(VHM_EVENT_INTERRUPT | VHM_EVENT_INT_SHADOW, 0, 0,
 		    IRQ_VECTOR);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
@@ -410,20 +388,20 @@ TEST_F(events_test, set_get_round_trip)
 		    VHM_EVENT_INTERRUPT | VHM_EVENT_NMI_PENDING |
 		    VHM_EVENT_NMI_MASKED | VHM_EVENT_INT_SHADOW,
 		    13, 0xfedc1234, 0xfe);
-	ASSERT_EQ(0, vhm_set_events(&self->vcpu.raw, &in));
+	ASSERT_VHM(vhm_set_events(&self->vcpu.raw, &in));
 	memset(&out, 0xff, sizeof(out));
-	ASSERT_EQ(0, vhm_get_events(&self->vcpu.raw, &out));
+	ASSERT_VHM(vhm_get_events(&self->vcpu.raw, &out));
 	EXPECT_EQ(0, memcmp(&in, &out, sizeof(in)));
 
 	in = events(VHM_EVENT_EXCEPTION, 31, 0, 0);
-	ASSERT_EQ(0, vhm_set_events(&self->vcpu.raw, &in));
-	ASSERT_EQ(0, vhm_get_events(&self->vcpu.raw, &out));
+	ASSERT_VHM(vhm_set_events(&self->vcpu.raw, &in));
+	ASSERT_VHM(vhm_get_events(&self->vcpu.raw, &out));
 	EXPECT_EQ(0, memcmp(&in, &out, sizeof(in)));
 
 	in = events(0, 0, 0, 0);
-	ASSERT_EQ(0, vhm_set_events(&self->vcpu.raw, &in));
+	ASSERT_VHM(vhm_set_events(&self->vcpu.raw, &in));
 	memset(&out, 0xff, sizeof(out));
-	ASSERT_EQ(0, vhm_get_events(&self->vcpu.raw, &out));
+	ASSERT_VHM(vhm_get_events(&self->vcpu.raw, &out));
 	EXPECT_EQ(0, memcmp(&in, &out, sizeof(in)));
 }
 
@@ -450,27 +428,27 @@ TEST_F(events_test, delivery_cut_short_stays_pending)
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
 	guest_vm_set_handler(&self->vm, IRQ_VECTOR2, irq_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_irq_after_sync, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_irq_after_sync, 0));
 	ASSERT_GUEST_SYNC(v, 0);
-	ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 	moved = s;
 	moved.idt.base = GUEST_MMIO_BASE;
-	ASSERT_EQ(0, vhm_set_sregs(&v->raw, &moved));
+	ASSERT_VHM(vhm_set_sregs(&v->raw, &moved));
 	ev = events(VHM_EVENT_INTERRUPT, 0, 0, IRQ_VECTOR);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 
-	ASSERT_EQ(0, guest_run(v));
+	ASSERT_VHM(guest_run(v));
 	ASSERT_EQ(VHM_EXIT_INTERNAL_ERROR, v->run->exit_reason);
 	EXPECT_EQ(VHM_INTERNAL_DELIVERY, v->run->internal.suberror);
 	EXPECT_EQ(GUEST_MMIO_BASE + IRQ_VECTOR * 16,
 		  v->run->internal.data[0]);
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(VHM_EVENT_INTERRUPT, ev.flags);
 	EXPECT_EQ(IRQ_VECTOR, ev.interrupt_vector);
 
 	ev.interrupt_vector = IRQ_VECTOR2;
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
-	ASSERT_EQ(0, vhm_set_sregs(&v->raw, &s));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_sregs(&v->raw, &s));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(IRQ_VECTOR2, uc.args[1]);
@@ -503,24 +481,24 @@ TEST_F(events_test, save_restore_into_new_vcpu)
 
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_save_restore, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_save_restore, 0));
 	ASSERT_GUEST_SYNC(v, 0);
 	ev = events(VHM_EVENT_INTERRUPT, 0, 0, IRQ_VECTOR);
-	ASSERT_EQ(0, vhm_set_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
 	ASSERT_GUEST_SYNC(v, 0);
 
-	ASSERT_EQ(0, vhm_get_regs(&v->raw, &r));
-	ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_XSAVE, &xsave));
-	ASSERT_EQ(0, vhm_get_events(&v->raw, &ev));
+	ASSERT_VHM(vhm_get_regs(&v->raw, &r));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_XSAVE, &xsave);
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
 	EXPECT_EQ(VHM_EVENT_INTERRUPT, ev.flags);
 
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 1, &v2));
-	ASSERT_EQ(0, vhm_set_regs(&v2.raw, &r));
-	ASSERT_EQ(0, vhm_set_sregs(&v2.raw, &s));
-	ASSERT_EQ(0, ioctl(v2.raw.fd, VHM_SET_XSAVE, &xsave));
-	ASSERT_EQ(0, vhm_set_events(&v2.raw, &ev));
-	ASSERT_EQ(0, vhm_get_events(&v2.raw, &ev2));
+	ASSERT_VHM(guest_vcpu_create(&self->vm, 1, &v2));
+	ASSERT_VHM(vhm_set_regs(&v2.raw, &r));
+	ASSERT_VHM(vhm_set_sregs(&v2.raw, &s));
+	ASSERT_VHM_IOCTL(v2.raw.fd, VHM_SET_XSAVE, &xsave);
+	ASSERT_VHM(vhm_set_events(&v2.raw, &ev));
+	ASSERT_VHM(vhm_get_events(&v2.raw, &ev2));
 	EXPECT_EQ(0, memcmp(&ev, &ev2, sizeof(ev)));
 	guest_vcpu_free(v);
 
@@ -567,7 +545,7 @@ TEST_F(events_test, bad_arguments)
 	EXPECT_EQ(EFAULT, errno);
 
 	good = events(VHM_EVENT_INTERRUPT, 0, 0, 0x20);
-	ASSERT_EQ(0, vhm_set_events(raw, &good));
+	ASSERT_VHM(vhm_set_events(raw, &good));
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ev = events(bad[i].flags, bad[i].exc_vector, bad[i].error_code,
 			    bad[i].irq_vector);
@@ -581,16 +559,16 @@ TEST_F(events_test, bad_arguments)
 	ev.reserved[5] = 1;
 	EXPECT_EQ(-EINVAL, vhm_set_events(raw, &ev));
 	/* Nothing changed. */
-	ASSERT_EQ(0, vhm_get_events(raw, &now));
+	ASSERT_VHM(vhm_get_events(raw, &now));
 	EXPECT_EQ(0, memcmp(&good, &now, sizeof(good)));
 
 	/* Accepted: #DF with its code, #GP without one, vector 0. */
 	ev = events(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE, 8, 0, 0);
-	EXPECT_EQ(0, vhm_set_events(raw, &ev));
+	EXPECT_VHM(vhm_set_events(raw, &ev));
 	ev = events(VHM_EVENT_EXCEPTION, 13, 0, 0);
-	EXPECT_EQ(0, vhm_set_events(raw, &ev));
+	EXPECT_VHM(vhm_set_events(raw, &ev));
 	ev = events(VHM_EVENT_EXCEPTION | VHM_EVENT_INTERRUPT, 0, 0, 0);
-	EXPECT_EQ(0, vhm_set_events(raw, &ev));
+	EXPECT_VHM(vhm_set_events(raw, &ev));
 }
 
 TEST_HARNESS_MAIN

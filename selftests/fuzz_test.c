@@ -35,6 +35,7 @@
 #include "kselftest_harness.h"
 #include "vhm_util.h"
 #include "vhm_vm.h"
+#include "vhm_assert.h"
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -1754,7 +1755,7 @@ TEST_F_TIMEOUT(fuzz, race_run_vs_close, 1200)
 	for (iter = 0; iter < 60; iter++) {
 		unsigned int how = iter % 4;
 
-		ASSERT_EQ(0, race_vm_create(self->sys, &v, 2));
+		ASSERT_VHM(race_vm_create(self->sys, &v, 2));
 		racers_start(_metadata, &v, rc, &stop, E(ENOTTY), 0);
 		usleep(below(&r, 20000));
 		switch (how) {
@@ -1799,7 +1800,7 @@ TEST_F_TIMEOUT(fuzz, race_slots_vs_run, 1200)
 	uint64_t fails = 0;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, race_vm_create(self->sys, &v, 4));
+	ASSERT_VHM(race_vm_create(self->sys, &v, 4));
 	racers_start(_metadata, &v, rc, &stop, 0, 1);
 	for (i = 0; i < 3000; i++) {
 		uint64_t gpa = below(&r, 4) ? SLOT1_GPA : 0x20000 + below(&r, 16) * PAGE;
@@ -1840,7 +1841,7 @@ TEST_F_TIMEOUT(fuzz, race_munmap_vs_run, 1200)
 	void *p;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, race_vm_create(self->sys, &v, 4));
+	ASSERT_VHM(race_vm_create(self->sys, &v, 4));
 	racers_start(_metadata, &v, rc, &stop, 0, 1);
 	for (i = 0; i < 3000; i++) {
 		size_t off = below(&r, 16) * PAGE, len = (1 + below(&r, 16 - off / PAGE)) * PAGE;
@@ -1896,7 +1897,7 @@ TEST_F_TIMEOUT(fuzz, fork_child_eio, 600)
 	pid_t pid;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, race_vm_create(self->sys, &v, 2));
+	ASSERT_VHM(race_vm_create(self->sys, &v, 2));
 	/* vCPUs running while the process forks. */
 	racers_start(_metadata, &v, rc, &stop, 0, 1);
 	for (i = 0; i < 20; i++) {
@@ -1998,7 +1999,7 @@ TEST_F_TIMEOUT(fuzz, create_vcpu_storm, 600)
 
 		ASSERT_LE(0, vm);
 		if (round % 2)
-			ASSERT_EQ(0, ioctl(vm, VHM_CREATE_LAPIC, &cl));
+			ASSERT_VHM_IOCTL(vm, VHM_CREATE_LAPIC, &cl);
 		for (i = 0; i < 4; i++) {
 			memset(&s[i], 0, sizeof(s[i]));
 			s[i].vm = vm;

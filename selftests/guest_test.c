@@ -21,34 +21,12 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define STR(x)	#x
 #define XSTR(x)	STR(x)
 
-FIXTURE(guest_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(guest_test)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(guest_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(guest_test)
 
 /* The vCPU's next exit is of this kind. */
 static void expect_exit(struct __test_metadata *_metadata,
@@ -57,7 +35,7 @@ static void expect_exit(struct __test_metadata *_metadata,
 	struct ucall uc = { .cmd = UCALL_NONE };
 	char why[512];
 
-	ASSERT_EQ(0, guest_run(vcpu));
+	ASSERT_VHM(guest_run(vcpu));
 	if (vcpu->run->exit_reason != reason)
 		guest_ucall_of_exit(vcpu, &uc);
 	ASSERT_EQ(reason, vcpu->run->exit_reason)
@@ -102,7 +80,7 @@ TEST_F(guest_test, sync_then_done)
 	struct guest_vcpu *v = &self->vcpu;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_sync_123, 0xabcdef));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_sync_123, 0xabcdef));
 	ASSERT_GUEST_SYNC(v, 0xabcdef);
 	ASSERT_GUEST_SYNC(v, 1);
 	ASSERT_GUEST_SYNC(v, 2);
@@ -123,7 +101,7 @@ TEST_F(guest_test, return_is_done)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_returns, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_returns, 0));
 	ASSERT_GUEST_SYNC(v, 5);
 	ASSERT_GUEST_UCALL(v, UCALL_DONE, &uc);
 	EXPECT_STREQ("the guest function returned", uc.msg);
@@ -148,7 +126,7 @@ TEST_F(guest_test, assert_eq_reports_file_and_line)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_assert_eq, 7));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_assert_eq, 7));
 	ASSERT_EQ(UCALL_ABORT, get_ucall(v, &uc))
 		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));
 	sync_global_from_guest(&self->vm, assert_line);
@@ -183,7 +161,7 @@ TEST_F(guest_test, assert_reports_condition)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_assert, 3));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_assert, 3));
 	ASSERT_EQ(UCALL_ABORT, get_ucall(v, &uc))
 		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));
 	sync_global_from_guest(&self->vm, assert_line);
@@ -218,7 +196,7 @@ TEST_F(guest_test, shared_global)
 	RETURN_IF_SKIPPED();
 	shared_value = 0x1234;
 	sync_global_to_guest(&self->vm, shared_value);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_shared_global, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_shared_global, 0));
 	/* The same address in the guest as in the host. */
 	ASSERT_GUEST_SYNC(v, (uintptr_t)&shared_value);
 	EXPECT_EQ(0x5678, *guest_var(&self->vm, shared_value));
@@ -246,7 +224,7 @@ TEST_F(guest_test, long_mode_state)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_long_mode_state, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_long_mode_state, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE | X86_CR0_PG,
 		  uc.args[0]);
@@ -255,7 +233,7 @@ TEST_F(guest_test, long_mode_state)
 	/* On vCPU 0's stack, below GUEST_IMAGE. */
 	EXPECT_GT(GUEST_IMAGE, uc.args[3]);
 	EXPECT_LT(GUEST_IMAGE - GUEST_STACK_SIZE, uc.args[3]);
-	ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 	EXPECT_EQ(EFER_LME | EFER_LMA, s.efer);
 	EXPECT_EQ(GUEST_SEL_CODE64, s.cs.selector);
 	EXPECT_TRUE(s.cs.attrib & VHM_SEG_L);
@@ -279,9 +257,9 @@ TEST_F(guest_test, two_vcpus)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 1, &v1));
-	ASSERT_EQ(0, guest_vcpu_start_long(v0, guest_report_id, 0));
-	ASSERT_EQ(0, guest_vcpu_start_long(&v1, guest_report_id, 1));
+	ASSERT_VHM(guest_vcpu_create(&self->vm, 1, &v1));
+	ASSERT_VHM(guest_vcpu_start_long(v0, guest_report_id, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&v1, guest_report_id, 1));
 	ASSERT_GUEST_UCALL(&v1, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_GT(GUEST_IMAGE - GUEST_STACK_SIZE, uc.args[1]);
@@ -324,7 +302,7 @@ TEST_F(guest_test, cpuid)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_cpuid_leaves, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cpuid_leaves, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	__cpuid(0, a, b, c, d);
 	/* vhm's table stops at leaf 0xd (XSAVE): the maximum says so. */
@@ -381,7 +359,7 @@ TEST_F(guest_test, port_io)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_port_io, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_port_io, 0));
 	expect_io(_metadata, v, VHM_IO_OUT, 0x80, 1);
 	EXPECT_EQ(0x12, *(uint8_t *)vhm_io_data(&v->raw));
 	expect_io(_metadata, v, VHM_IO_OUT, 0x1234, 2);
@@ -426,7 +404,7 @@ TEST_F(guest_test, mmio_outside_slots)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_mmio, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mmio, 0));
 	expect_mmio(_metadata, v, GUEST_MMIO_BASE, 8, 0);
 	memcpy(v->run->mmio.data, &val, 8);
 	expect_mmio(_metadata, v, GUEST_MMIO_BASE, 8, 1);
@@ -477,7 +455,7 @@ TEST_F(guest_test, mmio_rep_movs)
 	uint32_t i, w;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_mmio_movs, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mmio_movs, 0));
 	for (i = 0; i < 3; i++) {
 		expect_mmio(_metadata, v, GUEST_MMIO_BASE + 4 * i, 4, 1);
 		memcpy(&w, v->run->mmio.data, 4);
@@ -611,7 +589,7 @@ TEST_F(guest_test, emulated_accesses_obey_guest_page_tables)
 	RETURN_IF_SKIPPED();
 	region = (self->vm.free_gpa + (2ull << 20) - 1) & ~((2ull << 20) - 1);
 	ASSERT_LE(region + (2ull << 20), self->vm.ram_size);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_protected_pages, region));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_protected_pages, region));
 	/* INS into the read-only page: #PF, P|W, no exit, nothing written. */
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
@@ -661,7 +639,7 @@ TEST_F(guest_test, hlt_and_vmmcall)
 	int i;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_hlt_vmmcall, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_hlt_vmmcall, 0));
 	expect_exit(_metadata, v, VHM_EXIT_HLT);
 	ASSERT_GUEST_SYNC(v, 1);
 	expect_exit(_metadata, v, VHM_EXIT_HYPERCALL);
@@ -701,7 +679,7 @@ TEST_F(guest_test, sse_survives_ucall)
 	struct guest_vcpu *v = &self->vcpu;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_sse, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_sse, 0));
 	ASSERT_GUEST_SYNC(v, 1);
 	asm volatile("pcmpeqd %%xmm5, %%xmm5" : : : "xmm5");
 	ASSERT_GUEST_DONE(v);
@@ -726,7 +704,7 @@ TEST_F(guest_test, ud2_reports_vector_and_rip)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_ud2, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_ud2, 0));
 	ASSERT_EQ(UCALL_EXCEPTION, get_ucall(v, &uc))
 		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));
 	EXPECT_EQ(6, uc.args[0]);
@@ -756,7 +734,7 @@ TEST_F(guest_test, page_fault_reports_cr2)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_page_fault, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_page_fault, 0));
 	ASSERT_EQ(UCALL_EXCEPTION, get_ucall(v, &uc))
 		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));
 	EXPECT_EQ(14, uc.args[0]);
@@ -799,7 +777,7 @@ TEST_F(guest_test, exception_handlers_resume)
 
 	RETURN_IF_SKIPPED();
 	guest_vm_set_handler(&self->vm, 3, bp_handler);
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_handled_exceptions, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_handled_exceptions, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(2, uc.args[0]);
 	EXPECT_EQ(1, uc.args[1]);
@@ -847,8 +825,8 @@ TEST_F(guest_test, real_mode_start)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_real(v, R16_GPA, r16_start,
-					   r16_end - r16_start));
+	ASSERT_VHM(guest_vcpu_start_real(v, R16_GPA, r16_start,
+					 r16_end - r16_start));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(16, uc.args[0]);
 	EXPECT_EQ(0x1000, uc.args[1]);
@@ -886,8 +864,8 @@ TEST_F(guest_test, protected_mode_start)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_prot32(v, GUEST_LOW_CODE, p32_start,
-					     p32_end - p32_start));
+	ASSERT_VHM(guest_vcpu_start_prot32(v, GUEST_LOW_CODE, p32_start,
+					   p32_end - p32_start));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(32, uc.args[0]);
 	EXPECT_EQ(GUEST_SEL_CODE32, uc.args[1]);
@@ -1068,11 +1046,11 @@ static void start_mode_switch(struct __test_metadata *_metadata,
 {
 	struct vhm_regs r;
 
-	ASSERT_EQ(0, guest_vcpu_start_real(v, GUEST_LOW_CODE, ms_start,
-					   ms_end - ms_start));
-	ASSERT_EQ(0, vhm_get_regs(&v->raw, &r));
+	ASSERT_VHM(guest_vcpu_start_real(v, GUEST_LOW_CODE, ms_start,
+					 ms_end - ms_start));
+	ASSERT_VHM(vhm_get_regs(&v->raw, &r));
 	r.rsi = (uintptr_t)mode_switch_long_c;
-	ASSERT_EQ(0, vhm_set_regs(&v->raw, &r));
+	ASSERT_VHM(vhm_set_regs(&v->raw, &r));
 }
 
 TEST_F(guest_test, real_to_protected)
@@ -1084,7 +1062,7 @@ TEST_F(guest_test, real_to_protected)
 	start_mode_switch(_metadata, v);
 	ASSERT_GUEST_SYNC(v, 16);
 	ASSERT_GUEST_SYNC(v, 32);
-	ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 	EXPECT_TRUE(s.cr0 & X86_CR0_PE);
 	EXPECT_EQ(GUEST_SEL_CODE32, s.cs.selector);
 	EXPECT_TRUE(s.cs.attrib & VHM_SEG_DB);
@@ -1113,7 +1091,7 @@ TEST_F(guest_test, real_to_protected_to_long)
 	ASSERT_EQ(UCALL_SYNC, cmd)
 		TH_LOG("guest: %s", guest_describe(v, &uc, why, sizeof(why)));
 	ASSERT_EQ(64, uc.args[0]);
-	ASSERT_EQ(0, vhm_get_sregs(&v->raw, &s));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 	EXPECT_EQ(EFER_LME | EFER_LMA, s.efer);
 	EXPECT_TRUE(s.cs.attrib & VHM_SEG_L);
 	EXPECT_EQ(MS_PML4, s.cr3);
@@ -1199,8 +1177,8 @@ TEST_F(guest_test, vcpu_migrates_between_cpus_under_load)
 	load.ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (load.ncpus < 2)
 		SKIP(return, "one host CPU online: nothing to migrate to");
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_migrate,
-					   MIGRATE_ROUNDS));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_migrate,
+					 MIGRATE_ROUNDS));
 	ASSERT_EQ(0, pthread_create(&mover, NULL, migrate_mover, &load));
 	for (t = 0; t < 2; t++)
 		ASSERT_EQ(0, pthread_create(&spin[t], NULL, migrate_spinner,

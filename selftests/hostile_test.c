@@ -20,6 +20,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define X86_CR0_AM		(1ull << 18)
 #define X86_EFLAGS_TF		(1ull << 8)
@@ -30,30 +31,7 @@
 #define TSS_IST1		(GUEST_TSS + 0x24)
 #define IDT_IST_SHIFT		32	/* in a gate's low quadword */
 
-FIXTURE(hostile) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(hostile)
-{
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(hostile)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE(hostile)
 
 static uint64_t guest_rdtsc(void)
 {
@@ -155,7 +133,7 @@ TEST_F(hostile, ac_in_user_mode_reaches_guest)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_ac_in_user_mode, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_ac_in_user_mode, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(0, uc.args[3]);	/* back at CPL 0 */
 	if (!uc.args[0])
@@ -233,13 +211,13 @@ TEST_F(hostile, db_reflected_with_guest_dr6)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_single_step, icebp));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_single_step, icebp));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	EXPECT_EQ(DR6_BS, uc.args[1]);
 	EXPECT_EQ(1, uc.args[2]) TH_LOG("#DB at rip %#llx",
 					(unsigned long long)uc.args[3]);
-	ASSERT_EQ(0, ioctl(v->raw.fd, VHM_GET_DEBUGREGS, &d));
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_DEBUGREGS, &d);
 	EXPECT_TRUE(d.dr6 & DR6_BS);
 	if (!icebp) {
 		TH_LOG("ICEBP not tried: not an Intel host");
@@ -299,7 +277,7 @@ TEST_F(hostile, db_loop_is_interruptible)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_db_loop, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_db_loop, 0));
 	ASSERT_GUEST_SYNC(v, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
@@ -308,7 +286,7 @@ TEST_F(hostile, db_loop_is_interruptible)
 	EXPECT_EQ(VHM_EXIT_INTR, v->run->exit_reason);
 	EXPECT_LT(took, 1.2) TH_LOG("VHM_RUN returned after %.3f s", took);
 	/* The vCPU is intact: its state can be read, it can run again. */
-	ASSERT_EQ(0, vhm_get_regs(&v->raw, &r));
+	ASSERT_VHM(vhm_get_regs(&v->raw, &r));
 	it.it_value.tv_usec = 50000;
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
 	EXPECT_EQ(-EINTR, guest_run(v));
@@ -357,7 +335,7 @@ TEST_F(hostile, wbinvd_exits_and_is_skipped)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_wbinvd, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_wbinvd, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	TH_LOG("TSC cycles for %d: WBINVD %llu, CPUID %llu, NOP %llu",
 	       WBINVD_LOOPS, (unsigned long long)uc.args[0],
@@ -401,7 +379,7 @@ TEST_F(hostile, rdpmc_is_gp)
 	struct ucall uc;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_rdpmc_gp, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_rdpmc_gp, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(2, uc.args[0]);
 	EXPECT_EQ(0, uc.args[1]);
@@ -449,12 +427,12 @@ TEST_F(hostile, user_mode_hypercall_is_ud)
 	int i;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_user_hypercalls, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_user_hypercalls, 0));
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(2, uc.args[0]);
 	EXPECT_EQ(3, uc.args[1]);
 	EXPECT_EQ(0, uc.args[2]);
-	ASSERT_EQ(0, guest_run(v));
+	ASSERT_VHM(guest_run(v));
 	uc.cmd = UCALL_NONE;
 	ASSERT_EQ(VHM_EXIT_HYPERCALL, run->exit_reason)
 		TH_LOG("%s", guest_describe(v, &uc, why, sizeof(why)));

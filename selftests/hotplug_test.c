@@ -126,18 +126,6 @@ TEST_F(hp, unload_while_cpu_offline)
 	ASSERT_EQ(0, vhm_unload());
 }
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 /*
  * Suspend to RAM in the kernel's "core" test mode: every suspend step runs
  * (non-boot CPUs offline, syscore suspend with interrupts off) except the
@@ -146,25 +134,20 @@ static int write_str(const char *path, const char *s)
 TEST_F(hp, suspend_resume)
 {
 	char state[256] = "";
-	int fd, cpu;
+	int cpu;
 
 	RETURN_IF_SKIPPED();
-	fd = open("/sys/power/state", O_RDONLY);
-	if (fd >= 0) {
-		if (read(fd, state, sizeof(state) - 1) < 0)
-			state[0] = 0;
-		close(fd);
-	}
+	read_text("/sys/power/state", state, sizeof(state));
 	if (!strstr(state, "mem") || access("/sys/power/pm_test", W_OK))
 		SKIP(return, "no suspend-to-RAM test mode here (state: %s)", state);
-	if (write_str("/sys/power/mem_sleep", "deep"))
+	if (write_text("/sys/power/mem_sleep", "deep"))
 		SKIP(return, "the firmware offers no S3 (deep) sleep");
 
 	ASSERT_EQ(0, vhm_load("verbose=1"));
-	ASSERT_EQ(0, write_str("/sys/power/pm_test", "core"));
-	write_str("/sys/module/suspend/parameters/pm_test_delay", "0");
-	EXPECT_EQ(0, write_str("/sys/power/state", "mem"));
-	write_str("/sys/power/pm_test", "none");
+	ASSERT_EQ(0, write_text("/sys/power/pm_test", "core"));
+	write_text("/sys/module/suspend/parameters/pm_test_delay", "0");
+	EXPECT_EQ(0, write_text("/sys/power/state", "mem"));
+	write_text("/sys/power/pm_test", "none");
 	for (cpu = 0; cpu < 2; cpu++) {
 		EXPECT_TRUE(logged(&self->kmsg, cpu, "off")) TH_LOG("CPU %d", cpu);
 		EXPECT_TRUE(logged(&self->kmsg, cpu, "on")) TH_LOG("CPU %d", cpu);

@@ -18,6 +18,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define APIC_BASE	0xfee00000ull
 #define APIC_EOI	0xb0
@@ -35,36 +36,7 @@
 #define LEVEL_PIN	9
 #define LEVEL_VECTOR	0x62
 
-FIXTURE(ioapic_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(ioapic_test)
-{
-	struct vhm_create_lapic c;
-
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_IOAPIC));
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	memset(&c, 0, sizeof(c));
-	c.flags = VHM_LAPIC_IOAPIC;
-	ASSERT_EQ(0, ioctl(self->vm.fd, VHM_CREATE_LAPIC, &c));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(ioapic_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE_LAPIC(ioapic_test, VHM_CAP_IOAPIC, VHM_LAPIC_IOAPIC)
 
 /* ---------------------------------------------------------------------
  * Guest side.
@@ -207,13 +179,13 @@ static int irq_line(int vm, uint32_t gsi, uint32_t level)
 {
 	struct vhm_irq_line l = { .gsi = gsi, .level = level };
 
-	return ioctl(vm, VHM_IRQ_LINE, &l);
+	return ioctl(vm, VHM_IRQ_LINE, &l) ? -errno : 0;
 }
 
 TEST_F(ioapic_test, registers)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_registers, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_registers, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -222,13 +194,13 @@ TEST_F(ioapic_test, edge_pin)
 	int vm = self->vm.fd;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_edge, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_edge, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 1);
-	ASSERT_EQ(0, irq_line(vm, EDGE_PIN, 1));
-	ASSERT_EQ(0, irq_line(vm, EDGE_PIN, 0));
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 1));
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 2);
-	ASSERT_EQ(0, irq_line(vm, EDGE_PIN, 1));
-	ASSERT_EQ(0, irq_line(vm, EDGE_PIN, 1));	/* no new edge */
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 1));
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 1));	/* no new edge */
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -237,11 +209,11 @@ TEST_F(ioapic_test, level_pin)
 	int vm = self->vm.fd;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_level, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_level, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 1);
-	ASSERT_EQ(0, irq_line(vm, LEVEL_PIN, 1));
+	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 1));
 	ASSERT_GUEST_SYNC(&self->vcpu, 2);
-	ASSERT_EQ(0, irq_line(vm, LEVEL_PIN, 0));
+	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -250,13 +222,13 @@ TEST_F(ioapic_test, masked_pin)
 	int vm = self->vm.fd;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_masked, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_masked, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 1);
-	ASSERT_EQ(0, irq_line(vm, LEVEL_PIN, 1));
+	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 1));
 	ASSERT_GUEST_SYNC(&self->vcpu, 2);
-	ASSERT_EQ(0, irq_line(vm, LEVEL_PIN, 0));
+	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 3);
-	ASSERT_EQ(0, irq_line(vm, LEVEL_PIN, 1));
+	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 1));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -294,7 +266,7 @@ TEST_F(ioapic_test, bad_arguments)
 	EXPECT_EQ(-1, ioctl(vm2, VHM_CREATE_LAPIC, &c));
 	EXPECT_EQ(EINVAL, errno);
 	c.flags = 0;
-	ASSERT_EQ(0, ioctl(vm2, VHM_CREATE_LAPIC, &c));
+	ASSERT_VHM_IOCTL(vm2, VHM_CREATE_LAPIC, &c);
 	l.reserved = 0;
 	EXPECT_EQ(-1, ioctl(vm2, VHM_IRQ_LINE, &l));
 	EXPECT_EQ(ENXIO, errno);

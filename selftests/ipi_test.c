@@ -21,6 +21,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define APIC_BASE	0xfee00000ull
 #define APIC_EOI	0xb0
@@ -75,11 +76,11 @@ FIXTURE_SETUP(ipi_test)
 	self->ap.raw.fd = -1;
 	REQUIRE_VHM_GUESTS(self->sys);
 	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_LAPIC));
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
+	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
 	memset(&c, 0, sizeof(c));
-	ASSERT_EQ(0, ioctl(self->vm.fd, VHM_CREATE_LAPIC, &c));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->bsp));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, AP_ID, &self->ap));
+	ASSERT_VHM_IOCTL(self->vm.fd, VHM_CREATE_LAPIC, &c);
+	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->bsp));
+	ASSERT_VHM(guest_vcpu_create(&self->vm, AP_ID, &self->ap));
 }
 
 FIXTURE_TEARDOWN(ipi_test)
@@ -180,25 +181,25 @@ TEST_F(ipi_test, init_sipi_starts_ap_which_sends_ipi)
 	mark = guest_gpa_to_hva(&self->vm, AP_MARK, 4);
 	*mark = 0xdead;
 	ASSERT_EQ(0, pthread_create(&t, NULL, ap_thread, &self->ap));
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->bsp, guest_start_ap, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->bsp, guest_start_ap, 0));
 	ASSERT_GUEST_DONE(&self->bsp);
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	ASSERT_EQ(0, self->ap.run_ret);
 	EXPECT_EQ(VHM_EXIT_HLT, self->ap.run->exit_reason);
 	EXPECT_EQ(AP_ID, *mark);
-	ASSERT_EQ(0, vhm_get_sregs(&self->ap.raw, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->ap.raw, &s));
 	EXPECT_EQ(SIPI_VECTOR << 8, s.cs.selector);
 	EXPECT_EQ(GUEST_LOW_CODE, s.cs.base);
 	EXPECT_EQ(0, s.cr0 & 1);
 	EXPECT_EQ(0xc00, s.apic_base & 0xc00);
-	ASSERT_EQ(0, vhm_get_regs(&self->ap.raw, &r));
+	ASSERT_VHM(vhm_get_regs(&self->ap.raw, &r));
 	EXPECT_EQ(sizeof(ap_code), r.rip);
 }
 
 TEST_F(ipi_test, nmi_ipi)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->bsp, guest_nmi_ipi, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->bsp, guest_nmi_ipi, 0));
 	ASSERT_GUEST_DONE(&self->bsp);
 }
 
@@ -214,12 +215,12 @@ TEST_F(ipi_test, ap_waits_for_sipi)
 	struct vhm_regs before, after;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, vhm_get_regs(&self->ap.raw, &before));
+	ASSERT_VHM(vhm_get_regs(&self->ap.raw, &before));
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
 	EXPECT_EQ(-EINTR, guest_run(&self->ap));
 	EXPECT_EQ(VHM_EXIT_INTR, self->ap.run->exit_reason);
-	ASSERT_EQ(0, vhm_get_regs(&self->ap.raw, &after));
+	ASSERT_VHM(vhm_get_regs(&self->ap.raw, &after));
 	EXPECT_EQ(before.rip, after.rip);
 }
 

@@ -21,6 +21,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define APIC_BASE	0xfee00000ull
 #define APIC_ID		0x20
@@ -50,35 +51,7 @@
 #define IPI_VECTOR	0x42
 #define LOW_VECTOR	0x45	/* priority class 4 */
 
-FIXTURE(lapic_test) {
-	int sys;
-	struct guest_vm vm;
-	struct guest_vcpu vcpu;
-};
-
-FIXTURE_SETUP(lapic_test)
-{
-	struct vhm_create_lapic c;
-
-	self->sys = -1;
-	self->vm.fd = -1;
-	self->vm.ram = NULL;
-	self->vcpu.raw.fd = -1;
-	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, VHM_CAP_LAPIC));
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	memset(&c, 0, sizeof(c));
-	ASSERT_EQ(0, ioctl(self->vm.fd, VHM_CREATE_LAPIC, &c));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
-}
-
-FIXTURE_TEARDOWN(lapic_test)
-{
-	guest_vcpu_free(&self->vcpu);
-	guest_vm_free(&self->vm);
-	if (self->sys >= 0)
-		close(self->sys);
-}
+GUEST_FIXTURE_LAPIC(lapic_test, VHM_CAP_LAPIC, 0)
 
 /* ---------------------------------------------------------------------
  * Guest side.
@@ -317,7 +290,7 @@ static void guest_hlt_forever(void)
 TEST_F(lapic_test, reset_state)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_reset_state, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_reset_state, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -325,42 +298,42 @@ TEST_F(lapic_test, reset_state)
 TEST_F(lapic_test, oneshot_timer_hlt)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_oneshot, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_oneshot, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
 TEST_F(lapic_test, periodic_timer)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_periodic, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_periodic, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
 TEST_F(lapic_test, self_ipi)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_self_ipi, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_self_ipi, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
 TEST_F(lapic_test, tpr_masks_lower_priority)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
 TEST_F(lapic_test, x2apic_msrs)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_x2apic, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_x2apic, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
 TEST_F(lapic_test, tsc_deadline_timer)
 {
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_tsc_deadline, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tsc_deadline, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
@@ -379,12 +352,12 @@ TEST_F(lapic_test, signal_ends_hlt)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
-	ASSERT_EQ(0, guest_vcpu_start_long(v, guest_hlt_forever, 0));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_hlt_forever, 0));
 	ASSERT_GUEST_SYNC(v, 0);
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
 	EXPECT_EQ(-EINTR, guest_run(v));
 	EXPECT_EQ(VHM_EXIT_INTR, v->run->exit_reason);
-	ASSERT_EQ(0, vhm_get_regs(&v->raw, &r));
+	ASSERT_VHM(vhm_get_regs(&v->raw, &r));
 	memcpy(&insn, guest_gpa_to_hva(&self->vm, r.rip, 1), 1);
 	EXPECT_EQ(0xf4, insn);
 	/* A self-IPI from the host's side is not in this slice: stop here. */
@@ -404,7 +377,7 @@ TEST_F(lapic_test, bad_arguments)
 	EXPECT_EQ(-1, ioctl(vm, VHM_CREATE_LAPIC, &c));
 	EXPECT_EQ(EEXIST, errno);
 
-	ASSERT_EQ(0, guest_vm_create(&vm2, self->sys));
+	ASSERT_VHM(guest_vm_create(&vm2, self->sys));
 	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 	c.flags = 2;	/* bit 0 is VHM_LAPIC_IOAPIC */
@@ -419,13 +392,13 @@ TEST_F(lapic_test, bad_arguments)
 	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
 	EXPECT_EQ(EINVAL, errno);
 	c.reserved[2] = 0;
-	ASSERT_EQ(0, guest_vcpu_create(&vm2, 0, &v2));
+	ASSERT_VHM(guest_vcpu_create(&vm2, 0, &v2));
 	EXPECT_EQ(-1, ioctl(vm2.fd, VHM_CREATE_LAPIC, &c));
 	EXPECT_EQ(EBUSY, errno);
 
 	/* Without an APIC the page is MMIO for userspace, as before. */
-	ASSERT_EQ(0, guest_vcpu_start_long(&v2, guest_reset_state, 0));
-	EXPECT_EQ(0, guest_run(&v2));
+	ASSERT_VHM(guest_vcpu_start_long(&v2, guest_reset_state, 0));
+	EXPECT_VHM(guest_run(&v2));
 	EXPECT_EQ(VHM_EXIT_MMIO, v2.run->exit_reason);
 	EXPECT_EQ(APIC_BASE + APIC_ID, v2.run->mmio.phys_addr);
 	guest_vcpu_free(&v2);

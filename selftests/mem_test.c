@@ -29,6 +29,7 @@
 #include "vhm_util.h"
 #include "vhm_vm.h"
 #include "guest.h"
+#include "vhm_assert.h"
 
 #define PAGE		4096ull
 #define SIZE_2M		(2ull << 20)
@@ -158,38 +159,11 @@ static int get_stats(int vm, struct vhm_vm_stats *st)
 	return ioctl(vm, VHM_GET_VM_STATS, st) ? -errno : 0;
 }
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 static long long read_num(const char *path)
 {
 	char buf[64];
 
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_text(path, buf, sizeof(buf)))
 		return -1;
 	return strtoll(buf, NULL, 0);
 }
@@ -199,7 +173,7 @@ static int write_num(const char *path, long long v)
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%lld", v);
-	return write_file(path, buf);
+	return write_text(path, buf);
 }
 
 /* "key value" in a file like /proc/vmstat or memory.stat; -1 if absent. */
@@ -209,7 +183,7 @@ static long long read_key(const char *path, const char *key)
 	size_t kl = strlen(key);
 	char *p;
 
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_text(path, buf, sizeof(buf)))
 		return -1;
 	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
 		if (!strncmp(p, key, kl) && p[kl] == ' ')
@@ -313,10 +287,10 @@ FIXTURE_SETUP(mem)
 	self->fd = -1;
 	self->old_hugepages = -1;
 	REQUIRE_VHM_GUESTS(self->sys);
-	ASSERT_EQ(0, guest_vm_create(&self->vm, self->sys));
-	ASSERT_EQ(0, guest_vcpu_create(&self->vm, 0, &self->vcpu));
+	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
+	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
 	guest_var(&self->vm, cmd)->op = OP_NONE;
-	ASSERT_EQ(0, guest_vcpu_start_long(&self->vcpu, guest_main, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_main, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, OP_NONE);
 	/*
 	 * Every guest path once on a spare page of slot 0: from here on the
@@ -330,11 +304,11 @@ FIXTURE_SETUP(mem)
 	/* And the guest page table covering TEST_GPA (slot 0). */
 	warm = guest_ram(PAGE);
 	ASSERT_NE(NULL, warm);
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, PAGE,
-				  warm));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, PAGE,
+				warm));
 	guest_cmd(_metadata, self, OP_WRITE, TEST_GPA, 1, 1, 9, NO_PAGE, 0);
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, 0,
-				  NULL));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA, 0,
+				NULL));
 	munmap(warm, PAGE);
 }
 
@@ -347,7 +321,7 @@ static void swap_teardown(struct __test_metadata *_metadata,
 	}
 	if (self->swap_on) {
 		EXPECT_EQ(0, swapoff("/dev/zram0"));
-		write_file(ZRAM "/reset", "1");
+		write_text(ZRAM "/reset", "1");
 	}
 }
 
@@ -363,7 +337,7 @@ FIXTURE_TEARDOWN(mem)
 	if (self->old_hugepages >= 0)
 		write_num(HUGEPAGES, self->old_hugepages);
 	if (self->old_thp[0])
-		write_file(THP_ENABLED, self->old_thp);
+		write_text(THP_ENABLED, self->old_thp);
 	if (self->ksm_changed) {
 		write_num(KSM "run", 2);	/* unmerge everything */
 		write_num(KSM "run", self->old_ksm[0]);
@@ -389,8 +363,8 @@ static void round_trip(struct __test_metadata *_metadata,
 {
 	uint64_t n = self->ram_size / PAGE;
 
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  self->ram_size, self->ram));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
+				self->ram_size, self->ram));
 	GUEST_VERIFY(TEST_GPA, n, 1);
 	GUEST_WRITE(TEST_GPA, n, 2);
 	ASSERT_EQ(-1, host_check(self->ram, TEST_GPA, n, 2));
@@ -427,7 +401,7 @@ TEST_F(mem, stats_arguments)
 	memset(&st, 0xff, sizeof(st));
 	st.flags = 0;
 	st.padding = 0;
-	ASSERT_EQ(0, ioctl(self->vm.fd, VHM_GET_VM_STATS, &st));
+	ASSERT_VHM_IOCTL(self->vm.fd, VHM_GET_VM_STATS, &st);
 	for (i = 0; i < sizeof(st.reserved) / sizeof(st.reserved[0]); i++)
 		EXPECT_EQ(0, st.reserved[i]);
 	EXPECT_EQ(0, st.flags);
@@ -447,24 +421,24 @@ TEST_F(mem, stats_count_faults_and_zaps)
 	self->ram = guest_ram(self->ram_size);
 	ASSERT_NE(NULL, self->ram);
 	host_write(self->ram, TEST_GPA, n, 1);
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  self->ram_size, self->ram));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
+				self->ram_size, self->ram));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	GUEST_VERIFY(TEST_GPA, n, 1);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_4k + n, b.mapped_4k);
 	EXPECT_LE(a.nested_faults + n, b.nested_faults);
 	EXPECT_EQ(a.mapped_2m, b.mapped_2m);
 	/* Writes upgrade the same entries: no new ones. */
 	GUEST_WRITE(TEST_GPA, n, 2);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &c));
+	ASSERT_VHM(get_stats(self->vm.fd, &c));
 	EXPECT_EQ(b.mapped_4k, c.mapped_4k);
 	EXPECT_LE(b.nested_faults + n, c.nested_faults);
 	ASSERT_EQ(-1, host_check(self->ram, TEST_GPA, n, 2));
 	/* munmap is an invalidation of the whole slot. */
 	ASSERT_EQ(0, munmap(self->ram, self->ram_size));
 	self->ram = NULL;
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(c.mapped_4k - n, b.mapped_4k);
 	EXPECT_EQ(c.zapped_4k + n, b.zapped_4k);
 	EXPECT_LT(c.invalidations, b.invalidations);
@@ -545,9 +519,9 @@ TEST_F(mem, hugetlbfs_maps_2m)
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
 	ASSERT_NE(MAP_FAILED, self->ram);
 	host_write(self->ram, TEST_GPA, n, 1);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	round_trip(_metadata, self);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_2m + TEST_SIZE / SIZE_2M, b.mapped_2m);
 	EXPECT_EQ(a.mapped_4k, b.mapped_4k);
 	TH_LOG("hugetlbfs: 2 MiB entries %llu -> %llu, faults %llu -> %llu",
@@ -560,12 +534,12 @@ static void thp_allow_madvise(struct __test_metadata *_metadata,
 {
 	char mode[128];
 
-	ASSERT_EQ(0, read_file(THP_ENABLED, mode, sizeof(mode)))
+	ASSERT_EQ(0, read_text(THP_ENABLED, mode, sizeof(mode)))
 		TH_LOG("kernel without THP?");
 	if (!strstr(mode, "[never]"))
 		return;
 	snprintf(self->old_thp, sizeof(self->old_thp), "never");
-	ASSERT_EQ(0, write_file(THP_ENABLED, "madvise"));
+	ASSERT_EQ(0, write_text(THP_ENABLED, "madvise"));
 }
 
 TEST_F(mem, thp_maps_2m_and_split_zaps_it)
@@ -584,9 +558,9 @@ TEST_F(mem, thp_maps_2m_and_split_zaps_it)
 	kb = smaps_anon_huge_kb(self->ram);
 	ASSERT_EQ(TEST_SIZE / 1024, kb)
 		TH_LOG("the host did not back the region with THP");
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	round_trip(_metadata, self);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_2m + TEST_SIZE / SIZE_2M, b.mapped_2m);
 	EXPECT_EQ(a.mapped_4k, b.mapped_4k);
 	TH_LOG("THP: 2 MiB entries %llu -> %llu", a.mapped_2m, b.mapped_2m);
@@ -597,12 +571,12 @@ TEST_F(mem, thp_maps_2m_and_split_zaps_it)
 	 */
 	ASSERT_EQ(0, madvise((uint8_t *)self->ram + hole * PAGE, PAGE,
 			     MADV_DONTNEED));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &c));
+	ASSERT_VHM(get_stats(self->vm.fd, &c));
 	EXPECT_EQ(b.mapped_2m - 1, c.mapped_2m);
 	EXPECT_EQ(b.zapped_2m + 1, c.zapped_2m);
 	/* The guest still sees its bytes, and zeros in the dropped page. */
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA, n, 1, 2, hole, 0);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(c.mapped_2m, b.mapped_2m);
 	EXPECT_LT(c.mapped_4k, b.mapped_4k);
 }
@@ -629,9 +603,9 @@ TEST_F(mem, thp_collapse_replaces_4k_by_2m)
 	ASSERT_EQ(0, madvise(self->ram, TEST_SIZE, MADV_NOHUGEPAGE));
 	host_write(self->ram, TEST_GPA, n, 1);
 	ASSERT_EQ(0, smaps_anon_huge_kb(self->ram));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	round_trip(_metadata, self);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_4k + n, b.mapped_4k);
 	EXPECT_EQ(a.mapped_2m, b.mapped_2m);
 
@@ -639,14 +613,14 @@ TEST_F(mem, thp_collapse_replaces_4k_by_2m)
 	ASSERT_EQ(0, madvise(self->ram, TEST_SIZE, MADV_COLLAPSE))
 		TH_LOG("MADV_COLLAPSE: %s", strerror(errno));
 	ASSERT_EQ(TEST_SIZE / 1024, smaps_anon_huge_kb(self->ram));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &c));
+	ASSERT_VHM(get_stats(self->vm.fd, &c));
 	EXPECT_EQ(a.mapped_4k, c.mapped_4k);
 	EXPECT_LE(b.zapped_4k + n, c.zapped_4k);
 
 	GUEST_VERIFY(TEST_GPA, n, 2);
 	GUEST_WRITE(TEST_GPA, n, 3);
 	ASSERT_EQ(-1, host_check(self->ram, TEST_GPA, n, 3));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_4k, b.mapped_4k);
 	EXPECT_EQ(a.mapped_2m + TEST_SIZE / SIZE_2M, b.mapped_2m);
 	TH_LOG("collapse: 4 KiB entries %llu -> %llu, 2 MiB entries %llu -> %llu",
@@ -670,13 +644,13 @@ TEST_F(mem, thp_misaligned_slot_maps_4k)
 	self->ram = base;
 	self->ram_size = TEST_SIZE;
 	host_write(base + PAGE, TEST_GPA, n, 1);
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  2 * SIZE_2M - 2 * PAGE, base + PAGE));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
+				2 * SIZE_2M - 2 * PAGE, base + PAGE));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	GUEST_VERIFY(TEST_GPA, n, 1);
 	GUEST_WRITE(TEST_GPA, n, 3);
 	ASSERT_EQ(-1, host_check(base + PAGE, TEST_GPA, n, 3));
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	EXPECT_EQ(a.mapped_2m, b.mapped_2m);
 	EXPECT_EQ(a.mapped_4k + n, b.mapped_4k);
 }
@@ -720,13 +694,13 @@ TEST_F(mem, ksm_merge_and_cow)
 	for (i = 1; i < KSM_SAME; i++)
 		memcpy(p + i * WORDS, p, PAGE);
 	ASSERT_EQ(0, madvise(self->ram, self->ram_size, MADV_MERGEABLE));
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  self->ram_size, self->ram));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
+				self->ram_size, self->ram));
 	/* The guest maps them all (read), then KSM merges under it. */
 	guest_cmd(_metadata, self, OP_VERIFY, TEST_GPA, KSM_SAME, 1, 1,
 		  NO_PAGE, TEST_GPA);
 	GUEST_VERIFY(TEST_GPA + KSM_SAME * PAGE, KSM_PAGES - KSM_SAME, 1);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 	sharing0 = read_num(KSM "pages_sharing");
 	ksm_start(_metadata, self);
 	RETURN_IF_SKIPPED();
@@ -741,7 +715,7 @@ TEST_F(mem, ksm_merge_and_cow)
 		TH_LOG("ksmd merged %lld pages in 120 s", sharing - sharing0);
 	TH_LOG("KSM: pages_sharing +%lld after %.1f s", sharing - sharing0,
 	       now() - t0);
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	/* Merging replaced the pages the guest had mapped. */
 	EXPECT_LE(a.zapped_4k + KSM_SAME - 1, b.zapped_4k);
 
@@ -804,14 +778,14 @@ static void cgroup_enter(struct __test_metadata *_metadata,
 		ASSERT_EQ(0, mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
 			TH_LOG("mount cgroup2: %s", strerror(errno));
 	}
-	ASSERT_EQ(0, read_file(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)));
+	ASSERT_EQ(0, read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)));
 	ASSERT_NE(NULL, strstr(ctl, "memory"));
-	ASSERT_EQ(0, write_file(CGROOT "/cgroup.subtree_control", "+memory"));
+	ASSERT_EQ(0, write_text(CGROOT "/cgroup.subtree_control", "+memory"));
 	rmdir(CGROUP);	/* left by a killed run */
 	ASSERT_EQ(0, mkdir(CGROUP, 0755));
 	self->cgroup_made = true;
 	ASSERT_EQ(0, write_num(CGROUP "/memory.max", SWAP_CG_MAX));
-	ASSERT_EQ(0, write_file(CGROUP "/memory.swap.max", "max"));
+	ASSERT_EQ(0, write_text(CGROUP "/memory.swap.max", "max"));
 	ASSERT_EQ(0, write_num(CGROUP "/cgroup.procs", getpid()));
 }
 
@@ -821,7 +795,7 @@ static void zram_swap_on(struct __test_metadata *_metadata,
 	if (access(ZRAM, F_OK) && modprobe("zram"))
 		SKIP(return, "no zram module");
 	ASSERT_EQ(0, access(ZRAM, F_OK));
-	write_file(ZRAM "/reset", "1");
+	write_text(ZRAM "/reset", "1");
 	ASSERT_EQ(0, write_num(ZRAM "/disksize", 3 * SWAP_RAM / 2));
 	ASSERT_EQ(0, system("mkswap /dev/zram0 >/dev/null"));
 	ASSERT_EQ(0, swapon("/dev/zram0", 0))
@@ -845,11 +819,11 @@ TEST_F(mem, swap_through_zram_in_cgroup)
 	ASSERT_NE(NULL, self->ram);
 	/* 4 KiB pages: what is measured is swapping, not THP. */
 	ASSERT_EQ(0, madvise(self->ram, SWAP_RAM, MADV_NOHUGEPAGE));
-	ASSERT_EQ(0, vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  SWAP_RAM, self->ram));
+	ASSERT_VHM(vhm_set_slot(self->vm.fd, TEST_SLOT, 0, TEST_GPA,
+				SWAP_RAM, self->ram));
 	out0 = read_key("/proc/vmstat", "pswpout");
 	in0 = read_key("/proc/vmstat", "pswpin");
-	ASSERT_EQ(0, get_stats(self->vm.fd, &a));
+	ASSERT_VHM(get_stats(self->vm.fd, &a));
 
 	t0 = now();
 	guest_cmd(_metadata, self, OP_WRITE, TEST_GPA, n, SWAP_STEP, 7,
@@ -869,7 +843,7 @@ TEST_F(mem, swap_through_zram_in_cgroup)
 		  NO_PAGE, 0);
 	t2 = now();
 	in1 = read_key("/proc/vmstat", "pswpin");
-	ASSERT_EQ(0, get_stats(self->vm.fd, &b));
+	ASSERT_VHM(get_stats(self->vm.fd, &b));
 	TH_LOG("guest verified it in %.1f s: pswpin +%lld; faults +%llu, zapped 4k +%llu, invalidations +%llu",
 	       t2 - t1, in1 - in0, b.nested_faults - a.nested_faults,
 	       b.zapped_4k - a.zapped_4k, b.invalidations - a.invalidations);
@@ -1015,17 +989,17 @@ TEST(slot_change_never_leaves_freed_pages_to_the_guest)
 	int sys = -1, round, cur = 0, moves = 0, deletes = 0;
 
 	REQUIRE_VHM_GUESTS(sys);
-	ASSERT_EQ(0, guest_vm_create(&vm, sys));
-	ASSERT_EQ(0, guest_vcpu_create(&vm, 0, &vcpu));
+	ASSERT_VHM(guest_vm_create(&vm, sys));
+	ASSERT_VHM(guest_vcpu_create(&vm, 0, &vcpu));
 	buf[0] = guest_ram(RACE_PAGES * PAGE);
 	buf[1] = guest_ram(RACE_PAGES * PAGE);
 	ASSERT_NE(NULL, buf[0]);
 	ASSERT_NE(NULL, buf[1]);
 	race_fill(buf[0]);
-	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
-				  RACE_PAGES * PAGE, buf[0]));
+	ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+				RACE_PAGES * PAGE, buf[0]));
 	ASSERT_EQ(0, pthread_barrier_init(&go, NULL, 2));
-	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_race_reader, 0));
+	ASSERT_VHM(guest_vcpu_start_long(&vcpu, guest_race_reader, 0));
 	ASSERT_EQ(0, pthread_create(&vt, NULL, race_vcpu_thread, &r));
 
 	for (round = 0; round < RACE_ROUNDS && !r.bad_exit && !r.done;
@@ -1043,22 +1017,22 @@ TEST(slot_change_never_leaves_freed_pages_to_the_guest)
 		ASSERT_EQ(0, pthread_create(&ft, NULL, race_free_thread, &f));
 		pthread_barrier_wait(&go);
 		if (delete) {
-			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
-						  0, NULL));
+			ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+						0, NULL));
 			deletes++;
 		} else {
-			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
-						  RACE_PAGES * PAGE,
-						  buf[next]));
+			ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, TEST_GPA,
+						RACE_PAGES * PAGE,
+						buf[next]));
 			moves++;
 		}
 		pthread_join(ft, NULL);
 		race_wait_passes(&vm, &r);
 		munmap(spray, RACE_SPRAY * PAGE);
 		if (delete)
-			ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0,
-						  TEST_GPA, RACE_PAGES * PAGE,
-						  buf[next]));
+			ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0,
+						TEST_GPA, RACE_PAGES * PAGE,
+						buf[next]));
 		cur = next;
 	}
 	__atomic_store_n(guest_var(&vm, race_stop), 1, __ATOMIC_RELAXED);
@@ -1151,7 +1125,7 @@ static void sparse_fill(struct __test_metadata *_metadata,
 	struct vhm_vm_stats st;
 
 	ASSERT_GUEST_SYNC(v, SPARSE_TOUCHES);
-	ASSERT_EQ(0, get_stats(vm, &st));
+	ASSERT_VHM(get_stats(vm, &st));
 	EXPECT_LE(SPARSE_TOUCHES, st.mapped_4k);
 }
 
@@ -1168,8 +1142,8 @@ TEST(huge_sparse_mapping_torn_down_without_stalls)
 	REQUIRE_VHM_GUESTS(sys);
 	if (!host_has_1g_pages())
 		SKIP(return, "the CPU has no 1 GiB pages: the guest cannot reach 512 GiB with the library's tables");
-	ASSERT_EQ(0, guest_vm_create(&vm, sys));
-	ASSERT_EQ(0, guest_vcpu_create(&vm, 0, &vcpu));
+	ASSERT_VHM(guest_vm_create(&vm, sys));
+	ASSERT_VHM(guest_vcpu_create(&vm, 0, &vcpu));
 	pml4 = guest_gpa_to_hva(&vm, GUEST_PML4, PAGE);
 	pdpt = guest_gpa_to_hva(&vm, SPARSE_PDPT, PAGE);
 	ASSERT_NE(NULL, pml4);
@@ -1181,30 +1155,30 @@ TEST(huge_sparse_mapping_torn_down_without_stalls)
 
 	ram = sparse_map();
 	ASSERT_NE(NULL, ram);
-	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
-				  ram));
-	ASSERT_EQ(0, guest_vcpu_start_long(&vcpu, guest_sparse_touch,
-					   SPARSE_TOUCHES));
+	ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				ram));
+	ASSERT_VHM(guest_vcpu_start_long(&vcpu, guest_sparse_touch,
+					 SPARSE_TOUCHES));
 	sparse_fill(_metadata, &vcpu, vm.fd);
 	t0 = now();
 	ASSERT_EQ(0, munmap(ram, SPARSE_SIZE));
 	t_munmap = now() - t0;
-	ASSERT_EQ(0, get_stats(vm.fd, &st));
+	ASSERT_VHM(get_stats(vm.fd, &st));
 	EXPECT_GT(SPARSE_TOUCHES, st.mapped_4k) TH_LOG("munmap zapped nothing");
 
 	ram = sparse_map();
 	ASSERT_NE(NULL, ram);
-	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
-				  ram));
+	ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				ram));
 	sparse_fill(_metadata, &vcpu, vm.fd);
 	t0 = now();
-	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, 0, NULL));
+	ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, 0, NULL));
 	t_delete = now() - t0;
-	ASSERT_EQ(0, get_stats(vm.fd, &st));
+	ASSERT_VHM(get_stats(vm.fd, &st));
 	EXPECT_GT(SPARSE_TOUCHES, st.mapped_4k) TH_LOG("the deletion zapped nothing");
 
-	ASSERT_EQ(0, vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
-				  ram));
+	ASSERT_VHM(vhm_set_slot(vm.fd, TEST_SLOT, 0, SPARSE_GPA, SPARSE_SIZE,
+				ram));
 	sparse_fill(_metadata, &vcpu, vm.fd);
 	t0 = now();
 	guest_vcpu_free(&vcpu);

@@ -21,6 +21,7 @@
 #include "kselftest_harness.h"
 #include "vhm_util.h"
 #include "vhm_vm.h"
+#include "vhm_assert.h"
 
 #define RAM_SIZE	0x10000
 #define CODE		0x1000
@@ -38,11 +39,11 @@ FIXTURE_SETUP(vm)
 	REQUIRE_VHM_GUESTS(self->sys);
 	self->vm = vhm_vm_create(self->sys);
 	ASSERT_LE(0, self->vm);
-	ASSERT_EQ(0, vhm_vcpu_create(self->vm, 0, &self->vcpu));
+	ASSERT_VHM(vhm_vcpu_create(self->vm, 0, &self->vcpu));
 	self->ram = guest_ram(RAM_SIZE);
 	ASSERT_NE(NULL, self->ram);
-	ASSERT_EQ(0, vhm_set_slot(self->vm, 0, 0, 0, RAM_SIZE, self->ram));
-	ASSERT_EQ(0, vhm_real_mode_at(&self->vcpu, CODE));
+	ASSERT_VHM(vhm_set_slot(self->vm, 0, 0, 0, RAM_SIZE, self->ram));
+	ASSERT_VHM(vhm_real_mode_at(&self->vcpu, CODE));
 }
 
 FIXTURE_TEARDOWN(vm)
@@ -65,7 +66,7 @@ static void load_code(unsigned char *ram, const unsigned char *code, size_t len)
 static void expect_io(struct __test_metadata *_metadata, struct test_vcpu *v,
 		      int dir, int port, int size)
 {
-	ASSERT_EQ(0, vhm_run(v));
+	ASSERT_VHM(vhm_run(v));
 	ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
 	EXPECT_EQ(dir, v->run->io.direction);
 	EXPECT_EQ(port, v->run->io.port);
@@ -91,10 +92,10 @@ TEST_F(vm, vcpu_ids)
 	EXPECT_EQ(-EEXIST, vhm_vcpu_create(self->vm, 0, &v));
 	EXPECT_EQ(-EINVAL, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS, &v));
 	EXPECT_EQ(-EINVAL, vhm_vcpu_create(self->vm, -1, &v));
-	ASSERT_EQ(0, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
+	ASSERT_VHM(vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
 	vhm_vcpu_close(&v);
 	/* The id is free again once its fd is closed. */
-	ASSERT_EQ(0, vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
+	ASSERT_VHM(vhm_vcpu_create(self->vm, VHM_MAX_VCPUS - 1, &v));
 	vhm_vcpu_close(&v);
 }
 
@@ -137,10 +138,10 @@ TEST_F(vm, slot_errors)
 	EXPECT_EQ(-1, ioctl(self->vm, VHM_SET_MEMORY_SLOT, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
 	/* Create, move, resize, delete. */
-	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x100000, 4096, p));
-	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x200000, 4096, p));
-	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x200000, 1 << 20, p));
-	EXPECT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
+	EXPECT_VHM(vhm_set_slot(self->vm, 1, 0, 0x100000, 4096, p));
+	EXPECT_VHM(vhm_set_slot(self->vm, 1, 0, 0x200000, 4096, p));
+	EXPECT_VHM(vhm_set_slot(self->vm, 1, 0, 0x200000, 1 << 20, p));
+	EXPECT_VHM(vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
 	EXPECT_EQ(-ENOENT, vhm_set_slot(self->vm, 1, 0, 0, 0, NULL));
 	munmap(p, 1 << 20);
 }
@@ -156,7 +157,7 @@ TEST_F(vm, many_slots)
 		ASSERT_EQ(0, vhm_set_slot(self->vm, i, 0, 0x100000 + i * 8192ull,
 					  4096, p + (i - 1) * 4096)) TH_LOG("slot %d", i);
 	for (i = 1; i <= 200; i++)
-		ASSERT_EQ(0, vhm_set_slot(self->vm, i, 0, 0, 0, NULL));
+		ASSERT_VHM(vhm_set_slot(self->vm, i, 0, 0, 0, NULL));
 	munmap(p, 200 * 4096);
 }
 
@@ -170,10 +171,10 @@ TEST_F(vm, regs_round_trip)
 	r.rax = 1; r.rbx = 2; r.rcx = 3; r.rdx = 4; r.rsi = 5; r.rdi = 6;
 	r.rsp = 7; r.rbp = 8; r.r8 = 9; r.r15 = 0x1234567890abcdefull;
 	r.rip = 0x1000; r.rflags = 0x202;
-	ASSERT_EQ(0, vhm_set_regs(&self->vcpu, &r));
-	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &back));
+	ASSERT_VHM(vhm_set_regs(&self->vcpu, &r));
+	ASSERT_VHM(vhm_get_regs(&self->vcpu, &back));
 	EXPECT_EQ(0, memcmp(&r, &back, sizeof(r)));
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.cr0 = 0x11;	/* PE | ET */
 	s.cs.attrib = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) | VHM_SEG_DB;
 	s.cs.limit = 0xffffffff;
@@ -181,8 +182,8 @@ TEST_F(vm, regs_round_trip)
 	s.gdt.limit = 0x17;
 	s.cr3 = 0x3000;
 	s.cr8 = 5;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &sback));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &sback));
 	EXPECT_EQ(0, memcmp(&s, &sback, sizeof(s)));
 }
 
@@ -191,7 +192,7 @@ TEST_F(vm, bad_sregs)
 	struct vhm_sregs s, bad;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	bad = s; bad.reserved[0] = 1;
 	EXPECT_EQ(-EINVAL, vhm_set_sregs(&self->vcpu, &bad));
 	bad = s; bad.gdt.padding[1] = 1;
@@ -243,9 +244,9 @@ TEST_F(vm, port_io_out_in_hlt)
 	*(uint16_t *)vhm_io_data(&self->vcpu) = 0xbeef;
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x14, 2);
 	EXPECT_EQ(0xbeef, *(uint16_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
-	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &r));
+	ASSERT_VHM(vhm_get_regs(&self->vcpu, &r));
 	EXPECT_EQ(CODE + sizeof(code), r.rip);
 	/* in %ax kept the upper half of EAX. */
 	EXPECT_EQ(0x1234beef, r.rax & 0xffffffff);
@@ -273,14 +274,14 @@ TEST_F(vm, string_io_rep)
 	RETURN_IF_SKIPPED();
 	LOAD(code);
 	memcpy(self->ram + 0x3000, "hello", 5);
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_IO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(VHM_IO_OUT, self->vcpu.run->io.direction);
 	EXPECT_EQ(0x10, self->vcpu.run->io.port);
 	EXPECT_EQ(1, self->vcpu.run->io.size);
 	EXPECT_EQ(5, self->vcpu.run->io.count);
 	EXPECT_EQ(0, memcmp(vhm_io_data(&self->vcpu), "hello", 5));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_IO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(VHM_IO_IN, self->vcpu.run->io.direction);
 	EXPECT_EQ(0x11, self->vcpu.run->io.port);
@@ -293,7 +294,7 @@ TEST_F(vm, string_io_rep)
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x12, 2);
 	EXPECT_EQ(0x3333, *(uint16_t *)vhm_io_data(&self->vcpu));
 	EXPECT_EQ(0x2222, *(uint16_t *)(self->ram + 0x3102));
-	ASSERT_EQ(0, vhm_get_regs(&self->vcpu, &r));
+	ASSERT_VHM(vhm_get_regs(&self->vcpu, &r));
 	EXPECT_EQ(0x3005, r.rsi & 0xffff);
 	EXPECT_EQ(0x3106, r.rdi & 0xffff);
 	EXPECT_EQ(0, r.rcx & 0xffff);
@@ -315,7 +316,7 @@ TEST_F(vm, mmio_outside_slots)
 
 	RETURN_IF_SKIPPED();
 	LOAD(code16);
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x21234, self->vcpu.run->mmio.phys_addr);
 	EXPECT_EQ(2, self->vcpu.run->mmio.len);
@@ -324,13 +325,13 @@ TEST_F(vm, mmio_outside_slots)
 	self->vcpu.run->mmio.data[1] = 0x22;
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
 	EXPECT_EQ(0x2211, *(uint16_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x20100, self->vcpu.run->mmio.phys_addr);
 	EXPECT_EQ(2, self->vcpu.run->mmio.len);
 	EXPECT_EQ(1, self->vcpu.run->mmio.is_write);
 	EXPECT_EQ(0xabcd, *(uint16_t *)self->vcpu.run->mmio.data);
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x20102, self->vcpu.run->mmio.phys_addr);
 	EXPECT_EQ(1, self->vcpu.run->mmio.len);
@@ -354,18 +355,18 @@ TEST_F(vm, readonly_slot_writes_exit)
 	rom[0] = 0x5a;
 	rom[1] = 0xa5;
 	/* Carve 0x8000 out of slot 0 and map the ROM there. */
-	ASSERT_EQ(0, vhm_set_slot(self->vm, 0, 0, 0, 0x8000, self->ram));
-	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, VHM_MEM_READONLY, 0x8000, 4096, rom));
+	ASSERT_VHM(vhm_set_slot(self->vm, 0, 0, 0, 0x8000, self->ram));
+	ASSERT_VHM(vhm_set_slot(self->vm, 1, VHM_MEM_READONLY, 0x8000, 4096, rom));
 	LOAD(code);
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
 	EXPECT_EQ(0xa55a, *(uint16_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x8000, self->vcpu.run->mmio.phys_addr);
 	EXPECT_EQ(1, self->vcpu.run->mmio.is_write);
 	EXPECT_EQ(0x1234, *(uint16_t *)self->vcpu.run->mmio.data);
 	EXPECT_EQ(0x5a, rom[0]);
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
 }
 
@@ -384,7 +385,7 @@ TEST_F(vm, guest_and_host_share_ram)
 	self->ram[0x3001] = 0x12;
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 2);
 	EXPECT_EQ(0x1234, *(uint16_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x5678, *(uint16_t *)(self->ram + 0x3002));
 }
@@ -403,7 +404,7 @@ TEST_F(vm, dontneed_and_munmap_under_guest)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_NE(NULL, data);
-	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x10000, 4096, data));
+	ASSERT_VHM(vhm_set_slot(self->vm, 1, 0, 0x10000, 4096, data));
 	LOAD(code);
 	data[0] = 0xaa;
 	data[1] = 0xbb;
@@ -418,7 +419,7 @@ TEST_F(vm, dontneed_and_munmap_under_guest)
 	EXPECT_EQ(0x11, *(uint16_t *)vhm_io_data(&self->vcpu));
 	/* The host unmaps it: the guest's access becomes MMIO. */
 	ASSERT_EQ(0, munmap(data, 4096));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_MMIO, self->vcpu.run->exit_reason);
 	EXPECT_EQ(0x10000, self->vcpu.run->mmio.phys_addr);
 }
@@ -436,7 +437,7 @@ TEST_F(vm, hypercall)
 
 	RETURN_IF_SKIPPED();
 	LOAD(code);
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_HYPERCALL, self->vcpu.run->exit_reason);
 	EXPECT_EQ(7, self->vcpu.run->hypercall.nr);
 	EXPECT_EQ(0x11, self->vcpu.run->hypercall.args[0]);
@@ -484,17 +485,17 @@ TEST_F(vm, big_real_mode)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_NE(NULL, high);
-	ASSERT_EQ(0, vhm_set_slot(self->vm, 1, 0, 0x1000000, 0x1000, high));
+	ASSERT_VHM(vhm_set_slot(self->vm, 1, 0, 0x1000000, 0x1000, high));
 	high[0] = 0x600dcafe;
 	LOAD(code);
 	memcpy(self->ram + 0x3000, gdt, sizeof(gdt));
 	memcpy(self->ram + 0x3100, gdtr, sizeof(gdtr));
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
 	EXPECT_EQ(0x600dcafe, *(uint32_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
 	EXPECT_EQ(~0x600dcafeu, high[1]);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	EXPECT_EQ(0, s.cr0 & 1);
 	EXPECT_EQ(0, s.ds.selector);
 	EXPECT_EQ(0, s.ds.base);
@@ -509,14 +510,14 @@ TEST_F(vm, triple_fault_is_shutdown)
 
 	RETURN_IF_SKIPPED();
 	LOAD(code);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.idt.limit = 0;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_SHUTDOWN, self->vcpu.run->exit_reason);
 	/* The vCPU stays inspectable. */
-	EXPECT_EQ(0, vhm_get_regs(&self->vcpu, &r));
-	EXPECT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	EXPECT_VHM(vhm_get_regs(&self->vcpu, &r));
+	EXPECT_VHM(vhm_get_sregs(&self->vcpu, &s));
 }
 
 TEST_F(vm, invalid_state_fails_entry)
@@ -524,15 +525,15 @@ TEST_F(vm, invalid_state_fails_entry)
 	struct vhm_sregs s;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	/* Long mode with CR3 beyond any physical address: the CPU refuses. */
 	s.cr0 = 0x80000011;
 	s.cr4 = 0x20;
 	s.efer = 0x500;
 	s.cr3 = 1ull << 62;
 	s.cs.attrib = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb) | VHM_SEG_L;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_FAIL_ENTRY, self->vcpu.run->exit_reason)
 		TH_LOG("exit %u: %#llx %#llx %#llx %#llx",
 		       self->vcpu.run->exit_reason,
@@ -597,10 +598,10 @@ TEST_F(vm, close_orders_then_unload)
 	RETURN_IF_SKIPPED();
 	vm2 = vhm_vm_create(self->sys);
 	ASSERT_LE(0, vm2);
-	ASSERT_EQ(0, vhm_vcpu_create(vm2, 0, &a));
-	ASSERT_EQ(0, vhm_vcpu_create(vm2, 1, &b));
+	ASSERT_VHM(vhm_vcpu_create(vm2, 0, &a));
+	ASSERT_VHM(vhm_vcpu_create(vm2, 1, &b));
 	close(vm2);			/* VM first: the vCPUs keep it alive */
-	EXPECT_EQ(0, vhm_get_regs(&a, &(struct vhm_regs){ 0 }));
+	EXPECT_VHM(vhm_get_regs(&a, &(struct vhm_regs){ 0 }));
 	vhm_vcpu_close(&b);
 	vhm_vcpu_close(&a);
 	vhm_vcpu_close(&self->vcpu);	/* vCPU before its VM */
@@ -725,11 +726,11 @@ TEST_F(vm, vmm_efer_follows_cr0_and_cr4)
 	l.e[0].data = lme;
 	EXPECT_EQ(1, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
 
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.cr0 = 0x80000011;		/* PG | ET | PE */
 	s.cr4 = 0x20;			/* PAE */
 	s.efer = lme | lma;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
 	l.e[0].data = lme;		/* long mode on, LMA cleared */
 	EXPECT_EQ(0, msrs(&self->vcpu, VHM_SET_MSRS, &l, 1));
 	l.e[0].data = 0;		/* PAE paging, out of long mode */
@@ -758,14 +759,14 @@ TEST_F(vm, real_mode_with_efer_lme)
 	if (host_is_qemu_tcg() && !getenv("VHM_TEST_TCG_LME"))
 		SKIP(return, "QEMU TCG restores the host's CR0 before its CR4 at #VMEXIT and keeps paging off while the guest's EFER.LME is set without CR4.PAE: the test host would hang (docs/TESTING.md)");
 	LOAD(code);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.efer = 1ull << 8;
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 1);
 	EXPECT_EQ(0x5a, *(uint8_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	EXPECT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	EXPECT_EQ(1ull << 8, s.efer);
 }
 
@@ -820,19 +821,19 @@ TEST_F(vm, xsave_state)
 
 	RETURN_IF_SKIPPED();
 	LOAD(code);
-	ASSERT_EQ(0, vhm_get_sregs(&self->vcpu, &s));
+	ASSERT_VHM(vhm_get_sregs(&self->vcpu, &s));
 	s.cr0 = 0x10;		/* ET; EM and TS clear */
 	s.cr4 = 0x600;		/* OSFXSR | OSXMMEXCPT */
-	ASSERT_EQ(0, vhm_set_sregs(&self->vcpu, &s));
-	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x));
+	ASSERT_VHM(vhm_set_sregs(&self->vcpu, &s));
+	ASSERT_VHM_IOCTL(self->vcpu.fd, VHM_GET_XSAVE, &x);
 	x.region[160 / 4] = 0x13572468;	/* XMM0, legacy area offset 160 */
 	x.region[512 / 4] |= 2;		/* XSTATE_BV: SSE state present */
-	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_SET_XSAVE, &x));
+	ASSERT_VHM_IOCTL(self->vcpu.fd, VHM_SET_XSAVE, &x);
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
 	EXPECT_EQ(0x13572468, *(uint32_t *)vhm_io_data(&self->vcpu));
-	ASSERT_EQ(0, vhm_run(&self->vcpu));
+	ASSERT_VHM(vhm_run(&self->vcpu));
 	ASSERT_EQ(VHM_EXIT_HLT, self->vcpu.run->exit_reason);
-	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_XSAVE, &x));
+	ASSERT_VHM_IOCTL(self->vcpu.fd, VHM_GET_XSAVE, &x);
 	EXPECT_EQ(0xdeadbeef, x.region[176 / 4]);	/* XMM1 */
 	/* A header with reserved bits is refused. */
 	x.region[512 / 4 + 2] = 1;	/* XCOMP_BV: compacted, not ours */
@@ -868,7 +869,7 @@ TEST_F(vm, supported_cpuid)
 	EXPECT_EQ(E2BIG, errno);
 	EXPECT_LT(4, t.hdr.nent);
 	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
-	ASSERT_EQ(0, ioctl(self->sys, VHM_GET_SUPPORTED_CPUID, &t));
+	ASSERT_VHM_IOCTL(self->sys, VHM_GET_SUPPORTED_CPUID, &t);
 	e = cpuid_find(&t, 1);
 	ASSERT_NE(NULL, e);
 	EXPECT_TRUE(e->ecx & (1u << 31)) TH_LOG("hypervisor bit");
@@ -918,11 +919,11 @@ TEST_F(vm, guest_cpuid_table)
 	t.e[1].function = 0x40000000;
 	t.e[1].eax = 0x1234;
 	t.e[1].ebx = 0x5678;
-	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_SET_CPUID, &t));
+	ASSERT_VHM_IOCTL(self->vcpu.fd, VHM_SET_CPUID, &t);
 	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
-	ASSERT_EQ(0, ioctl(self->vcpu.fd, VHM_GET_CPUID, &t));
+	ASSERT_VHM_IOCTL(self->vcpu.fd, VHM_GET_CPUID, &t);
 	EXPECT_EQ(2, t.hdr.nent);
-	ASSERT_EQ(0, vhm_real_mode_at(&self->vcpu, CODE));
+	ASSERT_VHM(vhm_real_mode_at(&self->vcpu, CODE));
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x10, 4);
 	EXPECT_EQ(0x80000000, *(uint32_t *)vhm_io_data(&self->vcpu));
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x11, 4);
@@ -991,10 +992,10 @@ TEST_F(vm, many_vms_many_vcpus)
 		ram = guest_ram(RAM_SIZE);
 		ASSERT_NE(NULL, ram);
 		memcpy(ram + CODE, code, sizeof(code));
-		ASSERT_EQ(0, vhm_set_slot(vms[i], 0, 0, 0, RAM_SIZE, ram));
+		ASSERT_VHM(vhm_set_slot(vms[i], 0, 0, 0, RAM_SIZE, ram));
 		for (j = 0; j < NR_VCPUS; j++) {
-			ASSERT_EQ(0, vhm_vcpu_create(vms[i], j, &sv[i][j].v));
-			ASSERT_EQ(0, vhm_real_mode_at(&sv[i][j].v, CODE));
+			ASSERT_VHM(vhm_vcpu_create(vms[i], j, &sv[i][j].v));
+			ASSERT_VHM(vhm_real_mode_at(&sv[i][j].v, CODE));
 		}
 	}
 	for (i = 0; i < NR_VMS; i++)

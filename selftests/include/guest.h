@@ -487,4 +487,50 @@ const char *guest_string(struct guest_vm *vm, uint64_t gva, char *buf,
 		ASSERT_GUEST_UCALL(vcpu, UCALL_DONE, &__uc);		\
 	} while (0)
 
+/*
+ * The fixture of tests that run one guest, for TEST_F(name, ...)
+ * (kselftest_harness.h, vhm_util.h and vhm_assert.h included first):
+ * self->sys is /dev/vhm (REQUIRE_VHM_GUESTS()), self->vm a VM from
+ * guest_vm_create(), self->vcpu its vCPU 0. GUEST_FIXTURE_LAPIC() first
+ * requires that VHM_CHECK_EXTENSION(cap) answers 1 and creates the VM's
+ * in-kernel local APICs (VHM_CREATE_LAPIC with lapic_flags) before the
+ * vCPU.
+ */
+#define GUEST_FIXTURE(name)	__GUEST_FIXTURE(name, 0, 0)
+#define GUEST_FIXTURE_LAPIC(name, cap, lapic_flags)			\
+	__GUEST_FIXTURE(name, cap, lapic_flags)
+#define __GUEST_FIXTURE(name, cap, lapic_flags)				\
+	FIXTURE(name) {							\
+		int sys;						\
+		struct guest_vm vm;					\
+		struct guest_vcpu vcpu;					\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		struct vhm_create_lapic c;				\
+									\
+		self->sys = -1;						\
+		self->vm.fd = -1;					\
+		self->vm.ram = NULL;					\
+		self->vcpu.raw.fd = -1;					\
+		REQUIRE_VHM_GUESTS(self->sys);				\
+		if (cap)						\
+			ASSERT_EQ(1, ioctl(self->sys, VHM_CHECK_EXTENSION, \
+					   cap));			\
+		ASSERT_VHM(guest_vm_create(&self->vm, self->sys));	\
+		if (cap) {						\
+			memset(&c, 0, sizeof(c));			\
+			c.flags = lapic_flags;				\
+			ASSERT_VHM_IOCTL(self->vm.fd, VHM_CREATE_LAPIC, &c); \
+		}							\
+		ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu)); \
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		guest_vcpu_free(&self->vcpu);				\
+		guest_vm_free(&self->vm);				\
+		if (self->sys >= 0)					\
+			close(self->sys);				\
+	}
+
 #endif /* VHM_GUEST_H */

@@ -84,6 +84,14 @@ void kmsg_close(struct kmsg_log *k);
 /* Is there a message containing needle since kmsg_open()? Copy its line. */
 bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len);
 
+/*
+ * Small files of /proc, /sys and cgroupfs: 0 or -errno. read_text() reads
+ * to the end or to len - 1 bytes and NUL-terminates buf; write_text()
+ * writes s with one write().
+ */
+int read_text(const char *path, char *buf, size_t len);
+int write_text(const char *path, const char *s);
+
 /* /sys/devices/system/cpu/cpuN/online; 0 or -errno. */
 int cpu_set_online(int cpu, bool online);
 int nr_cpus_online(void);

@@ -202,6 +202,37 @@ bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len)
 	return true;
 }
 
+int read_text(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	ssize_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (got < len - 1 && (n = read(fd, buf + got, len - 1 - got)) > 0)
+		got += n;
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	buf[got] = 0;
+	return n < 0 ? n : 0;
+}
+
+int write_text(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n < 0 ? n : 0;
+}
+
 int cpu_set_online(int cpu, bool online)
 {
 	char path[96];
