@@ -211,44 +211,31 @@ void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7)
 }
 
 /* The registers of the register file the VMCB holds (regs.h). */
-u64 svm_read_reg(struct vhm_vcpu *vcpu, unsigned int reg)
+static u64 *svm_reg(struct vhm_vcpu *vcpu, unsigned int reg)
 {
 	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
 
 	switch (reg) {
 	case VHM_GPR_RAX:
-		return save->rax;
+		return &save->rax;
 	case VHM_GPR_RSP:
-		return save->rsp;
+		return &save->rsp;
 	case VHM_REG_RIP:
-		return save->rip;
-	case VHM_REG_RFLAGS:
-		return save->rflags;
+		return &save->rip;
+	default:
+		WARN_ON_ONCE(reg != VHM_REG_RFLAGS);
+		return &save->rflags;
 	}
-	WARN_ON_ONCE(1);
-	return 0;
+}
+
+u64 svm_read_reg(struct vhm_vcpu *vcpu, unsigned int reg)
+{
+	return *svm_reg(vcpu, reg);
 }
 
 void svm_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
 {
-	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
-
-	switch (reg) {
-	case VHM_GPR_RAX:
-		save->rax = val;
-		break;
-	case VHM_GPR_RSP:
-		save->rsp = val;
-		break;
-	case VHM_REG_RIP:
-		save->rip = val;
-		break;
-	case VHM_REG_RFLAGS:
-		save->rflags = val;
-		break;
-	default:
-		WARN_ON_ONCE(1);
-	}
+	*svm_reg(vcpu, reg) = val;
 }
 
 void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
