@@ -8,6 +8,9 @@
 #                     Intel test host, Bochs: hours)
 #   make demo         boot the AMD test host and show vhm working there
 #   make bench        vhm-bench on vhm and KVM side by side (out/bench/)
+#   make bench-compare BASE=REV
+#                     this tree's vhm.ko and REV's side by side, in one
+#                     boot per test host (out/bench-compare/)
 #   make install      module, vhmctl and the udev rule on this machine
 #   make checkpatch   kernel coding style of kmod/ and uapi/
 
@@ -47,6 +50,10 @@ demo:
 bench:
 	tools/bench/run
 
+bench-compare:
+	$(if $(BASE),,$(error make bench-compare BASE=<git revision>))
+	tools/bench/run --base "$(BASE)"
+
 checkpatch:
 	tools/checkpatch
 
@@ -63,4 +70,4 @@ clean:
 	$(MAKE) -C tools/bench clean
 	rm -rf build out
 
-.PHONY: all module userland selftests check check-intel fuzz demo bench checkpatch install clean
+.PHONY: all module userland selftests check check-intel fuzz demo bench bench-compare checkpatch install clean

@@ -6,12 +6,17 @@
  * 1 MiB, started by vhmctl's long-mode setup (identity-mapped 4 GiB).
  *
  * usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR] [--vms N]
+ *                  [--boots N] [--label NAME]
  *
  * --vms N: VMs created and destroyed per vm_create_destroy repetition
  * (default 200, 20 with --quick; the Bochs test host asks for 20).
  *
  * --linux DIR also times `vhmctl run` booting DIR/vmlinuz with
- * DIR/initrd.cpio.gz to its /init (3 times, once with --quick).
+ * DIR/initrd.cpio.gz to its /init (3 times, once with --quick; --boots N:
+ * N times).
+ *
+ * --label NAME: NAME in the output's accel field instead of vhm or kvm
+ * (make bench-compare labels the older vhm.ko's rows vhm-base).
  *
  * Output, one line per repetition:
  *   VHM-BENCH,<accel>,<bench>,<unit>,<lower|higher>,<value>
@@ -48,7 +53,9 @@
 #define RUN_TRIES	5			/* hung repetitions of a row */
 
 static const struct accel_ops *ops;
+static const char *label;	/* --label: the rows' accel field */
 static int reps = 5;
+static int linux_boots;		/* --boots: Linux guest boots (0: default) */
 static int create_vms;		/* --vms: VMs per create+destroy repetition */
 static bool quick;
 
@@ -359,7 +366,7 @@ static void bench_exits(const char *kind, uint32_t n)
 
 	for (r = 0; r < reps;) {
 		if (!exit_rep(kind, &c, n, &t)) {
-			emit(ops->name, kind, "ns/op", "lower", t * 1e9 / n);
+			emit(label, kind, "ns/op", "lower", t * 1e9 / n);
 			r++;
 		} else if (++hangs == RUN_TRIES) {
 			fprintf(stderr, "vhm-bench: %s on %s: %d hung repetitions; giving up\n",
@@ -459,14 +466,14 @@ static void bench_memory(void)
 		t = now();
 		if (run_to_hlt(&vmm) < 0)
 			die("the fault-in guest");
-		emit(ops->name, "fault_in", "MiB/s", "higher",
+		emit(label, "fault_in", "MiB/s", "higher",
 		     mib / (now() - t));
 		memcpy(vmm.ram + CODE_GPA, fill.code, fill.len);
 		vmm_setup_long(&vmm, CODE_GPA);
 		t = now();
 		if (run_to_hlt(&vmm) < 0)
 			die("the bandwidth guest");
-		emit(ops->name, "mem_bandwidth", "MiB/s", "higher",
+		emit(label, "mem_bandwidth", "MiB/s", "higher",
 		     (double)mib * times / (now() - t));
 		vmm_destroy(&vmm);
 		native_touch(mib * MiB, &v);
@@ -508,7 +515,7 @@ static pid_t linux_start(const char *dir, const char *accel)
 
 static void bench_linux(const char *dir, const char *accel)
 {
-	int r, status, n = quick ? 1 : 3, fails = 0;
+	int r, status, n = linux_boots ? linux_boots : quick ? 1 : 3, fails = 0;
 	double t;
 	pid_t pid;
 
@@ -526,7 +533,7 @@ static void bench_linux(const char *dir, const char *accel)
 				continue;
 			return;
 		}
-		emit(accel, "linux_boot", "s", "lower", t);
+		emit(label, "linux_boot", "s", "lower", t);
 		r++;
 	}
 }
@@ -546,7 +553,7 @@ static void bench_create(void)
 				die("VM create");
 			accel_close(&a);
 		}
-		emit(ops->name, "vm_create_destroy", "VMs/s", "higher",
+		emit(label, "vm_create_destroy", "VMs/s", "higher",
 		     n / (now() - t));
 
 		if (accel_init(&a, ops))
@@ -557,7 +564,7 @@ static void bench_create(void)
 			if (fd[i] < 0)
 				die("vCPU create");
 		}
-		emit(ops->name, "vcpu_create", "vCPUs/s", "higher",
+		emit(label, "vcpu_create", "vCPUs/s", "higher",
 		     vcpus / (now() - t));
 		for (i = 0; i < vcpus; i++)
 			close(fd[i]);
@@ -590,6 +597,8 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "linux", required_argument, NULL, 'l' },
 		{ "vms", required_argument, NULL, 'v' },
+		{ "boots", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* No SA_RESTART: the alarm must end a sleeping VHM_RUN/KVM_RUN. */
@@ -615,14 +624,24 @@ int main(int argc, char **argv)
 		case 'v':
 			create_vms = atoi(optarg);
 			break;
+		case 'b':
+			linux_boots = atoi(optarg);
+			break;
+		case 'n':
+			label = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR] [--vms N]\n");
+			fprintf(stderr, "usage: vhm-bench --accel vhm|kvm [--quick] [--reps N] [--linux DIR] [--vms N] [--boots N] [--label NAME]\n");
 			return 2;
 		}
 	}
 	ops = accel_by_name(accel);
-	if (!ops || reps < 1 || create_vms < 0 || create_vms > 100000)
+	if (!ops || reps < 1 || create_vms < 0 || create_vms > 100000 ||
+	    linux_boots < 0 || linux_boots > 1000 || (label && !*label) ||
+	    (label && strpbrk(label, ",\n")))
 		return 2;
+	if (!label)
+		label = ops->name;
 	sigaction(SIGALRM, &alarm_sa, NULL);
 	if (quick && reps > 2)
 		reps = 2;
