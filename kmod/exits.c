@@ -101,6 +101,19 @@ bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e)
 	}
 }
 
+/*
+ * Shutdown (a triple fault): the CPU stops, and the event whose delivery
+ * failed is gone with it; a VMM that resets the vCPU and runs it again
+ * must not get that exception injected into the new context (found by
+ * the hostile-guest corpus).
+ */
+int vhm_exit_shutdown(struct vhm_vcpu *vcpu)
+{
+	memset(&vcpu->events, 0, sizeof(vcpu->events));
+	vcpu->run->exit_reason = VHM_EXIT_SHUTDOWN;
+	return 0;
+}
+
 /* CPUID: answered from the vCPU's table (cpuid.c). */
 int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len)
 {

@@ -135,6 +135,7 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 			    u64 info1, u64 info2, u64 rip);
 int vhm_exit_hlt(struct vhm_vcpu *vcpu, unsigned int len);
+int vhm_exit_shutdown(struct vhm_vcpu *vcpu);
 int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_xsetbv(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_rdpmc(struct vhm_vcpu *vcpu);

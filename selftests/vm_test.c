@@ -505,6 +505,7 @@ TEST_F(vm, big_real_mode)
 TEST_F(vm, triple_fault_is_shutdown)
 {
 	static const unsigned char code[] = { 0xcc };	/* int3, no IDT */
+	struct vhm_vcpu_events ev;
 	struct vhm_sregs s;
 	struct vhm_regs r;
 
@@ -518,6 +519,9 @@ TEST_F(vm, triple_fault_is_shutdown)
 	/* The vCPU stays inspectable. */
 	EXPECT_VHM(vhm_get_regs(&self->vcpu, &r));
 	EXPECT_VHM(vhm_get_sregs(&self->vcpu, &s));
+	/* The #GP/#DF that failed is not left for a reset vCPU. */
+	EXPECT_VHM(vhm_get_events(&self->vcpu, &ev));
+	EXPECT_EQ(0, ev.flags & (VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE));
 }
 
 TEST_F(vm, invalid_state_fails_entry)

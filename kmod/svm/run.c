@@ -61,11 +61,6 @@ static int svm_handle_hlt(struct vhm_vcpu *vcpu)
 	return vhm_exit_hlt(vcpu, SVM_INSN_LEN_HLT);
 }
 
-static int svm_handle_shutdown(struct vhm_vcpu *vcpu)
-{
-	return svm_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
-}
-
 /* The shared handlers (exits.c), with SVM's instruction lengths. */
 static int svm_handle_cpuid(struct vhm_vcpu *vcpu)
 {
@@ -222,7 +217,7 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
 	[SVM_EXIT_MSR] = svm_handle_msr,
 	[SVM_EXIT_RDTSCP] = svm_handle_rdtscp,
-	[SVM_EXIT_SHUTDOWN] = svm_handle_shutdown,
+	[SVM_EXIT_SHUTDOWN] = vhm_exit_shutdown,
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
 	[SVM_EXIT_WBINVD] = svm_handle_wbinvd,

@@ -195,11 +195,6 @@ static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 	}
 }
 
-static int vmx_handle_triple_fault(struct vhm_vcpu *vcpu)
-{
-	return vmx_exit_to_user(vcpu, VHM_EXIT_SHUTDOWN);
-}
-
 static int vmx_handle_hlt(struct vhm_vcpu *vcpu)
 {
 	return vhm_exit_hlt(vcpu, to_vmx(vcpu)->exit.insn_len);
@@ -442,7 +437,7 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_EXCEPTION_NMI] = vmx_handle_exception,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
 	[EXIT_REASON_PREEMPTION_TIMER] = vmx_handle_host_event,
-	[EXIT_REASON_TRIPLE_FAULT] = vmx_handle_triple_fault,
+	[EXIT_REASON_TRIPLE_FAULT] = vhm_exit_shutdown,
 	[EXIT_REASON_INTERRUPT_WINDOW] = vmx_handle_window,
 	[EXIT_REASON_NMI_WINDOW] = vmx_handle_window,
 	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
