@@ -15,12 +15,13 @@
  *    each) is measured alone just before the attack and again while the
  *    attacker (pinned to CPU 0, with all its vCPU threads) runs. It must
  *    keep BYSTANDER_MIN_PCT (30%) of its baseline: the test hosts have
- *    2 emulated CPUs whose speed depends on what else the machine runs, so
+ *    2 emulated CPUs whose speed depends on what else the machine runs,
  *    and the AMD one runs both on one TCG thread (a busy CPU 0 takes
  *    about half of CPU 1's time, whatever it does), so only a loss well
  *    beyond that means something (a CPU hogged with interrupts off,
  *    a lock held across the guest's storm, an IPI flood). When the ratio
- *    is below that, the baseline is taken once more after the attack and
+ *    is below that, a second window is measured during the attack (the
+ *    better one counts), then the baseline once more after the attack and
  *    the lower of the two counts (another emulator slowing the whole
  *    machine is not the attacker's doing; an attacker's harm ends with it).
  *    Both numbers are printed;
