@@ -1913,35 +1913,33 @@ static int vhm_holders(struct __test_metadata *_metadata)
 	return users;
 }
 
-static void guest_touch_2m_strides(void)
-{
-	uint64_t j;
-
-	for (;;)
-		for (j = 0; j < SPARSE_BIG_SIZE; j += 2 << 20)
-			guest_writeq(SPARSE_BIG_GPA + j, j);
-}
-
 static void oom_victim_main(void)
 {
 	static struct guest_vm vm;
 	static struct guest_vcpu v;
+	char *small;
 	void *big;
-	int sys;
+	int sys, i;
 
 	me = &sh->atk;
 	pin(ATTACKER_CPU);
-	/* The OOM killer's first choice. */
-	write_text("/proc/self/oom_score_adj", "1000");
 	ATK_TRY(sys = vhm_sys_open());
 	ATK_TRY(guest_vm_create(&vm, sys));
+	/* The first huge_sparse_memory: its 200 small slots too. */
+	small = guest_ram(SPARSE_SLOTS * 4096ull);
+	ATK_TRY(small ? 0 : -ENOMEM);
+	for (i = 0; i < SPARSE_SLOTS; i++)
+		ATK_TRY(vhm_set_slot(vm.fd, 1 + i, 0,
+				     SPARSE_SMALL_GPA + ((uint64_t)i << 20),
+				     4096, small + i * 4096));
 	big = mmap(NULL, SPARSE_BIG_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	ATK_TRY(big == MAP_FAILED ? -errno : 0);
 	madvise(big, SPARSE_BIG_SIZE, MADV_HUGEPAGE);
-	ATK_TRY(vhm_set_slot(vm.fd, 1, 0, SPARSE_BIG_GPA, SPARSE_BIG_SIZE, big));
+	ATK_TRY(vhm_set_slot(vm.fd, 1 + SPARSE_SLOTS, 0, SPARSE_BIG_GPA,
+			     SPARSE_BIG_SIZE, big));
 	ATK_TRY(guest_vcpu_create(&vm, 0, &v));
-	ATK_TRY(guest_vcpu_start_long(&v, guest_touch_2m_strides, 0));
+	ATK_TRY(guest_vcpu_start_long(&v, guest_touch_sparse, 0));
 	me->ready = 1;
 	for (;;) {
 		int r = guest_run(&v);
