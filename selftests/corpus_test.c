@@ -774,7 +774,7 @@ static void guest_tsc_deadline_past(void)
 		progress(i);
 }
 
-/* HLT with IF=0: sleeps in VHM_RUN for good (LAPIC), or exits (none). */
+/* HLT with IF=0, with and without the in-kernel APIC: a HLT-exit storm. */
 static void guest_cli_hlt(void)
 {
 	GUEST_SYNC_ARGS(PROGRESS, 0, 0, 0);
@@ -1375,7 +1375,7 @@ ENTRY(timer_periodic_min, .guest = guest_timer_periodic_min,
 ENTRY(timer_tsc_deadline_past, .guest = guest_tsc_deadline_past,
       .flags = NEED_LAPIC | EV_MUST, .expect = "an interrupt per re-arm");
 ENTRY(cli_hlt_lapic, .guest = guest_cli_hlt, .flags = NEED_LAPIC,
-      .expect = "sleeps in VHM_RUN for good, killable");
+      .expect = "HLT exits (IF=0: only NMI or INIT could wake it), killable");
 ENTRY(cli_hlt_exits, .guest = guest_cli_hlt, .expect_exits = X(VHM_EXIT_HLT),
       .expect = "HLT exits");
 ENTRY(jump_noncanonical, .guest = guest_jump_noncanonical, .flags = EV_MUST,
