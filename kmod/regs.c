@@ -20,8 +20,7 @@ void vhm_regs_reset(struct vhm_vcpu *vcpu)
 	vcpu->regs_dirty = 0;
 }
 
-/* Before an entry, interrupts off: what changed goes to the VMCB/VMCS. */
-void vhm_regs_flush(struct vhm_vcpu *vcpu)
+void __vhm_regs_flush(struct vhm_vcpu *vcpu)
 {
 	unsigned int reg;
 
@@ -30,7 +29,10 @@ void vhm_regs_flush(struct vhm_vcpu *vcpu)
 	vcpu->regs_dirty = 0;
 }
 
-/* After an exit: the hardware's copies are the newer ones. */
+/*
+ * After an exit (the vendors' enter), interrupts off: the hardware's
+ * copies are the newer ones.
+ */
 void vhm_regs_exited(struct vhm_vcpu *vcpu)
 {
 	WARN_ON_ONCE(vcpu->regs_dirty);

@@ -53,10 +53,29 @@ static inline u64 vhm_rflags(struct vhm_vcpu *vcpu)
 	return vhm_reg_read(vcpu, VHM_REG_RFLAGS);
 }
 
+/*
+ * Vendor code that read or wrote the hardware's copy itself (after an
+ * exit, or skipping an instruction): the file holds the same value.
+ */
+static inline void vhm_reg_synced(struct vhm_vcpu *vcpu, unsigned int reg,
+				  u64 val)
+{
+	vcpu->regs[reg] = val;
+	__set_bit(reg, &vcpu->regs_avail);
+	__clear_bit(reg, &vcpu->regs_dirty);
+}
+
 /* regs.c */
 void vhm_regs_reset(struct vhm_vcpu *vcpu);
-void vhm_regs_flush(struct vhm_vcpu *vcpu);
+void __vhm_regs_flush(struct vhm_vcpu *vcpu);
 void vhm_regs_exited(struct vhm_vcpu *vcpu);
+
+/* Before an entry, interrupts off: what changed goes to the VMCB/VMCS. */
+static inline void vhm_regs_flush(struct vhm_vcpu *vcpu)
+{
+	if (vcpu->regs_dirty)
+		__vhm_regs_flush(vcpu);
+}
 void vhm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *r);
 void vhm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *r);
 

@@ -53,7 +53,6 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	vhm_ops->inject_events(vcpu);
 	vhm_regs_flush(vcpu);
 	vhm_ops->enter(vcpu);
-	vhm_regs_exited(vcpu);
 	WRITE_ONCE(vcpu->in_guest, false);
 	local_irq_enable();
 	preempt_enable();

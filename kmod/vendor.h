@@ -111,7 +111,10 @@ struct vhm_vendor_ops {
 	 * vcpu->events the guest can take, or a window for it. enter: the
 	 * world switch (the guest's XCR0, breakpoints, MSRs, VMRUN or
 	 * VMLAUNCH/VMRESUME) and reading the exit's information; the
-	 * registers of the register file are flushed before it. After it,
+	 * registers of the register file are flushed (write_reg, interrupts
+	 * off, the hardware state current) before it, and it calls
+	 * vhm_regs_exited() right after the guest ran (a vendor may then
+	 * fill in registers it reads anyway). After it,
 	 * interrupts and preemption on again: handle_exit, 1 to enter again,
 	 * 0 to return to userspace (vcpu->run filled in), -errno on failure.
 	 */

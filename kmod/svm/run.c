@@ -267,6 +267,7 @@ void svm_enter(struct vhm_vcpu *vcpu)
 	vhm_guest_state_enter_irqoff();
 	svm_vmrun(svm->vmcb_pa, vcpu->regs, svm_host_save_pa());
 	vhm_guest_state_exit_irqoff();
+	vhm_regs_exited(vcpu);
 	vhm_dr_put_guest(vcpu, dr7);
 	vhm_xcr_put_guest(vcpu, osxsave);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;

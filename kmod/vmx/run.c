@@ -680,6 +680,10 @@ void vmx_enter(struct vhm_vcpu *vcpu)
 	vhm_guest_state_enter_irqoff();
 	fail = vmx_vmenter(vcpu->regs, vmx->launched);
 	vhm_guest_state_exit_irqoff();
+	vhm_regs_exited(vcpu);
+	/* Every exit's handling reads these two: no VMREAD wrapper later. */
+	vhm_reg_synced(vcpu, VHM_REG_RIP, vmcs_read(GUEST_RIP));
+	vhm_reg_synced(vcpu, VHM_REG_RFLAGS, vmcs_read(GUEST_RFLAGS));
 	vmx->cr2 = native_read_cr2();
 	vmx_msrs_put_guest(vmx, &h);
 	vmx_restore_host(&h);

@@ -345,9 +345,11 @@ u64 vmx_read_reg(struct vhm_vcpu *vcpu, unsigned int reg)
 	return vmx_read(to_vmx(vcpu), vmx_reg_field(reg));
 }
 
+/* Only from vhm_regs_flush(): interrupts off, the VMCS current. */
 void vmx_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val)
 {
-	vmx_write(to_vmx(vcpu), vmx_reg_field(reg), val);
+	lockdep_assert_irqs_disabled();
+	vmcs_write(vmx_reg_field(reg), val);
 }
 
 /*
@@ -471,11 +473,12 @@ bool vmx_long_mode64(struct vmx_vcpu *vmx)
 /* Past an instruction: RIP moves on, an STI or MOV SS shadow ends. */
 void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 {
-	u64 intr;
+	u64 rip = vhm_rip(vmx->vcpu) + len, intr;
 
-	vhm_reg_write(vmx->vcpu, VHM_REG_RIP, vhm_rip(vmx->vcpu) + len);
 	preempt_disable();
 	vmx_vcpu_load(vmx);
+	vmcs_write(GUEST_RIP, rip);
+	vhm_reg_synced(vmx->vcpu, VHM_REG_RIP, rip);
 	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
 	if (intr & VMX_INTR_BLOCKING)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
