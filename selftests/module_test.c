@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -162,8 +163,11 @@ static const char *vuln(const char *name)
 	if (read_text(path, buf, sizeof(buf)) < 0)
 		return "";
 	buf[strcspn(buf, "\n")] = 0;
-	snprintf(spec_vuln + strlen(spec_vuln),
-		 sizeof(spec_vuln) - strlen(spec_vuln), "%s: %s\n", name, buf);
+	snprintf(path, sizeof(path), "%s: ", name);
+	if (!strstr(spec_vuln, path))
+		snprintf(spec_vuln + strlen(spec_vuln),
+			 sizeof(spec_vuln) - strlen(spec_vuln), "%s%s\n",
+			 path, buf);
 	return buf;
 }
 
@@ -172,9 +176,10 @@ static bool vuln_has(const char *name, const char *text)
 	return strstr(vuln(name), text);
 }
 
+/* Case aside: 6.1 says "Mitigation: safe RET", 6.12 "Mitigation: Safe RET". */
 static bool vuln_starts(const char *name, const char *text)
 {
-	return !strncmp(vuln(name), text, strlen(text));
+	return !strncasecmp(vuln(name), text, strlen(text));
 }
 
 /* A word of the "flags" or "bugs" line of /proc/cpuinfo's first CPU. */
