@@ -669,8 +669,9 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 static bool vmx_l1d_flush __read_mostly;
 
 /*
- * L1TF: a guest's not-present EPT-independent PTEs may read whatever the
- * L1D holds, the host's data too. Flush it before every entry (KVM's
+ * L1TF: a not-present entry in the guest's own page tables lets it read
+ * speculatively whatever the L1D holds at the physical address it names,
+ * EPT aside: the host's data too. Flush the L1D before every entry (KVM's
  * vmentry_l1d_flush=always; KVM's "cond" needs bookkeeping vhm does not
  * have) where the CPU is affected, has the flush command, the host has
  * not turned mitigations off and no parent hypervisor says it is not
