@@ -9,6 +9,36 @@
 #ifndef VHM_COMPAT_H
 #define VHM_COMPAT_H
 
+/*
+ * Speculation mitigations around guest entry (kmod/spec.h): the host's
+ * feature bits whose names or meaning changed. This part is included by
+ * the entry asm too; always the names, never numbers (they moved).
+ *
+ * VERW before VMLAUNCH/VMRESUME: 7.x split "clear CPU buffers" into a bit
+ * for user and one for guests (and added X86_FEATURE_CLEAR_CPU_BUF_VM_MMIO
+ * with the split); until then X86_FEATURE_CLEAR_CPU_BUF covers both. VERW
+ * before VMRUN: X86_FEATURE_CLEAR_CPU_BUF_VM (AMD TSA) where it exists.
+ * The BHB clearing after a VM exit: renamed in 7.x, same meaning.
+ */
+#include <asm/cpufeatures.h>
+#ifdef X86_FEATURE_CLEAR_CPU_BUF_VM_MMIO
+#define VHM_FEATURE_VERW_VMX	X86_FEATURE_CLEAR_CPU_BUF_VM
+#else
+#define VHM_FEATURE_VERW_VMX	X86_FEATURE_CLEAR_CPU_BUF
+#endif
+#ifdef X86_FEATURE_CLEAR_CPU_BUF_VM
+#define VHM_FEATURE_VERW_SVM	X86_FEATURE_CLEAR_CPU_BUF_VM
+#else
+#define VHM_FEATURE_VERW_SVM	X86_FEATURE_CLEAR_CPU_BUF
+#endif
+#ifdef X86_FEATURE_CLEAR_BHB_VMEXIT
+#define VHM_FEATURE_BHB_VMEXIT	X86_FEATURE_CLEAR_BHB_VMEXIT
+#else
+#define VHM_FEATURE_BHB_VMEXIT	X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT
+#endif
+
+#ifndef __ASSEMBLY__
+
 #include <asm/msr.h>
 
 /* rdmsrl()/wrmsrl() became rdmsrq()/wrmsrq() in 6.16. */
@@ -154,4 +184,49 @@ static inline void vhm_emergency_unregister(void (*cb)(void)) { }
 #define VHM_VMCB_NP_ENABLE	SVM_NESTED_CTL_NP_ENABLE
 #endif
 
+/*
+ * Whether the host wants an IBPB when a CPU switches between prediction
+ * domains (spectre_v2_user= not "off"), the gate of KVM's IBPB on a vCPU
+ * switch. Until 6.14 that is X86_FEATURE_USE_IBPB. After it the gate is
+ * the static key switch_vcpu_ibpb, exported to KVM only (7.x), so vhm
+ * approximates it from what any module sees: IBPB available, the CPU
+ * affected, mitigations not off. (spectre_v2_user=off on such a kernel is
+ * then not followed: vhm does more barriers than the host, never fewer.)
+ */
+#include <linux/cpu.h>
+#include <asm/cpufeature.h>
+static inline bool vhm_host_ibpb_on_switch(void)
+{
+#ifdef X86_FEATURE_USE_IBPB
+	return boot_cpu_has(X86_FEATURE_USE_IBPB);
+#else
+	return boot_cpu_has(X86_FEATURE_IBPB) &&
+	       boot_cpu_has_bug(X86_BUG_SPECTRE_V2_USER) &&
+	       !cpu_mitigations_off();
+#endif
+}
+
+/*
+ * VMSCAPE: the host IBPBs on the next return to user space of a CPU that
+ * ran a guest, when it sets this per-CPU flag (a GPL export, no
+ * namespace, in every kernel of the matrix; older point releases lack the
+ * bit and the flag).
+ */
+#ifdef X86_FEATURE_IBPB_EXIT_TO_USER
+#include <asm/nospec-branch.h>
+static inline bool vhm_host_vmscape(void)
+{
+	return cpu_feature_enabled(X86_FEATURE_IBPB_EXIT_TO_USER);
+}
+
+static inline void vhm_vmscape_ibpb_on_exit_to_user(void)
+{
+	this_cpu_write(x86_ibpb_exit_to_user, true);
+}
+#else
+static inline bool vhm_host_vmscape(void) { return false; }
+static inline void vhm_vmscape_ibpb_on_exit_to_user(void) { }
+#endif
+
+#endif /* !__ASSEMBLY__ */
 #endif /* VHM_COMPAT_H */

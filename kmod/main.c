@@ -10,6 +10,7 @@
 #include <asm/processor.h>
 
 #include <uapi/linux/vhm.h>
+#include "spec.h"
 #include "vhm.h"
 
 const struct vhm_vendor_ops *vhm_ops;
@@ -73,6 +74,7 @@ static int __init vhm_init(void)
 	r = vhm_ops->probe();
 	if (r)
 		return r;
+	vhm_spec_init();
 	vhm_xcr_init();
 	r = vhm_cpuid_init();
 	if (r)

@@ -5,6 +5,7 @@
  */
 #include <asm/processor-flags.h>
 
+#include "compat.h"
 #include "emulate.h"
 #include "regs.h"
 

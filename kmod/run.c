@@ -9,6 +9,7 @@
 
 #include "lapic.h"
 #include "regs.h"
+#include "spec.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -24,7 +25,8 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
  * completed first. With interrupts off: no entry once the host reboots
  * (virtualization is off, or soon: virt.c); in_guest, then the TLB
  * generation; the local APIC's events into the queue;
- * the event for this entry; the register file; the world switch.
+ * the event for this entry; the register file; the speculation barriers
+ * (spec.c) around the world switch.
  */
 static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 {
@@ -52,7 +54,9 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 		vhm_lapic_pending(vcpu);
 	vhm_ops->inject_events(vcpu);
 	vhm_regs_flush(vcpu);
+	vhm_spec_enter(vcpu);
 	vhm_ops->enter(vcpu);
+	vhm_spec_exited();
 	WRITE_ONCE(vcpu->in_guest, false);
 	local_irq_enable();
 	preempt_enable();

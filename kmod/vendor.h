@@ -32,6 +32,12 @@ struct vhm_vendor_ops {
 	 * by firmware).
 	 */
 	int (*probe)(void);
+	/*
+	 * After probe: which speculation mitigations the backend's entry
+	 * applies on this host (VHM_SPEC_* of spec.h), from the same host
+	 * bits its entry asm's ALTERNATIVEs are patched from.
+	 */
+	u32 (*spec_init)(void);
 	/* Allocate (free) per-CPU state for every possible CPU. */
 	int (*setup)(void);
 	void (*teardown)(void);

@@ -9,6 +9,7 @@
  * per use.
  */
 VHM_VENDOR_OP(probe)
+VHM_VENDOR_OP(spec_init)
 VHM_VENDOR_OP(setup)
 VHM_VENDOR_OP(teardown)
 VHM_VENDOR_OP(cpu_in_use)

@@ -81,11 +81,13 @@ static const struct file_operations vhm_vm_fops = {
  */
 static struct vhm_vm *vhm_vm_alloc(void)
 {
+	static atomic64_t next_id = ATOMIC64_INIT(0);
 	struct vhm_vm *vm = kvzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	int r;
 
 	if (!vm)
 		return ERR_PTR(-ENOMEM);
+	vm->id = atomic64_inc_return(&next_id);
 	refcount_set(&vm->refs, 1);
 	mutex_init(&vm->lock);
 	mutex_init(&vm->slots_lock);

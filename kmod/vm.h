@@ -36,6 +36,7 @@ struct vhm_vm {
 	bool vcpu_created;	/* VHM_CREATE_VCPU succeeded once (under lock) */
 	bool charged;		/* counted in its creator's VMs (limits.c) */
 	uid_t uid;		/* the creator's real uid */
+	u64 id;			/* unique, never reused (spec.c) */
 };
 
 /* A string I/O exit, as the vendor decoded it. */

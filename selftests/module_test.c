@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "kselftest_harness.h"
@@ -139,6 +140,178 @@ TEST_F(mod, parameters_documented)
 	free(buf);
 	ASSERT_EQ(0, vhm_load(NULL));
 	EXPECT_EQ(0, access("/sys/module/vhm/parameters/verbose", R_OK));
+}
+
+/*
+ * Speculation mitigations (docs/ARCHITECTURE.md, "Speculative execution"):
+ * what vhm says it applies around guest entry, the read-only parameter
+ * entry_mitigations (also logged at load), against the host kernel's own
+ * selection in /sys/devices/system/cpu/vulnerabilities and /proc/cpuinfo.
+ * The kernel sets the bits vhm's entry code is patched from together with
+ * these strings (arch/x86/kernel/cpu/bugs.c of 6.1, 6.12 and 7.3).
+ */
+static char spec_vuln[4096];	/* every vulnerabilities file, "name: text" */
+static char spec_list[256];	/* " verw rsb ... " */
+
+static const char *vuln(const char *name)
+{
+	static char buf[512];
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/devices/system/cpu/vulnerabilities/%s",
+		 name);
+	if (read_text(path, buf, sizeof(buf)) < 0)
+		return "";
+	buf[strcspn(buf, "\n")] = 0;
+	snprintf(path, sizeof(path), "%s: ", name);
+	if (!strstr(spec_vuln, path))
+		snprintf(spec_vuln + strlen(spec_vuln),
+			 sizeof(spec_vuln) - strlen(spec_vuln), "%s%s\n",
+			 path, buf);
+	return buf;
+}
+
+static bool vuln_has(const char *name, const char *text)
+{
+	return strstr(vuln(name), text);
+}
+
+/* Case aside: 6.1 says "Mitigation: safe RET", 6.12 "Mitigation: Safe RET". */
+static bool vuln_starts(const char *name, const char *text)
+{
+	return !strncasecmp(vuln(name), text, strlen(text));
+}
+
+/* A word of the "flags" or "bugs" line of /proc/cpuinfo's first CPU. */
+static bool cpuinfo_has(const char *key, const char *word)
+{
+	char line[8192], w[64];
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	snprintf(w, sizeof(w), " %s ", word);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)) || line[strlen(key)] != '\t')
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		strcat(line, " ");
+		found = strstr(strchr(line, ':'), w);
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+static bool listed(const char *name)
+{
+	char w[64];
+
+	snprintf(w, sizeof(w), " %s ", name);
+	return strstr(spec_list, w);
+}
+
+static bool cmdline_has(const char *word)
+{
+	char buf[1024];
+
+	if (read_text("/proc/cmdline", buf, sizeof(buf)) < 0)
+		return false;
+	return strstr(buf, word);
+}
+
+TEST_F(mod, entry_mitigations_follow_host)
+{
+	static const char * const names[] = {
+		"verw", "rsb", "rsb-lite", "untrain-ret", "srso-alias",
+		"ibpb-on-exit", "ibrs", "bhb", "l1d-flush", "ibpb-on-vm-switch",
+		"div0", "vmscape", "none",
+	};
+	bool amd = host_vendor() == VENDOR_AMD, host, vhm;
+	char param[200], line[512], *w;
+	size_t i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, vhm_load(NULL));
+	ASSERT_EQ(0, read_text("/sys/module/vhm/parameters/entry_mitigations",
+			       param, sizeof(param)));
+	param[strcspn(param, "\n")] = 0;
+	TH_LOG("vhm: %s", param);
+	ASSERT_TRUE(kmsg_find(&self->kmsg, "vhm: entry mitigations: ", line,
+			      sizeof(line)));
+	EXPECT_NE(NULL, strstr(line, param)) TH_LOG("log: %s", line);
+	snprintf(spec_list, sizeof(spec_list), " %s ", param);
+	/* Only names vhm documents, "none" alone. */
+	for (w = strtok(param, " "); w; w = strtok(NULL, " ")) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (!strcmp(w, names[i]))
+				break;
+		EXPECT_LT(i, sizeof(names) / sizeof(names[0]))
+			TH_LOG("unknown mitigation %s", w);
+	}
+	if (listed("none"))
+		EXPECT_STREQ(" none ", spec_list);
+
+	spec_vuln[0] = 0;
+	/* VERW: the CPU-buffer clearing the host selected for guests. */
+	if (amd) {
+		/* Without microcode a kernel in a VM forces it on anyway. */
+		host = (vuln_has("tsa", "Mitigation: Clear CPU buffers") &&
+			!vuln_has("tsa", "user/kernel")) ||
+		       (vuln_has("tsa", "Clear CPU buffers attempted") &&
+			cpuinfo_has("flags", "hypervisor"));
+		EXPECT_EQ(host, listed("verw"));
+	} else {
+		host = vuln_has("mds", "Clear CPU buffers") ||
+		       vuln_has("tsx_async_abort", "Clear CPU buffers") ||
+		       vuln_has("reg_file_data_sampling", "Clear CPU buffers");
+		if (host)
+			EXPECT_TRUE(listed("verw"));
+		/* MMIO stale data alone may use a key VERW only for MMIO. */
+		if (listed("verw"))
+			EXPECT_TRUE(host || vuln_has("mmio_stale_data",
+						     "Clear CPU buffers"));
+	}
+	/* RSB after exit: spectre_v2's modes without eIBRS; PBRSB. */
+	host = vuln_starts("spectre_v2", "Mitigation: Retpolines") ||
+	       vuln_starts("spectre_v2", "Mitigation: LFENCE") ||
+	       vuln_starts("spectre_v2", "Mitigation: IBRS");
+	vhm = vuln_has("spectre_v2", "PBRSB-eIBRS: SW sequence");
+	EXPECT_EQ(host && !vhm, listed("rsb"));
+	EXPECT_EQ(vhm, listed("rsb-lite"));
+	/* Legacy IBRS: the host's SPEC_CTRL written again after exits. */
+	EXPECT_EQ(vuln_starts("spectre_v2", "Mitigation: IBRS"),
+		  listed("ibrs"));
+	/* BHI: the kernel reports its choice for KVM itself. */
+	EXPECT_EQ(vuln_has("spectre_v2", "KVM: SW loop"), listed("bhb"));
+	/* Retbleed and SRSO untraining (AMD), IBPB on every exit. */
+	host = vuln_starts("retbleed", "Mitigation: untrained return thunk") ||
+	       vuln_starts("spec_rstack_overflow", "Mitigation: Safe RET");
+	EXPECT_EQ(host, listed("untrain-ret") || listed("srso-alias"));
+	host = vuln_starts("retbleed", "Mitigation: IBPB") ||
+	       vuln_starts("spec_rstack_overflow", "Mitigation: IBPB") ||
+	       vuln_starts("vmscape", "Mitigation: IBPB on VMEXIT");
+	EXPECT_EQ(host, listed("ibpb-on-exit"));
+	/* IBPB between VMs where the host does IBPB between tasks. */
+	host = vuln_has("spectre_v2", "IBPB: conditional") ||
+	       vuln_has("spectre_v2", "IBPB: always-on");
+	if (host)
+		EXPECT_TRUE(listed("ibpb-on-vm-switch") ||
+			    listed("ibpb-on-exit"));
+	if (listed("ibpb-on-vm-switch"))
+		EXPECT_TRUE(cpuinfo_has("flags", "ibpb"));
+	/* VMSCAPE: IBPB before the VMM runs again. */
+	EXPECT_EQ(vuln_starts("vmscape", "Mitigation: IBPB before exit"),
+		  listed("vmscape"));
+	/* L1TF (Intel): the L1D flush command before every entry. */
+	host = !amd && cpuinfo_has("bugs", "l1tf") &&
+	       cpuinfo_has("flags", "flush_l1d") &&
+	       !cmdline_has("mitigations=off");
+	EXPECT_EQ(host, listed("l1d-flush"));
+	/* Zen1: the divider cleared before entry, whatever the options. */
+	EXPECT_EQ(cpuinfo_has("bugs", "div0"), listed("div0"));
+	TH_LOG("host:\n%s", spec_vuln);
 }
 
 static void cpu_line(char *buf, size_t len, int cpu, const char *state)

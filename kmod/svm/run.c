@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "lapic.h"
+#include "spec.h"
 #include "svm.h"
 #include "vhm.h"
 
@@ -253,6 +254,29 @@ void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
 	svm_assign_asid(svm);
 	if (stale && svm->vmcb->control.tlb_ctl == TLB_CONTROL_DO_NOTHING)
 		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+}
+
+/*
+ * What vmrun.S's ALTERNATIVEs do on this host (spec.h). In FILL_RETURN_BUFFER
+ * and CALL_UNTRAIN_RET the second replacement wins when both bits are set.
+ */
+u32 svm_spec_init(void)
+{
+	u32 s = 0;
+
+	if (boot_cpu_has(VHM_FEATURE_VERW_SVM))
+		s |= VHM_SPEC_VERW;
+	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
+		s |= VHM_SPEC_RSB_LITE;
+	else if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT))
+		s |= VHM_SPEC_RSB;
+	if (boot_cpu_has(X86_FEATURE_SRSO_ALIAS))
+		s |= VHM_SPEC_SRSO_ALIAS;
+	else if (boot_cpu_has(X86_FEATURE_UNRET))
+		s |= VHM_SPEC_UNTRAIN_RET;
+	if (boot_cpu_has(X86_FEATURE_IBPB_ON_VMEXIT))
+		s |= VHM_SPEC_IBPB_ON_EXIT;
+	return s;
 }
 
 /* Interrupts off: the guest's XCR0 and breakpoints around VMRUN. */

@@ -111,6 +111,7 @@ void svm_inject_events(struct vhm_vcpu *vcpu);
 int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 /* run.c */
+u32 svm_spec_init(void);
 void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale);
 void svm_enter(struct vhm_vcpu *vcpu);
 int svm_handle_exit(struct vhm_vcpu *vcpu);

@@ -7,12 +7,17 @@
  * VMCB does not hold, VMRUN; after #VMEXIT store them back, VMSAVE the
  * guest's state into its VMCB, VMLOAD the host's, set GIF again (a pending
  * interrupt or NMI is then taken by the host).
+ *
+ * Speculation (kmod/spec.h), each an ALTERNATIVE on the host's bits: VERW
+ * right before VMRUN; after the exit, before the first RET, the RSB fill,
+ * the retbleed/SRSO untraining and the IBPB the host wants on every exit.
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 
 #include "../guest_gprs.S"
+#include "../spec_macros.S"
 
 	.text
 SYM_FUNC_START(svm_vmrun)
@@ -39,6 +44,8 @@ SYM_FUNC_START(svm_vmrun)
 	 * then runs in it), where VMRUN should load the VMCB's own.
 	 */
 	mov	(%rsp), %rax
+	/* The host's data out of the CPU's buffers (TSA, MDS...). */
+	VHM_VERW VHM_FEATURE_VERW_SVM
 	sti
 	nop
 	vmrun	%rax
@@ -52,6 +59,18 @@ SYM_FUNC_START(svm_vmrun)
 	vmsave	%rax
 	mov	16(%rsp), %rax
 	vmload	%rax
+
+	/*
+	 * Before any RET: no return prediction the guest left behind, no
+	 * return training (entry_untrain_ret, srso_alias_untrain_ret: plain
+	 * exports), and an IBPB where the host wants one after every exit
+	 * (vhm_ibpb clobbers RAX, RCX, RDX, cleared below). No call depth
+	 * to reset: that accounting (retbleed=stuff) is Intel's only.
+	 */
+	FILL_RETURN_BUFFER %rax, RSB_CLEAR_LOOPS, X86_FEATURE_RSB_VMEXIT, \
+			   X86_FEATURE_RSB_VMEXIT_LITE
+	CALL_UNTRAIN_RET
+	ALTERNATIVE "", "call vhm_ibpb", X86_FEATURE_IBPB_ON_VMEXIT
 
 	CLEAR_GUEST_GPRS
 	add	$24, %rsp

@@ -7,6 +7,7 @@
  */
 #define pr_fmt(fmt) "vhm: " fmt
 
+#include <linux/cpu.h>
 #include <linux/kernel.h>
 #include <linux/preempt.h>
 #include <asm/debugreg.h>
@@ -22,6 +23,7 @@
 
 #include "compat.h"
 #include "lapic.h"
+#include "spec.h"
 #include "vhm.h"
 #include "vmx.h"
 
@@ -658,6 +660,56 @@ static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 }
 
 
+/* Flush the L1D before every entry (L1TF): vmx_spec_init() decides. */
+static bool vmx_l1d_flush __read_mostly;
+
+/*
+ * L1TF: a not-present entry in the guest's own page tables lets it read
+ * speculatively whatever the L1D holds at the physical address it names,
+ * EPT aside: the host's data too. Flush the L1D before every entry (KVM's
+ * vmentry_l1d_flush=always; KVM's "cond" needs bookkeeping vhm does not
+ * have) where the CPU is affected, has the flush command, the host has
+ * not turned mitigations off and no parent hypervisor says it is not
+ * needed. The kernel's l1tf= choice is exported to KVM only in 7.x and
+ * not followed; the software flush for CPUs without the command is not
+ * implemented (docs/ARCHITECTURE.md).
+ */
+static bool vmx_l1d_flush_wanted(void)
+{
+	u64 cap = 0;
+
+	if (!boot_cpu_has_bug(X86_BUG_L1TF) ||
+	    !boot_cpu_has(X86_FEATURE_FLUSH_L1D) || cpu_mitigations_off())
+		return false;
+	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES))
+		vhm_rdmsr(MSR_IA32_ARCH_CAPABILITIES, cap);
+	return !(cap & ARCH_CAP_SKIP_VMENTRY_L1DFLUSH);
+}
+
+/*
+ * What vmrun.S's ALTERNATIVEs and vmx_enter() do on this host (spec.h). In
+ * FILL_RETURN_BUFFER the second replacement wins when both bits are set.
+ */
+u32 vmx_spec_init(void)
+{
+	u32 s = 0;
+
+	if (boot_cpu_has(VHM_FEATURE_VERW_VMX))
+		s |= VHM_SPEC_VERW;
+	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
+		s |= VHM_SPEC_RSB_LITE;
+	else if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT))
+		s |= VHM_SPEC_RSB;
+	if (boot_cpu_has(X86_FEATURE_KERNEL_IBRS))
+		s |= VHM_SPEC_IBRS;
+	if (boot_cpu_has(VHM_FEATURE_BHB_VMEXIT))
+		s |= VHM_SPEC_BHB;
+	vmx_l1d_flush = vmx_l1d_flush_wanted();
+	if (vmx_l1d_flush)
+		s |= VHM_SPEC_L1D_FLUSH;
+	return s;
+}
+
 /*
  * Preemption and interrupts off, the VMCS current on this CPU: the host
  * state VM exits do not restore, the guest's XCR0, breakpoints, MSRs and
@@ -678,6 +730,9 @@ void vmx_enter(struct vhm_vcpu *vcpu)
 	if (vmx->cr2 != native_read_cr2())
 		native_write_cr2(vmx->cr2);
 	vhm_guest_state_enter_irqoff();
+	/* Last: nothing of the host's gets into the L1D after it. */
+	if (vmx_l1d_flush)
+		vhm_wrmsr(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 	fail = vmx_vmenter(vcpu->regs, vmx->launched);
 	vhm_guest_state_exit_irqoff();
 	vhm_regs_exited(vcpu);

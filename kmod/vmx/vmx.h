@@ -232,6 +232,7 @@ void vmx_inject_events(struct vhm_vcpu *vcpu);
 int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 /* run.c */
+u32 vmx_spec_init(void);
 void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
 void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
 void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);

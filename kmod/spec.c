@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Speculative-execution hygiene, the vendor-neutral part (spec.h): which
+ * mitigations vhm applies around guest entry on this host, decided once at
+ * load from the host kernel's bits (the backends' entry asm is patched
+ * from the same bits), shown in the read-only parameter entry_mitigations
+ * and the load log; the IBPB when a CPU switches to another VM, the Zen1
+ * divider clear before entry, the VMSCAPE IBPB before the VMM runs again.
+ */
+#define pr_fmt(fmt) "vhm: " fmt
+
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <asm/alternative.h>
+#include <asm/cpufeature.h>
+
+#include "spec.h"
+#include "vhm.h"
+#include "vm.h"
+
+/* In the order of the VHM_SPEC_* bits. */
+static const char * const vhm_spec_names[] = {
+	"verw", "rsb", "rsb-lite", "untrain-ret", "srso-alias",
+	"ibpb-on-exit", "ibrs", "bhb", "l1d-flush", "ibpb-on-vm-switch",
+	"div0", "vmscape",
+};
+
+static u32 vhm_spec __read_mostly;
+static char vhm_spec_list[160];
+module_param_string(entry_mitigations, vhm_spec_list, sizeof(vhm_spec_list),
+		    0444);
+MODULE_PARM_DESC(entry_mitigations,
+		 "Speculation mitigations applied around guest entry on this host, from the host kernel's own selection (read-only)");
+
+/* The VM (vhm_vm.id, never reused) this CPU last entered a guest of. */
+static DEFINE_PER_CPU(u64, vhm_last_vm);
+
+void vhm_spec_init(void)
+{
+	u32 s = vhm_ops->spec_init();
+	size_t n = 0;
+	unsigned int i;
+
+	/* With an IBPB after every exit (SVM) one on a switch adds nothing. */
+	if (vhm_host_ibpb_on_switch() &&
+	    !boot_cpu_has(X86_FEATURE_IBPB_ON_VMEXIT))
+		s |= VHM_SPEC_IBPB_VM_SWITCH;
+	if (boot_cpu_has_bug(X86_BUG_DIV0))
+		s |= VHM_SPEC_DIV0;
+	if (vhm_host_vmscape())
+		s |= VHM_SPEC_VMSCAPE;
+	vhm_spec = s;
+	BUILD_BUG_ON(ARRAY_SIZE(vhm_spec_names) != 12);
+	vhm_spec_list[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(vhm_spec_names); i++)
+		if (s & (1u << i))
+			n += scnprintf(vhm_spec_list + n,
+				       sizeof(vhm_spec_list) - n, "%s%s",
+				       n ? " " : "", vhm_spec_names[i]);
+	if (!n)
+		strscpy(vhm_spec_list, "none", sizeof(vhm_spec_list));
+	pr_info("entry mitigations: %s\n", vhm_spec_list);
+}
+
+/*
+ * Interrupts off, right before the vendor's enter. A guest of another VM
+ * than the last one on this CPU must not find branch predictions the
+ * previous one (or the host in between) trained; within a VM the vCPUs
+ * share a trust domain. Zen1 (X86_BUG_DIV0): a divide by zero in the
+ * guest may return the host's last quotient, so clear the divider; the
+ * kernel's own amd_clear_divider() is an export in 6.1 and inline since,
+ * this is the same instruction, patched in by the same bug bit.
+ */
+void vhm_spec_enter(struct vhm_vcpu *vcpu)
+{
+	if ((vhm_spec & VHM_SPEC_IBPB_VM_SWITCH) &&
+	    __this_cpu_read(vhm_last_vm) != vcpu->vm->id) {
+		__this_cpu_write(vhm_last_vm, vcpu->vm->id);
+		vhm_ibpb();
+	}
+	asm volatile(ALTERNATIVE("", "div %2\n\t", X86_BUG_DIV0)
+		     : : "a" (0), "d" (0), "r" (1));
+}
+
+/*
+ * Interrupts off, right after the vendor's enter, on the CPU that ran the
+ * guest: where the host selected it (VMSCAPE), it does an IBPB before
+ * this thread returns to user space, the VMM the guest might steer.
+ */
+void vhm_spec_exited(void)
+{
+	if (vhm_spec & VHM_SPEC_VMSCAPE)
+		vhm_vmscape_ibpb_on_exit_to_user();
+}

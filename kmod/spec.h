@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Speculative-execution hygiene around guest entry and exit, following the
+ * host kernel's own mitigation selection (its X86_FEATURE_* and X86_BUG_*
+ * bits, set at boot; docs/ARCHITECTURE.md, "Speculative execution"). The
+ * asm parts are ALTERNATIVEs the module loader patches from those bits;
+ * the C parts test the same bits. spec.c reports what is active. The
+ * asm's own macros: spec_macros.S.
+ */
+#ifndef VHM_SPEC_H
+#define VHM_SPEC_H
+
+#include <linux/types.h>
+
+#include "compat.h"
+
+/* One bit per mitigation, in the order of their names (spec.c). */
+#define VHM_SPEC_VERW		(1u << 0)	/* VERW before entry */
+#define VHM_SPEC_RSB		(1u << 1)	/* RSB fill after exit */
+#define VHM_SPEC_RSB_LITE	(1u << 2)	/* one RSB entry (PBRSB) */
+#define VHM_SPEC_UNTRAIN_RET	(1u << 3)	/* retbleed untraining */
+#define VHM_SPEC_SRSO_ALIAS	(1u << 4)	/* SRSO alias untraining */
+#define VHM_SPEC_IBPB_ON_EXIT	(1u << 5)	/* IBPB after every exit */
+#define VHM_SPEC_IBRS		(1u << 6)	/* host SPEC_CTRL rewrite */
+#define VHM_SPEC_BHB		(1u << 7)	/* BHB clearing after exit */
+#define VHM_SPEC_L1D_FLUSH	(1u << 8)	/* L1D flush before entry */
+#define VHM_SPEC_IBPB_VM_SWITCH	(1u << 9)	/* IBPB on a VM switch */
+#define VHM_SPEC_DIV0		(1u << 10)	/* divider clear (Zen1) */
+#define VHM_SPEC_VMSCAPE	(1u << 11)	/* IBPB before the VMM */
+
+struct vhm_vcpu;
+
+/*
+ * nospec.S: IBPB (clobbers RAX, RCX, RDX). Also there, called from
+ * vmx/vmrun.S only: vhm_clear_bhb_loop, and VERW's vhm_verw_sel.
+ */
+void vhm_ibpb(void);
+
+/* spec.c */
+void vhm_spec_init(void);
+/* Interrupts off, right before the vendor's enter op; and after it. */
+void vhm_spec_enter(struct vhm_vcpu *vcpu);
+void vhm_spec_exited(void);
+
+#endif /* VHM_SPEC_H */
