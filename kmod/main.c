@@ -48,7 +48,8 @@ static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
 	for (i = 0; i < ARRAY_SIZE(ops); i++)
 		if (WARN_ON_ONCE(!ops[i]))
 			return false;
-	return o->name && o->kvm_module && o->hw_regs;
+	return o->name && o->kvm_module && o->hw_regs && o->exit_handlers &&
+	       o->nr_exit_handlers;
 }
 
 static int __init vhm_init(void)

@@ -4,6 +4,7 @@
  * again until an exit needs userspace, a signal is pending, or an error;
  * the host scheduler may preempt or migrate it between entries.
  */
+#include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 
@@ -17,6 +18,40 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
 {
 	vcpu->run->exit_reason = VHM_EXIT_INTR;
 	return -EINTR;
+}
+
+void vhm_switch_to_guest(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7)
+{
+	vhm_xcr_load_guest(vcpu, osxsave);
+	vhm_dr_load_guest(vcpu, dr7);
+}
+
+void vhm_guest_exited(struct vhm_vcpu *vcpu)
+{
+	vhm_guest_state_exit_irqoff();
+	vhm_regs_exited(vcpu);
+}
+
+void vhm_switch_to_host(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7)
+{
+	vhm_dr_put_guest(vcpu, dr7);
+	vhm_xcr_put_guest(vcpu, osxsave);
+}
+
+/*
+ * The exit's handler in the backend's exit-code table (vendor.h), or its
+ * report of an exit vhm does not handle. The index is the hardware's exit
+ * code, which a guest chooses: no speculation past the table's end.
+ */
+static int vhm_handle_exit(struct vhm_vcpu *vcpu)
+{
+	u32 code = vhm_ops->exit_code(vcpu);
+	u32 n = vhm_ops->nr_exit_handlers;
+	vhm_exit_handler_t handler = NULL;
+
+	if (code < n)
+		handler = vhm_ops->exit_handlers[array_index_nospec(code, n)];
+	return handler ? handler(vcpu) : vhm_ops->unhandled_exit(vcpu, code);
 }
 
 /*
@@ -60,7 +95,7 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	WRITE_ONCE(vcpu->in_guest, false);
 	local_irq_enable();
 	preempt_enable();
-	return vhm_ops->handle_exit(vcpu);
+	return vhm_handle_exit(vcpu);
 }
 
 static int vhm_run_loop(struct vhm_vcpu *vcpu)

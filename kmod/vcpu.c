@@ -40,6 +40,7 @@ static long vhm_vcpu_get_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 
 	memset(&sregs, 0, sizeof(sregs));
 	vhm_ops->get_sregs(vcpu, &sregs);
+	sregs.apic_base = vcpu->apic_base;
 	return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
 }
 
@@ -53,7 +54,10 @@ static long vhm_vcpu_set_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 	r = vhm_check_sregs(&sregs);
 	if (r)
 		return r;
-	return vhm_ops->set_sregs(vcpu, &sregs);
+	r = vhm_ops->set_sregs(vcpu, &sregs);
+	if (!r)
+		vcpu->apic_base = sregs.apic_base;
+	return r;
 }
 
 static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,

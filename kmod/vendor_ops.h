@@ -5,7 +5,8 @@
  * the table's order. The backends build their tables and declare their
  * functions (svm_<op>, vmx_<op>) from it, main.c checks it at load; a new
  * operation is added here and both backends then have to define it.
- * (vcpu_load is optional and not listed.) No include guard: included once
+ * (vcpu_load is optional and not listed; the data members are checked
+ * by main.c.) No include guard: included once
  * per use.
  */
 VHM_VENDOR_OP(probe)
@@ -16,7 +17,7 @@ VHM_VENDOR_OP(cpu_in_use)
 VHM_VENDOR_OP(cpu_enable)
 VHM_VENDOR_OP(cpu_disable)
 VHM_VENDOR_OP(cpu_emergency_disable)
-VHM_VENDOR_OP(check_cap)
+VHM_VENDOR_OP(nr_tlb_tags)
 VHM_VENDOR_OP(npt_pte)
 VHM_VENDOR_OP(npt_has_2m)
 VHM_VENDOR_OP(vcpu_create)
@@ -37,4 +38,5 @@ VHM_VENDOR_OP(cr4)
 VHM_VENDOR_OP(prepare_tlb)
 VHM_VENDOR_OP(inject_events)
 VHM_VENDOR_OP(enter)
-VHM_VENDOR_OP(handle_exit)
+VHM_VENDOR_OP(exit_code)
+VHM_VENDOR_OP(unhandled_exit)

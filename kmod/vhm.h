@@ -5,6 +5,8 @@
 
 #include "vendor.h"
 
+struct page;
+
 /* The vendor backend chosen at load time. */
 extern const struct vhm_vendor_ops *vhm_ops;
 /* Module parameter: log every per-CPU virtualization transition. */
@@ -18,6 +20,9 @@ void vhm_virt_exit(void);
  * to be, on every CPU. Checked with interrupts off before each entry.
  */
 bool vhm_virt_rebooting(void);
+/* The backends' per-CPU pages: zeroed, on each CPU's node. */
+int vhm_alloc_percpu_pages(struct page *__percpu *pages);
+void vhm_free_percpu_pages(struct page *__percpu *pages);
 
 /* cpuid.c: the supported CPUID table, built at load. */
 int vhm_cpuid_init(void);

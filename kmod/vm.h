@@ -7,6 +7,7 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <asm/cpufeature.h>
 #include <asm/fpu/api.h>
 #include <asm/fpu/types.h>
 #include <uapi/linux/vhm.h>
@@ -135,6 +136,8 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 /* exits.c: exit handlers both vendors share */
 int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 			    u64 info1, u64 info2, u64 rip);
+int vhm_exit_fail_entry(struct vhm_vcpu *vcpu, u64 hardware_reason);
+int vhm_exit_machine_check(struct vhm_vcpu *vcpu);
 int vhm_exit_hlt(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_shutdown(struct vhm_vcpu *vcpu);
 int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len);
@@ -150,6 +153,15 @@ void vhm_complete_user_exit(struct vhm_vcpu *vcpu);
 
 /* run.c: VHM_RUN */
 int vhm_vcpu_run(struct vhm_vcpu *vcpu);
+/*
+ * Called by the backends' enter, interrupts off, around the world switch:
+ * the guest's XCR0 and breakpoints in (with its CR4.OSXSAVE and DR7);
+ * right after the switch, the kernel's guest-state accounting ends and the
+ * register file goes stale; then the host's breakpoints and XCR0 again.
+ */
+void vhm_switch_to_guest(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7);
+void vhm_guest_exited(struct vhm_vcpu *vcpu);
+void vhm_switch_to_host(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7);
 
 /* msrs.c: VHM_GET_MSRS, VHM_SET_MSRS, and the guest's RDMSR/WRMSR */
 void vhm_msrs_reset(struct vhm_vcpu *vcpu);
@@ -165,6 +177,17 @@ long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 int vhm_efer_update(u64 old, u64 *efer, u64 cr0, u64 cr4, bool host);
 /* A PAT value the CPU accepts (both vendors refuse the same ones). */
 bool vhm_pat_valid(u64 pat);
+
+/*
+ * A canonical linear address as this CPU's WRMSR checks it: 57 bits where
+ * it has 5-level paging (whether or not CR4.LA57 is on), else 48.
+ */
+static inline bool vhm_canonical(u64 addr)
+{
+	int shift = boot_cpu_has(X86_FEATURE_LA57) ? 64 - 57 : 64 - 48;
+
+	return (u64)(((s64)addr << shift) >> shift) == addr;
+}
 
 /*
  * The guest's RDMSR/WRMSR: what vhm_guest_rdmsr/wrmsr decided. For
@@ -297,6 +320,8 @@ int vhm_read_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
 unsigned int vhm_fetch_insn(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
 			    const struct vhm_regs *r, u8 *bytes,
 			    unsigned int len);
+unsigned int vhm_fetch_insn_at_rip(struct vhm_vcpu *vcpu, u8 *bytes,
+				   unsigned int len);
 /* Queue #PF for gva with error code error (CR2 = gva). */
 void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error);
 /* events.c: the event queue (struct vhm_event_queue) */
@@ -307,6 +332,16 @@ void vhm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
 			 u32 err);
 void vhm_queue_nmi(struct vhm_vcpu *vcpu);
 void vhm_queue_interrupt(struct vhm_vcpu *vcpu, u8 vector);
+/* What an exit cut short (vhm_requeue_event). */
+enum vhm_cut_event {
+	VHM_CUT_SOFTWARE = 0,
+	VHM_CUT_EXCEPTION,
+	VHM_CUT_NMI,
+	VHM_CUT_INTERRUPT,
+};
+
+void vhm_requeue_event(struct vhm_vcpu *vcpu, enum vhm_cut_event kind,
+		       u8 vector, bool has_err, u32 err);
 void vhm_dequeue_exception(struct vhm_vcpu *vcpu);
 void vhm_dequeue_interrupt(struct vhm_vcpu *vcpu);
 void vhm_events_reset(struct vhm_vcpu *vcpu);
