@@ -243,6 +243,48 @@ TEST_F(cpu, base_msrs_guest_and_host)
 	ASSERT_GUEST_DONE(v);
 }
 
+/*
+ * Values no CPU holds in the MSRs of linear addresses: VHM_SET_MSRS refuses
+ * a non-canonical one on both vendors (bit 63 alone is non-canonical with
+ * 48 and with 57 address bits) and keeps the old value; a canonical one in
+ * the upper half is taken.
+ */
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSENTER_ESP	0x175
+
+TEST_F(cpu, non_canonical_msr_values_refused)
+{
+	static const __u32 msrs[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_LSTAR,
+		MSR_CSTAR, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
+	};
+	struct {
+		struct vhm_msrs hdr;
+		struct vhm_msr_entry e[1];
+	} l = { .hdr.nmsrs = 1 };
+	int fd = self->vcpu.raw.fd;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	for (i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+		l.e[0].index = msrs[i];
+		l.e[0].data = 0xffff800000001000ull;
+		EXPECT_EQ(1, ioctl(fd, VHM_SET_MSRS, &l)) {
+			TH_LOG("MSR %#x: canonical value refused", msrs[i]);
+		}
+		l.e[0].data = 0x8000000000001000ull;
+		EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l)) {
+			TH_LOG("MSR %#x: non-canonical value taken", msrs[i]);
+		}
+		l.e[0].data = 0;
+		ASSERT_EQ(1, ioctl(fd, VHM_GET_MSRS, &l));
+		EXPECT_EQ(0xffff800000001000ull, l.e[0].data) {
+			TH_LOG("MSR %#x changed by a refused value", msrs[i]);
+		}
+	}
+}
+
 TEST_F(cpu, enable_cap_bad_arguments)
 {
 	struct vhm_enable_cap cap = { .cap = VHM_CAP_MSR_EXITS };
