@@ -19,8 +19,10 @@
 
 /* DR6: B0-3, BD, BS, BT are the guest's; the rest reads as 1 (no RTM). */
 #define VHM_DR6_FIXED1	0xffff0ff0ULL
-#define VHM_DR6_VALID	(DR_TRAP_BITS | BIT(13) | DR_STEP | BIT(15))
+#define VHM_DR6_BD	BIT(13)		/* the #DB was a general detect */
+#define VHM_DR6_VALID	(DR_TRAP_BITS | VHM_DR6_BD | DR_STEP | BIT(15))
 #define VHM_DR7_FIXED1	BIT(10)
+#define VHM_DR7_GD	BIT(13)		/* general detect */
 #define VHM_DR7_ZERO	(BIT(11) | BIT(12) | BIT(14) | BIT(15))
 #define VHM_DR7_ENABLED	0xffULL		/* L0-3, G0-3 */
 
@@ -62,6 +64,25 @@ static u64 vhm_dr_read(struct vhm_vcpu *vcpu, unsigned int n, u64 dr6, u64 dr7)
 	return n == 6 ? dr6 : dr7;
 }
 
+/*
+ * DR7.GD (general detect): a MOV to or from any debug register raises #DB
+ * before it executes (a fault, RIP stays on the MOV), with DR6.BD set and
+ * B0-3 clear; entering the handler clears GD so that the handler can use
+ * the debug registers. Both go into the guest's DR6 and DR7 here: the
+ * injected #DB changes neither. The hardware's own check never comes
+ * first here: VMX's MOV-DR exit takes priority over the #DB, and QEMU's
+ * TCG checks its SVM intercept (and has no GD at all); an AMD CPU raises
+ * the #DB before the intercept, and it comes back as a #DB exit.
+ */
+static bool vhm_dr_general_detect(u64 *dr6, u64 *dr7)
+{
+	if (!(*dr7 & VHM_DR7_GD))
+		return false;
+	*dr6 = (*dr6 & ~(u64)DR_TRAP_BITS) | VHM_DR6_BD;
+	*dr7 &= ~VHM_DR7_GD;
+	return true;
+}
+
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 				 u64 cr4, unsigned int cpl)
 {
@@ -84,6 +105,8 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 	}
 	if (n > 7)
 		return VHM_EMUL_UD;
+	if (vhm_dr_general_detect(dr6, dr7))
+		return VHM_EMUL_DB;
 	reg = vhm_regs_gpr(&r, m.gpr);
 	if (m.write)
 		e = vhm_dr_write(vcpu, n, mode == VHM_MODE_LONG64 ? *reg :

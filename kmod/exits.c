@@ -120,6 +120,9 @@ bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e)
 	case VHM_EMUL_UD:
 		vhm_queue_ud(vcpu);
 		return true;
+	case VHM_EMUL_DB:
+		vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+		return true;
 	default:
 		return false;
 	}

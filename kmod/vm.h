@@ -226,7 +226,13 @@ u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n);
  * the vendor (in the VMCB/VMCS), which passes pointers to them.
  * vhm_emulate_mov_dr() does the intercepted MOV DR at the guest's RIP.
  */
-enum vhm_emul { VHM_EMUL_DONE, VHM_EMUL_GP, VHM_EMUL_UD, VHM_EMUL_FAILED };
+enum vhm_emul {
+	VHM_EMUL_DONE,
+	VHM_EMUL_GP,
+	VHM_EMUL_UD,
+	VHM_EMUL_DB,		/* DR6 and DR7 already say why */
+	VHM_EMUL_FAILED,
+};
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 				 u64 cr4, unsigned int cpl);
 bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e);

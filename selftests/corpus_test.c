@@ -1297,7 +1297,6 @@ static int setup_huge_sparse(struct attacker *a)
 			 X(VHM_EXIT_INTERNAL_ERROR) | X(VHM_EXIT_UNKNOWN) | \
 			 X(VHM_EXIT_HYPERCALL) | X(VHM_EXIT_MSR))
 #define NO_TCG_AC	"no #AC raised: the CPU does not check alignment (QEMU's TCG does not)"
-#define NO_GD		"MOV DR with DR7.GD raised no #DB: vhm intercepts MOV DR and its emulation (kmod/dr.c vhm_emulate_mov_dr()) does not check GD; QEMU's TCG has no GD either"
 #define NO_TCG_DBP	"no #DB raised: data breakpoints do not fire in a guest of this CPU (QEMU's TCG does not arm them)"
 
 FIXTURE(corpus) {
@@ -1337,8 +1336,7 @@ ENTRY(db_breakpoint_on_stack, .guest = guest_db_bp_stack,
       .expect = "#DB whose delivery raises #DB (IST slot watched)");
 ENTRY(db_breakpoint_on_idt, .guest = guest_db_bp_idt, .flags = EV_OR_SKIP,
       .no_fire = NO_TCG_DBP, .expect = "#DB on every read of #DB's gate");
-ENTRY(dr7_general_detect_loop, .guest = guest_dr7_gd_loop, .flags = EV_OR_SKIP,
-      .no_fire = NO_GD,
+ENTRY(dr7_general_detect_loop, .guest = guest_dr7_gd_loop, .flags = EV_MUST,
       .expect = "#DB (GD) on every MOV DR");
 ENTRY(int_to_missing_idt_entries, .guest = guest_int_missing_idt,
       .flags = EV_MUST, .expect = "#GP(0x402) and #NP(0x1a) in a loop");
@@ -1913,7 +1911,17 @@ TEST_F_TIMEOUT(corpus, attack, 180)
  * run ended with vhm still referenced and the test host stuck after the
  * program: that was this file's own bystanders, left running by failed
  * ASSERTs before the teardown killed them; see FIXTURE_TEARDOWN(corpus).)
+ *
+ * The VMM runs in a memory cgroup of its own whose memory.max is far
+ * below what its guest touches (16 rounds of a 4 KiB page per 2 MiB of
+ * the big slot are 64 MiB even without huge pages): the OOM is the
+ * cgroup's, bounded in time and memory, and its victim can only be this
+ * VMM, never the test host's other processes. The OOM killer's report
+ * has a stack ("Call Trace:"); tools/testhost/check-log knows a report of
+ * this cgroup's (OOM_CG, "oom_memcg=/vhm-corpus-oom") from a splat.
  */
+#define OOM_CG		CGROOT "/vhm-corpus-oom"
+#define OOM_CG_MAX	"50331648"	/* 48 MiB */
 static int vhm_holders(struct __test_metadata *_metadata)
 {
 	char path[600], target[256];
@@ -1963,6 +1971,7 @@ static void oom_victim_main(void)
 	int sys, i;
 
 	me = &sh->atk;
+	ATK_TRY(write_text(OOM_CG "/cgroup.procs", "0"));
 	pin(ATTACKER_CPU);
 	ATK_TRY(sys = vhm_sys_open());
 	ATK_TRY(guest_vm_create(&vm, sys));
@@ -2009,25 +2018,32 @@ FIXTURE_TEARDOWN(oom)
 		close(self->sys);
 }
 
+/* One "key value" line of a cgroup's memory.events; -1 if not there. */
+static long long memory_event(const char *key)
+{
+	char buf[512], *p;
+	size_t n = strlen(key);
+
+	if (read_text(OOM_CG "/memory.events", buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return atoll(p + n + 1);
+	return -1;
+}
+
 TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 {
-	const char *on = getenv("VHM_CORPUS_OOM");
-	char thp[64] = "";
 	double t0;
 	int refs0, refs1 = -1, status = 0, holders;
 	pid_t pid;
 
 	RETURN_IF_SKIPPED();
-	/*
-	 * The OOM killer's report carries a stack ("Call Trace:"), which the
-	 * test hosts' log check takes for a splat: run it on demand only
-	 * (tools/testhost/run --append VHM_CORPUS_OOM=1).
-	 */
-	if (!on || strcmp(on, "1"))
-		SKIP(return, "a host OOM on purpose: set VHM_CORPUS_OOM=1 (its report fails the test hosts' log check)");
-	if (read_text("/sys/kernel/mm/transparent_hugepage/enabled", thp,
-		      sizeof(thp)) || strstr(thp, "[never]"))
-		SKIP(return, "no transparent huge pages on the test host");
+	ASSERT_EQ(0, cgroup_make(OOM_CG));
+	ASSERT_EQ(0, write_text(OOM_CG "/memory.max", OOM_CG_MAX));
+	/* No swap to fall back on (the file exists with swap accounting). */
+	if (!access(OOM_CG "/memory.swap.max", W_OK))
+		ASSERT_EQ(0, write_text(OOM_CG "/memory.swap.max", "0"));
 	memset((void *)&sh->atk, 0, sizeof(sh->atk));
 	refs0 = module_refs();
 	pid = fork();
@@ -2037,7 +2053,7 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 		oom_victim_main();
 		_exit(2);
 	}
-	/* Until the OOM killer (or the guest's 2 GiB, if RAM suffices) ends it. */
+	/* Until the cgroup's OOM killer ends it. */
 	t0 = now_ms();
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now_ms() - t0 > 120000) {
@@ -2051,12 +2067,17 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 		}
 		usleep(10000);
 	}
-	TH_LOG("the VMM ended after %.1f s: wait status %#x (%s), runs %llu, VHM_RUN errors %llu (last errno %d)%s%s",
+	TH_LOG("the VMM ended after %.1f s: wait status %#x (%s), runs %llu, VHM_RUN errors %llu (last errno %d), cgroup OOM kills %lld%s%s",
 	       (now_ms() - t0) / 1000, status,
 	       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit",
 	       (unsigned long long)sh->atk.runs,
 	       (unsigned long long)sh->atk.run_errors, sh->atk.last_errno,
+	       memory_event("oom_kill"),
 	       sh->atk.failed ? ": " : "", sh->atk.failed ? sh->atk.msg : "");
+	EXPECT_TRUE(sh->atk.ready) TH_LOG("the VMM never ran its guest");
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_LE(1, memory_event("oom_kill"))
+		TH_LOG("the VMM was not killed by the OOM killer");
 	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
 		refs1 = module_refs();
 		if (refs1 == refs0)
@@ -2066,6 +2087,7 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 	EXPECT_EQ(refs0, refs1)
 		TH_LOG("vhm's module references: %d before the VMM, %d 5 s after it died (%d processes hold vhm files)",
 		       refs0, refs1, holders);
+	EXPECT_EQ(0, rmdir(OOM_CG)) TH_LOG("rmdir %s: %s", OOM_CG, strerror(errno));
 }
 
 TEST_HARNESS_MAIN

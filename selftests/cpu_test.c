@@ -738,7 +738,7 @@ TEST_F(cpu, cr4_smep_hidden_is_gp)
 GUEST_READ_DR(0) GUEST_READ_DR(1) GUEST_READ_DR(2) GUEST_READ_DR(3)
 GUEST_READ_DR(6) GUEST_READ_DR(7)
 GUEST_WRITE_DR(0) GUEST_WRITE_DR(1) GUEST_WRITE_DR(2) GUEST_WRITE_DR(3)
-GUEST_WRITE_DR(7)
+GUEST_WRITE_DR(6) GUEST_WRITE_DR(7)
 
 #define X86_CR4_DE	(1ull << 3)
 /* L0, breakpoint 0 on data writes (R/W0 01), 4 bytes (LEN0 11). */
@@ -822,6 +822,96 @@ TEST_F(cpu, debug_registers)
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * DR7.GD (general detect, bit 13): a MOV to or from any debug register is
+ * a #DB before it executes (a fault: RIP on the MOV), with DR6.BD (bit 13)
+ * set; the CPU clears GD on entering the handler, which can then use the
+ * debug registers. The handler reads DR6 and DR7 (a GD left set would make
+ * these reads #DB again, recursively), resets DR6 and skips the MOV.
+ */
+#define DR7_GD		(1ull << 13)
+#define DR6_BD		(1ull << 13)
+#define DR6_RESET	0xffff0ff0ull
+#define DR7_RESET	0x400ull
+#define DR7_LE		(1ull << 8)	/* harmless: no breakpoint enabled */
+#define MOV_DR_LEN	3		/* 0f 21/23 with a legacy GPR */
+
+static uint64_t gd_count, gd_rip, gd_dr6, gd_dr7;
+
+static void db_general_detect_handler(struct ex_regs *regs)
+{
+	gd_count++;
+	gd_rip = regs->rip;
+	gd_dr7 = guest_read_dr7();
+	gd_dr6 = guest_read_dr6();
+	guest_write_dr6(DR6_RESET);
+	regs->rip += MOV_DR_LEN;
+}
+
+static void guest_dr7_general_detect(void)
+{
+	uint64_t at, v = 0x5a5a;
+
+	guest_set_handler(1, db_general_detect_handler);
+	guest_write_dr0(0x1234);
+
+	/* MOV from DR0 with GD set: #DB, RAX unchanged. */
+	guest_write_dr7(DR7_RESET | DR7_GD);
+	asm volatile("lea 1f(%%rip), %0\n\t"
+		     "1: mov %%dr0, %%rax"
+		     : "=&r"(at), "+a"(v) : : "memory");
+	GUEST_SYNC_ARGS(gd_count, gd_rip - at, gd_dr6, gd_dr7);
+	GUEST_SYNC_ARGS(v, guest_read_dr0(), guest_read_dr7(), 0);
+
+	/* MOV to DR7 with GD set: #DB, DR7 not written. */
+	guest_write_dr7(DR7_RESET | DR7_GD);
+	v = DR7_RESET | DR7_LE;
+	asm volatile("lea 1f(%%rip), %0\n\t"
+		     "1: mov %%rax, %%dr7"
+		     : "=&r"(at) : "a"(v) : "memory");
+	GUEST_SYNC_ARGS(gd_count, gd_rip - at, gd_dr6, gd_dr7);
+	GUEST_SYNC_ARGS(guest_read_dr7(), guest_read_dr6(), 0, 0);
+	GUEST_DONE();
+}
+
+TEST_F(cpu, dr7_general_detect)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_debugregs d;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_dr7_general_detect, 0));
+
+	/* MOV from DR0: one #DB, at the MOV, BD set, GD clear. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	EXPECT_EQ(DR6_RESET | DR6_BD, uc.args[2]);
+	EXPECT_EQ(DR7_RESET, uc.args[3]);
+	/* The MOV did not run; the registers are usable again. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x5a5a, uc.args[0]);
+	EXPECT_EQ(0x1234, uc.args[1]);
+	EXPECT_EQ(DR7_RESET, uc.args[2]);
+
+	/* MOV to DR7: the same, and DR7 keeps its value without GD. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	EXPECT_EQ(DR6_RESET | DR6_BD, uc.args[2]);
+	EXPECT_EQ(DR7_RESET, uc.args[3]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(DR7_RESET, uc.args[0]);
+	EXPECT_EQ(DR6_RESET, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+
+	/* VHM_GET_DEBUGREGS agrees. */
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_DEBUGREGS, &d);
+	EXPECT_EQ(DR6_RESET, d.dr6);
+	EXPECT_EQ(DR7_RESET, d.dr7);
 }
 
 static void guest_report_drs(void)

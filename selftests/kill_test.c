@@ -61,7 +61,6 @@
 
 #define KIB			1024ll
 #define MIB			(1024ll * 1024)
-#define CGROOT			"/sys/fs/cgroup"
 #define CG_WARM			CGROOT "/vhm-kill-warmup"
 #define CG_STORM		CGROOT "/vhm-kill-storm"
 
@@ -846,22 +845,6 @@ static void cgroup_squeeze(const char *cg)
 	snprintf(path, sizeof(path), "%s/memory.high", cg);
 	write_text(path, "0");
 	usleep(500000);
-}
-
-static int cgroup_make(const char *cg)
-{
-	char ctl[256];
-
-	if (access(CGROOT "/cgroup.controllers", R_OK) &&
-	    mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
-		return -errno;
-	if (read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)) ||
-	    !strstr(ctl, "memory"))
-		return -ENOENT;
-	if (write_text(CGROOT "/cgroup.subtree_control", "+memory"))
-		return -EIO;
-	rmdir(cg);	/* left by a killed run */
-	return mkdir(cg, 0755) ? -errno : 0;
 }
 
 /* Processes with /dev/vhm (or a VM/vCPU fd) open; logs the first few. */

@@ -92,6 +92,14 @@ bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len);
 int read_text(const char *path, char *buf, size_t len);
 int write_text(const char *path, const char *s);
 
+/*
+ * A memory cgroup (a directory under CGROOT, created afresh): cgroup v2
+ * mounted at CGROOT if it is not there yet, the memory controller enabled
+ * for the root's children. 0 or -errno (-ENOENT: no memory controller).
+ */
+#define CGROOT		"/sys/fs/cgroup"
+int cgroup_make(const char *cg);
+
 /* /sys/devices/system/cpu/cpuN/online; 0 or -errno. */
 int cpu_set_online(int cpu, bool online);
 int nr_cpus_online(void);

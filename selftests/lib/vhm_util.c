@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -231,6 +232,22 @@ int write_text(const char *path, const char *s)
 		n = -errno;
 	close(fd);
 	return n < 0 ? n : 0;
+}
+
+int cgroup_make(const char *cg)
+{
+	char ctl[256];
+
+	if (access(CGROOT "/cgroup.controllers", R_OK) &&
+	    mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
+		return -errno;
+	if (read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)) ||
+	    !strstr(ctl, "memory"))
+		return -ENOENT;
+	if (write_text(CGROOT "/cgroup.subtree_control", "+memory"))
+		return -EIO;
+	rmdir(cg);	/* left by a killed run */
+	return mkdir(cg, 0755) ? -errno : 0;
 }
 
 int cpu_set_online(int cpu, bool online)
