@@ -14,20 +14,24 @@
  *    pinned to CPU 1, a guest doing OUT in a loop: one exit to userspace
  *    each) is measured alone just before the attack and again while the
  *    attacker (pinned to CPU 0, with all its vCPU threads) runs. It must
- *    keep BYSTANDER_MIN_PCT (25%) of its baseline: the test hosts have
+ *    keep BYSTANDER_MIN_PCT (10%) of its baseline: the test hosts have
  *    2 emulated CPUs whose speed depends on what else the machine runs,
  *    and the AMD one runs both on one TCG thread: a busy CPU 0 takes
  *    about half of CPU 1's time whatever it does (most entries: 40-60%),
  *    more when it runs the emulator's costly paths (a triple-fault loop,
  *    VMRUN and #VMEXIT thousands of times a second: 34-62% on an idle
  *    machine, 26% once while another test host booted). Only a loss
- *    beyond three quarters of the bystander's share means something (a CPU hogged with interrupts off,
+ *    of most of the bystander's share means something (a CPU hogged with interrupts off,
  *    a lock held across the guest's storm, an IPI flood). When the ratio
  *    is below that, a second window is measured during the attack (the
  *    better one counts), then the baseline once more after the attack and
  *    the lower of the two counts (another emulator slowing the whole
  *    machine is not the attacker's doing; an attacker's harm ends with it).
- *    Both numbers are printed;
+ *    Both numbers are printed. The floor is 10%, not the 25% first
+ *    chosen: the lowest ratios seen were 26-32% with other emulators on
+ *    the machine, too close for make check, and what the check is for
+ *    (a starved bystander: a lock or a CPU held for the attack's length)
+ *    leaves it next to nothing;
  * 3. the VMM can be killed within a second: the attacker is a forked
  *    process; once its attack is under way (the guest reported progress,
  *    or the exit the attack causes was seen) it gets SIGKILL and must be
@@ -69,7 +73,7 @@
 #include "vhm_assert.h"
 
 #define KILL_LIMIT_MS		1000
-#define BYSTANDER_MIN_PCT	25
+#define BYSTANDER_MIN_PCT	10
 #define READY_LIMIT_MS		30000
 #define ATTACKER_CPU		0
 #define BYSTANDER_CPU		1
