@@ -1590,17 +1590,6 @@ static void bystander_main(void)
 	}
 }
 
-/* ---------------------------------------------------------------------
- * The test (parent side).
- */
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 static int attack_ms(void)
 {
 	const char *s = getenv("VHM_CORPUS_MS");
@@ -1928,42 +1917,14 @@ TEST_F_TIMEOUT(corpus, attack, 180)
 #define OOM_CG_MAX	"50331648"	/* 48 MiB */
 static int vhm_holders(struct __test_metadata *_metadata)
 {
-	char path[600], target[256];
-	struct dirent *p, *f;
-	DIR *proc, *fds;
-	int users = 0;
+	pid_t pids[8];
+	int i, n = vhm_fd_holders(pids, 8);
 
-	proc = opendir("/proc");
-	while (proc && (p = readdir(proc))) {
-		bool found = false;
-
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		fds = opendir(path);
-		while (fds && (f = readdir(fds)) && !found) {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
-				 p->d_name, f->d_name);
-			n = readlink(path, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = 0;
-			if (strstr(target, "vhm"))
-				found = true;
-		}
-		if (fds)
-			closedir(fds);
-		if (found && atoi(p->d_name) != getpid()) {
-			users++;
-			TH_LOG("pid %s has %s open", p->d_name, target);
-			log_stacks(_metadata, atoi(p->d_name));
-		}
+	for (i = 0; i < n && i < 8; i++) {
+		TH_LOG("pid %d has vhm open", pids[i]);
+		log_stacks(_metadata, pids[i]);
 	}
-	if (proc)
-		closedir(proc);
-	return users;
+	return n;
 }
 
 static void oom_victim_main(void)
