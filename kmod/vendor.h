@@ -152,4 +152,6 @@ struct vhm_vendor_ops {
 extern const struct vhm_vendor_ops vhm_svm_ops;
 extern const struct vhm_vendor_ops vhm_vmx_ops;
 
+#include "vendor_ops.h"
+
 #endif /* VHM_VENDOR_H */

@@ -238,13 +238,5 @@ u32 svm_nr_tlb_tags(void)
 }
 
 const struct vhm_vendor_ops vhm_svm_ops = {
-	.name = "AMD-V (SVM)",
-	.hw_vendor = VHM_HW_SVM,
-	.kvm_module = "kvm_amd",
-	.hw_regs = SVM_HW_REGS,
-	.exit_handlers = svm_exit_handlers,
-	.nr_exit_handlers = SVM_NR_EXIT_HANDLERS,
-#define VHM_VENDOR_OP(op) .op = svm_##op,
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
+	VHM_VENDOR_TABLE(svm, "AMD-V (SVM)", VHM_HW_SVM, "kvm_amd", SVM_HW_REGS)
 };

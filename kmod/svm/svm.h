@@ -110,8 +110,6 @@ void svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
  * The backend's operations (vendor_ops.h), svm_<op>, each typed as its
  * member of struct vhm_vendor_ops (vendor.h); defined across the backend.
  */
-#define VHM_VENDOR_OP(op) __typeof__(*vhm_svm_ops.op) svm_##op;
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
+VHM_VENDOR_OPS(VHM_VENDOR_OP_DECLARE, svm)
 
 #endif /* VHM_SVM_H */

@@ -546,14 +546,7 @@ u32 vmx_nr_tlb_tags(void)
 }
 
 const struct vhm_vendor_ops vhm_vmx_ops = {
-	.name = "Intel VT-x (VMX)",
-	.hw_vendor = VHM_HW_VMX,
-	.kvm_module = "kvm_intel",
-	.hw_regs = VMX_HW_REGS,
-	.exit_handlers = vmx_exit_handlers,
-	.nr_exit_handlers = VMX_NR_EXIT_HANDLERS,
+	VHM_VENDOR_TABLE(vmx, "Intel VT-x (VMX)", VHM_HW_VMX, "kvm_intel",
+			 VMX_HW_REGS)
 	.vcpu_load = vmx_load,
-#define VHM_VENDOR_OP(op) .op = vmx_##op,
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
 };

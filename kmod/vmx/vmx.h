@@ -231,8 +231,6 @@ void vmx_vmexit(void);
  * The backend's operations (vendor_ops.h), vmx_<op>, each typed as its
  * member of struct vhm_vendor_ops (vendor.h); defined across the backend.
  */
-#define VHM_VENDOR_OP(op) __typeof__(*vhm_vmx_ops.op) vmx_##op;
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
+VHM_VENDOR_OPS(VHM_VENDOR_OP_DECLARE, vmx)
 
 #endif /* VHM_VMX_H */
