@@ -20,24 +20,6 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
 	return -EINTR;
 }
 
-void vhm_switch_to_guest(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7)
-{
-	vhm_xcr_load_guest(vcpu, osxsave);
-	vhm_dr_load_guest(vcpu, dr7);
-}
-
-void vhm_guest_exited(struct vhm_vcpu *vcpu)
-{
-	vhm_guest_state_exit_irqoff();
-	vhm_regs_exited(vcpu);
-}
-
-void vhm_switch_to_host(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7)
-{
-	vhm_dr_put_guest(vcpu, dr7);
-	vhm_xcr_put_guest(vcpu, osxsave);
-}
-
 /*
  * The exit's handler in the backend's exit-code table (vendor.h), or its
  * report of an exit vhm does not handle. The index is the hardware's exit

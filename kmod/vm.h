@@ -153,15 +153,6 @@ void vhm_complete_user_exit(struct vhm_vcpu *vcpu);
 
 /* run.c: VHM_RUN */
 int vhm_vcpu_run(struct vhm_vcpu *vcpu);
-/*
- * Called by the backends' enter, interrupts off, around the world switch:
- * the guest's XCR0 and breakpoints in (with its CR4.OSXSAVE and DR7);
- * right after the switch, the kernel's guest-state accounting ends and the
- * register file goes stale; then the host's breakpoints and XCR0 again.
- */
-void vhm_switch_to_guest(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7);
-void vhm_guest_exited(struct vhm_vcpu *vcpu);
-void vhm_switch_to_host(struct vhm_vcpu *vcpu, bool osxsave, u64 dr7);
 
 /* msrs.c: VHM_GET_MSRS, VHM_SET_MSRS, and the guest's RDMSR/WRMSR */
 void vhm_msrs_reset(struct vhm_vcpu *vcpu);

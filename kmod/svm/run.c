@@ -13,6 +13,7 @@
 #include <uapi/asm/svm.h>
 
 #include "compat.h"
+#include "enter.h"
 #include "lapic.h"
 #include "spec.h"
 #include "svm.h"

@@ -22,6 +22,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
+#include "enter.h"
 #include "lapic.h"
 #include "spec.h"
 #include "vhm.h"
