@@ -100,6 +100,10 @@ struct vhm_vcpu {
 	u32 pio_in_count;
 	/* DR0-3 as the guest set them (dr.c). */
 	u64 db[4];
+	/* The host's DR0-3 and DR7 while the guest runs, if saved (dr.c). */
+	unsigned long host_db[4];
+	unsigned long host_dr7;
+	bool host_db_saved;
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
 	u32 host_pkru;		/* the VMM thread's PKRU while the guest runs */
