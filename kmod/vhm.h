@@ -3,6 +3,8 @@
 #ifndef VHM_H
 #define VHM_H
 
+#include <linux/percpu.h>
+
 #include "vendor.h"
 
 struct page;
