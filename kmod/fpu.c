@@ -38,6 +38,7 @@
 #define VHM_FPU_MXCSR_MASK_DEF	0xffbf	/* FXSAVE's mask reads 0 */
 /* CPUID.(EAX=0xd, ECX=i): ECX bit 2, the feature can be armed in XFD. */
 #define VHM_CPUID_XSTATE_XFD	BIT(2)
+#define VHM_XCR0_MPX		(VHM_XCR0_BNDREGS | VHM_XCR0_BNDCSR)
 
 struct vhm_fpu_legacy {
 	u16 fcw, fsw;
@@ -107,7 +108,8 @@ static u64 vhm_fpu_setup_extended(u64 host)
 /*
  * At load: the features the image holds and the MXCSR bits the CPU
  * accepts (the kernel's own mask is not exported on 7.x). A feature left
- * out takes its dependents with it (xcr0.h's rules: AVX-512 needs AVX).
+ * out takes its dependents with it (xcr0.h's rules: AVX-512 needs AVX, its
+ * three bits and MPX's two go together).
  */
 void vhm_fpu_setup(void)
 {
@@ -135,6 +137,8 @@ void vhm_fpu_setup(void)
 		mask &= ~VHM_XCR0_AVX512;
 	if ((mask & VHM_XCR0_AVX512) != VHM_XCR0_AVX512)
 		mask &= ~VHM_XCR0_AVX512;
+	if ((mask & VHM_XCR0_MPX) != VHM_XCR0_MPX)
+		mask &= ~VHM_XCR0_MPX;
 	vhm_fpu_mask = mask;
 }
 
