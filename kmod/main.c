@@ -71,6 +71,7 @@ static int __init vhm_init(void)
 		return r;
 	vhm_spec_init();
 	vhm_xcr_init();
+	vhm_fpu_setup();
 	r = vhm_cpuid_init();
 	if (r)
 		return r;

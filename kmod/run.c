@@ -40,7 +40,8 @@ static int vhm_handle_exit(struct vhm_vcpu *vcpu)
  * One entry and exit, the same on both vendors (vendor.h: the mechanism
  * ops in the order called). What userspace answered for the last exit is
  * completed first. With interrupts off: no entry once the host reboots
- * (virtualization is off, or soon: virt.c); in_guest, then the TLB
+ * (virtualization is off, or soon: virt.c); the guest's FPU registers
+ * (fpu.c: only from here to the exit); in_guest, then the TLB
  * generation; the local APIC's events into the queue;
  * the event for this entry; the register file; the speculation barriers
  * (spec.c) around the world switch.
@@ -51,7 +52,6 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 
 	vhm_complete_user_exit(vcpu);
 	preempt_disable();
-	vhm_fpu_prepare_entry();
 	if (vhm_ops->vcpu_load)
 		vhm_ops->vcpu_load(vcpu);
 	local_irq_disable();
@@ -60,6 +60,7 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 		preempt_enable();
 		return -EIO;
 	}
+	vhm_fpu_enter(vcpu);
 	vcpu->cpu = smp_processor_id();
 	WRITE_ONCE(vcpu->in_guest, true);
 	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
@@ -75,6 +76,7 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	vhm_ops->enter(vcpu);
 	vhm_spec_exited();
 	WRITE_ONCE(vcpu->in_guest, false);
+	vhm_fpu_exit(vcpu);
 	local_irq_enable();
 	preempt_enable();
 	return vhm_handle_exit(vcpu);
@@ -99,12 +101,7 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 
 int vhm_vcpu_run(struct vhm_vcpu *vcpu)
 {
-	int r;
-
 	if (READ_ONCE(vcpu->run->immediate_exit))
 		return vhm_run_interrupted(vcpu);
-	vhm_fpu_load_guest(vcpu);
-	r = vhm_run_loop(vcpu);
-	vhm_fpu_put_guest(vcpu);
-	return r;
+	return vhm_run_loop(vcpu);
 }

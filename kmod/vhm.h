@@ -3,6 +3,8 @@
 #ifndef VHM_H
 #define VHM_H
 
+#include <linux/percpu.h>
+
 #include "vendor.h"
 
 struct page;
@@ -31,6 +33,9 @@ void vhm_cpuid_exit(void);
 /* xcr.c: the host's XCR0, read at load; false if it has no XSAVE. */
 void vhm_xcr_init(void);
 bool vhm_xcr_supported(void);
+/* fpu.c: what the guests' XSAVE images hold, found at load after XCR0. */
+void vhm_fpu_setup(void);
+u64 vhm_fpu_features(void);
 
 /* dev.c: the /dev/vhm misc device. */
 int vhm_dev_init(void);

@@ -8,8 +8,6 @@
 #include <linux/refcount.h>
 #include <linux/sched.h>
 #include <asm/cpufeature.h>
-#include <asm/fpu/api.h>
-#include <asm/fpu/types.h>
 #include <uapi/linux/vhm.h>
 
 #include "emulate.h"
@@ -65,6 +63,10 @@ struct vhm_event_queue {
 	u8 interrupt_vector;
 };
 
+/* The guest's FPU state (fpu.c): the size of VHM_GET/SET_XSAVE's buffer. */
+#define VHM_FPU_IMAGE_SIZE	4096
+struct vhm_fpu_image;
+
 /* vcpu->regs[]: the 16 GPRs, RIP and RFLAGS (regs.h). */
 #define VHM_NR_REGS	18
 
@@ -77,7 +79,7 @@ struct vhm_vcpu {
 	int cpu;		/* the host CPU it last ran on */
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
-	struct fpu_guest guest_fpu;	/* loaded for the whole of VHM_RUN */
+	struct vhm_fpu_image *fpu;	/* the guest's XSAVE image (fpu.c) */
 	/* The register file (regs.h): values, which are current, which changed. */
 	u64 regs[VHM_NR_REGS];
 	unsigned long regs_avail;
@@ -100,6 +102,10 @@ struct vhm_vcpu {
 	u32 pio_in_count;
 	/* DR0-3 as the guest set them (dr.c). */
 	u64 db[4];
+	/* The host's DR0-3 and DR7 while the guest runs, if saved (dr.c). */
+	unsigned long host_db[4];
+	unsigned long host_dr7;
+	bool host_db_saved;
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
 	u32 host_pkru;		/* the VMM thread's PKRU while the guest runs */
@@ -261,9 +267,8 @@ long vhm_vcpu_set_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);
 /* fpu.c: the guest's FPU state */
 int vhm_fpu_init(struct vhm_vcpu *vcpu);
 void vhm_fpu_free(struct vhm_vcpu *vcpu);
-void vhm_fpu_load_guest(struct vhm_vcpu *vcpu);
-void vhm_fpu_put_guest(struct vhm_vcpu *vcpu);
-void vhm_fpu_prepare_entry(void);
+void vhm_fpu_enter(struct vhm_vcpu *vcpu);
+void vhm_fpu_exit(struct vhm_vcpu *vcpu);
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp);
 long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp);
 

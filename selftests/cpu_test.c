@@ -13,7 +13,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 
 #include "kselftest_harness.h"
 #include "vhm_util.h"
@@ -1049,6 +1053,72 @@ TEST_F(cpu, host_dr6_clean_after_guest_single_step)
 	asm volatile(".byte 0xf1" : : : "memory");
 	EXPECT_EQ(TRAP_BRKPT, sigtrap_code);
 	ASSERT_GUEST_DONE(v);
+}
+
+/* All four of the guest's breakpoints armed (on code it never runs). */
+#define GUEST_BP_EXITS	10
+
+static void guest_arm_breakpoints(void)
+{
+	int i;
+
+	guest_write_dr0(0x1000);
+	guest_write_dr1(0x2000);
+	guest_write_dr2(0x3000);
+	guest_write_dr3(0x4000);
+	guest_write_dr7(0x400 | 0xff);		/* L0-3, G0-3: execution */
+	for (i = 0; i < GUEST_BP_EXITS; i++)
+		GUEST_SYNC(i);
+	guest_write_dr7(0x400);
+	for (i = 0; i < GUEST_BP_EXITS; i++)	/* and none */
+		GUEST_SYNC(i);
+	GUEST_DONE();
+}
+
+static volatile uint32_t host_watched;
+
+/* A hardware watchpoint of this thread on writes to host_watched. */
+static int host_watch(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(a),
+		.bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (uintptr_t)&host_watched,
+		.bp_len = HW_BREAKPOINT_LEN_4,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	return syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+/*
+ * The host's breakpoints survive guest runs (kmod/dr.c saves and restores
+ * them itself): a watchpoint of the VMM thread counts each of its writes
+ * made after an exit, whether or not the guest had breakpoints armed.
+ */
+TEST_F(cpu, host_breakpoints_survive_guest_runs)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t count = 0;
+	struct ucall uc;
+	int fd, i;
+
+	RETURN_IF_SKIPPED();
+	fd = host_watch();
+	if (fd < 0)
+		SKIP(return, "no hardware watchpoint for this thread (perf_event_open: %s)",
+		     strerror(errno));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_arm_breakpoints, 0));
+	for (i = 0; i < 2 * GUEST_BP_EXITS; i++) {
+		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+		host_watched++;
+		ASSERT_EQ(sizeof(count), read(fd, &count, sizeof(count)));
+		EXPECT_EQ(i + 1, count) TH_LOG("after exit %d", i);
+	}
+	ASSERT_GUEST_DONE(v);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN
