@@ -1744,6 +1744,9 @@ static void racers_stop(struct __test_metadata *_metadata, struct race_vm *v,
  */
 TEST_F_TIMEOUT(fuzz, race_run_vs_close, 1200)
 {
+	/* 60 (each way 15 times); 12 in Bochs (VHM_FUZZ_RACE_ITERS). */
+	int iters = env_u64("VHM_FUZZ_RACE_ITERS",
+			    host_vendor() == VENDOR_INTEL ? 12 : 60);
 	struct rng r = { .s = fuzz_seed() | 1 };
 	int iter, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	atomic_int stop;
@@ -1752,7 +1755,7 @@ TEST_F_TIMEOUT(fuzz, race_run_vs_close, 1200)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_LE(0, nul);
-	for (iter = 0; iter < 60; iter++) {
+	for (iter = 0; iter < iters; iter++) {
 		unsigned int how = iter % 4;
 
 		ASSERT_VHM(race_vm_create(self->sys, &v, 2));
