@@ -78,14 +78,19 @@ static int __init vhm_init(void)
 	r = vhm_virt_init();
 	if (r)
 		goto cpuid_exit;
+	r = vhm_vcpu_free_init();
+	if (r)
+		goto virt_exit;
 	/* Last: after this, /dev/vhm is exposed to userspace. */
 	r = vhm_dev_init();
 	if (r)
-		goto virt_exit;
+		goto vcpu_free_exit;
 	pr_info("%s ready, /dev/vhm API version %d\n", vhm_ops->name,
 		VHM_API_VERSION);
 	return 0;
 
+vcpu_free_exit:
+	vhm_vcpu_free_exit();
 virt_exit:
 	vhm_virt_exit();
 cpuid_exit:
@@ -96,6 +101,8 @@ cpuid_exit:
 static void __exit vhm_exit(void)
 {
 	vhm_dev_exit();
+	/* Closed vCPUs still free their VMCS/VMCB: before VMXOFF/EFER.SVME. */
+	vhm_vcpu_free_exit();
 	vhm_virt_exit();
 	vhm_cpuid_exit();
 }

@@ -7,6 +7,7 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/workqueue.h>
 #include <asm/cpufeature.h>
 #include <uapi/linux/vhm.h>
 
@@ -80,6 +81,7 @@ struct vhm_vcpu {
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
 	struct vhm_fpu_image *fpu;	/* the guest's XSAVE image (fpu.c) */
+	struct rcu_work free_work;	/* freed a grace period after close */
 	/* The register file (regs.h): values, which are current, which changed. */
 	u64 regs[VHM_NR_REGS];
 	unsigned long regs_avail;
