@@ -312,7 +312,7 @@ int vhm_exit_nested_fault(struct vhm_vcpu *vcpu, u64 gpa, bool write,
 }
 
 /* Before the next entry: what userspace answered for the last exit. */
-void vhm_complete_user_exit(struct vhm_vcpu *vcpu)
+void __vhm_complete_user_exit(struct vhm_vcpu *vcpu)
 {
 	u64 data = 0;
 	enum vhm_msr_result r;

@@ -25,9 +25,8 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
  * report of an exit vhm does not handle. The index is the hardware's exit
  * code, which a guest chooses: no speculation past the table's end.
  */
-static int vhm_handle_exit(struct vhm_vcpu *vcpu)
+static int vhm_handle_exit(struct vhm_vcpu *vcpu, u32 code)
 {
-	u32 code = vhm_ops->exit_code(vcpu);
 	u32 n = vhm_ops->nr_exit_handlers;
 	vhm_exit_handler_t handler = NULL;
 
@@ -36,31 +35,47 @@ static int vhm_handle_exit(struct vhm_vcpu *vcpu)
 	return handler ? handler(vcpu) : vhm_ops->unhandled_exit(vcpu, code);
 }
 
+/* Not a return value of handlers: the exit needs vhm_handle_exit(). */
+#define VHM_EXIT_SLOW	2
+
 /*
- * One entry and exit, the same on both vendors (vendor.h: the mechanism
- * ops in the order called). What userspace answered for the last exit is
- * completed first. With interrupts off: no entry once the host reboots
- * (virtualization is off, or soon: virt.c); the guest's FPU registers
- * (fpu.c: only from here to the exit); in_guest, then the TLB
- * generation; the local APIC's events into the queue;
- * the event for this entry; the register file; the speculation barriers
- * (spec.c) around the world switch.
+ * Still interrupts and preemption off, the guest's FPU registers loaded:
+ * an exit the backend's fast table handles without sleeping (CPUID), as
+ * KVM's fastpath exits. Re-entering from here saves the switch to the
+ * host's FPU state and back, and the interrupt and preemption toggles.
  */
-static int vhm_enter_guest(struct vhm_vcpu *vcpu)
+static int vhm_handle_fast_exit(struct vhm_vcpu *vcpu, u32 code)
+{
+	u32 n = vhm_ops->nr_fast_exit_handlers;
+	vhm_exit_handler_t handler = NULL;
+
+	if (code < n)
+		handler = vhm_ops->fast_exit_handlers[array_index_nospec(code,
+									 n)];
+	return handler ? handler(vcpu) : VHM_EXIT_SLOW;
+}
+
+/*
+ * After a fast exit: the host needs this CPU (a reschedule, a signal, a
+ * reboot) and the run loop's checks. Interrupts for the host pending
+ * meanwhile make the next entry exit at once, which is not fast.
+ */
+static bool vhm_host_needs_cpu(void)
+{
+	return need_resched() || signal_pending(current) ||
+	       vhm_virt_rebooting();
+}
+
+/*
+ * One world switch, interrupts off, the guest's FPU registers loaded:
+ * in_guest, then the TLB generation; the local APIC's events into the
+ * queue; the event for this entry; the register file; the speculation
+ * barriers (spec.c) around the vendor's enter. The exit's code.
+ */
+static u32 vhm_world_switch(struct vhm_vcpu *vcpu)
 {
 	u64 gen;
 
-	vhm_complete_user_exit(vcpu);
-	preempt_disable();
-	if (vhm_ops->vcpu_load)
-		vhm_ops->vcpu_load(vcpu);
-	local_irq_disable();
-	if (vhm_virt_rebooting()) {
-		local_irq_enable();
-		preempt_enable();
-		return -EIO;
-	}
-	vhm_fpu_enter(vcpu);
 	vcpu->cpu = smp_processor_id();
 	WRITE_ONCE(vcpu->in_guest, true);
 	/* Pairs with vhm_flush_remote_tlbs(): see the generation or the IPI. */
@@ -76,10 +91,40 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	vhm_ops->enter(vcpu);
 	vhm_spec_exited();
 	WRITE_ONCE(vcpu->in_guest, false);
+	return vhm_ops->exit_code(vcpu);
+}
+
+/*
+ * Entries until an exit that is not fast, the same on both vendors
+ * (vendor.h: the mechanism ops in the order called). What userspace
+ * answered for the last exit is completed first. With interrupts off: no
+ * entry once the host reboots (virtualization is off, or soon: virt.c);
+ * the guest's FPU registers (fpu.c: only from here to the exit).
+ */
+static int vhm_enter_guest(struct vhm_vcpu *vcpu)
+{
+	u32 code;
+	int r;
+
+	vhm_complete_user_exit(vcpu);
+	preempt_disable();
+	if (vhm_ops->vcpu_load)
+		vhm_ops->vcpu_load(vcpu);
+	local_irq_disable();
+	if (vhm_virt_rebooting()) {
+		local_irq_enable();
+		preempt_enable();
+		return -EIO;
+	}
+	vhm_fpu_enter(vcpu);
+	do {
+		code = vhm_world_switch(vcpu);
+		r = vhm_handle_fast_exit(vcpu, code);
+	} while (r == 1 && !vhm_host_needs_cpu());
 	vhm_fpu_exit(vcpu);
 	local_irq_enable();
 	preempt_enable();
-	return vhm_handle_exit(vcpu);
+	return r == VHM_EXIT_SLOW ? vhm_handle_exit(vcpu, code) : r;
 }
 
 static int vhm_run_loop(struct vhm_vcpu *vcpu)

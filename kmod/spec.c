@@ -26,7 +26,7 @@ static const char * const vhm_spec_names[] = {
 	"div0", "vmscape",
 };
 
-static u32 vhm_spec __read_mostly;
+u32 vhm_spec __read_mostly;
 static char vhm_spec_list[160];
 module_param_string(entry_mitigations, vhm_spec_list, sizeof(vhm_spec_list),
 		    0444);
@@ -78,32 +78,15 @@ void vhm_spec_init(void)
 }
 
 /*
- * Interrupts off, right before the vendor's enter. A guest of another VM
- * than the last one on this CPU must not find branch predictions the
- * previous one (or the host in between) trained; within a VM the vCPUs
- * share a trust domain. Zen1 (X86_BUG_DIV0): a divide by zero in the
- * guest may return the host's last quotient, so clear the divider; the
- * kernel's own amd_clear_divider() is an export in 6.1 and inline since,
- * this is the same instruction, patched in by the same bug bit.
+ * Interrupts off, right before the vendor's enter, where the host asks for
+ * an IBPB between VMs: a guest of another VM than the last one on this
+ * CPU must not find branch predictions the previous one (or the host in
+ * between) trained; within a VM the vCPUs share a trust domain.
  */
-void vhm_spec_enter(struct vhm_vcpu *vcpu)
+void vhm_spec_vm_switch(struct vhm_vcpu *vcpu)
 {
-	if ((vhm_spec & VHM_SPEC_IBPB_VM_SWITCH) &&
-	    __this_cpu_read(vhm_last_vm) != vcpu->vm->id) {
+	if (__this_cpu_read(vhm_last_vm) != vcpu->vm->id) {
 		__this_cpu_write(vhm_last_vm, vcpu->vm->id);
 		vhm_ibpb();
 	}
-	asm volatile(ALTERNATIVE("", "div %2\n\t", X86_BUG_DIV0)
-		     : : "a" (0), "d" (0), "r" (1));
-}
-
-/*
- * Interrupts off, right after the vendor's enter, on the CPU that ran the
- * guest: where the host selected it (VMSCAPE), it does an IBPB before
- * this thread returns to user space, the VMM the guest might steer.
- */
-void vhm_spec_exited(void)
-{
-	if (vhm_spec & VHM_SPEC_VMSCAPE)
-		vhm_vmscape_ibpb_on_exit_to_user();
 }

@@ -11,6 +11,8 @@
 #define VHM_SPEC_H
 
 #include <linux/types.h>
+#include <asm/alternative.h>
+#include <asm/cpufeatures.h>
 
 #include "compat.h"
 
@@ -37,9 +39,35 @@ struct vhm_vcpu;
 void vhm_ibpb(void);
 
 /* spec.c */
+extern u32 vhm_spec;
 void vhm_spec_init(void);
-/* Interrupts off, right before the vendor's enter op; and after it. */
-void vhm_spec_enter(struct vhm_vcpu *vcpu);
-void vhm_spec_exited(void);
+void vhm_spec_vm_switch(struct vhm_vcpu *vcpu);
+
+/*
+ * Interrupts off, right before the vendor's enter op. Zen1
+ * (X86_BUG_DIV0): a divide by zero in the guest may return the host's
+ * last quotient, so clear the divider; the kernel's own
+ * amd_clear_divider() is an export in 6.1 and inline since, this is the
+ * same instruction, patched in by the same bug bit. Inline: on every
+ * exit's path.
+ */
+static inline void vhm_spec_enter(struct vhm_vcpu *vcpu)
+{
+	if (vhm_spec & VHM_SPEC_IBPB_VM_SWITCH)
+		vhm_spec_vm_switch(vcpu);
+	asm volatile(ALTERNATIVE("", "div %2\n\t", X86_BUG_DIV0)
+		     : : "a" (0), "d" (0), "r" (1));
+}
+
+/*
+ * Interrupts off, right after the vendor's enter, on the CPU that ran the
+ * guest: where the host selected it (VMSCAPE), it does an IBPB before
+ * this thread returns to user space, the VMM the guest might steer.
+ */
+static inline void vhm_spec_exited(void)
+{
+	if (vhm_spec & VHM_SPEC_VMSCAPE)
+		vhm_vmscape_ibpb_on_exit_to_user();
+}
 
 #endif /* VHM_SPEC_H */

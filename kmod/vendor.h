@@ -131,9 +131,10 @@ struct vhm_vendor_ops {
 	 * off, the hardware state current) before it, and it calls
 	 * vhm_regs_exited() right after the guest ran (a vendor may then
 	 * fill in registers it reads anyway). After it,
-	 * interrupts and preemption on again: exit_code puts the events the
-	 * exit cut short back in the queue and returns the exit's code, its
-	 * index in the backend's exit_handlers (nr_exit_handlers long); a
+	 * still with interrupts off: exit_code puts the events the exit cut
+	 * short back in the queue and returns the exit's code, its index in
+	 * the backend's fast_exit_handlers and, with interrupts and
+	 * preemption on again, exit_handlers (nr_exit_handlers long); a
 	 * code without a handler there, and U32_MAX for an entry the
 	 * hardware refused, go to unhandled_exit instead (run.c). Handlers
 	 * return 1 to enter again, 0 to return to userspace (vcpu->run
@@ -147,6 +148,14 @@ struct vhm_vendor_ops {
 	int (*unhandled_exit)(struct vhm_vcpu *vcpu, u32 code);
 	const vhm_exit_handler_t *exit_handlers;
 	u32 nr_exit_handlers;
+	/*
+	 * Exits handled right after enter, interrupts and preemption still
+	 * off and the guest's FPU registers loaded (run.c): handlers that
+	 * never sleep nor touch the FPU, and return 1 when done. The rest
+	 * of the exits go to exit_handlers.
+	 */
+	const vhm_exit_handler_t *fast_exit_handlers;
+	u32 nr_fast_exit_handlers;
 };
 
 extern const struct vhm_vendor_ops vhm_svm_ops;

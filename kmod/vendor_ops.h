@@ -30,12 +30,15 @@
 
 /*
  * The members of a backend's struct vhm_vendor_ops: its description, its
- * exit-code table p_exit_handlers and every operation p_<op>.
+ * exit-code tables p_exit_handlers and p_fast_exit_handlers and every
+ * operation p_<op>.
  */
 #define VHM_VENDOR_TABLE(p, name_, hw_vendor_, kvm_module_, hw_regs_)	\
 	.name = name_, .hw_vendor = hw_vendor_, .kvm_module = kvm_module_, \
 	.hw_regs = hw_regs_, .exit_handlers = p##_exit_handlers,	\
 	.nr_exit_handlers = ARRAY_SIZE(p##_exit_handlers),		\
+	.fast_exit_handlers = p##_fast_exit_handlers,			\
+	.nr_fast_exit_handlers = ARRAY_SIZE(p##_fast_exit_handlers),	\
 	VHM_VENDOR_OPS(VHM_VENDOR_OP_INIT, p)
 
 #endif /* VHM_VENDOR_OPS_H */

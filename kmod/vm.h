@@ -157,7 +157,15 @@ int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
 		 unsigned int len);
 int vhm_exit_nested_fault(struct vhm_vcpu *vcpu, u64 gpa, bool write,
 			  bool delivering);
-void vhm_complete_user_exit(struct vhm_vcpu *vcpu);
+void __vhm_complete_user_exit(struct vhm_vcpu *vcpu);
+
+/* Before the next entry: what userspace answered, if it was asked. */
+static inline void vhm_complete_user_exit(struct vhm_vcpu *vcpu)
+{
+	if (vcpu->pio_in_size | vcpu->pio_in_count | vcpu->hypercall_pending |
+	    vcpu->msr_exit_pending | vcpu->mmio_load_pending)
+		__vhm_complete_user_exit(vcpu);
+}
 
 /* run.c: VHM_RUN */
 int vhm_vcpu_run(struct vhm_vcpu *vcpu);

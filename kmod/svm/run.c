@@ -200,6 +200,11 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_NPF] = svm_handle_npf,
 };
 
+/* Never sleep, never touch the FPU (vendor.h). */
+const vhm_exit_handler_t svm_fast_exit_handlers[SVM_NR_FAST_EXIT_HANDLERS] = {
+	[SVM_EXIT_CPUID] = svm_handle_cpuid,
+};
+
 /* After the exit: the events it cut short pending again; its code. */
 u32 svm_exit_code(struct vhm_vcpu *vcpu)
 {

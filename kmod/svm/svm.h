@@ -102,6 +102,9 @@ int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 /* The exit codes vhm handles go up to SVM_EXIT_NPF (exit_handlers). */
 #define SVM_NR_EXIT_HANDLERS	(SVM_EXIT_NPF + 1)
 extern const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS];
+#define SVM_NR_FAST_EXIT_HANDLERS	(SVM_EXIT_CPUID + 1)
+extern const vhm_exit_handler_t
+	svm_fast_exit_handlers[SVM_NR_FAST_EXIT_HANDLERS];
 
 /* vmrun.S: VMSAVE host, VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
 void svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);

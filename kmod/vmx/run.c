@@ -443,6 +443,11 @@ const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
 };
 
+/* Never sleep, never touch the FPU (vendor.h). */
+const vhm_exit_handler_t vmx_fast_exit_handlers[VMX_NR_FAST_EXIT_HANDLERS] = {
+	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
+};
+
 /*
  * After the exit: the events it cut short pending again; its basic exit
  * reason, or U32_MAX for an entry the CPU refused.
