@@ -172,7 +172,10 @@ static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
  * Closed vCPUs wait here for the grace period that TLB shootdowns and IPI
  * delivery (which walk vm->vcpus under RCU) need, without making the
  * closing thread wait: closing a VM of 64 vCPUs took 64 grace periods one
- * after another when each close called synchronize_rcu().
+ * after another when each close called synchronize_rcu(). One at a time:
+ * a freeing VM may sleep (its MMU notifier's SRCU), and the kernel would
+ * start a worker thread for each one waiting behind it (a storm of
+ * killed VMMs left 145 of them).
  */
 static struct workqueue_struct *vhm_vcpu_free_wq;
 
@@ -202,7 +205,7 @@ static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 
 int vhm_vcpu_free_init(void)
 {
-	vhm_vcpu_free_wq = alloc_workqueue("vhm-vcpu-free", 0, 0);
+	vhm_vcpu_free_wq = alloc_ordered_workqueue("vhm-vcpu-free", 0);
 	return vhm_vcpu_free_wq ? 0 : -ENOMEM;
 }
 
