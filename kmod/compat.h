@@ -158,6 +158,34 @@ static inline void vhm_emergency_unregister(void (*cb)(void)) { }
 #endif
 
 /*
+ * CR4.VMXE. Until 6.x a module sets and clears it with cr4_set_bits() and
+ * cr4_clear_bits(), which keep the kernel's per-CPU copy of CR4 in step,
+ * and reads that copy with cr4_read_shadow() (GPL exports). 7.x turns VMX
+ * on itself, for KVM only (arch/x86/virt/hw.c: x86_virt_get_ref()), and
+ * exports the CR4 helpers to KVM only. A raw write behind the kernel's
+ * copy would be undone by its next write from the copy (an mm switch, a
+ * TLB flush, a TSD toggle), which is a #GP in VMX operation. So on 7.x
+ * the VMX backend refuses to load (vmx_probe(): VHM_KERNEL_OWNS_VMX), the
+ * CR4 writes below are never reached, and CR4 is read with the inline
+ * __read_cr4(). Kbuild looks for x86_virt_get_ref().
+ */
+#include <asm/tlbflush.h>
+#ifdef VHM_HAVE_X86_VIRT
+#define VHM_KERNEL_OWNS_VMX	true
+static inline unsigned long vhm_cr4_read(void) { return __read_cr4(); }
+static inline void vhm_cr4_set_bits(unsigned long mask) { WARN_ON_ONCE(1); }
+static inline void vhm_cr4_clear_bits(unsigned long mask) { WARN_ON_ONCE(1); }
+#else
+#define VHM_KERNEL_OWNS_VMX	false
+static inline unsigned long vhm_cr4_read(void) { return cr4_read_shadow(); }
+static inline void vhm_cr4_set_bits(unsigned long mask) { cr4_set_bits(mask); }
+static inline void vhm_cr4_clear_bits(unsigned long mask)
+{
+	cr4_clear_bits(mask);
+}
+#endif
+
+/*
  * The VMCB's exit code: two u32 (exit_code, exit_code_hi) until 6.x, one
  * u64 exit_code in 7.x (SVM_EXIT_ERR became -1ull). Always compare the
  * whole 64-bit code, e.g. with (u64)SVM_EXIT_ERR. Kbuild looks for

@@ -504,7 +504,7 @@ void vmx_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
  */
 static void vmx_save_host(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 {
-	u64 cr3 = __read_cr3(), cr4 = cr4_read_shadow();
+	u64 cr3 = __read_cr3(), cr4 = vhm_cr4_read();
 
 	savesegment(ds, h->ds);
 	savesegment(es, h->es);

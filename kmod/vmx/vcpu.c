@@ -210,7 +210,7 @@ static void vmx_init_host(void)
 	u64 v;
 
 	vmcs_write(HOST_CR0, read_cr0());
-	vmcs_write(HOST_CR4, cr4_read_shadow());
+	vmcs_write(HOST_CR4, vhm_cr4_read());
 	vmcs_write(HOST_CS_SELECTOR, __KERNEL_CS);
 	vmcs_write(HOST_SS_SELECTOR, __KERNEL_DS);
 	vmcs_write(HOST_DS_SELECTOR, 0);

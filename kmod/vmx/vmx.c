@@ -259,6 +259,10 @@ int vmx_probe(void)
 		pr_err("this CPU has no Intel VT-x (VMX); vhm needs Intel VT-x with EPT or AMD-V with nested paging\n");
 		return -ENODEV;
 	}
+	if (VHM_KERNEL_OWNS_VMX) {
+		pr_err("this kernel turns Intel VT-x on for KVM only and vhm cannot share it yet: use KVM (kvm_intel) on this kernel, or vhm on a 6.x kernel\n");
+		return -EOPNOTSUPP;
+	}
 	r = vmx_probe_feature_control();
 	if (r)
 		return r;
@@ -476,7 +480,7 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 
 bool vmx_cpu_in_use(void)
 {
-	return cr4_read_shadow() & X86_CR4_VMXE;
+	return vhm_cr4_read() & X86_CR4_VMXE;
 }
 
 int vmx_cpu_enable(void)
@@ -486,10 +490,10 @@ int vmx_cpu_enable(void)
 
 	if (vmx_cpu_in_use())
 		return -EBUSY;
-	cr4_set_bits(X86_CR4_VMXE);
+	vhm_cr4_set_bits(X86_CR4_VMXE);
 	r = vmx_insn_vmxon(page_to_phys(page));
 	if (r)
-		cr4_clear_bits(X86_CR4_VMXE);
+		vhm_cr4_clear_bits(X86_CR4_VMXE);
 	return r;
 }
 
@@ -503,7 +507,7 @@ void vmx_cpu_disable(void)
 		vmx_clear_local(vmx);
 	vmx_msrs_drop_cpu();
 	vmx_insn_vmxoff();
-	cr4_clear_bits(X86_CR4_VMXE);
+	vhm_cr4_clear_bits(X86_CR4_VMXE);
 }
 
 void vmx_cpu_emergency_disable(void)
@@ -517,7 +521,7 @@ void vmx_cpu_emergency_disable(void)
 	list_for_each_entry(vmx, this_cpu_ptr(&vmx_loaded_vmcss), loaded)
 		vmx_vmclear(vmx->vmcs_pa);
 	vmx_insn_vmxoff();
-	cr4_clear_bits(X86_CR4_VMXE);
+	vhm_cr4_clear_bits(X86_CR4_VMXE);
 }
 
 /* EPT entries: read/write/execute bits, write-back leaves (SDM 29.3.2). */
