@@ -40,32 +40,63 @@ void vhm_regs_exited(struct vhm_vcpu *vcpu)
 	vcpu->regs_avail = ~vhm_ops->hw_regs;
 }
 
-/* struct vhm_regs lists the GPRs in its own order. */
-static const u8 vhm_regs_order[] = {
-	VHM_GPR_RAX, VHM_GPR_RBX, VHM_GPR_RCX, VHM_GPR_RDX,
-	VHM_GPR_RSI, VHM_GPR_RDI, VHM_GPR_RSP, VHM_GPR_RBP,
-	VHM_GPR_R8, VHM_GPR_R9, VHM_GPR_R10, VHM_GPR_R11,
-	VHM_GPR_R12, VHM_GPR_R13, VHM_GPR_R14, VHM_GPR_R15,
-	VHM_REG_RIP, VHM_REG_RFLAGS,
-};
-
+/*
+ * The whole file (the MMIO and string I/O emulation take it on every such
+ * exit): the registers the hardware holds read first where they are not
+ * yet, then plain copies (struct vhm_regs lists the GPRs in its own order).
+ */
 void vhm_get_regs(struct vhm_vcpu *vcpu, struct vhm_regs *r)
 {
-	u64 *out = &r->rax;
-	unsigned int i;
+	unsigned long missing = vhm_ops->hw_regs & ~vcpu->regs_avail;
+	const u64 *g = vcpu->regs;
+	unsigned int reg;
 
-	BUILD_BUG_ON(sizeof(*r) != sizeof(vhm_regs_order) * sizeof(u64));
-	for (i = 0; i < ARRAY_SIZE(vhm_regs_order); i++)
-		out[i] = vhm_reg_read(vcpu, vhm_regs_order[i]);
+	BUILD_BUG_ON(sizeof(*r) != VHM_NR_REGS * sizeof(u64));
+	for_each_set_bit(reg, &missing, VHM_NR_REGS)
+		vhm_reg_read(vcpu, reg);
+	r->rax = g[VHM_GPR_RAX];
+	r->rbx = g[VHM_GPR_RBX];
+	r->rcx = g[VHM_GPR_RCX];
+	r->rdx = g[VHM_GPR_RDX];
+	r->rsi = g[VHM_GPR_RSI];
+	r->rdi = g[VHM_GPR_RDI];
+	r->rsp = g[VHM_GPR_RSP];
+	r->rbp = g[VHM_GPR_RBP];
+	r->r8 = g[VHM_GPR_R8];
+	r->r9 = g[VHM_GPR_R9];
+	r->r10 = g[VHM_GPR_R10];
+	r->r11 = g[VHM_GPR_R11];
+	r->r12 = g[VHM_GPR_R12];
+	r->r13 = g[VHM_GPR_R13];
+	r->r14 = g[VHM_GPR_R14];
+	r->r15 = g[VHM_GPR_R15];
+	r->rip = g[VHM_REG_RIP];
+	r->rflags = g[VHM_REG_RFLAGS];
 }
 
+/* The whole file, current; the hardware's copies written before entry. */
 void vhm_set_regs(struct vhm_vcpu *vcpu, const struct vhm_regs *r)
 {
-	const u64 *in = &r->rax;
-	unsigned int i;
+	u64 *g = vcpu->regs;
 
-	for (i = 0; i < ARRAY_SIZE(vhm_regs_order); i++)
-		vhm_reg_write(vcpu, vhm_regs_order[i], in[i]);
-	vhm_reg_write(vcpu, VHM_REG_RFLAGS,
-		      (r->rflags & VHM_RFLAGS_VALID) | X86_EFLAGS_FIXED);
+	g[VHM_GPR_RAX] = r->rax;
+	g[VHM_GPR_RBX] = r->rbx;
+	g[VHM_GPR_RCX] = r->rcx;
+	g[VHM_GPR_RDX] = r->rdx;
+	g[VHM_GPR_RSI] = r->rsi;
+	g[VHM_GPR_RDI] = r->rdi;
+	g[VHM_GPR_RSP] = r->rsp;
+	g[VHM_GPR_RBP] = r->rbp;
+	g[VHM_GPR_R8] = r->r8;
+	g[VHM_GPR_R9] = r->r9;
+	g[VHM_GPR_R10] = r->r10;
+	g[VHM_GPR_R11] = r->r11;
+	g[VHM_GPR_R12] = r->r12;
+	g[VHM_GPR_R13] = r->r13;
+	g[VHM_GPR_R14] = r->r14;
+	g[VHM_GPR_R15] = r->r15;
+	g[VHM_REG_RIP] = r->rip;
+	g[VHM_REG_RFLAGS] = (r->rflags & VHM_RFLAGS_VALID) | X86_EFLAGS_FIXED;
+	vcpu->regs_avail = GENMASK(VHM_NR_REGS - 1, 0);
+	vcpu->regs_dirty |= vhm_ops->hw_regs;
 }

@@ -35,12 +35,9 @@ static int vhm_handle_exit(struct vhm_vcpu *vcpu, u32 code)
 	return handler ? handler(vcpu) : vhm_ops->unhandled_exit(vcpu, code);
 }
 
-/* Not a return value of handlers: the exit needs vhm_handle_exit(). */
-#define VHM_EXIT_SLOW	2
-
 /*
  * Still interrupts and preemption off, the guest's FPU registers loaded:
- * an exit the backend's fast table handles without sleeping (CPUID), as
+ * an exit the backend's fast table handles without sleeping (CPUID, RDMSR), as
  * KVM's fastpath exits. Re-entering from here saves the switch to the
  * host's FPU state and back, and the interrupt and preemption toggles.
  */

@@ -18,6 +18,8 @@ struct vhm_sregs;
 
 /* A backend's exit handler (struct vhm_vendor_ops, exit_handlers). */
 typedef int (*vhm_exit_handler_t)(struct vhm_vcpu *vcpu);
+/* A fast exit handler's "not here": the exit goes to exit_handlers. */
+#define VHM_EXIT_SLOW	2
 
 struct vhm_vendor_ops {
 	/* "AMD-V (SVM)" or "Intel VT-x (VMX)", for messages. */
@@ -151,8 +153,8 @@ struct vhm_vendor_ops {
 	/*
 	 * Exits handled right after enter, interrupts and preemption still
 	 * off and the guest's FPU registers loaded (run.c): handlers that
-	 * never sleep nor touch the FPU, and return 1 when done. The rest
-	 * of the exits go to exit_handlers.
+	 * never sleep nor touch the FPU. They return as exit_handlers do,
+	 * or VHM_EXIT_SLOW to leave this exit to exit_handlers after all.
 	 */
 	const vhm_exit_handler_t *fast_exit_handlers;
 	u32 nr_fast_exit_handlers;

@@ -204,13 +204,14 @@ void vhm_free_percpu_pages(struct page * __percpu *pages)
  * KVM turns virtualization on whenever it runs a VM (and, from 6.12, at
  * load) and holds the kernel's single emergency-disable hook meanwhile, so
  * the two cannot share a machine. kvm.ko's exported symbol tells whether it
- * is loaded.
+ * is loaded: kvm_get_kvm, a plain GPL export from 6.1 to 7.x (7.x dropped
+ * kvm_rebooting, which vhm looked for before).
  */
 static int vhm_check_kvm_absent(void)
 {
-	if (!__symbol_get("kvm_rebooting"))
+	if (!__symbol_get("kvm_get_kvm"))
 		return 0;
-	__symbol_put("kvm_rebooting");
+	__symbol_put("kvm_get_kvm");
 	pr_err("KVM (kvm.ko) is loaded and takes %s whenever it runs a VM: rmmod %s kvm first\n",
 	       vhm_ops->name, vhm_ops->kvm_module);
 	return -EBUSY;

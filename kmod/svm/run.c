@@ -72,6 +72,14 @@ static int svm_handle_msr(struct vhm_vcpu *vcpu)
 			    SVM_INSN_LEN_MSR);
 }
 
+/* Fast: RDMSR; WRMSR may start timers or IPIs, which exit_handlers do. */
+static int svm_handle_rdmsr_fast(struct vhm_vcpu *vcpu)
+{
+	if (to_svm(vcpu)->vmcb->control.exit_info_1)
+		return VHM_EXIT_SLOW;
+	return vhm_exit_msr(vcpu, false, SVM_INSN_LEN_MSR);
+}
+
 static int svm_handle_ioio_string(struct vhm_vcpu *vcpu, u64 info)
 {
 	struct vhm_pio_string p = {
@@ -203,6 +211,7 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 /* Never sleep, never touch the FPU (vendor.h). */
 const vhm_exit_handler_t svm_fast_exit_handlers[SVM_NR_FAST_EXIT_HANDLERS] = {
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
+	[SVM_EXIT_MSR] = svm_handle_rdmsr_fast,
 };
 
 /* After the exit: the events it cut short pending again; its code. */

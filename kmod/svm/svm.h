@@ -102,7 +102,7 @@ int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 /* The exit codes vhm handles go up to SVM_EXIT_NPF (exit_handlers). */
 #define SVM_NR_EXIT_HANDLERS	(SVM_EXIT_NPF + 1)
 extern const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS];
-#define SVM_NR_FAST_EXIT_HANDLERS	(SVM_EXIT_CPUID + 1)
+#define SVM_NR_FAST_EXIT_HANDLERS	(SVM_EXIT_MSR + 1)
 extern const vhm_exit_handler_t
 	svm_fast_exit_handlers[SVM_NR_FAST_EXIT_HANDLERS];
 

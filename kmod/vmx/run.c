@@ -446,6 +446,7 @@ const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 /* Never sleep, never touch the FPU (vendor.h). */
 const vhm_exit_handler_t vmx_fast_exit_handlers[VMX_NR_FAST_EXIT_HANDLERS] = {
 	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
+	[EXIT_REASON_MSR_READ] = vmx_handle_rdmsr,
 };
 
 /*
