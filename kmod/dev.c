@@ -25,8 +25,10 @@ static long vhm_check_extension(unsigned long cap)
 	case VHM_CAP_LAPIC:
 	case VHM_CAP_IOAPIC:
 		return 1;
+	case VHM_CAP_TLB_TAGS:
+		return vhm_ops->nr_tlb_tags();
 	default:
-		return cap > U32_MAX ? 0 : vhm_ops->check_cap(cap);
+		return 0;
 	}
 }
 

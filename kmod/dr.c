@@ -5,11 +5,13 @@
  * switches them (VMCB, VMCS). The guest's DR0-3 are loaded into the CPU
  * only while it runs with breakpoints enabled in DR7, and the host's
  * breakpoints are restored after every exit (an exit resets DR7), as is
- * the host's DR6 (vhm_dr_put_guest()).
+ * the host's DR6 (vhm_dr_put_guest()). The host's DR0-3 and DR7 are read
+ * before the entry and written back after it, only when either side has
+ * breakpoints enabled: the kernel's own restore helper is exported to KVM
+ * only on 7.x.
  */
 #include <linux/sched.h>
 #include <asm/debugreg.h>
-#include <asm/hw_breakpoint.h>
 #include <linux/uaccess.h>
 #include <asm/processor-flags.h>
 
@@ -19,8 +21,10 @@
 
 /* DR6: B0-3, BD, BS, BT are the guest's; the rest reads as 1 (no RTM). */
 #define VHM_DR6_FIXED1	0xffff0ff0ULL
-#define VHM_DR6_VALID	(DR_TRAP_BITS | BIT(13) | DR_STEP | BIT(15))
+#define VHM_DR6_BD	BIT(13)		/* the #DB was a general detect */
+#define VHM_DR6_VALID	(DR_TRAP_BITS | VHM_DR6_BD | DR_STEP | BIT(15))
 #define VHM_DR7_FIXED1	BIT(10)
+#define VHM_DR7_GD	BIT(13)		/* general detect */
 #define VHM_DR7_ZERO	(BIT(11) | BIT(12) | BIT(14) | BIT(15))
 #define VHM_DR7_ENABLED	0xffULL		/* L0-3, G0-3 */
 
@@ -62,6 +66,25 @@ static u64 vhm_dr_read(struct vhm_vcpu *vcpu, unsigned int n, u64 dr6, u64 dr7)
 	return n == 6 ? dr6 : dr7;
 }
 
+/*
+ * DR7.GD (general detect): a MOV to or from any debug register raises #DB
+ * before it executes (a fault, RIP stays on the MOV), with DR6.BD set and
+ * B0-3 clear; entering the handler clears GD so that the handler can use
+ * the debug registers. Both go into the guest's DR6 and DR7 here: the
+ * injected #DB changes neither. The hardware's own check never comes
+ * first here: VMX's MOV-DR exit takes priority over the #DB, and QEMU's
+ * TCG checks its SVM intercept (and has no GD at all); an AMD CPU raises
+ * the #DB before the intercept, and it comes back as a #DB exit.
+ */
+static bool vhm_dr_general_detect(u64 *dr6, u64 *dr7)
+{
+	if (!(*dr7 & VHM_DR7_GD))
+		return false;
+	*dr6 = (*dr6 & ~(u64)DR_TRAP_BITS) | VHM_DR6_BD;
+	*dr7 &= ~VHM_DR7_GD;
+	return true;
+}
+
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 				 u64 cr4, unsigned int cpl)
 {
@@ -84,6 +107,8 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 	}
 	if (n > 7)
 		return VHM_EMUL_UD;
+	if (vhm_dr_general_detect(dr6, dr7))
+		return VHM_EMUL_DB;
 	reg = vhm_regs_gpr(&r, m.gpr);
 	if (m.write)
 		e = vhm_dr_write(vcpu, n, mode == VHM_MODE_LONG64 ? *reg :
@@ -97,9 +122,41 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 	return VHM_EMUL_DONE;
 }
 
+/*
+ * The host's breakpoints, interrupts off until vhm_dr_put_guest(): nothing
+ * can change them in between. Read from the CPU rather than from the
+ * kernel's per-CPU copy of them, which is not exported.
+ */
+static void vhm_dr_save_host(struct vhm_vcpu *vcpu)
+{
+	get_debugreg(vcpu->host_db[0], 0);
+	get_debugreg(vcpu->host_db[1], 1);
+	get_debugreg(vcpu->host_db[2], 2);
+	get_debugreg(vcpu->host_db[3], 3);
+	get_debugreg(vcpu->host_dr7, 7);
+}
+
+/* DR7 last: no breakpoint enabled on an address not yet restored. */
+static void vhm_dr_restore_host(struct vhm_vcpu *vcpu)
+{
+	set_debugreg(vcpu->host_db[0], 0);
+	set_debugreg(vcpu->host_db[1], 1);
+	set_debugreg(vcpu->host_db[2], 2);
+	set_debugreg(vcpu->host_db[3], 3);
+	set_debugreg(vcpu->host_dr7, 7);
+}
+
+/*
+ * Interrupts off, before entry. The host's breakpoints are saved when the
+ * guest's replace them or when the host has some (the exit clears DR7
+ * either way).
+ */
 void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
 	lockdep_assert_irqs_disabled();
+	vcpu->host_db_saved = (dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active();
+	if (vcpu->host_db_saved)
+		vhm_dr_save_host(vcpu);
 	if (!(dr7 & VHM_DR7_ENABLED))
 		return;
 	set_debugreg(0, 7);	/* no host breakpoint on the guest's addresses */
@@ -128,8 +185,8 @@ void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 	unsigned long dr6;
 
 	lockdep_assert_irqs_disabled();
-	if ((dr7 & VHM_DR7_ENABLED) || hw_breakpoint_active())
-		hw_breakpoint_restore();
+	if (vcpu->host_db_saved)
+		vhm_dr_restore_host(vcpu);
 	get_debugreg(dr6, 6);
 	if (dr6 != DR6_RESERVED)
 		set_debugreg(DR6_RESERVED, 6);

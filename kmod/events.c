@@ -90,6 +90,30 @@ void vhm_dequeue_exception(struct vhm_vcpu *vcpu)
 	q->error_code = 0;
 }
 
+/*
+ * An event whose delivery an exit (or a failed entry) cut short, as the
+ * backend decoded it: pending again, for the next entry. A software event
+ * (INTn, the guest's own INT3 or INTO) is not: RIP is still on its
+ * instruction, which runs again.
+ */
+void vhm_requeue_event(struct vhm_vcpu *vcpu, enum vhm_cut_event kind,
+		       u8 vector, bool has_err, u32 err)
+{
+	switch (kind) {
+	case VHM_CUT_EXCEPTION:
+		vhm_queue_exception(vcpu, vector, has_err, err);
+		break;
+	case VHM_CUT_NMI:
+		vhm_queue_nmi(vcpu);
+		break;
+	case VHM_CUT_INTERRUPT:
+		vhm_queue_interrupt(vcpu, vector);
+		break;
+	case VHM_CUT_SOFTWARE:
+		break;
+	}
+}
+
 void vhm_dequeue_interrupt(struct vhm_vcpu *vcpu)
 {
 	vcpu->events.flags &= ~VHM_EVENT_INTERRUPT;

@@ -45,6 +45,30 @@ int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 	return 0;
 }
 
+/*
+ * VHM_EXIT_FAIL_ENTRY: the hardware refused the entry; its reason (the
+ * VMX exit reason or VMfail error, SVM's VMEXIT_INVALID) and the CPU.
+ */
+int vhm_exit_fail_entry(struct vhm_vcpu *vcpu, u64 hardware_reason)
+{
+	struct vhm_run *run = vcpu->run;
+
+	run->fail_entry.hardware_reason = hardware_reason;
+	run->fail_entry.cpu = vcpu->cpu;
+	run->exit_reason = VHM_EXIT_FAIL_ENTRY;
+	return 0;
+}
+
+/*
+ * A machine check the guest's run caught (an #MC exit, or one during the
+ * entry): the host's handler sees it, as if raised here.
+ */
+int vhm_exit_machine_check(struct vhm_vcpu *vcpu)
+{
+	asm volatile("int $0x12");
+	return 1;
+}
+
 static int vhm_queue_gp(struct vhm_vcpu *vcpu)
 {
 	vhm_queue_exception(vcpu, X86_TRAP_GP, true, 0);
@@ -95,6 +119,9 @@ bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e)
 		return true;
 	case VHM_EMUL_UD:
 		vhm_queue_ud(vcpu);
+		return true;
+	case VHM_EMUL_DB:
+		vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
 		return true;
 	default:
 		return false;

@@ -8,6 +8,7 @@
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 
+#include "regs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -243,6 +244,18 @@ unsigned int vhm_fetch_insn(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
 	return vhm_read_guest_virt(vcpu->vm, s, rip,
 				   vhm_gva_access(s, r->rflags, VHM_PF_FETCH),
 				   bytes, len);
+}
+
+/* The same from the vCPU's current registers. */
+unsigned int vhm_fetch_insn_at_rip(struct vhm_vcpu *vcpu, u8 *bytes,
+				   unsigned int len)
+{
+	struct vhm_sregs s;
+	struct vhm_regs r;
+
+	vhm_get_regs(vcpu, &r);
+	vhm_ops->get_sregs(vcpu, &s);
+	return vhm_fetch_insn(vcpu, &s, &r, bytes, len);
 }
 
 int vhm_guest_virt_check(struct vhm_vm *vm, const struct vhm_sregs *s,

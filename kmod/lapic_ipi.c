@@ -186,7 +186,6 @@ static int lapic_start_ap(struct vhm_vcpu *vcpu, u8 vector)
 	s.gdt.limit = 0xffff;
 	s.idt.limit = 0xffff;
 	s.cr0 = LAPIC_INIT_CR0;
-	s.apic_base = vcpu->apic_base;
 	if (vhm_ops->set_sregs(vcpu, &s))
 		return -EIO;
 	memset(&r, 0, sizeof(r));

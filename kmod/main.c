@@ -35,20 +35,15 @@ static const struct vhm_vendor_ops *vhm_pick_vendor(void)
 	}
 }
 
-/* Every operation of the vendor table is there (vendor.h): checked once. */
+/*
+ * The vendor table's description and exit-code table are there. Its
+ * operations are by construction: VHM_VENDOR_TABLE (vendor_ops.h) sets
+ * every one to the backend's function, which must exist to link.
+ */
 static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
 {
-	const void *ops[] = {
-#define VHM_VENDOR_OP(op) (o->op),
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
-	};
-	unsigned int i;
-
-	for (i = 0; i < ARRAY_SIZE(ops); i++)
-		if (WARN_ON_ONCE(!ops[i]))
-			return false;
-	return o->name && o->kvm_module && o->hw_regs;
+	return !WARN_ON_ONCE(!o->name || !o->kvm_module || !o->hw_regs ||
+			     !o->exit_handlers || !o->nr_exit_handlers);
 }
 
 static int __init vhm_init(void)
@@ -76,20 +71,26 @@ static int __init vhm_init(void)
 		return r;
 	vhm_spec_init();
 	vhm_xcr_init();
+	vhm_fpu_setup();
 	r = vhm_cpuid_init();
 	if (r)
 		return r;
 	r = vhm_virt_init();
 	if (r)
 		goto cpuid_exit;
+	r = vhm_vcpu_free_init();
+	if (r)
+		goto virt_exit;
 	/* Last: after this, /dev/vhm is exposed to userspace. */
 	r = vhm_dev_init();
 	if (r)
-		goto virt_exit;
+		goto vcpu_free_exit;
 	pr_info("%s ready, /dev/vhm API version %d\n", vhm_ops->name,
 		VHM_API_VERSION);
 	return 0;
 
+vcpu_free_exit:
+	vhm_vcpu_free_exit();
 virt_exit:
 	vhm_virt_exit();
 cpuid_exit:
@@ -100,6 +101,8 @@ cpuid_exit:
 static void __exit vhm_exit(void)
 {
 	vhm_dev_exit();
+	/* Closed vCPUs still free their VMCS/VMCB: before VMXOFF/EFER.SVME. */
+	vhm_vcpu_free_exit();
 	vhm_virt_exit();
 	vhm_cpuid_exit();
 }

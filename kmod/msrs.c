@@ -56,6 +56,29 @@ bool vhm_pat_valid(u64 pat)
 	return true;
 }
 
+/*
+ * Values no CPU holds in these MSRs (SDM vol. 4; AMD APM vol. 2): the
+ * guest's WRMSR gets #GP, VHM_SET_MSRS -EINVAL, on both vendors. (Where
+ * the guest reaches an MSR without exits, the CPU checks it itself.)
+ */
+static bool vhm_msr_value_valid(u32 index, u64 data)
+{
+	switch (index) {
+	case MSR_IA32_CR_PAT:
+		return vhm_pat_valid(data);
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		return vhm_canonical(data);
+	default:
+		return true;
+	}
+}
+
 void vhm_msrs_reset(struct vhm_vcpu *vcpu)
 {
 	vcpu->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
@@ -152,6 +175,8 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	}
 	if (vhm_lapic_is_x2apic_msr(vcpu, index))
 		return vhm_lapic_wrmsr(vcpu, index, data);
+	if (!vhm_msr_value_valid(index, data))
+		return -EINVAL;
 	switch (index) {
 	case MSR_MTRRcap:
 		return host && data == VHM_MTRR_CAP ? 0 : -EINVAL;

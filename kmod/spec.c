@@ -36,9 +36,23 @@ MODULE_PARM_DESC(entry_mitigations,
 /* The VM (vhm_vm.id, never reused) this CPU last entered a guest of. */
 static DEFINE_PER_CPU(u64, vhm_last_vm);
 
+/*
+ * Both backends' vmrun.S fill the RSB after an exit with the kernel's
+ * FILL_RETURN_BUFFER, patched from the same two bits; the second
+ * replacement wins when both are set.
+ */
+static u32 vhm_spec_rsb(void)
+{
+	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
+		return VHM_SPEC_RSB_LITE;
+	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT))
+		return VHM_SPEC_RSB;
+	return 0;
+}
+
 void vhm_spec_init(void)
 {
-	u32 s = vhm_ops->spec_init();
+	u32 s = vhm_ops->spec_init() | vhm_spec_rsb();
 	size_t n = 0;
 	unsigned int i;
 

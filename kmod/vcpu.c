@@ -8,6 +8,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/workqueue.h>
 
 #include "lapic.h"
 #include "regs.h"
@@ -40,6 +41,7 @@ static long vhm_vcpu_get_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 
 	memset(&sregs, 0, sizeof(sregs));
 	vhm_ops->get_sregs(vcpu, &sregs);
+	sregs.apic_base = vcpu->apic_base;
 	return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
 }
 
@@ -53,7 +55,10 @@ static long vhm_vcpu_set_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 	r = vhm_check_sregs(&sregs);
 	if (r)
 		return r;
-	return vhm_ops->set_sregs(vcpu, &sregs);
+	r = vhm_ops->set_sregs(vcpu, &sregs);
+	if (!r)
+		vcpu->apic_base = sregs.apic_base;
+	return r;
 }
 
 static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
@@ -163,6 +168,27 @@ static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
 	kfree(vcpu);
 }
 
+/*
+ * Closed vCPUs wait here for the grace period that TLB shootdowns and IPI
+ * delivery (which walk vm->vcpus under RCU) need, without making the
+ * closing thread wait: closing a VM of 64 vCPUs took 64 grace periods one
+ * after another when each close called synchronize_rcu(). One at a time:
+ * a freeing VM may sleep (its MMU notifier's SRCU), and the kernel would
+ * start a worker thread for each one waiting behind it (a storm of
+ * killed VMMs left 145 of them).
+ */
+static struct workqueue_struct *vhm_vcpu_free_wq;
+
+static void vhm_vcpu_free_work(struct work_struct *work)
+{
+	struct vhm_vcpu *vcpu = container_of(to_rcu_work(work),
+					     struct vhm_vcpu, free_work);
+	struct vhm_vm *vm = vcpu->vm;
+
+	vhm_vcpu_free(vcpu);
+	vhm_vm_put(vm);
+}
+
 static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 {
 	struct vhm_vcpu *vcpu = filp->private_data;
@@ -172,11 +198,28 @@ static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 	WRITE_ONCE(vm->vcpus[vcpu->id], NULL);
 	vm->nr_vcpus--;
 	mutex_unlock(&vm->lock);
-	/* TLB shootdowns look at vCPUs under RCU: wait them out. */
-	synchronize_rcu();
-	vhm_vcpu_free(vcpu);
-	vhm_vm_put(vm);
+	INIT_RCU_WORK(&vcpu->free_work, vhm_vcpu_free_work);
+	queue_rcu_work(vhm_vcpu_free_wq, &vcpu->free_work);
 	return 0;
+}
+
+int vhm_vcpu_free_init(void)
+{
+	vhm_vcpu_free_wq = alloc_ordered_workqueue("vhm-vcpu-free", 0);
+	return vhm_vcpu_free_wq ? 0 : -ENOMEM;
+}
+
+/* Every vCPU closed before this call is freed when it returns. */
+void vhm_vcpu_free_flush(void)
+{
+	rcu_barrier();
+	flush_workqueue(vhm_vcpu_free_wq);
+}
+
+void vhm_vcpu_free_exit(void)
+{
+	rcu_barrier();
+	destroy_workqueue(vhm_vcpu_free_wq);
 }
 
 static const struct file_operations vhm_vcpu_fops = {

@@ -16,6 +16,9 @@ struct vhm_sregs;
 /* npt_pte() permissions. */
 #define VHM_NPT_WRITE	BIT(0)
 
+/* A backend's exit handler (struct vhm_vendor_ops, exit_handlers). */
+typedef int (*vhm_exit_handler_t)(struct vhm_vcpu *vcpu);
+
 struct vhm_vendor_ops {
 	/* "AMD-V (SVM)" or "Intel VT-x (VMX)", for messages. */
 	const char *name;
@@ -54,8 +57,11 @@ struct vhm_vendor_ops {
 	void (*cpu_disable)(void);
 	void (*cpu_emergency_disable)(void);
 
-	/* Value of a vendor-specific capability (VHM_CAP_*), 0 if absent. */
-	long (*check_cap)(u32 cap);
+	/*
+	 * How many address-space tags (ASIDs, VPIDs) tell guests' TLB
+	 * entries apart on this CPU, 0 without (VHM_CAP_TLB_TAGS).
+	 */
+	u32 (*nr_tlb_tags)(void);
 
 	/*
 	 * A nested page table entry: level 0 points to a table at pa;
@@ -77,8 +83,12 @@ struct vhm_vendor_ops {
 	unsigned long hw_regs;
 	u64 (*read_reg)(struct vhm_vcpu *vcpu, unsigned int reg);
 	void (*write_reg)(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
+	/*
+	 * Segment, descriptor-table and control registers, EFER; not
+	 * apic_base, which is vcpu->apic_base (vcpu.c). set_sregs: sregs
+	 * passed vhm_check_sregs(); -EINVAL if the vendor refuses.
+	 */
 	void (*get_sregs)(struct vhm_vcpu *vcpu, struct vhm_sregs *sregs);
-	/* sregs passed vhm_check_sregs(); -EINVAL if the vendor refuses. */
 	int (*set_sregs)(struct vhm_vcpu *vcpu, const struct vhm_sregs *sregs);
 	/*
 	 * The MSRs vhm virtualizes (docs/API.md): -ENOENT for any other,
@@ -121,17 +131,27 @@ struct vhm_vendor_ops {
 	 * off, the hardware state current) before it, and it calls
 	 * vhm_regs_exited() right after the guest ran (a vendor may then
 	 * fill in registers it reads anyway). After it,
-	 * interrupts and preemption on again: handle_exit, 1 to enter again,
-	 * 0 to return to userspace (vcpu->run filled in), -errno on failure.
+	 * interrupts and preemption on again: exit_code puts the events the
+	 * exit cut short back in the queue and returns the exit's code, its
+	 * index in the backend's exit_handlers (nr_exit_handlers long); a
+	 * code without a handler there, and U32_MAX for an entry the
+	 * hardware refused, go to unhandled_exit instead (run.c). Handlers
+	 * return 1 to enter again, 0 to return to userspace (vcpu->run
+	 * filled in), -errno on failure.
 	 */
 	void (*vcpu_load)(struct vhm_vcpu *vcpu);
 	void (*prepare_tlb)(struct vhm_vcpu *vcpu, bool stale);
 	void (*inject_events)(struct vhm_vcpu *vcpu);
 	void (*enter)(struct vhm_vcpu *vcpu);
-	int (*handle_exit)(struct vhm_vcpu *vcpu);
+	u32 (*exit_code)(struct vhm_vcpu *vcpu);
+	int (*unhandled_exit)(struct vhm_vcpu *vcpu, u32 code);
+	const vhm_exit_handler_t *exit_handlers;
+	u32 nr_exit_handlers;
 };
 
 extern const struct vhm_vendor_ops vhm_svm_ops;
 extern const struct vhm_vendor_ops vhm_vmx_ops;
+
+#include "vendor_ops.h"
 
 #endif /* VHM_VENDOR_H */

@@ -1,40 +1,41 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The mandatory operations of struct vhm_vendor_ops (vendor.h), once: an
- * includer defines VHM_VENDOR_OP(op) and gets one line per operation, in
- * the table's order. The backends build their tables and declare their
- * functions (svm_<op>, vmx_<op>) from it, main.c checks it at load; a new
- * operation is added here and both backends then have to define it.
- * (vcpu_load is optional and not listed.) No include guard: included once
- * per use.
+ * The mandatory operations of struct vhm_vendor_ops (vendor.h), once:
+ * VHM_VENDOR_OPS(X, p) expands X(p, op) for each, in the table's order.
+ * The backends declare their functions (svm_<op>, vmx_<op>) and build
+ * their tables from it (VHM_VENDOR_TABLE): a new operation is added here
+ * and both backends then have to define it, or vhm.ko does not build.
+ * (vcpu_load is optional and not listed; main.c checks the data members
+ * at load.) Checkpatch cannot parse these list macros (tools/checkpatch).
  */
-VHM_VENDOR_OP(probe)
-VHM_VENDOR_OP(spec_init)
-VHM_VENDOR_OP(setup)
-VHM_VENDOR_OP(teardown)
-VHM_VENDOR_OP(cpu_in_use)
-VHM_VENDOR_OP(cpu_enable)
-VHM_VENDOR_OP(cpu_disable)
-VHM_VENDOR_OP(cpu_emergency_disable)
-VHM_VENDOR_OP(check_cap)
-VHM_VENDOR_OP(npt_pte)
-VHM_VENDOR_OP(npt_has_2m)
-VHM_VENDOR_OP(vcpu_create)
-VHM_VENDOR_OP(vcpu_free)
-VHM_VENDOR_OP(read_reg)
-VHM_VENDOR_OP(write_reg)
-VHM_VENDOR_OP(get_sregs)
-VHM_VENDOR_OP(set_sregs)
-VHM_VENDOR_OP(get_msr)
-VHM_VENDOR_OP(set_msr)
-VHM_VENDOR_OP(get_event_blocking)
-VHM_VENDOR_OP(set_event_blocking)
-VHM_VENDOR_OP(get_dr67)
-VHM_VENDOR_OP(set_dr67)
-VHM_VENDOR_OP(skip_insn)
-VHM_VENDOR_OP(cpl)
-VHM_VENDOR_OP(cr4)
-VHM_VENDOR_OP(prepare_tlb)
-VHM_VENDOR_OP(inject_events)
-VHM_VENDOR_OP(enter)
-VHM_VENDOR_OP(handle_exit)
+#ifndef VHM_VENDOR_OPS_H
+#define VHM_VENDOR_OPS_H
+
+#define VHM_VENDOR_OPS(X, p)						\
+	X(p, probe) X(p, spec_init) X(p, setup) X(p, teardown)		\
+	X(p, cpu_in_use) X(p, cpu_enable) X(p, cpu_disable)		\
+	X(p, cpu_emergency_disable) X(p, nr_tlb_tags) X(p, npt_pte)	\
+	X(p, npt_has_2m) X(p, vcpu_create) X(p, vcpu_free)		\
+	X(p, read_reg) X(p, write_reg) X(p, get_sregs) X(p, set_sregs)	\
+	X(p, get_msr) X(p, set_msr) X(p, get_event_blocking)		\
+	X(p, set_event_blocking) X(p, get_dr67) X(p, set_dr67)		\
+	X(p, skip_insn) X(p, cpl) X(p, cr4) X(p, prepare_tlb)		\
+	X(p, inject_events) X(p, enter) X(p, exit_code)			\
+	X(p, unhandled_exit)
+
+/* A backend's function for op, typed as its member of the table. */
+#define VHM_VENDOR_OP_DECLARE(p, op)					\
+	__typeof__(*vhm_##p##_ops.op) p##_##op;
+#define VHM_VENDOR_OP_INIT(p, op)	.op = p##_##op,
+
+/*
+ * The members of a backend's struct vhm_vendor_ops: its description, its
+ * exit-code table p_exit_handlers and every operation p_<op>.
+ */
+#define VHM_VENDOR_TABLE(p, name_, hw_vendor_, kvm_module_, hw_regs_)	\
+	.name = name_, .hw_vendor = hw_vendor_, .kvm_module = kvm_module_, \
+	.hw_regs = hw_regs_, .exit_handlers = p##_exit_handlers,	\
+	.nr_exit_handlers = ARRAY_SIZE(p##_exit_handlers),		\
+	VHM_VENDOR_OPS(VHM_VENDOR_OP_INIT, p)
+
+#endif /* VHM_VENDOR_OPS_H */

@@ -3,7 +3,11 @@
 #ifndef VHM_H
 #define VHM_H
 
+#include <linux/percpu.h>
+
 #include "vendor.h"
+
+struct page;
 
 /* The vendor backend chosen at load time. */
 extern const struct vhm_vendor_ops *vhm_ops;
@@ -18,6 +22,9 @@ void vhm_virt_exit(void);
  * to be, on every CPU. Checked with interrupts off before each entry.
  */
 bool vhm_virt_rebooting(void);
+/* The backends' per-CPU pages: zeroed, on each CPU's node. */
+int vhm_alloc_percpu_pages(struct page *__percpu *pages);
+void vhm_free_percpu_pages(struct page *__percpu *pages);
 
 /* cpuid.c: the supported CPUID table, built at load. */
 int vhm_cpuid_init(void);
@@ -26,9 +33,15 @@ void vhm_cpuid_exit(void);
 /* xcr.c: the host's XCR0, read at load; false if it has no XSAVE. */
 void vhm_xcr_init(void);
 bool vhm_xcr_supported(void);
+/* fpu.c: what the guests' XSAVE images hold, found at load after XCR0. */
+void vhm_fpu_setup(void);
+u64 vhm_fpu_features(void);
 
 /* dev.c: the /dev/vhm misc device. */
 int vhm_dev_init(void);
 void vhm_dev_exit(void);
+int vhm_vcpu_free_init(void);
+void vhm_vcpu_free_flush(void);
+void vhm_vcpu_free_exit(void);
 
 #endif /* VHM_H */

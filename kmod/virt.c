@@ -9,6 +9,7 @@
 
 #include <linux/cpu.h>
 #include <linux/cpuhotplug.h>
+#include <linux/gfp.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/reboot.h>
@@ -166,6 +167,37 @@ static int vhm_check_cpus_free(void)
 	}
 	free_cpumask_var(busy);
 	return r;
+}
+
+/*
+ * The backends' per-CPU areas (the host save area, VMXON region): one
+ * zeroed page per possible CPU, on its node. Free what was allocated
+ * even after a failure.
+ */
+int vhm_alloc_percpu_pages(struct page * __percpu *pages)
+{
+	struct page *page;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		page = alloc_pages_node(cpu_to_node(cpu),
+					GFP_KERNEL | __GFP_ZERO, 0);
+		if (!page)
+			return -ENOMEM;
+		*per_cpu_ptr(pages, cpu) = page;
+	}
+	return 0;
+}
+
+void vhm_free_percpu_pages(struct page * __percpu *pages)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		if (*per_cpu_ptr(pages, cpu))
+			__free_page(*per_cpu_ptr(pages, cpu));
+		*per_cpu_ptr(pages, cpu) = NULL;
+	}
 }
 
 /*

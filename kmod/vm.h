@@ -7,8 +7,8 @@
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
-#include <asm/fpu/api.h>
-#include <asm/fpu/types.h>
+#include <linux/workqueue.h>
+#include <asm/cpufeature.h>
 #include <uapi/linux/vhm.h>
 
 #include "emulate.h"
@@ -64,6 +64,10 @@ struct vhm_event_queue {
 	u8 interrupt_vector;
 };
 
+/* The guest's FPU state (fpu.c): the size of VHM_GET/SET_XSAVE's buffer. */
+#define VHM_FPU_IMAGE_SIZE	4096
+struct vhm_fpu_image;
+
 /* vcpu->regs[]: the 16 GPRs, RIP and RFLAGS (regs.h). */
 #define VHM_NR_REGS	18
 
@@ -76,7 +80,8 @@ struct vhm_vcpu {
 	int cpu;		/* the host CPU it last ran on */
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
-	struct fpu_guest guest_fpu;	/* loaded for the whole of VHM_RUN */
+	struct vhm_fpu_image *fpu;	/* the guest's XSAVE image (fpu.c) */
+	struct rcu_work free_work;	/* freed a grace period after close */
 	/* The register file (regs.h): values, which are current, which changed. */
 	u64 regs[VHM_NR_REGS];
 	unsigned long regs_avail;
@@ -99,6 +104,10 @@ struct vhm_vcpu {
 	u32 pio_in_count;
 	/* DR0-3 as the guest set them (dr.c). */
 	u64 db[4];
+	/* The host's DR0-3 and DR7 while the guest runs, if saved (dr.c). */
+	unsigned long host_db[4];
+	unsigned long host_dr7;
+	bool host_db_saved;
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
 	u32 host_pkru;		/* the VMM thread's PKRU while the guest runs */
@@ -135,6 +144,8 @@ long vhm_create_vcpu(struct vhm_vm *vm, unsigned long id);
 /* exits.c: exit handlers both vendors share */
 int vhm_exit_internal_error(struct vhm_vcpu *vcpu, u32 suberror, u64 code,
 			    u64 info1, u64 info2, u64 rip);
+int vhm_exit_fail_entry(struct vhm_vcpu *vcpu, u64 hardware_reason);
+int vhm_exit_machine_check(struct vhm_vcpu *vcpu);
 int vhm_exit_hlt(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_shutdown(struct vhm_vcpu *vcpu);
 int vhm_exit_cpuid(struct vhm_vcpu *vcpu, unsigned int len);
@@ -165,6 +176,17 @@ long vhm_vcpu_set_msrs(struct vhm_vcpu *vcpu, struct vhm_msrs __user *umsrs);
 int vhm_efer_update(u64 old, u64 *efer, u64 cr0, u64 cr4, bool host);
 /* A PAT value the CPU accepts (both vendors refuse the same ones). */
 bool vhm_pat_valid(u64 pat);
+
+/*
+ * A canonical linear address as this CPU's WRMSR checks it: 57 bits where
+ * it has 5-level paging (whether or not CR4.LA57 is on), else 48.
+ */
+static inline bool vhm_canonical(u64 addr)
+{
+	int shift = boot_cpu_has(X86_FEATURE_LA57) ? 64 - 57 : 64 - 48;
+
+	return (u64)(((s64)addr << shift) >> shift) == addr;
+}
 
 /*
  * The guest's RDMSR/WRMSR: what vhm_guest_rdmsr/wrmsr decided. For
@@ -203,7 +225,13 @@ u64 *vhm_regs_gpr(struct vhm_regs *r, unsigned int n);
  * the vendor (in the VMCB/VMCS), which passes pointers to them.
  * vhm_emulate_mov_dr() does the intercepted MOV DR at the guest's RIP.
  */
-enum vhm_emul { VHM_EMUL_DONE, VHM_EMUL_GP, VHM_EMUL_UD, VHM_EMUL_FAILED };
+enum vhm_emul {
+	VHM_EMUL_DONE,
+	VHM_EMUL_GP,
+	VHM_EMUL_UD,
+	VHM_EMUL_DB,		/* DR6 and DR7 already say why */
+	VHM_EMUL_FAILED,
+};
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 				 u64 cr4, unsigned int cpl);
 bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e);
@@ -241,9 +269,8 @@ long vhm_vcpu_set_cpuid(struct vhm_vcpu *vcpu, struct vhm_cpuid __user *u);
 /* fpu.c: the guest's FPU state */
 int vhm_fpu_init(struct vhm_vcpu *vcpu);
 void vhm_fpu_free(struct vhm_vcpu *vcpu);
-void vhm_fpu_load_guest(struct vhm_vcpu *vcpu);
-void vhm_fpu_put_guest(struct vhm_vcpu *vcpu);
-void vhm_fpu_prepare_entry(void);
+void vhm_fpu_enter(struct vhm_vcpu *vcpu);
+void vhm_fpu_exit(struct vhm_vcpu *vcpu);
 long vhm_vcpu_get_xsave(struct vhm_vcpu *vcpu, void __user *argp);
 long vhm_vcpu_set_xsave(struct vhm_vcpu *vcpu, const void __user *argp);
 
@@ -297,6 +324,8 @@ int vhm_read_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s, u64 gva,
 unsigned int vhm_fetch_insn(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
 			    const struct vhm_regs *r, u8 *bytes,
 			    unsigned int len);
+unsigned int vhm_fetch_insn_at_rip(struct vhm_vcpu *vcpu, u8 *bytes,
+				   unsigned int len);
 /* Queue #PF for gva with error code error (CR2 = gva). */
 void vhm_inject_page_fault(struct vhm_vcpu *vcpu, u64 gva, u32 error);
 /* events.c: the event queue (struct vhm_event_queue) */
@@ -307,6 +336,16 @@ void vhm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
 			 u32 err);
 void vhm_queue_nmi(struct vhm_vcpu *vcpu);
 void vhm_queue_interrupt(struct vhm_vcpu *vcpu, u8 vector);
+/* What an exit cut short (vhm_requeue_event). */
+enum vhm_cut_event {
+	VHM_CUT_SOFTWARE = 0,
+	VHM_CUT_EXCEPTION,
+	VHM_CUT_NMI,
+	VHM_CUT_INTERRUPT,
+};
+
+void vhm_requeue_event(struct vhm_vcpu *vcpu, enum vhm_cut_event kind,
+		       u8 vector, bool has_err, u32 err);
 void vhm_dequeue_exception(struct vhm_vcpu *vcpu);
 void vhm_dequeue_interrupt(struct vhm_vcpu *vcpu);
 void vhm_events_reset(struct vhm_vcpu *vcpu);

@@ -39,9 +39,9 @@ void vhm_xcr_reset(struct vhm_vcpu *vcpu)
 
 /*
  * What the guest may enable: its CPUID leaf 0xd, within the host's XCR0
- * and what its fpstate holds. Never PKRU: vhm does not offer protection
- * keys, and a guest XRSTOR of PKRU would set the VMM thread's (the kernel
- * swaps the guest's FPU state without PKRU).
+ * and what its XSAVE image holds (fpu.c). Never PKRU: vhm does not offer
+ * protection keys, and a guest XRSTOR of PKRU would set the VMM thread's
+ * (the image leaves PKRU out).
  */
 static u64 vhm_xcr0_allowed(struct vhm_vcpu *vcpu)
 {
@@ -49,7 +49,7 @@ static u64 vhm_xcr0_allowed(struct vhm_vcpu *vcpu)
 
 	vhm_cpuid(vcpu, 0xd, 0, regs);
 	return (regs[0] | (u64)regs[3] << 32) & vhm_host_xcr0 &
-	       vcpu->guest_fpu.xfeatures & ~XFEATURE_MASK_PKRU;
+	       vhm_fpu_features() & ~XFEATURE_MASK_PKRU;
 }
 
 /* The checks of XSETBV (Intel SDM vol. 2, XSETBV; AMD APM vol. 3). */

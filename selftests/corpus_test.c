@@ -14,20 +14,24 @@
  *    pinned to CPU 1, a guest doing OUT in a loop: one exit to userspace
  *    each) is measured alone just before the attack and again while the
  *    attacker (pinned to CPU 0, with all its vCPU threads) runs. It must
- *    keep BYSTANDER_MIN_PCT (25%) of its baseline: the test hosts have
+ *    keep BYSTANDER_MIN_PCT (10%) of its baseline: the test hosts have
  *    2 emulated CPUs whose speed depends on what else the machine runs,
  *    and the AMD one runs both on one TCG thread: a busy CPU 0 takes
  *    about half of CPU 1's time whatever it does (most entries: 40-60%),
  *    more when it runs the emulator's costly paths (a triple-fault loop,
  *    VMRUN and #VMEXIT thousands of times a second: 34-62% on an idle
  *    machine, 26% once while another test host booted). Only a loss
- *    beyond three quarters of the bystander's share means something (a CPU hogged with interrupts off,
+ *    of most of the bystander's share means something (a CPU hogged with interrupts off,
  *    a lock held across the guest's storm, an IPI flood). When the ratio
  *    is below that, a second window is measured during the attack (the
  *    better one counts), then the baseline once more after the attack and
  *    the lower of the two counts (another emulator slowing the whole
  *    machine is not the attacker's doing; an attacker's harm ends with it).
- *    Both numbers are printed;
+ *    Both numbers are printed. The floor is 10%, not the 25% first
+ *    chosen: the lowest ratios seen were 26-32% with other emulators on
+ *    the machine, too close for make check, and what the check is for
+ *    (a starved bystander: a lock or a CPU held for the attack's length)
+ *    leaves it next to nothing;
  * 3. the VMM can be killed within a second: the attacker is a forked
  *    process; once its attack is under way (the guest reported progress,
  *    or the exit the attack causes was seen) it gets SIGKILL and must be
@@ -69,7 +73,7 @@
 #include "vhm_assert.h"
 
 #define KILL_LIMIT_MS		1000
-#define BYSTANDER_MIN_PCT	25
+#define BYSTANDER_MIN_PCT	10
 #define READY_LIMIT_MS		30000
 #define ATTACKER_CPU		0
 #define BYSTANDER_CPU		1
@@ -1297,7 +1301,6 @@ static int setup_huge_sparse(struct attacker *a)
 			 X(VHM_EXIT_INTERNAL_ERROR) | X(VHM_EXIT_UNKNOWN) | \
 			 X(VHM_EXIT_HYPERCALL) | X(VHM_EXIT_MSR))
 #define NO_TCG_AC	"no #AC raised: the CPU does not check alignment (QEMU's TCG does not)"
-#define NO_GD		"MOV DR with DR7.GD raised no #DB: vhm intercepts MOV DR and its emulation (kmod/dr.c vhm_emulate_mov_dr()) does not check GD; QEMU's TCG has no GD either"
 #define NO_TCG_DBP	"no #DB raised: data breakpoints do not fire in a guest of this CPU (QEMU's TCG does not arm them)"
 
 FIXTURE(corpus) {
@@ -1337,8 +1340,7 @@ ENTRY(db_breakpoint_on_stack, .guest = guest_db_bp_stack,
       .expect = "#DB whose delivery raises #DB (IST slot watched)");
 ENTRY(db_breakpoint_on_idt, .guest = guest_db_bp_idt, .flags = EV_OR_SKIP,
       .no_fire = NO_TCG_DBP, .expect = "#DB on every read of #DB's gate");
-ENTRY(dr7_general_detect_loop, .guest = guest_dr7_gd_loop, .flags = EV_OR_SKIP,
-      .no_fire = NO_GD,
+ENTRY(dr7_general_detect_loop, .guest = guest_dr7_gd_loop, .flags = EV_MUST,
       .expect = "#DB (GD) on every MOV DR");
 ENTRY(int_to_missing_idt_entries, .guest = guest_int_missing_idt,
       .flags = EV_MUST, .expect = "#GP(0x402) and #NP(0x1a) in a loop");
@@ -1586,17 +1588,6 @@ static void bystander_main(void)
 				sh->by_ready = 1;
 		}
 	}
-}
-
-/* ---------------------------------------------------------------------
- * The test (parent side).
- */
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 static int attack_ms(void)
@@ -1913,45 +1904,27 @@ TEST_F_TIMEOUT(corpus, attack, 180)
  * run ended with vhm still referenced and the test host stuck after the
  * program: that was this file's own bystanders, left running by failed
  * ASSERTs before the teardown killed them; see FIXTURE_TEARDOWN(corpus).)
+ *
+ * The VMM runs in a memory cgroup of its own whose memory.max is far
+ * below what its guest touches (16 rounds of a 4 KiB page per 2 MiB of
+ * the big slot are 64 MiB even without huge pages): the OOM is the
+ * cgroup's, bounded in time and memory, and its victim can only be this
+ * VMM, never the test host's other processes. The OOM killer's report
+ * has a stack ("Call Trace:"); tools/testhost/check-log knows a report of
+ * this cgroup's (OOM_CG, "oom_memcg=/vhm-corpus-oom") from a splat.
  */
+#define OOM_CG		CGROOT "/vhm-corpus-oom"
+#define OOM_CG_MAX	"50331648"	/* 48 MiB */
 static int vhm_holders(struct __test_metadata *_metadata)
 {
-	char path[600], target[256];
-	struct dirent *p, *f;
-	DIR *proc, *fds;
-	int users = 0;
+	pid_t pids[8];
+	int i, n = vhm_fd_holders(pids, 8);
 
-	proc = opendir("/proc");
-	while (proc && (p = readdir(proc))) {
-		bool found = false;
-
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		fds = opendir(path);
-		while (fds && (f = readdir(fds)) && !found) {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
-				 p->d_name, f->d_name);
-			n = readlink(path, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = 0;
-			if (strstr(target, "vhm"))
-				found = true;
-		}
-		if (fds)
-			closedir(fds);
-		if (found && atoi(p->d_name) != getpid()) {
-			users++;
-			TH_LOG("pid %s has %s open", p->d_name, target);
-			log_stacks(_metadata, atoi(p->d_name));
-		}
+	for (i = 0; i < n && i < 8; i++) {
+		TH_LOG("pid %d has vhm open", pids[i]);
+		log_stacks(_metadata, pids[i]);
 	}
-	if (proc)
-		closedir(proc);
-	return users;
+	return n;
 }
 
 static void oom_victim_main(void)
@@ -1963,6 +1936,7 @@ static void oom_victim_main(void)
 	int sys, i;
 
 	me = &sh->atk;
+	ATK_TRY(write_text(OOM_CG "/cgroup.procs", "0"));
 	pin(ATTACKER_CPU);
 	ATK_TRY(sys = vhm_sys_open());
 	ATK_TRY(guest_vm_create(&vm, sys));
@@ -2009,25 +1983,32 @@ FIXTURE_TEARDOWN(oom)
 		close(self->sys);
 }
 
+/* One "key value" line of a cgroup's memory.events; -1 if not there. */
+static long long memory_event(const char *key)
+{
+	char buf[512], *p;
+	size_t n = strlen(key);
+
+	if (read_text(OOM_CG "/memory.events", buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return atoll(p + n + 1);
+	return -1;
+}
+
 TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 {
-	const char *on = getenv("VHM_CORPUS_OOM");
-	char thp[64] = "";
 	double t0;
 	int refs0, refs1 = -1, status = 0, holders;
 	pid_t pid;
 
 	RETURN_IF_SKIPPED();
-	/*
-	 * The OOM killer's report carries a stack ("Call Trace:"), which the
-	 * test hosts' log check takes for a splat: run it on demand only
-	 * (tools/testhost/run --append VHM_CORPUS_OOM=1).
-	 */
-	if (!on || strcmp(on, "1"))
-		SKIP(return, "a host OOM on purpose: set VHM_CORPUS_OOM=1 (its report fails the test hosts' log check)");
-	if (read_text("/sys/kernel/mm/transparent_hugepage/enabled", thp,
-		      sizeof(thp)) || strstr(thp, "[never]"))
-		SKIP(return, "no transparent huge pages on the test host");
+	ASSERT_EQ(0, cgroup_make(OOM_CG));
+	ASSERT_EQ(0, write_text(OOM_CG "/memory.max", OOM_CG_MAX));
+	/* No swap to fall back on (the file exists with swap accounting). */
+	if (!access(OOM_CG "/memory.swap.max", W_OK))
+		ASSERT_EQ(0, write_text(OOM_CG "/memory.swap.max", "0"));
 	memset((void *)&sh->atk, 0, sizeof(sh->atk));
 	refs0 = module_refs();
 	pid = fork();
@@ -2037,7 +2018,7 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 		oom_victim_main();
 		_exit(2);
 	}
-	/* Until the OOM killer (or the guest's 2 GiB, if RAM suffices) ends it. */
+	/* Until the cgroup's OOM killer ends it. */
 	t0 = now_ms();
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		if (now_ms() - t0 > 120000) {
@@ -2051,12 +2032,17 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 		}
 		usleep(10000);
 	}
-	TH_LOG("the VMM ended after %.1f s: wait status %#x (%s), runs %llu, VHM_RUN errors %llu (last errno %d)%s%s",
+	TH_LOG("the VMM ended after %.1f s: wait status %#x (%s), runs %llu, VHM_RUN errors %llu (last errno %d), cgroup OOM kills %lld%s%s",
 	       (now_ms() - t0) / 1000, status,
 	       WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exit",
 	       (unsigned long long)sh->atk.runs,
 	       (unsigned long long)sh->atk.run_errors, sh->atk.last_errno,
+	       memory_event("oom_kill"),
 	       sh->atk.failed ? ": " : "", sh->atk.failed ? sh->atk.msg : "");
+	EXPECT_TRUE(sh->atk.ready) TH_LOG("the VMM never ran its guest");
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_LE(1, memory_event("oom_kill"))
+		TH_LOG("the VMM was not killed by the OOM killer");
 	for (t0 = now_ms(); now_ms() - t0 < 5000; usleep(10000)) {
 		refs1 = module_refs();
 		if (refs1 == refs0)
@@ -2066,6 +2052,7 @@ TEST_F_TIMEOUT(oom, killed_vmm_releases_vhm, 300)
 	EXPECT_EQ(refs0, refs1)
 		TH_LOG("vhm's module references: %d before the VMM, %d 5 s after it died (%d processes hold vhm files)",
 		       refs0, refs1, holders);
+	EXPECT_EQ(0, rmdir(OOM_CG)) TH_LOG("rmdir %s: %s", OOM_CG, strerror(errno));
 }
 
 TEST_HARNESS_MAIN

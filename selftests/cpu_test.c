@@ -13,7 +13,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
+#include <linux/hw_breakpoint.h>
+#include <linux/perf_event.h>
 
 #include "kselftest_harness.h"
 #include "vhm_util.h"
@@ -241,6 +245,48 @@ TEST_F(cpu, base_msrs_guest_and_host)
 	EXPECT_EQ(0x5000, uc.args[0]);
 	EXPECT_EQ(0x6000, uc.args[1]);
 	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * Values no CPU holds in the MSRs of linear addresses: VHM_SET_MSRS refuses
+ * a non-canonical one on both vendors (bit 63 alone is non-canonical with
+ * 48 and with 57 address bits) and keeps the old value; a canonical one in
+ * the upper half is taken.
+ */
+#define MSR_LSTAR		0xc0000082
+#define MSR_CSTAR		0xc0000083
+#define MSR_SYSENTER_ESP	0x175
+
+TEST_F(cpu, non_canonical_msr_values_refused)
+{
+	static const __u32 msrs[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_LSTAR,
+		MSR_CSTAR, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP,
+	};
+	struct {
+		struct vhm_msrs hdr;
+		struct vhm_msr_entry e[1];
+	} l = { .hdr.nmsrs = 1 };
+	int fd = self->vcpu.raw.fd;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	for (i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++) {
+		l.e[0].index = msrs[i];
+		l.e[0].data = 0xffff800000001000ull;
+		EXPECT_EQ(1, ioctl(fd, VHM_SET_MSRS, &l)) {
+			TH_LOG("MSR %#x: canonical value refused", msrs[i]);
+		}
+		l.e[0].data = 0x8000000000001000ull;
+		EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l)) {
+			TH_LOG("MSR %#x: non-canonical value taken", msrs[i]);
+		}
+		l.e[0].data = 0;
+		ASSERT_EQ(1, ioctl(fd, VHM_GET_MSRS, &l));
+		EXPECT_EQ(0xffff800000001000ull, l.e[0].data) {
+			TH_LOG("MSR %#x changed by a refused value", msrs[i]);
+		}
+	}
 }
 
 TEST_F(cpu, enable_cap_bad_arguments)
@@ -696,7 +742,7 @@ TEST_F(cpu, cr4_smep_hidden_is_gp)
 GUEST_READ_DR(0) GUEST_READ_DR(1) GUEST_READ_DR(2) GUEST_READ_DR(3)
 GUEST_READ_DR(6) GUEST_READ_DR(7)
 GUEST_WRITE_DR(0) GUEST_WRITE_DR(1) GUEST_WRITE_DR(2) GUEST_WRITE_DR(3)
-GUEST_WRITE_DR(7)
+GUEST_WRITE_DR(6) GUEST_WRITE_DR(7)
 
 #define X86_CR4_DE	(1ull << 3)
 /* L0, breakpoint 0 on data writes (R/W0 01), 4 bytes (LEN0 11). */
@@ -780,6 +826,96 @@ TEST_F(cpu, debug_registers)
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	EXPECT_EQ(1, uc.args[0]);
 	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * DR7.GD (general detect, bit 13): a MOV to or from any debug register is
+ * a #DB before it executes (a fault: RIP on the MOV), with DR6.BD (bit 13)
+ * set; the CPU clears GD on entering the handler, which can then use the
+ * debug registers. The handler reads DR6 and DR7 (a GD left set would make
+ * these reads #DB again, recursively), resets DR6 and skips the MOV.
+ */
+#define DR7_GD		(1ull << 13)
+#define DR6_BD		(1ull << 13)
+#define DR6_RESET	0xffff0ff0ull
+#define DR7_RESET	0x400ull
+#define DR7_LE		(1ull << 8)	/* harmless: no breakpoint enabled */
+#define MOV_DR_LEN	3		/* 0f 21/23 with a legacy GPR */
+
+static uint64_t gd_count, gd_rip, gd_dr6, gd_dr7;
+
+static void db_general_detect_handler(struct ex_regs *regs)
+{
+	gd_count++;
+	gd_rip = regs->rip;
+	gd_dr7 = guest_read_dr7();
+	gd_dr6 = guest_read_dr6();
+	guest_write_dr6(DR6_RESET);
+	regs->rip += MOV_DR_LEN;
+}
+
+static void guest_dr7_general_detect(void)
+{
+	uint64_t at, v = 0x5a5a;
+
+	guest_set_handler(1, db_general_detect_handler);
+	guest_write_dr0(0x1234);
+
+	/* MOV from DR0 with GD set: #DB, RAX unchanged. */
+	guest_write_dr7(DR7_RESET | DR7_GD);
+	asm volatile("lea 1f(%%rip), %0\n\t"
+		     "1: mov %%dr0, %%rax"
+		     : "=&r"(at), "+a"(v) : : "memory");
+	GUEST_SYNC_ARGS(gd_count, gd_rip - at, gd_dr6, gd_dr7);
+	GUEST_SYNC_ARGS(v, guest_read_dr0(), guest_read_dr7(), 0);
+
+	/* MOV to DR7 with GD set: #DB, DR7 not written. */
+	guest_write_dr7(DR7_RESET | DR7_GD);
+	v = DR7_RESET | DR7_LE;
+	asm volatile("lea 1f(%%rip), %0\n\t"
+		     "1: mov %%rax, %%dr7"
+		     : "=&r"(at) : "a"(v) : "memory");
+	GUEST_SYNC_ARGS(gd_count, gd_rip - at, gd_dr6, gd_dr7);
+	GUEST_SYNC_ARGS(guest_read_dr7(), guest_read_dr6(), 0, 0);
+	GUEST_DONE();
+}
+
+TEST_F(cpu, dr7_general_detect)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_debugregs d;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_dr7_general_detect, 0));
+
+	/* MOV from DR0: one #DB, at the MOV, BD set, GD clear. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	EXPECT_EQ(DR6_RESET | DR6_BD, uc.args[2]);
+	EXPECT_EQ(DR7_RESET, uc.args[3]);
+	/* The MOV did not run; the registers are usable again. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x5a5a, uc.args[0]);
+	EXPECT_EQ(0x1234, uc.args[1]);
+	EXPECT_EQ(DR7_RESET, uc.args[2]);
+
+	/* MOV to DR7: the same, and DR7 keeps its value without GD. */
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	EXPECT_EQ(DR6_RESET | DR6_BD, uc.args[2]);
+	EXPECT_EQ(DR7_RESET, uc.args[3]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(DR7_RESET, uc.args[0]);
+	EXPECT_EQ(DR6_RESET, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+
+	/* VHM_GET_DEBUGREGS agrees. */
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_DEBUGREGS, &d);
+	EXPECT_EQ(DR6_RESET, d.dr6);
+	EXPECT_EQ(DR7_RESET, d.dr7);
 }
 
 static void guest_report_drs(void)
@@ -917,6 +1053,74 @@ TEST_F(cpu, host_dr6_clean_after_guest_single_step)
 	asm volatile(".byte 0xf1" : : : "memory");
 	EXPECT_EQ(TRAP_BRKPT, sigtrap_code);
 	ASSERT_GUEST_DONE(v);
+}
+
+/* All four of the guest's breakpoints armed (on code it never runs). */
+#define GUEST_BP_EXITS	10
+
+static void guest_arm_breakpoints(void)
+{
+	int i;
+
+	guest_write_dr0(0x1000);
+	guest_write_dr1(0x2000);
+	guest_write_dr2(0x3000);
+	guest_write_dr3(0x4000);
+	guest_write_dr7(0x400 | 0xff);		/* L0-3, G0-3: execution */
+	for (i = 0; i < GUEST_BP_EXITS; i++)
+		GUEST_SYNC(i);
+	guest_write_dr7(0x400);
+	for (i = 0; i < GUEST_BP_EXITS; i++)	/* and none */
+		GUEST_SYNC(i);
+	GUEST_DONE();
+}
+
+static volatile uint32_t host_watched;
+
+/* A hardware watchpoint of this thread on writes to host_watched. */
+static int host_watch(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_BREAKPOINT,
+		.size = sizeof(a),
+		.bp_type = HW_BREAKPOINT_W,
+		.bp_addr = (uintptr_t)&host_watched,
+		.bp_len = HW_BREAKPOINT_LEN_4,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+
+	return syscall(SYS_perf_event_open, &a, 0, -1, -1, 0);
+}
+
+/*
+ * The host's breakpoints survive guest runs (kmod/dr.c saves and restores
+ * them itself): a watchpoint of the VMM thread counts each of its writes
+ * made after an exit, whether or not the guest had breakpoints armed.
+ */
+TEST_F(cpu, host_breakpoints_survive_guest_runs)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t count = 0;
+	struct ucall uc;
+	int fd, i;
+
+	RETURN_IF_SKIPPED();
+	fd = host_watch();
+	/* Only a kernel or CPU without hardware breakpoints is a skip. */
+	if (fd < 0 && (errno == ENOENT || errno == EOPNOTSUPP || errno == ENODEV))
+		SKIP(return, "no hardware watchpoint for this thread (perf_event_open: %s)",
+		     strerror(errno));
+	ASSERT_LE(0, fd) TH_LOG("perf_event_open: %s", strerror(errno));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_arm_breakpoints, 0));
+	for (i = 0; i < 2 * GUEST_BP_EXITS; i++) {
+		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+		host_watched++;
+		ASSERT_EQ(sizeof(count), read(fd, &count, sizeof(count)));
+		EXPECT_EQ(i + 1, count) TH_LOG("after exit %d", i);
+	}
+	ASSERT_GUEST_DONE(v);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

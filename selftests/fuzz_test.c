@@ -1744,6 +1744,9 @@ static void racers_stop(struct __test_metadata *_metadata, struct race_vm *v,
  */
 TEST_F_TIMEOUT(fuzz, race_run_vs_close, 1200)
 {
+	/* 60 (each way 15 times); 12 in Bochs (VHM_FUZZ_RACE_ITERS). */
+	int iters = env_u64("VHM_FUZZ_RACE_ITERS",
+			    host_vendor() == VENDOR_INTEL ? 12 : 60);
 	struct rng r = { .s = fuzz_seed() | 1 };
 	int iter, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	atomic_int stop;
@@ -1752,7 +1755,7 @@ TEST_F_TIMEOUT(fuzz, race_run_vs_close, 1200)
 
 	RETURN_IF_SKIPPED();
 	ASSERT_LE(0, nul);
-	for (iter = 0; iter < 60; iter++) {
+	for (iter = 0; iter < iters; iter++) {
 		unsigned int how = iter % 4;
 
 		ASSERT_VHM(race_vm_create(self->sys, &v, 2));
@@ -1960,7 +1963,7 @@ struct storm {
 	uint64_t seed;
 	int fds[VHM_MAX_VCPUS];
 	int nfds, bad, bad_errno;
-	int vms;
+	int vms, rounds;
 };
 
 static void *vcpu_storm(void *arg)
@@ -1988,12 +1991,19 @@ static void *vcpu_storm(void *arg)
 
 TEST_F_TIMEOUT(fuzz, create_vcpu_storm, 600)
 {
+	/*
+	 * 20 rounds of VHM_MAX_VCPUS vCPUs; 4 in Bochs (the Intel test host,
+	 * about 20 times slower), which still has each case below once.
+	 * VHM_FUZZ_STORM_ROUNDS sets another count.
+	 */
+	int rounds = env_u64("VHM_FUZZ_STORM_ROUNDS",
+			     host_vendor() == VENDOR_INTEL ? 4 : 20);
 	struct storm s[4];
 	int round, i, j, total, nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	RETURN_IF_SKIPPED();
 	ASSERT_LE(0, nul);
-	for (round = 0; round < 20; round++) {
+	for (round = 0; round < rounds; round++) {
 		int vm = vhm_vm_create(self->sys);
 		struct vhm_create_lapic cl = { .flags = VHM_LAPIC_IOAPIC };
 
@@ -2038,7 +2048,7 @@ static void *vm_storm(void *arg)
 	unsigned char *ram = guest_ram(0x10000);
 	int i;
 
-	for (i = 0; i < 100 && ram; i++) {
+	for (i = 0; i < s->rounds && ram; i++) {
 		int vm = ioctl(s->sys, VHM_CREATE_VM, 0), vc = -1;
 		struct vhm_create_lapic cl = { .flags = below(&r, 2) };
 
@@ -2083,6 +2093,9 @@ static void *vm_storm(void *arg)
 
 TEST_F_TIMEOUT(fuzz, create_vm_storm, 600)
 {
+	/* 100 VMs a thread; 25 in Bochs (VHM_FUZZ_STORM_VMS sets it). */
+	int vms = env_u64("VHM_FUZZ_STORM_VMS",
+			  host_vendor() == VENDOR_INTEL ? 25 : 100);
 	struct storm s[4];
 	int i;
 
@@ -2090,6 +2103,7 @@ TEST_F_TIMEOUT(fuzz, create_vm_storm, 600)
 	for (i = 0; i < 4; i++) {
 		memset(&s[i], 0, sizeof(s[i]));
 		s[i].sys = self->sys;
+		s[i].rounds = vms;
 		s[i].seed = fuzz_seed() + i;
 		ASSERT_EQ(0, pthread_create(&s[i].th, NULL, vm_storm, &s[i]));
 	}

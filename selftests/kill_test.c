@@ -61,7 +61,6 @@
 
 #define KIB			1024ll
 #define MIB			(1024ll * 1024)
-#define CGROOT			"/sys/fs/cgroup"
 #define CG_WARM			CGROOT "/vhm-kill-warmup"
 #define CG_STORM		CGROOT "/vhm-kill-storm"
 
@@ -344,17 +343,6 @@ static void child_main(int idx, enum phase ph, const char *cgroup)
 		break;
 	}
 	_exit(2);
-}
-
-/* ---------------------------------------------------------------------
- * The storm (parent side).
- */
-static double now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 static int env_int(const char *name, int def, int min, int max)
@@ -848,59 +836,15 @@ static void cgroup_squeeze(const char *cg)
 	usleep(500000);
 }
 
-static int cgroup_make(const char *cg)
-{
-	char ctl[256];
-
-	if (access(CGROOT "/cgroup.controllers", R_OK) &&
-	    mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
-		return -errno;
-	if (read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)) ||
-	    !strstr(ctl, "memory"))
-		return -ENOENT;
-	if (write_text(CGROOT "/cgroup.subtree_control", "+memory"))
-		return -EIO;
-	rmdir(cg);	/* left by a killed run */
-	return mkdir(cg, 0755) ? -errno : 0;
-}
-
 /* Processes with /dev/vhm (or a VM/vCPU fd) open; logs the first few. */
 static int vhm_users(struct __test_metadata *_metadata)
 {
-	char path[600], target[256];
-	struct dirent *p, *f;
-	DIR *proc, *fds;
-	int users = 0;
+	pid_t pids[5];
+	int i, n = vhm_fd_holders(pids, 5);
 
-	proc = opendir("/proc");
-	while (proc && (p = readdir(proc))) {
-		bool found = false;
-
-		if (p->d_name[0] < '0' || p->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		fds = opendir(path);
-		while (fds && (f = readdir(fds)) && !found) {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
-				 p->d_name, f->d_name);
-			n = readlink(path, target, sizeof(target) - 1);
-			if (n <= 0)
-				continue;
-			target[n] = 0;
-			if (strstr(target, "/dev/vhm") ||
-			    strstr(target, "vhm-vm") || strstr(target, "vhm-vcpu"))
-				found = true;
-		}
-		if (fds)
-			closedir(fds);
-		if (found && ++users <= 5)
-			TH_LOG("pid %s still has %s open", p->d_name, target);
-	}
-	if (proc)
-		closedir(proc);
-	return users;
+	for (i = 0; i < n && i < 5; i++)
+		TH_LOG("pid %d still has vhm open", pids[i]);
+	return n;
 }
 
 static void kmsg_check(struct __test_metadata *_metadata, struct kmsg_log *k)

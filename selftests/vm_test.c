@@ -774,13 +774,17 @@ TEST_F(vm, real_mode_with_efer_lme)
 	EXPECT_EQ(1ull << 8, s.efer);
 }
 
-/* The guest's RDMSR/WRMSR; an MSR vhm lacks raises #GP in the guest. */
+/*
+ * The guest's RDMSR/WRMSR; an MSR vhm lacks raises #GP in the guest. (LSTAR
+ * takes a canonical address: 0x5566778811223344, the value here until
+ * vhm checked it on VMX as the CPU does, is #GP.)
+ */
 TEST_F(vm, guest_rdmsr_wrmsr)
 {
 	static const unsigned char code[] = {
 		0x66, 0xb9, 0x82, 0x00, 0x00, 0xc0,	/* mov $LSTAR, %ecx */
 		0x66, 0xb8, 0x44, 0x33, 0x22, 0x11,	/* mov $0x11223344, %eax */
-		0x66, 0xba, 0x88, 0x77, 0x66, 0x55,	/* mov $0x55667788, %edx */
+		0x66, 0xba, 0x88, 0x88, 0xff, 0xff,	/* mov $0xffff8888, %edx */
 		0x0f, 0x30,				/* wrmsr */
 		0x66, 0xb9, 0x03, 0x01, 0x00, 0xc0,	/* mov $TSC_AUX, %ecx */
 		0x0f, 0x32,				/* rdmsr */
@@ -805,7 +809,7 @@ TEST_F(vm, guest_rdmsr_wrmsr)
 	EXPECT_EQ(0xabcd, *(uint32_t *)vhm_io_data(&self->vcpu));
 	l.e[0].index = 0xc0000082;
 	ASSERT_EQ(1, msrs(&self->vcpu, VHM_GET_MSRS, &l, 1));
-	EXPECT_EQ(0x5566778811223344ull, l.e[0].data);
+	EXPECT_EQ(0xffff888811223344ull, l.e[0].data);
 	expect_io(_metadata, &self->vcpu, VHM_IO_OUT, 0x99, 1);
 	EXPECT_EQ(13, *(uint8_t *)vhm_io_data(&self->vcpu));
 }

@@ -248,43 +248,47 @@ static void svm_keep_shadow(struct svm_vcpu *svm)
 	svm->ev.shadow_entry = false;
 }
 
+/* What an exit cut short, from the type and vector of EXITINTINFO. */
+static enum vhm_cut_event svm_cut_kind(u32 type, u8 vector, bool ours)
+{
+	switch (type) {
+	case SVM_EXITINTINFO_TYPE_EXEPT:
+		/*
+		 * Exceptions are vectors 0-31. QEMU's SVM reports a V_IRQ
+		 * whose delivery it cut short as an exception; it is the
+		 * interrupt. The guest's own INT3 and INTO are software.
+		 */
+		if (vector >= 32)
+			return VHM_CUT_INTERRUPT;
+		if (!ours && (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
+			return VHM_CUT_SOFTWARE;
+		return VHM_CUT_EXCEPTION;
+	case SVM_EXITINTINFO_TYPE_NMI:
+		return VHM_CUT_NMI;
+	case SVM_EXITINTINFO_TYPE_INTR:
+		return VHM_CUT_INTERRUPT;
+	default:
+		return VHM_CUT_SOFTWARE;
+	}
+}
+
 /* An event whose delivery an exit (or a failed entry) cut short. */
 static void svm_put_back(struct svm_vcpu *svm, u32 info, u32 err)
 {
 	struct svm_events *ev = &svm->ev;
 	u8 vector = info & SVM_EXITINTINFO_VEC_MASK;
 	bool ours = (info & SVM_EVENT_ID) == (ev->injected & SVM_EVENT_ID);
-
-	u32 type = info & SVM_EXITINTINFO_TYPE_MASK;
+	enum vhm_cut_event kind;
 
 	/* Not delivered: the shadow is still the one it was injected under. */
 	if (ours && !ev->injected_shadow)
 		svm_clear_interrupt_shadow(svm);
-	/*
-	 * Exceptions are vectors 0-31. QEMU's SVM reports a V_IRQ whose
-	 * delivery it cut short as an exception; it is the interrupt.
-	 */
-	if (type == SVM_EXITINTINFO_TYPE_EXEPT && vector >= 32)
-		type = SVM_EXITINTINFO_TYPE_INTR;
-	switch (type) {
-	case SVM_EXITINTINFO_TYPE_EXEPT:
-		/* The guest's INT3/INTO: RIP is on it, it runs again. */
-		if (!ours && (vector == X86_TRAP_BP || vector == X86_TRAP_OF))
-			break;
-		vhm_queue_exception(svm->vcpu, vector,
-				    info & SVM_EXITINTINFO_VALID_ERR, err);
-		break;
-	case SVM_EXITINTINFO_TYPE_NMI:
-		vhm_queue_nmi(svm->vcpu);
+	kind = svm_cut_kind(info & SVM_EXITINTINFO_TYPE_MASK, vector, ours);
+	/* Not delivered: the NMI is not blocking itself yet. */
+	if (kind == VHM_CUT_NMI)
 		svm_mask_nmis(svm, false);
-		break;
-	case SVM_EXITINTINFO_TYPE_INTR:
-		vhm_queue_interrupt(svm->vcpu, vector);
-		break;
-	default:
-		/* The guest's INTn: RIP is on it, it runs again. */
-		break;
-	}
+	vhm_requeue_event(svm->vcpu, kind, vector,
+			  info & SVM_EXITINTINFO_VALID_ERR, err);
 }
 
 void svm_complete_events(struct svm_vcpu *svm)

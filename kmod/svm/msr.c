@@ -84,8 +84,6 @@ int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	u64 *field = svm_vmcb_msr(&svm->vmcb->save, index);
 
-	if (index == MSR_IA32_CR_PAT && !vhm_pat_valid(data))
-		return -EINVAL;
 	if (field) {
 		*field = data;
 		return 0;

@@ -13,6 +13,7 @@
 #include <uapi/asm/svm.h>
 
 #include "compat.h"
+#include "enter.h"
 #include "lapic.h"
 #include "spec.h"
 #include "svm.h"
@@ -26,12 +27,6 @@
 #define SVM_INSN_LEN_WBINVD	2	/* 0f 09, after any prefixes */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
-
-static int svm_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
-{
-	vcpu->run->exit_reason = reason;
-	return 0;
-}
 
 static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
@@ -47,13 +42,6 @@ static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 static int svm_handle_host_event(struct vhm_vcpu *vcpu)
 {
 	/* The interrupt or NMI ran in the host once GIF was set again. */
-	return 1;
-}
-
-static int svm_handle_machine_check(struct vhm_vcpu *vcpu)
-{
-	/* Let the host's handler see it, as if raised here. */
-	asm volatile("int $0x12");
 	return 1;
 }
 
@@ -125,14 +113,10 @@ static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	unsigned int len = SVM_INSN_LEN_WBINVD;
 	u8 b[VHM_INSN_MAX_LEN];
-	struct vhm_sregs s;
-	struct vhm_regs r;
 	int i, n;
 
-	vhm_get_regs(vcpu, &r);
-	svm_get_sregs(vcpu, &s);
 	/* Prefixes never contain 0f: the first 0f 09 is the opcode. */
-	n = vhm_fetch_insn(vcpu, &s, &r, b, sizeof(b));
+	n = vhm_fetch_insn_at_rip(vcpu, b, sizeof(b));
 	for (i = 0; i + 1 < n; i++) {
 		if (b[i] == 0x0f && b[i + 1] == 0x09) {
 			len = i + SVM_INSN_LEN_WBINVD;
@@ -192,20 +176,10 @@ static int svm_handle_npf(struct vhm_vcpu *vcpu)
 				     svm_delivering(to_svm(vcpu)));
 }
 
-static int svm_handle_entry_failure(struct vhm_vcpu *vcpu)
-{
-	struct vhm_run *run = vcpu->run;
-
-	/* VMEXIT_INVALID (-1); some implementations write only 32 bits. */
-	run->fail_entry.hardware_reason = (u64)SVM_EXIT_ERR;
-	run->fail_entry.cpu = vcpu->cpu;
-	return svm_exit_to_user(vcpu, VHM_EXIT_FAIL_ENTRY);
-}
-
-static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
+const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = svm_handle_debug,
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_AC] = svm_handle_alignment_check,
-	[SVM_EXIT_EXCP_BASE + MC_VECTOR] = svm_handle_machine_check,
+	[SVM_EXIT_EXCP_BASE + MC_VECTOR] = vhm_exit_machine_check,
 	[SVM_EXIT_INTR] = svm_handle_host_event,
 	[SVM_EXIT_NMI] = svm_handle_host_event,
 	[SVM_EXIT_SMI] = svm_handle_host_event,
@@ -223,22 +197,23 @@ static int (*const svm_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
 	[SVM_EXIT_WBINVD] = svm_handle_wbinvd,
 	[SVM_EXIT_RDPMC] = vhm_exit_rdpmc,
+	[SVM_EXIT_NPF] = svm_handle_npf,
 };
 
-int svm_handle_exit(struct vhm_vcpu *vcpu)
+/* After the exit: the events it cut short pending again; its code. */
+u32 svm_exit_code(struct vhm_vcpu *vcpu)
 {
-	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
-	u64 code = vhm_vmcb_exit_code(ctl);
+	u64 code = vhm_vmcb_exit_code(&to_svm(vcpu)->vmcb->control);
 
-	/* An event cut short by the exit is pending again. */
 	svm_complete_events(to_svm(vcpu));
+	return code > U32_MAX ? U32_MAX : code;
+}
+
+int svm_unhandled_exit(struct vhm_vcpu *vcpu, u32 code)
+{
 	/* VMEXIT_INVALID (-1); some implementations write only 32 bits. */
-	if ((u32)code == (u32)SVM_EXIT_ERR)
-		return svm_handle_entry_failure(vcpu);
-	if (code == SVM_EXIT_NPF)
-		return svm_handle_npf(vcpu);
-	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
-		return svm_exit_handlers[code](vcpu);
+	if (code == (u32)SVM_EXIT_ERR)
+		return vhm_exit_fail_entry(vcpu, (u64)SVM_EXIT_ERR);
 	return svm_internal_error(vcpu, VHM_INTERNAL_UNHANDLED_EXIT);
 }
 
@@ -257,19 +232,14 @@ void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
 }
 
 /*
- * What vmrun.S's ALTERNATIVEs do on this host (spec.h). In FILL_RETURN_BUFFER
- * and CALL_UNTRAIN_RET the second replacement wins when both bits are set.
+ * What vmrun.S's ALTERNATIVEs do on this host besides the RSB fill, which
+ * spec.c reports for both backends (spec.h). In CALL_UNTRAIN_RET the second
+ * replacement wins when both bits are set.
  */
 u32 svm_spec_init(void)
 {
-	u32 s = 0;
+	u32 s = boot_cpu_has(VHM_FEATURE_VERW_SVM) ? VHM_SPEC_VERW : 0;
 
-	if (boot_cpu_has(VHM_FEATURE_VERW_SVM))
-		s |= VHM_SPEC_VERW;
-	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
-		s |= VHM_SPEC_RSB_LITE;
-	else if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT))
-		s |= VHM_SPEC_RSB;
 	if (boot_cpu_has(X86_FEATURE_SRSO_ALIAS))
 		s |= VHM_SPEC_SRSO_ALIAS;
 	else if (boot_cpu_has(X86_FEATURE_UNRET))
@@ -286,14 +256,11 @@ void svm_enter(struct vhm_vcpu *vcpu)
 	bool osxsave = svm->vmcb->save.cr4 & X86_CR4_OSXSAVE;
 	u64 dr7 = svm->vmcb->save.dr7;
 
-	vhm_xcr_load_guest(vcpu, osxsave);
-	vhm_dr_load_guest(vcpu, dr7);
+	vhm_switch_to_guest(vcpu, osxsave, dr7);
 	vhm_guest_state_enter_irqoff();
 	svm_vmrun(svm->vmcb_pa, vcpu->regs, svm_host_save_pa());
-	vhm_guest_state_exit_irqoff();
-	vhm_regs_exited(vcpu);
-	vhm_dr_put_guest(vcpu, dr7);
-	vhm_xcr_put_guest(vcpu, osxsave);
+	vhm_guest_exited(vcpu);
+	vhm_switch_to_host(vcpu, osxsave, dr7);
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
 	svm->vmcb->control.event_inj = 0;
 }

@@ -48,7 +48,7 @@ struct svm_asids {
 };
 static DEFINE_PER_CPU(struct svm_asids, svm_asids) = { .next = 1, .gen = 1 };
 
-static int svm_probe(void)
+int svm_probe(void)
 {
 	u64 vm_cr;
 
@@ -97,36 +97,10 @@ static void svm_msrpm_pass_through(u8 *msrpm)
 	}
 }
 
-static void svm_free_percpu(struct page * __percpu *pages)
+void svm_teardown(void)
 {
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		if (*per_cpu_ptr(pages, cpu))
-			__free_page(*per_cpu_ptr(pages, cpu));
-		*per_cpu_ptr(pages, cpu) = NULL;
-	}
-}
-
-static int svm_alloc_percpu(struct page * __percpu *pages)
-{
-	struct page *page;
-	int cpu;
-
-	for_each_possible_cpu(cpu) {
-		page = alloc_pages_node(cpu_to_node(cpu),
-					GFP_KERNEL | __GFP_ZERO, 0);
-		if (!page)
-			return -ENOMEM;
-		*per_cpu_ptr(pages, cpu) = page;
-	}
-	return 0;
-}
-
-static void svm_teardown(void)
-{
-	svm_free_percpu(&svm_hsave_page);
-	svm_free_percpu(&svm_host_save_page);
+	vhm_free_percpu_pages(&svm_hsave_page);
+	vhm_free_percpu_pages(&svm_host_save_page);
 	if (svm_iopm)
 		__free_pages(svm_iopm, SVM_IOPM_ORDER);
 	if (svm_msrpm)
@@ -135,10 +109,10 @@ static void svm_teardown(void)
 	svm_msrpm = NULL;
 }
 
-static int svm_setup(void)
+int svm_setup(void)
 {
-	if (svm_alloc_percpu(&svm_hsave_page) ||
-	    svm_alloc_percpu(&svm_host_save_page))
+	if (vhm_alloc_percpu_pages(&svm_hsave_page) ||
+	    vhm_alloc_percpu_pages(&svm_host_save_page))
 		goto teardown;
 	svm_iopm = alloc_pages(GFP_KERNEL, SVM_IOPM_ORDER);
 	svm_msrpm = alloc_pages(GFP_KERNEL, SVM_MSRPM_ORDER);
@@ -196,12 +170,12 @@ void svm_assign_asid(struct svm_vcpu *svm)
 
 /* NPT entries are ordinary x86 page table entries, user-accessible. */
 /* SVM's nested paging always has 2 MiB entries (AMD APM vol. 2, 15.25). */
-static bool svm_npt_has_2m(void)
+bool svm_npt_has_2m(void)
 {
 	return true;
 }
 
-static u64 svm_npt_pte(phys_addr_t pa, unsigned int perm, int level)
+u64 svm_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 {
 	u64 pte = pa | _PAGE_PRESENT | _PAGE_USER | _PAGE_ACCESSED;
 
@@ -214,7 +188,7 @@ static u64 svm_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 	return pte;
 }
 
-static bool svm_cpu_in_use(void)
+bool svm_cpu_in_use(void)
 {
 	u64 efer;
 
@@ -222,7 +196,7 @@ static bool svm_cpu_in_use(void)
 	return efer & EFER_SVME;
 }
 
-static int svm_cpu_enable(void)
+int svm_cpu_enable(void)
 {
 	u64 efer;
 
@@ -237,7 +211,7 @@ static int svm_cpu_enable(void)
 	return 0;
 }
 
-static void svm_cpu_disable(void)
+void svm_cpu_disable(void)
 {
 	u64 efer;
 
@@ -246,7 +220,7 @@ static void svm_cpu_disable(void)
 	vhm_wrmsr(MSR_VM_HSAVE_PA, 0);
 }
 
-static void svm_cpu_emergency_disable(void)
+void svm_cpu_emergency_disable(void)
 {
 	u64 efer;
 
@@ -258,22 +232,11 @@ static void svm_cpu_emergency_disable(void)
 	vhm_wrmsr(MSR_EFER, efer & ~EFER_SVME);
 }
 
-static long svm_check_cap(u32 cap)
+u32 svm_nr_tlb_tags(void)
 {
-	switch (cap) {
-	case VHM_CAP_TLB_TAGS:
-		return svm_nr_asids;
-	default:
-		return 0;
-	}
+	return svm_nr_asids;
 }
 
 const struct vhm_vendor_ops vhm_svm_ops = {
-	.name = "AMD-V (SVM)",
-	.hw_vendor = VHM_HW_SVM,
-	.kvm_module = "kvm_amd",
-	.hw_regs = SVM_HW_REGS,
-#define VHM_VENDOR_OP(op) .op = svm_##op,
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
+	VHM_VENDOR_TABLE(svm, "AMD-V (SVM)", VHM_HW_SVM, "kvm_amd", SVM_HW_REGS)
 };

@@ -99,33 +99,17 @@ int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
 /* run.c */
 
+/* The exit codes vhm handles go up to SVM_EXIT_NPF (exit_handlers). */
+#define SVM_NR_EXIT_HANDLERS	(SVM_EXIT_NPF + 1)
+extern const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS];
+
 /* vmrun.S: VMSAVE host, VMLOAD guest, VMRUN, VMSAVE guest, VMLOAD host. */
 void svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
-/* The SVM operations (vendor_ops.h) defined outside svm.c. */
-/* events.c */
-u32 svm_get_event_blocking(struct vhm_vcpu *vcpu);
-void svm_set_event_blocking(struct vhm_vcpu *vcpu, u32 flags);
-void svm_inject_events(struct vhm_vcpu *vcpu);
-/* msr.c */
-int svm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
-int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
-/* run.c */
-u32 svm_spec_init(void);
-void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale);
-void svm_enter(struct vhm_vcpu *vcpu);
-int svm_handle_exit(struct vhm_vcpu *vcpu);
-/* vcpu.c */
-int svm_vcpu_create(struct vhm_vcpu *vcpu);
-void svm_vcpu_free(struct vhm_vcpu *vcpu);
-u64 svm_read_reg(struct vhm_vcpu *vcpu, unsigned int reg);
-void svm_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
-void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s);
-int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s);
-void svm_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
-void svm_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
-void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
-unsigned int svm_cpl(struct vhm_vcpu *vcpu);
-u64 svm_cr4(struct vhm_vcpu *vcpu);
+/*
+ * The backend's operations (vendor_ops.h), svm_<op>, each typed as its
+ * member of struct vhm_vendor_ops (vendor.h); defined across the backend.
+ */
+VHM_VENDOR_OPS(VHM_VENDOR_OP_DECLARE, svm)
 
 #endif /* VHM_SVM_H */

@@ -165,7 +165,6 @@ void svm_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
 	s->cr4 = save->cr4;
 	s->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
 	s->efer = save->efer & ~EFER_SVME;
-	s->apic_base = vcpu->apic_base;
 }
 
 int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
@@ -194,7 +193,6 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
 				     s->cr8;
 	save->efer = s->efer | EFER_SVME;
-	vcpu->apic_base = s->apic_base;
 	return 0;
 }
 

@@ -149,30 +149,30 @@ void vmx_inject_events(struct vhm_vcpu *vcpu)
 	}
 }
 
+/*
+ * What an exit cut short, by the type of the interruption information
+ * (bits 10:8); the other types, the guest's INTn, INT3 and INTO, are
+ * software (0).
+ */
+static const u8 vmx_cut_kinds[8] = {
+	[INTR_TYPE_EXT_INTR >> 8] = VHM_CUT_INTERRUPT,
+	[INTR_TYPE_NMI_INTR >> 8] = VHM_CUT_NMI,
+	[INTR_TYPE_HARD_EXCEPTION >> 8] = VHM_CUT_EXCEPTION,
+};
+
 /* An event whose delivery an exit (or a failed entry) cut short. */
 static void vmx_put_back(struct vmx_vcpu *vmx, u32 info, u32 err)
 {
-	u8 vector = info & INTR_INFO_VECTOR_MASK;
+	enum vhm_cut_event kind =
+		vmx_cut_kinds[(info & INTR_INFO_INTR_TYPE_MASK) >> 8];
 
-	switch (info & INTR_INFO_INTR_TYPE_MASK) {
-	case INTR_TYPE_HARD_EXCEPTION:
-		vhm_queue_exception(vmx->vcpu, vector,
-				    info & INTR_INFO_DELIVER_CODE_MASK, err);
-		break;
-	case INTR_TYPE_NMI_INTR:
-		/* Not delivered: the NMI is not blocking itself yet. */
-		vhm_queue_nmi(vmx->vcpu);
+	/* Not delivered: the NMI is not blocking itself yet. */
+	if (kind == VHM_CUT_NMI)
 		vmx_write(vmx, GUEST_INTERRUPTIBILITY_INFO,
 			  vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO) &
 			  ~GUEST_INTR_STATE_NMI);
-		break;
-	case INTR_TYPE_EXT_INTR:
-		vhm_queue_interrupt(vmx->vcpu, vector);
-		break;
-	default:
-		/* The guest's INTn, INT3, INTO: RIP is on it, it runs again. */
-		break;
-	}
+	vhm_requeue_event(vmx->vcpu, kind, info & INTR_INFO_VECTOR_MASK,
+			  info & INTR_INFO_DELIVER_CODE_MASK, err);
 }
 
 /*

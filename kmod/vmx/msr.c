@@ -27,12 +27,6 @@
 #include "vmx.h"
 
 
-/* A linear address the host's WRMSR (or VM entry) accepts. */
-static bool vmx_canonical(u64 addr)
-{
-	return (u64)(((s64)addr << 16) >> 16) == addr;
-}
-
 static unsigned long vmx_msr_field(u32 index)
 {
 	switch (index) {
@@ -151,30 +145,12 @@ static int vmx_set_efer_msr(struct vmx_vcpu *vmx, u64 data, bool host)
 	return 0;
 }
 
-/* Values VM entry would refuse in the guest-state area. */
-static bool vmx_msr_valid(u32 index, u64 data)
-{
-	switch (index) {
-	case MSR_IA32_CR_PAT:
-		return vhm_pat_valid(data);
-	case MSR_FS_BASE:
-	case MSR_GS_BASE:
-	case MSR_IA32_SYSENTER_ESP:
-	case MSR_IA32_SYSENTER_EIP:
-		return vmx_canonical(data);
-	default:
-		return true;
-	}
-}
-
 int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	unsigned long field = vmx_msr_field(index);
 	int slot = vmx_msr_slot(index);
 
-	if (!vmx_msr_valid(index, data))
-		return -EINVAL;
 	if (index == MSR_EFER)
 		return vmx_set_efer_msr(vmx, data, host);
 	if (field) {
@@ -207,7 +183,7 @@ static u64 vmx_msr_loadable(int slot, u64 v)
 {
 	if (slot == VMX_MSR_SFMASK)
 		return (u32)v;
-	if (slot == VMX_MSR_STAR || vmx_canonical(v))
+	if (slot == VMX_MSR_STAR || vhm_canonical(v))
 		return v;
 	return 0;
 }

@@ -22,6 +22,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
+#include "enter.h"
 #include "lapic.h"
 #include "spec.h"
 #include "vhm.h"
@@ -46,12 +47,6 @@
 #define VMX_DR6_HOST		0xffff0ff0UL
 #define VMX_DR6_BD		BIT_ULL(13)	/* general detect */
 #define VMX_DR7_GD		BIT_ULL(13)
-
-static int vmx_exit_to_user(struct vhm_vcpu *vcpu, u32 reason)
-{
-	vcpu->run->exit_reason = reason;
-	return 0;
-}
 
 static int vmx_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
@@ -115,12 +110,8 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 {
 	static const u8 vmmcall[VMX_VMMCALL_LEN] = { 0x0f, 0x01, 0xd9 };
 	u8 bytes[VMX_VMMCALL_LEN];
-	struct vhm_sregs s;
-	struct vhm_regs r;
 
-	vhm_get_regs(vcpu, &r);
-	vhm_ops->get_sregs(vcpu, &s);
-	if (vhm_fetch_insn(vcpu, &s, &r, bytes, sizeof(bytes)) ==
+	if (vhm_fetch_insn_at_rip(vcpu, bytes, sizeof(bytes)) ==
 	    sizeof(bytes) && !memcmp(bytes, vmmcall, sizeof(bytes)))
 		return vhm_exit_hypercall(vcpu, VMX_VMMCALL_LEN);
 	return vmx_inject_ud(vcpu);
@@ -167,12 +158,6 @@ static int vmx_handle_db(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
-/* A machine check the guest's run caught: the host's handler, as if here. */
-static void vmx_host_machine_check(void)
-{
-	asm volatile("int $0x12");
-}
-
 static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 {
 	u32 info = to_vmx(vcpu)->exit.intr_info;
@@ -182,8 +167,7 @@ static int vmx_handle_exception(struct vhm_vcpu *vcpu)
 		return 1;
 	switch (info & INTR_INFO_VECTOR_MASK) {
 	case MC_VECTOR:
-		vmx_host_machine_check();
-		return 1;
+		return vhm_exit_machine_check(vcpu);
 	case UD_VECTOR:
 		return vmx_handle_ud(vcpu);
 	case DB_VECTOR:
@@ -423,19 +407,7 @@ static int vmx_handle_ept_violation(struct vhm_vcpu *vcpu)
 	return vhm_exit_nested_fault(vcpu, vmx->exit.gpa, write, delivering);
 }
 
-/* Refused entry: the exit reason (bit 31 set) or the VMfail's error. */
-static int vmx_handle_entry_failure(struct vhm_vcpu *vcpu)
-{
-	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	struct vhm_run *run = vcpu->run;
-
-	run->fail_entry.hardware_reason = vmx->exit.vmfail ? vmx->exit.vmfail :
-					  vmx->exit.reason;
-	run->fail_entry.cpu = vcpu->cpu;
-	return vmx_exit_to_user(vcpu, VHM_EXIT_FAIL_ENTRY);
-}
-
-static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
+const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 	[EXIT_REASON_EXCEPTION_NMI] = vmx_handle_exception,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
 	[EXIT_REASON_PREEMPTION_TIMER] = vmx_handle_host_event,
@@ -471,20 +443,29 @@ static int (*const vmx_exit_handlers[])(struct vhm_vcpu *vcpu) = {
 	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
 };
 
-int vmx_handle_exit(struct vhm_vcpu *vcpu)
+/*
+ * After the exit: the events it cut short pending again; its basic exit
+ * reason, or U32_MAX for an entry the CPU refused.
+ */
+u32 vmx_exit_code(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u32 reason = vmx->exit.reason & 0xffff;
 
-	/* An event cut short by the exit is pending again. */
 	vmx_complete_events(vmx);
 	if (vmx->exit.vmfail ||
 	    (vmx->exit.reason & VMX_EXIT_REASONS_FAILED_VMENTRY))
-		return vmx_handle_entry_failure(vcpu);
-	if (reason == EXIT_REASON_EPT_MISCONFIG)
-		return vmx_unhandled(vcpu);
-	if (reason < ARRAY_SIZE(vmx_exit_handlers) && vmx_exit_handlers[reason])
-		return vmx_exit_handlers[reason](vcpu);
+		return U32_MAX;
+	return vmx->exit.reason & 0xffff;
+}
+
+/* Refused entry: the exit reason (bit 31 set) or the VMfail's error. */
+int vmx_unhandled_exit(struct vhm_vcpu *vcpu, u32 code)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	if (code == U32_MAX)
+		return vhm_exit_fail_entry(vcpu, vmx->exit.vmfail ?
+					   vmx->exit.vmfail : vmx->exit.reason);
 	return vmx_unhandled(vcpu);
 }
 
@@ -594,7 +575,7 @@ static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 	 * the entry failure then reaches userspace as VHM_EXIT_FAIL_ENTRY.
 	 */
 	if ((u16)e->reason == EXIT_REASON_MCE_DURING_VMENTRY)
-		vmx_host_machine_check();
+		vhm_exit_machine_check(vmx->vcpu);
 	if (e->reason & VMX_EXIT_REASONS_FAILED_VMENTRY)
 		return;
 	vmx->launched = true;
@@ -640,23 +621,22 @@ static void vmx_read_exit(struct vmx_vcpu *vmx, int fail)
 }
 
 /*
- * The guest's breakpoints (dr.c), and DR6, which VMX does not switch:
- * only while the guest's DR7 enables one. The exit leaves DR7 at 0x400.
+ * DR6, which VMX does not switch: the guest's only while its DR7 enables
+ * a breakpoint (its DR0-3: vhm_switch_to_guest). The exit leaves DR7 at
+ * 0x400.
  */
-static void vmx_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
+static void vmx_dr6_load_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
-	vhm_dr_load_guest(vcpu, dr7);
 	if (dr7 & VMX_DR7_ENABLED)
 		set_debugreg(to_vmx(vcpu)->dr6, 6);
 }
 
-static void vmx_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
+static void vmx_dr6_put_guest(struct vhm_vcpu *vcpu, u64 dr7)
 {
 	if (dr7 & VMX_DR7_ENABLED) {
 		get_debugreg(to_vmx(vcpu)->dr6, 6);
 		set_debugreg(VMX_DR6_HOST, 6);
 	}
-	vhm_dr_put_guest(vcpu, dr7);
 }
 
 
@@ -687,19 +667,13 @@ static bool vmx_l1d_flush_wanted(void)
 }
 
 /*
- * What vmrun.S's ALTERNATIVEs and vmx_enter() do on this host (spec.h). In
- * FILL_RETURN_BUFFER the second replacement wins when both bits are set.
+ * What vmrun.S's ALTERNATIVEs and vmx_enter() do on this host besides the
+ * RSB fill, which spec.c reports for both backends (spec.h).
  */
 u32 vmx_spec_init(void)
 {
-	u32 s = 0;
+	u32 s = boot_cpu_has(VHM_FEATURE_VERW_VMX) ? VHM_SPEC_VERW : 0;
 
-	if (boot_cpu_has(VHM_FEATURE_VERW_VMX))
-		s |= VHM_SPEC_VERW;
-	if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT_LITE))
-		s |= VHM_SPEC_RSB_LITE;
-	else if (boot_cpu_has(X86_FEATURE_RSB_VMEXIT))
-		s |= VHM_SPEC_RSB;
 	if (boot_cpu_has(X86_FEATURE_KERNEL_IBRS))
 		s |= VHM_SPEC_IBRS;
 	if (boot_cpu_has(VHM_FEATURE_BHB_VMEXIT))
@@ -724,8 +698,8 @@ void vmx_enter(struct vhm_vcpu *vcpu)
 	int fail;
 
 	vmx_save_host(vmx, &h);
-	vhm_xcr_load_guest(vcpu, osxsave);
-	vmx_dr_load_guest(vcpu, dr7);
+	vhm_switch_to_guest(vcpu, osxsave, dr7);
+	vmx_dr6_load_guest(vcpu, dr7);
 	vmx_msrs_load_guest(vmx, &h);
 	if (vmx->cr2 != native_read_cr2())
 		native_write_cr2(vmx->cr2);
@@ -734,16 +708,15 @@ void vmx_enter(struct vhm_vcpu *vcpu)
 	if (vmx_l1d_flush)
 		vhm_wrmsr(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 	fail = vmx_vmenter(vcpu->regs, vmx->launched);
-	vhm_guest_state_exit_irqoff();
-	vhm_regs_exited(vcpu);
+	vhm_guest_exited(vcpu);
 	/* Every exit's handling reads these two: no VMREAD wrapper later. */
 	vhm_reg_synced(vcpu, VHM_REG_RIP, vmcs_read(GUEST_RIP));
 	vhm_reg_synced(vcpu, VHM_REG_RFLAGS, vmcs_read(GUEST_RFLAGS));
 	vmx->cr2 = native_read_cr2();
 	vmx_msrs_put_guest(vmx, &h);
 	vmx_restore_host(&h);
-	vmx_dr_put_guest(vcpu, dr7);
-	vhm_xcr_put_guest(vcpu, osxsave);
+	vmx_dr6_put_guest(vcpu, dr7);
+	vhm_switch_to_host(vcpu, osxsave, dr7);
 	vmx_read_exit(vmx, fail);
 	/* The guest cannot change its CR4 without an exit handled later. */
 	vmx->exit.cr4 = cr4;

@@ -408,7 +408,6 @@ void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
 	preempt_enable();
 	s->cr2 = vmx->cr2;
 	s->cr8 = vmx->cr8;
-	s->apic_base = vcpu->apic_base;
 }
 
 /* Current VMCS: EFER and the IA-32e mode guest control that follows LMA. */
@@ -453,7 +452,6 @@ int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	preempt_enable();
 	vmx->cr2 = s->cr2;
 	vmx->cr8 = s->cr8;
-	vcpu->apic_base = s->apic_base;
 	vmx_load_pdptrs(vmx);
 	vmx->flush_vpid = true;
 	return 0;

@@ -251,7 +251,7 @@ static int vmx_probe_controls(void)
 	return vmx_probe_ept();
 }
 
-static int vmx_probe(void)
+int vmx_probe(void)
 {
 	int r;
 
@@ -265,33 +265,24 @@ static int vmx_probe(void)
 	return vmx_probe_controls();
 }
 
-static void vmx_teardown(void)
+void vmx_teardown(void)
 {
-	int cpu;
-
 	vmx_msr_bitmap_free();
-	for_each_possible_cpu(cpu) {
-		if (per_cpu(vmx_vmxon_page, cpu))
-			__free_page(per_cpu(vmx_vmxon_page, cpu));
-		per_cpu(vmx_vmxon_page, cpu) = NULL;
-	}
+	vhm_free_percpu_pages(&vmx_vmxon_page);
 }
 
-static int vmx_setup(void)
+int vmx_setup(void)
 {
-	struct page *page;
 	int cpu, i;
 
+	if (vhm_alloc_percpu_pages(&vmx_vmxon_page)) {
+		vmx_teardown();
+		return -ENOMEM;
+	}
 	for_each_possible_cpu(cpu) {
 		INIT_LIST_HEAD(&per_cpu(vmx_loaded_vmcss, cpu));
-		page = alloc_pages_node(cpu_to_node(cpu),
-					GFP_KERNEL | __GFP_ZERO, 0);
-		if (!page) {
-			vmx_teardown();
-			return -ENOMEM;
-		}
-		*(u32 *)page_address(page) = vmx_revision;
-		per_cpu(vmx_vmxon_page, cpu) = page;
+		*(u32 *)page_address(per_cpu(vmx_vmxon_page, cpu)) =
+			vmx_revision;
 	}
 	for (i = 0; i < VMX_NR_MSRS; i++)
 		vhm_rdmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
@@ -483,12 +474,12 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 	vmx->flush_vpid = true;
 }
 
-static bool vmx_cpu_in_use(void)
+bool vmx_cpu_in_use(void)
 {
 	return cr4_read_shadow() & X86_CR4_VMXE;
 }
 
-static int vmx_cpu_enable(void)
+int vmx_cpu_enable(void)
 {
 	struct page *page = __this_cpu_read(vmx_vmxon_page);
 	int r;
@@ -503,7 +494,7 @@ static int vmx_cpu_enable(void)
 }
 
 /* Interrupts off: every VMCS active here is written back before VMXOFF. */
-static void vmx_cpu_disable(void)
+void vmx_cpu_disable(void)
 {
 	struct vmx_vcpu *vmx, *tmp;
 
@@ -515,7 +506,7 @@ static void vmx_cpu_disable(void)
 	cr4_clear_bits(X86_CR4_VMXE);
 }
 
-static void vmx_cpu_emergency_disable(void)
+void vmx_cpu_emergency_disable(void)
 {
 	struct vmx_vcpu *vmx;
 
@@ -530,7 +521,7 @@ static void vmx_cpu_emergency_disable(void)
 }
 
 /* EPT entries: read/write/execute bits, write-back leaves (SDM 29.3.2). */
-static u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
+u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 {
 	u64 pte = pa | VMX_EPT_READABLE_MASK | VMX_EPT_EXECUTABLE_MASK;
 
@@ -544,28 +535,18 @@ static u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 	return pte;
 }
 
-static bool vmx_npt_has_2m(void)
+bool vmx_npt_has_2m(void)
 {
 	return vmx_cfg.ept_2m;
 }
 
-static long vmx_check_cap(u32 cap)
+u32 vmx_nr_tlb_tags(void)
 {
-	switch (cap) {
-	case VHM_CAP_TLB_TAGS:
-		return vmx_cfg.has_vpid ? VHM_VMX_NR_VPIDS : 0;
-	default:
-		return 0;
-	}
+	return vmx_cfg.has_vpid ? VHM_VMX_NR_VPIDS : 0;
 }
 
 const struct vhm_vendor_ops vhm_vmx_ops = {
-	.name = "Intel VT-x (VMX)",
-	.hw_vendor = VHM_HW_VMX,
-	.kvm_module = "kvm_intel",
-	.hw_regs = VMX_HW_REGS,
+	VHM_VENDOR_TABLE(vmx, "Intel VT-x (VMX)", VHM_HW_VMX, "kvm_intel",
+			 VMX_HW_REGS)
 	.vcpu_load = vmx_load,
-#define VHM_VENDOR_OP(op) .op = vmx_##op,
-#include "vendor_ops.h"
-#undef VHM_VENDOR_OP
 };

@@ -212,6 +212,10 @@ void vmx_complete_events(struct vmx_vcpu *vmx);
 int vmx_handle_window(struct vhm_vcpu *vcpu);
 
 /* run.c */
+
+/* The basic exit reasons of the SDM, 0-75 (exit_handlers). */
+#define VMX_NR_EXIT_HANDLERS	76
+extern const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS];
 void vmx_load(struct vhm_vcpu *vcpu);
 
 /*
@@ -223,30 +227,10 @@ int vmx_vmenter(u64 *regs, bool launched);
 /* Where VM exits land (HOST_RIP). */
 void vmx_vmexit(void);
 
-/* The VMX operations (vendor_ops.h) defined outside vmx.c. */
-/* events.c */
-u32 vmx_get_event_blocking(struct vhm_vcpu *vcpu);
-void vmx_set_event_blocking(struct vhm_vcpu *vcpu, u32 flags);
-void vmx_inject_events(struct vhm_vcpu *vcpu);
-/* msr.c */
-int vmx_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
-int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
-/* run.c */
-u32 vmx_spec_init(void);
-void vmx_get_dr67(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7);
-void vmx_set_dr67(struct vhm_vcpu *vcpu, u64 dr6, u64 dr7);
-void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len);
-unsigned int vmx_cpl(struct vhm_vcpu *vcpu);
-u64 vmx_cr4(struct vhm_vcpu *vcpu);
-void vmx_prepare_tlb(struct vhm_vcpu *vcpu, bool stale);
-void vmx_enter(struct vhm_vcpu *vcpu);
-int vmx_handle_exit(struct vhm_vcpu *vcpu);
-/* vcpu.c */
-int vmx_vcpu_create(struct vhm_vcpu *vcpu);
-void vmx_vcpu_free(struct vhm_vcpu *vcpu);
-u64 vmx_read_reg(struct vhm_vcpu *vcpu, unsigned int reg);
-void vmx_write_reg(struct vhm_vcpu *vcpu, unsigned int reg, u64 val);
-void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s);
-int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s);
+/*
+ * The backend's operations (vendor_ops.h), vmx_<op>, each typed as its
+ * member of struct vhm_vendor_ops (vendor.h); defined across the backend.
+ */
+VHM_VENDOR_OPS(VHM_VENDOR_OP_DECLARE, vmx)
 
 #endif /* VHM_VMX_H */

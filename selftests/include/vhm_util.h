@@ -7,6 +7,7 @@
 #define VHM_UTIL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -91,6 +92,22 @@ bool kmsg_find(struct kmsg_log *k, const char *needle, char *line, size_t len);
  */
 int read_text(const char *path, char *buf, size_t len);
 int write_text(const char *path, const char *s);
+
+/*
+ * A memory cgroup (a directory under CGROOT, created afresh): cgroup v2
+ * mounted at CGROOT if it is not there yet, the memory controller enabled
+ * for the root's children. 0 or -errno (-ENOENT: no memory controller).
+ */
+#define CGROOT		"/sys/fs/cgroup"
+int cgroup_make(const char *cg);
+
+/*
+ * The processes other than this one that hold /dev/vhm, a VM or a vCPU fd
+ * open: how many, and the first max of their pids in pids[].
+ */
+int vhm_fd_holders(pid_t *pids, int max);
+/* CLOCK_MONOTONIC, in milliseconds. */
+double now_ms(void);
 
 /* /sys/devices/system/cpu/cpuN/online; 0 or -errno. */
 int cpu_set_online(int cpu, bool online);

@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -231,6 +234,75 @@ int write_text(const char *path, const char *s)
 		n = -errno;
 	close(fd);
 	return n < 0 ? n : 0;
+}
+
+int cgroup_make(const char *cg)
+{
+	char ctl[256];
+
+	if (access(CGROOT "/cgroup.controllers", R_OK) &&
+	    mount("cgroup2", CGROOT, "cgroup2", 0, NULL))
+		return -errno;
+	if (read_text(CGROOT "/cgroup.controllers", ctl, sizeof(ctl)) ||
+	    !strstr(ctl, "memory"))
+		return -ENOENT;
+	if (write_text(CGROOT "/cgroup.subtree_control", "+memory"))
+		return -EIO;
+	rmdir(cg);	/* left by a killed run */
+	return mkdir(cg, 0755) ? -errno : 0;
+}
+
+/* Does process pid (a /proc entry) hold a vhm fd open? */
+static bool holds_vhm(const char *pid)
+{
+	char path[600], target[256];
+	struct dirent *f;
+	bool found = false;
+	DIR *fds;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	fds = opendir(path);
+	while (fds && !found && (f = readdir(fds))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%s/fd/%s", pid, f->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		found = strstr(target, "/dev/vhm") || strstr(target, "vhm-vm") ||
+			strstr(target, "vhm-vcpu");
+	}
+	if (fds)
+		closedir(fds);
+	return found;
+}
+
+int vhm_fd_holders(pid_t *pids, int max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *p;
+	int n = 0;
+
+	while (proc && (p = readdir(proc))) {
+		if (p->d_name[0] < '0' || p->d_name[0] > '9' ||
+		    atoi(p->d_name) == getpid() || !holds_vhm(p->d_name))
+			continue;
+		if (n < max)
+			pids[n] = atoi(p->d_name);
+		n++;
+	}
+	if (proc)
+		closedir(proc);
+	return n;
+}
+
+double now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
 int cpu_set_online(int cpu, bool online)

@@ -110,3 +110,32 @@ need_trixie_root() {
 	touch "$TRIXIE_ROOT/.vhm-ready"
 	echo "$TRIXIE_ROOT"
 }
+
+# build_kmod KD DIR: build the module sources in DIR (Kbuild, kmod/, uapi/)
+# against the kernel of fetch-kernel's directory KD with its distribution's
+# compiler: a bookworm series here (gcc-12), a trixie one inside its build
+# root (gcc-14, and trixie's glibc for the headers' modpost and objtool),
+# from a copy under the root's /src; vhm.ko comes back into DIR.
+build_kmod() {
+	local kd=$1 dir=$2 troot src
+	if [ ! -e "$kd/chroot" ]; then
+		make -s -C "$kd/kdir" M="$dir" modules >&2
+		return
+	fi
+	troot=$(readlink -f "$kd/chroot")
+	src=/src/$(basename "$dir")
+	mkdir -p "$troot$src"
+	rsync -a --delete "$dir/" "$troot$src/" || return 1
+	(
+		# objtool reads /proc (its stack limit): mounted for the build.
+		if ! mountpoint -q "$troot/proc"; then
+			mount -t proc proc "$troot/proc" || exit 1
+			trap 'umount "$troot/proc"' EXIT
+		fi
+		chroot "$troot" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LC_ALL=C.UTF-8 \
+			make -s -C "/usr/src/linux-headers-$(cat "$kd/release")" \
+			M="$src" modules >&2
+	) || return 1
+	cp "$troot$src/vhm.ko" "$dir/"
+}
