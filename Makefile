@@ -3,6 +3,9 @@
 #   make              module (against KDIR), vhmctl and the selftests
 #   make check        the whole suite in the emulated AMD test hosts
 #   make check-intel  the suite in the Intel test host (Bochs: slow)
+#   make check-debug  the suite in the AMD test host on a debug kernel
+#                     (KASAN, KMEMLEAK, lockdep, UBSAN) built from Debian's
+#                     linux-source-6.1 on first use; not in make check
 #   make fuzz         the ioctl fuzzer, 1 000 000 calls, AMD test host
 #                     (VHM_FUZZ_SEED=N replays; VHM_FUZZ_INTEL=1 adds the
 #                     Intel test host, Bochs: about 850 calls a second
@@ -34,6 +37,11 @@ check:
 
 check-intel:
 	VHM_CHECK_STAGES="host intel-6.1" tools/check
+
+# The debug kernel is built once and cached (tools/testhost/build-debug-kernel);
+# VHM_DEBUG_ARGS adds run arguments (e.g. --tests "vm_test").
+check-debug:
+	tools/testhost/run --vendor amd --kernel debug $(VHM_DEBUG_ARGS)
 
 # selftests/fuzz_test with a million calls; the seed is printed and
 # VHM_FUZZ_SEED=N replays it. make check runs smaller slices with a fixed
@@ -72,4 +80,4 @@ clean:
 	$(MAKE) -C tools/bench clean
 	rm -rf build out
 
-.PHONY: all module userland selftests check check-intel fuzz demo bench bench-compare checkpatch install clean
+.PHONY: all module userland selftests check check-intel check-debug fuzz demo bench bench-compare checkpatch install clean
