@@ -569,6 +569,13 @@ int vhm_lapic_vcpu_init(struct vhm_vcpu *vcpu)
 	return 0;
 }
 
+/* The vCPU's fd is closed: its timer stops (the APIC is freed later). */
+void vhm_lapic_vcpu_stop(struct vhm_vcpu *vcpu)
+{
+	if (vcpu->lapic)
+		hrtimer_cancel(&vcpu->lapic->timer);
+}
+
 void vhm_lapic_vcpu_free(struct vhm_vcpu *vcpu)
 {
 	if (!vcpu->lapic)

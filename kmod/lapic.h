@@ -32,6 +32,7 @@ long vhm_vm_create_lapic(struct vhm_vm *vm,
 			 const struct vhm_create_lapic __user *u);
 /* At vCPU creation and destruction: nothing if the VM has no APIC. */
 int vhm_lapic_vcpu_init(struct vhm_vcpu *vcpu);
+void vhm_lapic_vcpu_stop(struct vhm_vcpu *vcpu);
 void vhm_lapic_vcpu_free(struct vhm_vcpu *vcpu);
 
 /* Whether gpa is in the vCPU's enabled APIC page. */

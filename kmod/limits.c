@@ -31,43 +31,26 @@ MODULE_PARM_DESC(max_vcpus_per_vm,
 static DEFINE_XARRAY(vhm_vms_by_uid);
 static DEFINE_MUTEX(vhm_vms_lock);
 
-static int vhm_limit_vm_try_charge(struct vhm_vm *vm, unsigned long *n)
+int vhm_limit_vm_charge(struct vhm_vm *vm)
 {
 	unsigned int max = READ_ONCE(vhm_max_vms_per_user);
 	uid_t uid = __kuid_val(current_uid());
+	unsigned long n;
 	int r;
 
 	mutex_lock(&vhm_vms_lock);
-	*n = xa_to_value(xa_load(&vhm_vms_by_uid, uid) ?: xa_mk_value(0));
-	if (max && *n >= max) {
+	n = xa_to_value(xa_load(&vhm_vms_by_uid, uid) ?: xa_mk_value(0));
+	if (max && n >= max) {
 		mutex_unlock(&vhm_vms_lock);
+		pr_warn_ratelimited("user %u has %lu VMs, the most max_vms_per_user allows: end some, or raise /sys/module/vhm/parameters/max_vms_per_user\n",
+				    uid, n);
 		return -ENOSPC;
 	}
-	r = xa_err(xa_store(&vhm_vms_by_uid, uid, xa_mk_value(*n + 1),
+	r = xa_err(xa_store(&vhm_vms_by_uid, uid, xa_mk_value(n + 1),
 			    GFP_KERNEL_ACCOUNT));
 	mutex_unlock(&vhm_vms_lock);
 	if (!r)
 		vm->uid = uid;
-	return r;
-}
-
-/*
- * A VM whose fds are all closed counts until its last vCPU is freed, a
- * grace period later (vcpu.c): at the limit, wait for those first.
- */
-int vhm_limit_vm_charge(struct vhm_vm *vm)
-{
-	unsigned long n;
-	int r;
-
-	r = vhm_limit_vm_try_charge(vm, &n);
-	if (r != -ENOSPC)
-		return r;
-	vhm_vcpu_free_flush();
-	r = vhm_limit_vm_try_charge(vm, &n);
-	if (r == -ENOSPC)
-		pr_warn_ratelimited("user %u has %lu VMs, the most max_vms_per_user allows: end some, or raise /sys/module/vhm/parameters/max_vms_per_user\n",
-				    __kuid_val(current_uid()), n);
 	return r;
 }
 

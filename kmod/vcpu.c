@@ -172,21 +172,18 @@ static void vhm_vcpu_free(struct vhm_vcpu *vcpu)
  * Closed vCPUs wait here for the grace period that TLB shootdowns and IPI
  * delivery (which walk vm->vcpus under RCU) need, without making the
  * closing thread wait: closing a VM of 64 vCPUs took 64 grace periods one
- * after another when each close called synchronize_rcu(). One at a time:
- * a freeing VM may sleep (its MMU notifier's SRCU), and the kernel would
- * start a worker thread for each one waiting behind it (a storm of
- * killed VMMs left 145 of them).
+ * after another when each close called synchronize_rcu(). The VM itself
+ * ends in the closing thread (vhm_vcpu_release()). One at a time: the
+ * frees are short, and a storm of killed VMMs must not make the kernel
+ * start a worker thread for each.
  */
 static struct workqueue_struct *vhm_vcpu_free_wq;
 
+/* Nothing here touches vcpu->vm: the VM may be gone by now. */
 static void vhm_vcpu_free_work(struct work_struct *work)
 {
-	struct vhm_vcpu *vcpu = container_of(to_rcu_work(work),
-					     struct vhm_vcpu, free_work);
-	struct vhm_vm *vm = vcpu->vm;
-
-	vhm_vcpu_free(vcpu);
-	vhm_vm_put(vm);
+	vhm_vcpu_free(container_of(to_rcu_work(work), struct vhm_vcpu,
+				   free_work));
 }
 
 static int vhm_vcpu_release(struct inode *inode, struct file *filp)
@@ -198,8 +195,16 @@ static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 	WRITE_ONCE(vm->vcpus[vcpu->id], NULL);
 	vm->nr_vcpus--;
 	mutex_unlock(&vm->lock);
+	/* Its timer must not fire into a VM that may be freed below. */
+	vhm_lapic_vcpu_stop(vcpu);
 	INIT_RCU_WORK(&vcpu->free_work, vhm_vcpu_free_work);
 	queue_rcu_work(vhm_vcpu_free_wq, &vcpu->free_work);
+	/*
+	 * The VM's last user gone, it ends now (and counts no more against
+	 * max_vms_per_user): whoever could still read this vCPU under RCU
+	 * held the VM.
+	 */
+	vhm_vm_put(vm);
 	return 0;
 }
 
@@ -207,13 +212,6 @@ int vhm_vcpu_free_init(void)
 {
 	vhm_vcpu_free_wq = alloc_ordered_workqueue("vhm-vcpu-free", 0);
 	return vhm_vcpu_free_wq ? 0 : -ENOMEM;
-}
-
-/* Every vCPU closed before this call is freed when it returns. */
-void vhm_vcpu_free_flush(void)
-{
-	rcu_barrier();
-	flush_workqueue(vhm_vcpu_free_wq);
 }
 
 void vhm_vcpu_free_exit(void)

@@ -41,7 +41,6 @@ u64 vhm_fpu_features(void);
 int vhm_dev_init(void);
 void vhm_dev_exit(void);
 int vhm_vcpu_free_init(void);
-void vhm_vcpu_free_flush(void);
 void vhm_vcpu_free_exit(void);
 
 #endif /* VHM_H */
