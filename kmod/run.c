@@ -21,17 +21,23 @@ static int vhm_run_interrupted(struct vhm_vcpu *vcpu)
 }
 
 /*
- * The exit's handler in the backend's exit-code table (vendor.h), or its
- * report of an exit vhm does not handle. The index is the hardware's exit
- * code, which a guest chooses: no speculation past the table's end.
+ * The handler for code in a backend's exit-code table (vendor.h), or NULL.
+ * The index is the hardware's exit code, which a guest chooses: no
+ * speculation past the table's end.
  */
+static vhm_exit_handler_t vhm_exit_lookup(const vhm_exit_handler_t *table,
+					  u32 n, u32 code)
+{
+	return code < n ? table[array_index_nospec(code, n)] : NULL;
+}
+
+/* The exit's handler, or the backend's report of an exit vhm ignores. */
 static int vhm_handle_exit(struct vhm_vcpu *vcpu, u32 code)
 {
-	u32 n = vhm_ops->nr_exit_handlers;
-	vhm_exit_handler_t handler = NULL;
+	vhm_exit_handler_t handler = vhm_exit_lookup(vhm_ops->exit_handlers,
+						     vhm_ops->nr_exit_handlers,
+						     code);
 
-	if (code < n)
-		handler = vhm_ops->exit_handlers[array_index_nospec(code, n)];
 	return handler ? handler(vcpu) : vhm_ops->unhandled_exit(vcpu, code);
 }
 
@@ -43,12 +49,10 @@ static int vhm_handle_exit(struct vhm_vcpu *vcpu, u32 code)
  */
 static int vhm_handle_fast_exit(struct vhm_vcpu *vcpu, u32 code)
 {
-	u32 n = vhm_ops->nr_fast_exit_handlers;
-	vhm_exit_handler_t handler = NULL;
+	vhm_exit_handler_t handler =
+		vhm_exit_lookup(vhm_ops->fast_exit_handlers,
+				vhm_ops->nr_fast_exit_handlers, code);
 
-	if (code < n)
-		handler = vhm_ops->fast_exit_handlers[array_index_nospec(code,
-									 n)];
 	return handler ? handler(vcpu) : VHM_EXIT_SLOW;
 }
 
