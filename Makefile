@@ -36,7 +36,7 @@ check:
 	tools/check
 
 check-intel:
-	VHM_CHECK_STAGES="host intel-6.1" tools/check
+	VHM_CHECK_STAGES="host intel-7.3 intel-6.1" tools/check
 
 # The debug kernel is built once and cached (tools/testhost/build-debug-kernel);
 # VHM_DEBUG_ARGS adds run arguments (e.g. --tests "vm_test").

@@ -165,17 +165,20 @@ static inline void vhm_emergency_unregister(void (*cb)(void)) { }
  * exports the CR4 helpers to KVM only. A raw write behind the kernel's
  * copy would be undone by its next write from the copy (an mm switch, a
  * TLB flush, a TSD toggle), which is a #GP in VMX operation. So on 7.x
- * the VMX backend refuses to load (vmx_probe(): VHM_KERNEL_OWNS_VMX), the
- * CR4 writes below are never reached, and CR4 is read with the inline
+ * the VMX backend has no own enablement (VHM_KERNEL_OWNS_VMX): it runs on
+ * top of kvm_intel's VMX operation or refuses (kvm_host.c), the CR4
+ * writes below are never reached, and CR4 is read with the inline
  * __read_cr4(). Kbuild looks for x86_virt_get_ref().
  */
 #include <asm/tlbflush.h>
 #ifdef VHM_HAVE_X86_VIRT
+#define VHM_KERNEL_OWNS_VIRT	true
 #define VHM_KERNEL_OWNS_VMX	true
 static inline unsigned long vhm_cr4_read(void) { return __read_cr4(); }
 static inline void vhm_cr4_set_bits(unsigned long mask) { WARN_ON_ONCE(1); }
 static inline void vhm_cr4_clear_bits(unsigned long mask) { WARN_ON_ONCE(1); }
 #else
+#define VHM_KERNEL_OWNS_VIRT	false
 #define VHM_KERNEL_OWNS_VMX	false
 static inline unsigned long vhm_cr4_read(void) { return cr4_read_shadow(); }
 static inline void vhm_cr4_set_bits(unsigned long mask) { cr4_set_bits(mask); }
@@ -183,6 +186,25 @@ static inline void vhm_cr4_clear_bits(unsigned long mask)
 {
 	cr4_clear_bits(mask);
 }
+#endif
+
+/*
+ * Running on top of KVM (kmod/kvm_host.c) where the kernel owns
+ * virtualization (VHM_KERNEL_OWNS_VIRT: 7.x). vhm notices when a vCPU's
+ * thread gives its CPU up through a preempt notifier, the hook KVM itself
+ * uses (preempt_notifier_*: GPL exports, no namespace, on every kernel of
+ * the matrix; CONFIG_PREEMPT_NOTIFIERS, which KVM selects, so every
+ * kernel with KVM has them). Without them vhm cannot run beside KVM.
+ */
+#include <linux/preempt.h>
+#ifdef CONFIG_PREEMPT_NOTIFIERS
+#define VHM_CAN_RUN_ON_KVM	true
+static inline void vhm_preempt_notifier_inc(void) { preempt_notifier_inc(); }
+static inline void vhm_preempt_notifier_dec(void) { preempt_notifier_dec(); }
+#else
+#define VHM_CAN_RUN_ON_KVM	false
+static inline void vhm_preempt_notifier_inc(void) { }
+static inline void vhm_preempt_notifier_dec(void) { }
 #endif
 
 /*
@@ -254,6 +276,20 @@ static inline void vhm_vmscape_ibpb_on_exit_to_user(void)
 #else
 static inline bool vhm_host_vmscape(void) { return false; }
 static inline void vhm_vmscape_ibpb_on_exit_to_user(void) { }
+#endif
+
+/*
+ * FRED (6.9+, on by default from 7.x on CPUs that have it; fred=off turns
+ * it off): INT n to a vector of the kernel's, such as INT 2 to hand on an
+ * NMI, is a #GP then. Older kernels have no such bit.
+ */
+#ifdef X86_FEATURE_FRED
+static inline bool vhm_host_fred(void)
+{
+	return cpu_feature_enabled(X86_FEATURE_FRED);
+}
+#else
+static inline bool vhm_host_fred(void) { return false; }
 #endif
 
 #endif /* !__ASSEMBLY__ */

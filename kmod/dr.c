@@ -70,8 +70,7 @@ static u64 vhm_dr_read(struct vhm_vcpu *vcpu, unsigned int n, u64 dr6, u64 dr7)
  * DR7.GD (general detect): a MOV to or from any debug register raises #DB
  * before it executes (a fault, RIP stays on the MOV), with DR6.BD set and
  * B0-3 clear; entering the handler clears GD so that the handler can use
- * the debug registers. Both go into the guest's DR6 and DR7 here: the
- * injected #DB changes neither. The hardware's own check never comes
+ * the debug registers (vhm_dr_db_delivered(), as for every #DB). The hardware's own check never comes
  * first here: VMX's MOV-DR exit takes priority over the #DB, and QEMU's
  * TCG checks its SVM intercept (and has no GD at all); an AMD CPU raises
  * the #DB before the intercept, and it comes back as a #DB exit.
@@ -81,8 +80,23 @@ static bool vhm_dr_general_detect(u64 *dr6, u64 *dr7)
 	if (!(*dr7 & VHM_DR7_GD))
 		return false;
 	*dr6 = (*dr6 & ~(u64)DR_TRAP_BITS) | VHM_DR6_BD;
-	*dr7 &= ~VHM_DR7_GD;
 	return true;
+}
+
+/*
+ * Entering the #DB handler clears DR7.GD, whatever the #DB's cause
+ * (single step, breakpoint, general detect, ICEBP), so that the handler
+ * can read DR6. An injected #DB does not do it: vhm does, for every #DB
+ * it raises in the guest (a GD left set made the handler's MOV from DR6
+ * a #DB of its own, again and again).
+ */
+void vhm_dr_db_delivered(struct vhm_vcpu *vcpu)
+{
+	u64 dr6, dr7;
+
+	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
+	if (dr7 & VHM_DR7_GD)
+		vhm_ops->set_dr67(vcpu, dr6, dr7 & ~VHM_DR7_GD);
 }
 
 enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,

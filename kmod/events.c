@@ -85,6 +85,8 @@ void vhm_dequeue_exception(struct vhm_vcpu *vcpu)
 {
 	struct vhm_event_queue *q = &vcpu->events;
 
+	if (q->exception_vector == X86_TRAP_DB)
+		vhm_dr_db_delivered(vcpu);
 	q->flags &= ~(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE);
 	q->exception_vector = 0;
 	q->error_code = 0;

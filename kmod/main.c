@@ -43,7 +43,8 @@ static const struct vhm_vendor_ops *vhm_pick_vendor(void)
 static bool vhm_ops_complete(const struct vhm_vendor_ops *o)
 {
 	return !WARN_ON_ONCE(!o->name || !o->kvm_module || !o->hw_regs ||
-			     !o->exit_handlers || !o->nr_exit_handlers);
+			     !o->exit_handlers || !o->nr_exit_handlers ||
+			     !o->vcpu_get != !o->vcpu_put);
 }
 
 static int __init vhm_init(void)
@@ -87,6 +88,7 @@ static int __init vhm_init(void)
 		goto vcpu_free_exit;
 	pr_info("%s ready, /dev/vhm API version %d\n", vhm_ops->name,
 		VHM_API_VERSION);
+	vhm_spec_report();
 	return 0;
 
 vcpu_free_exit:

@@ -7,6 +7,7 @@
 #include <asm/mtrr.h>
 
 #include "lapic.h"
+#include "msr_table.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -84,6 +85,7 @@ void vhm_msrs_reset(struct vhm_vcpu *vcpu)
 	vcpu->apic_base = APIC_DEFAULT_PHYS_BASE | MSR_IA32_APICBASE_ENABLE |
 			  (vcpu->id ? 0 : MSR_IA32_APICBASE_BSP);
 	vcpu->misc_enable = VHM_MISC_ENABLE_RESET;
+	vhm_msr_table_reset(vcpu);
 }
 
 /* The MTRR at index, or NULL. */
@@ -134,6 +136,7 @@ static bool vhm_mtrr_valid(u32 index, u64 data)
 int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 {
 	u64 *mtrr = vhm_mtrr(vcpu, index);
+	int r;
 
 	if (mtrr) {
 		*data = *mtrr;
@@ -160,12 +163,14 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 		*data = vcpu->tsc_aux;
 		return 0;
 	}
-	return vhm_ops->get_msr(vcpu, index, data);
+	r = vhm_ops->get_msr(vcpu, index, data);
+	return r == -ENOENT ? vhm_msr_table_get(vcpu, index, data) : r;
 }
 
 int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 {
 	u64 *mtrr = vhm_mtrr(vcpu, index);
+	int r;
 
 	if (mtrr) {
 		if (!vhm_mtrr_valid(index, data))
@@ -198,7 +203,8 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 		vcpu->tsc_aux = data;
 		return 0;
 	}
-	return vhm_ops->set_msr(vcpu, index, data, host);
+	r = vhm_ops->set_msr(vcpu, index, data, host);
+	return r == -ENOENT ? vhm_msr_table_set(vcpu, index, data, host) : r;
 }
 
 static enum vhm_msr_result vhm_msr_exit(struct vhm_vcpu *vcpu, int err,

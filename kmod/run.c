@@ -8,6 +8,7 @@
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 
+#include "kvm_host.h"
 #include "lapic.h"
 #include "regs.h"
 #include "spec.h"
@@ -57,14 +58,23 @@ static int vhm_handle_fast_exit(struct vhm_vcpu *vcpu, u32 code)
 }
 
 /*
- * After a fast exit: the host needs this CPU (a reschedule, a signal, a
- * reboot) and the run loop's checks. Interrupts for the host pending
- * meanwhile make the next entry exit at once, which is not fast.
+ * Fast exits in a row before interrupts are let in once. On hardware an
+ * interrupt for the host pending meanwhile makes the next entry exit at
+ * once, which is not fast; an emulator need not (QEMU's TCG kept a host
+ * timer interrupt pending for seconds under a guest looping on CPUID).
+ * The bound keeps the host's interrupt latency independent of that.
  */
-static bool vhm_host_needs_cpu(void)
+#define VHM_FAST_EXITS_MAX	64
+
+/*
+ * After a fast exit: the host needs this CPU (a reschedule, a signal, a
+ * reboot) and the run loop's checks, or it has not taken its interrupts
+ * for VHM_FAST_EXITS_MAX entries.
+ */
+static bool vhm_host_needs_cpu(unsigned int fast_exits)
 {
-	return need_resched() || signal_pending(current) ||
-	       vhm_virt_rebooting();
+	return fast_exits >= VHM_FAST_EXITS_MAX || need_resched() ||
+	       signal_pending(current) || vhm_virt_rebooting();
 }
 
 /*
@@ -104,6 +114,7 @@ static u32 vhm_world_switch(struct vhm_vcpu *vcpu)
  */
 static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 {
+	unsigned int fast_exits = 0;
 	u32 code;
 	int r;
 
@@ -117,12 +128,16 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 		preempt_enable();
 		return -EIO;
 	}
+	if (vhm_ops->vcpu_get)
+		vhm_ops->vcpu_get(vcpu);
 	vhm_fpu_enter(vcpu);
 	do {
 		code = vhm_world_switch(vcpu);
 		r = vhm_handle_fast_exit(vcpu, code);
-	} while (r == 1 && !vhm_host_needs_cpu());
+	} while (r == 1 && !vhm_host_needs_cpu(++fast_exits));
 	vhm_fpu_exit(vcpu);
+	if (vhm_ops->vcpu_put)
+		vhm_ops->vcpu_put(vcpu);
 	local_irq_enable();
 	preempt_enable();
 	return r == VHM_EXIT_SLOW ? vhm_handle_exit(vcpu, code) : r;
@@ -147,7 +162,12 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 
 int vhm_vcpu_run(struct vhm_vcpu *vcpu)
 {
+	int r;
+
 	if (READ_ONCE(vcpu->run->immediate_exit))
 		return vhm_run_interrupted(vcpu);
-	return vhm_run_loop(vcpu);
+	vhm_kvm_run_begin(vcpu);
+	r = vhm_run_loop(vcpu);
+	vhm_kvm_run_end(vcpu);
+	return r;
 }

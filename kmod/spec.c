@@ -74,6 +74,11 @@ void vhm_spec_init(void)
 				       n ? " " : "", vhm_spec_names[i]);
 	if (!n)
 		strscpy(vhm_spec_list, "none", sizeof(vhm_spec_list));
+}
+
+/* Once vhm is ready: a refused load says only why it was refused. */
+void vhm_spec_report(void)
+{
 	pr_info("entry mitigations: %s\n", vhm_spec_list);
 }
 

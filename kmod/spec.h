@@ -41,6 +41,7 @@ void vhm_ibpb(void);
 /* spec.c */
 extern u32 vhm_spec;
 void vhm_spec_init(void);
+void vhm_spec_report(void);
 void vhm_spec_vm_switch(struct vhm_vcpu *vcpu);
 
 /*

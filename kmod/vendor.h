@@ -28,6 +28,14 @@ struct vhm_vendor_ops {
 	u32 hw_vendor;
 	/* The KVM module that competes for the same hardware. */
 	const char *kvm_module;
+	/*
+	 * What the backend can do on this kernel (kvm_host.c picks the mode
+	 * at load): own_enable, turn virtualization on and off itself
+	 * (cpu_enable, cpu_disable); on_kvm, run on top of what KVM turned
+	 * on (cpu_leave), changing none of the per-CPU state KVM set up.
+	 */
+	bool own_enable;
+	bool on_kvm;
 
 	/*
 	 * Check on the boot CPU that every feature vhm needs is present and
@@ -58,6 +66,21 @@ struct vhm_vendor_ops {
 	int (*cpu_enable)(void);
 	void (*cpu_disable)(void);
 	void (*cpu_emergency_disable)(void);
+	/*
+	 * On top of KVM only (kvm_host.c), on the calling CPU, interrupts
+	 * off: vhm's guests are done with this CPU for now and another
+	 * hypervisor may run on it next. Erase what they left in hardware
+	 * state the two share (SVM: the TLB entries tagged with vhm's
+	 * ASID). Cheap when there is nothing to erase.
+	 */
+	void (*cpu_leave)(void);
+	/*
+	 * On top of KVM only, optional, interrupts off: KVM is about to turn
+	 * virtualization off on the calling CPU (suspend, on the last CPU:
+	 * kvm_host.c). Write back what vhm keeps in the CPU (VMX: the VMCSs
+	 * active there), so that its guests go on after resume.
+	 */
+	void (*cpu_before_kvm_off)(void);
 
 	/*
 	 * How many address-space tags (ASIDs, VPIDs) tell guests' TLB
@@ -143,6 +166,16 @@ struct vhm_vendor_ops {
 	 * filled in), -errno on failure.
 	 */
 	void (*vcpu_load)(struct vhm_vcpu *vcpu);
+	/*
+	 * vcpu_get and vcpu_put (optional, both or neither): interrupts
+	 * off, preemption off; get right after vcpu_load and the reboot
+	 * check, put after the last exit handled with interrupts off.
+	 * Hardware state another hypervisor expects to find unchanged on
+	 * this CPU is set aside by get and put back by put (VMX on top of
+	 * KVM: the current VMCS).
+	 */
+	void (*vcpu_get)(struct vhm_vcpu *vcpu);
+	void (*vcpu_put)(struct vhm_vcpu *vcpu);
 	void (*prepare_tlb)(struct vhm_vcpu *vcpu, bool stale);
 	void (*inject_events)(struct vhm_vcpu *vcpu);
 	void (*enter)(struct vhm_vcpu *vcpu);

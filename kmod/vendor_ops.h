@@ -5,8 +5,8 @@
  * The backends declare their functions (svm_<op>, vmx_<op>) and build
  * their tables from it (VHM_VENDOR_TABLE): a new operation is added here
  * and both backends then have to define it, or vhm.ko does not build.
- * (vcpu_load is optional and not listed; main.c checks the data members
- * at load.) Checkpatch cannot parse these list macros (tools/checkpatch).
+ * (vcpu_load, vcpu_get, vcpu_put and cpu_before_kvm_off are optional and
+ * not listed; main.c checks the data members at load.) Checkpatch cannot parse these list macros (tools/checkpatch).
  */
 #ifndef VHM_VENDOR_OPS_H
 #define VHM_VENDOR_OPS_H
@@ -14,7 +14,8 @@
 #define VHM_VENDOR_OPS(X, p)						\
 	X(p, probe) X(p, spec_init) X(p, setup) X(p, teardown)		\
 	X(p, cpu_in_use) X(p, cpu_enable) X(p, cpu_disable)		\
-	X(p, cpu_emergency_disable) X(p, nr_tlb_tags) X(p, npt_pte)	\
+	X(p, cpu_emergency_disable) X(p, cpu_leave)			\
+	X(p, nr_tlb_tags) X(p, npt_pte)					\
 	X(p, npt_has_2m) X(p, vcpu_create) X(p, vcpu_free)		\
 	X(p, read_reg) X(p, write_reg) X(p, get_sregs) X(p, set_sregs)	\
 	X(p, get_msr) X(p, set_msr) X(p, get_event_blocking)		\

@@ -22,6 +22,8 @@ void vhm_virt_exit(void);
  * to be, on every CPU. Checked with interrupts off before each entry.
  */
 bool vhm_virt_rebooting(void);
+/* The first online CPU with VMX/SVM on (in_use) or off; nr_cpu_ids: none. */
+int vhm_first_cpu_virt(bool in_use);
 /* The backends' per-CPU pages: zeroed, on each CPU's node. */
 int vhm_alloc_percpu_pages(struct page *__percpu *pages);
 void vhm_free_percpu_pages(struct page *__percpu *pages);

@@ -3,7 +3,10 @@
  * Hardware virtualization on every online CPU, for as long as vhm is loaded:
  * on at load and on each CPU that comes online; off on unload, on each CPU
  * that goes offline, before reboot, kexec and power-off, around suspend,
- * and from NMI context on crash or emergency reboot.
+ * and from NMI context on crash or emergency reboot; KVM's vendor module
+ * is refused meanwhile. On top of KVM
+ * (kvm_host.c) KVM does all that, and vhm only stops its entries before
+ * a reboot.
  */
 #define pr_fmt(fmt) "vhm: " fmt
 
@@ -14,10 +17,12 @@
 #include <linux/percpu.h>
 #include <linux/reboot.h>
 #include <linux/smp.h>
+#include <linux/string.h>
 #include <linux/syscore_ops.h>
 #include <asm/reboot.h>
 
 #include "compat.h"
+#include "kvm_host.h"
 #include "vhm.h"
 
 static DEFINE_PER_CPU(bool, vhm_cpu_on);
@@ -146,27 +151,76 @@ static void vhm_emergency_disable(void)
 		vhm_ops->cpu_emergency_disable();
 }
 
-static void vhm_cpu_in_use_ipi(void *busy)
+/*
+ * KVM's vendor module turns virtualization on at its load (6.12's
+ * enable_virt_at_load) or at its first VM, and on 6.12 (Debian's 6.1:
+ * kvm_intel) takes the kernel's one emergency-callback slot, which vhm
+ * holds: a kernel WARN, before KVM fails with EBUSY. While vhm owns the
+ * hardware, KVM's load is refused before its init runs.
+ */
+static int vhm_module_coming(struct notifier_block *nb, unsigned long state,
+			     void *data)
 {
-	if (vhm_ops->cpu_in_use())
-		cpumask_set_cpu(smp_processor_id(), busy);
+	struct module *mod = data;
+
+	if (state != MODULE_STATE_COMING ||
+	    strcmp(mod->name, vhm_ops->kvm_module))
+		return NOTIFY_DONE;
+	pr_err("refusing to load %s while vhm holds %s: unload vhm first (rmmod vhm)\n",
+	       mod->name, vhm_ops->name);
+	return notifier_from_errno(-EBUSY);
+}
+
+static struct notifier_block vhm_module_nb = {
+	.notifier_call = vhm_module_coming,
+};
+
+struct vhm_cpu_scan {
+	bool in_use;
+	struct cpumask *found;
+};
+
+static void vhm_cpu_scan_ipi(void *data)
+{
+	struct vhm_cpu_scan *scan = data;
+
+	if (vhm_ops->cpu_in_use() == scan->in_use)
+		cpumask_set_cpu(smp_processor_id(), scan->found);
+}
+
+/*
+ * The first online CPU whose VMX/SVM is on (in_use) or off (!in_use),
+ * asked on each CPU; nr_cpu_ids when there is none, -ENOMEM.
+ */
+int vhm_first_cpu_virt(bool in_use)
+{
+	struct vhm_cpu_scan scan = { .in_use = in_use };
+	cpumask_var_t found;
+	int cpu;
+
+	if (!zalloc_cpumask_var(&found, GFP_KERNEL))
+		return -ENOMEM;
+	scan.found = found;
+	cpus_read_lock();
+	on_each_cpu(vhm_cpu_scan_ipi, &scan, 1);
+	cpus_read_unlock();
+	cpu = cpumask_first(found);
+	free_cpumask_var(found);
+	return cpu;
 }
 
 /* Refuse early, before taking any shared hook, when a CPU is taken. */
 static int vhm_check_cpus_free(void)
 {
-	cpumask_var_t busy;
-	int r = 0;
+	int cpu = vhm_first_cpu_virt(true);
 
-	if (!zalloc_cpumask_var(&busy, GFP_KERNEL))
-		return -ENOMEM;
-	on_each_cpu(vhm_cpu_in_use_ipi, busy, 1);
-	if (!cpumask_empty(busy)) {
-		vhm_report_busy(cpumask_first(busy));
-		r = -EBUSY;
+	if (cpu < 0)
+		return cpu;
+	if (cpu < nr_cpu_ids) {
+		vhm_report_busy(cpu);
+		return -EBUSY;
 	}
-	free_cpumask_var(busy);
-	return r;
+	return 0;
 }
 
 /*
@@ -201,66 +255,96 @@ void vhm_free_percpu_pages(struct page * __percpu *pages)
 }
 
 /*
- * KVM turns virtualization on whenever it runs a VM (and, from 6.12, at
- * load) and holds the kernel's single emergency-disable hook meanwhile, so
- * the two cannot share a machine. kvm.ko's exported symbol tells whether it
- * is loaded: kvm_get_kvm, a plain GPL export from 6.1 to 7.x (7.x dropped
- * kvm_rebooting, which vhm looked for before).
+ * Own enablement (kvm_host.c decides): every online CPU, from load to
+ * unload, with the hotplug, suspend and crash hooks.
  */
-static int vhm_check_kvm_absent(void)
+static int vhm_virt_own_init(void)
 {
-	if (!__symbol_get("kvm_get_kvm"))
-		return 0;
-	__symbol_put("kvm_get_kvm");
-	pr_err("KVM (kvm.ko) is loaded and takes %s whenever it runs a VM: rmmod %s kvm first\n",
-	       vhm_ops->name, vhm_ops->kvm_module);
-	return -EBUSY;
+	int r;
+
+	r = register_module_notifier(&vhm_module_nb);
+	if (r)
+		return r;
+	vhm_emergency_register(vhm_emergency_disable);
+	atomic_set(&vhm_enable_failures, 0);
+	/* Turns virtualization on for every online CPU, or for none. */
+	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vhm:online",
+			      vhm_cpu_online, vhm_cpu_offline);
+	if (r < 0)
+		goto emergency_unregister;
+	vhm_cpuhp_state = r;
+	return 0;
+
+emergency_unregister:
+	vhm_emergency_unregister(vhm_emergency_disable);
+	unregister_module_notifier(&vhm_module_nb);
+	return r;
+}
+
+static void vhm_virt_own_exit(void)
+{
+	/* Turns virtualization off on every online CPU. */
+	cpuhp_remove_state(vhm_cpuhp_state);
+	vhm_emergency_unregister(vhm_emergency_disable);
+	unregister_module_notifier(&vhm_module_nb);
 }
 
 int vhm_virt_init(void)
 {
 	int r;
 
-	r = vhm_check_cpus_free();
+	/*
+	 * Where vhm may run on top of KVM, KVM's enablement decides the
+	 * mode; elsewhere a CPU already taken is the more precise refusal.
+	 */
+	if (!VHM_KERNEL_OWNS_VIRT) {
+		r = vhm_check_cpus_free();
+		if (r)
+			return r;
+	}
+	r = vhm_kvm_mode_init();
 	if (r)
 		return r;
-	r = vhm_check_kvm_absent();
-	if (r)
-		return r;
+	/* On top of KVM, KVM turned it on: nothing vhm owns. */
+	if (VHM_KERNEL_OWNS_VIRT && !vhm_on_kvm) {
+		r = vhm_check_cpus_free();
+		if (r)
+			goto kvm_mode_exit;
+	}
 	r = vhm_ops->setup();
 	if (r)
-		return r;
-
-	vhm_emergency_register(vhm_emergency_disable);
-	atomic_set(&vhm_enable_failures, 0);
+		goto kvm_mode_exit;
 	WRITE_ONCE(vhm_rebooting, false);
-	/* Turns virtualization on for every online CPU, or for none. */
-	r = cpuhp_setup_state(CPUHP_AP_ONLINE_DYN, "vhm:online",
-			      vhm_cpu_online, vhm_cpu_offline);
-	if (r < 0)
-		goto unregister_emergency;
-	vhm_cpuhp_state = r;
-
+	if (!vhm_on_kvm) {
+		r = vhm_virt_own_init();
+		if (r)
+			goto teardown;
+	}
+	/* Stops entries first; on top of KVM, KVM turns it off after. */
 	r = register_reboot_notifier(&vhm_reboot_nb);
 	if (r)
-		goto remove_cpuhp;
-	vhm_register_syscore(&vhm_syscore);
+		goto own_exit;
+	if (!vhm_on_kvm)
+		vhm_register_syscore(&vhm_syscore);
 	return 0;
 
-remove_cpuhp:
-	cpuhp_remove_state(vhm_cpuhp_state);
-unregister_emergency:
-	vhm_emergency_unregister(vhm_emergency_disable);
+own_exit:
+	if (!vhm_on_kvm)
+		vhm_virt_own_exit();
+teardown:
 	vhm_ops->teardown();
+kvm_mode_exit:
+	vhm_kvm_mode_exit();
 	return r;
 }
 
 void vhm_virt_exit(void)
 {
-	vhm_unregister_syscore(&vhm_syscore);
+	if (!vhm_on_kvm)
+		vhm_unregister_syscore(&vhm_syscore);
 	unregister_reboot_notifier(&vhm_reboot_nb);
-	/* Turns virtualization off on every online CPU. */
-	cpuhp_remove_state(vhm_cpuhp_state);
-	vhm_emergency_unregister(vhm_emergency_disable);
+	if (!vhm_on_kvm)
+		vhm_virt_own_exit();
 	vhm_ops->teardown();
+	vhm_kvm_mode_exit();
 }

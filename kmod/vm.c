@@ -10,6 +10,7 @@
 #include <linux/slab.h>
 
 #include "ioapic.h"
+#include "kvm_host.h"
 #include "lapic.h"
 #include "vhm.h"
 #include "vm.h"
@@ -26,6 +27,8 @@ static void vhm_vm_free(struct vhm_vm *vm)
 	vhm_ioapic_free(vm);
 	vhm_mmu_destroy(vm);
 	mmdrop(vm->mm);
+	/* Last: KVM may turn virtualization off once its VM is gone. */
+	vhm_kvm_release(vm->kvm_vm);
 	kvfree(vm);
 }
 
@@ -116,6 +119,12 @@ long vhm_create_vm(unsigned long arg)
 	if (r)
 		goto put_vm;
 	vm->charged = true;
+	vm->kvm_vm = vhm_kvm_hold();
+	if (IS_ERR(vm->kvm_vm)) {
+		r = PTR_ERR(vm->kvm_vm);
+		vm->kvm_vm = NULL;
+		goto put_vm;
+	}
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		r = fd;

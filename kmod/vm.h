@@ -37,6 +37,8 @@ struct vhm_vm {
 	bool charged;		/* counted in its creator's VMs (limits.c) */
 	uid_t uid;		/* the creator's real uid */
 	u64 id;			/* unique, never reused (spec.c) */
+	/* On top of KVM: the KVM VM this VM holds (kvm_host.c), or NULL. */
+	struct file *kvm_vm;
 };
 
 /* A string I/O exit, as the vendor decoded it. */
@@ -98,6 +100,10 @@ struct vhm_vcpu {
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];
+	/* MSRs of the fixed table that keep a value (msr_table.c). */
+	u64 msr_hwcr;
+	u64 msr_de_cfg;
+	u64 ucode_rev;
 	/* An INS whose data userspace provides before the next entry. */
 	struct vhm_pio_string pio_in;
 	u64 pio_in_gva;
@@ -108,6 +114,10 @@ struct vhm_vcpu {
 	unsigned long host_db[4];
 	unsigned long host_dr7;
 	bool host_db_saved;
+#ifdef CONFIG_PREEMPT_NOTIFIERS
+	/* On top of KVM: the thread gives the CPU up (kvm_host.c). */
+	struct preempt_notifier kvm_pn;
+#endif
 	/* XCR0 as the guest set it with XSETBV (xcr.c). */
 	u64 xcr0;
 	u32 host_pkru;		/* the VMM thread's PKRU while the guest runs */
@@ -247,6 +257,7 @@ bool vhm_emul_done(struct vhm_vcpu *vcpu, enum vhm_emul e);
 void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_reset(struct vhm_vcpu *vcpu);
+void vhm_dr_db_delivered(struct vhm_vcpu *vcpu);
 long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
 			    struct vhm_debugregs __user *u);
 long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,

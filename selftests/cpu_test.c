@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Guest-visible CPU state vhm virtualizes beyond registers: RDMSR/WRMSR of
- * MSRs vhm does not know (a #GP, or an exit to userspace when the VMM
- * enabled VHM_CAP_MSR_EXITS), XSETBV/XGETBV and XCR0 (VHM_GET/SET_XCRS),
+ * the fixed MSR table (kmod/msr_table.c) and of MSRs vhm does not know (a
+ * #GP, or an exit to userspace when the VMM enabled VHM_CAP_MSR_EXITS), XSETBV/XGETBV and XCR0 (VHM_GET/SET_XCRS),
  * and CPUID's OSXSAVE bit following the guest's CR4. Guests are C
  * functions (include/guest.h). Built with the guest code flags.
  */
@@ -287,6 +287,240 @@ TEST_F(cpu, non_canonical_msr_values_refused)
 			TH_LOG("MSR %#x changed by a refused value", msrs[i]);
 		}
 	}
+}
+
+/* ---------------------------------------------------------------------
+ * The fixed MSR table (kmod/msr_table.c): MSRs a guest may touch without
+ * a CPUID check, answered as KVM without a virtual PMU answers them.
+ */
+#define HWCR			0xc0010015
+#define HWCR_MCSTATUSWREN	(1ull << 18)
+#define UCODE_REV		0x8b
+#define UCODE_REV_RESET		0x100000000ull
+#define DE_CFG			0xc0011029
+#define GP_READ			1	/* the RDMSR raised #GP */
+#define GP_WRITE		2	/* the WRMSR raised #GP */
+#define ON_AMD			1
+#define ON_INTEL		2
+
+struct msr_case {
+	uint32_t index;
+	uint8_t vendors;	/* hosts this case runs on */
+	uint8_t gp;		/* GP_READ, GP_WRITE expected */
+	uint64_t read;		/* what RDMSR returns first */
+	uint64_t write;		/* what the guest writes */
+	uint64_t after;		/* what RDMSR returns after the write */
+};
+
+static const struct msr_case msr_cases[] = {
+	/* AMD legacy performance counters: read 0, writes dropped. */
+	{ 0xc0010000, ON_AMD, 0, 0, 0x530076, 0 },
+	{ 0xc0010001, ON_AMD, 0, 0, 0x530076, 0 },
+	{ 0xc0010002, ON_AMD, 0, 0, 1, 0 },
+	{ 0xc0010003, ON_AMD, 0, 0, 0, 0 },
+	{ 0xc0010004, ON_AMD, 0, 0, 0xffffffff, 0 },
+	{ 0xc0010005, ON_AMD, 0, 0, 0x1234, 0 },
+	{ 0xc0010006, ON_AMD, 0, 0, 0x1234, 0 },
+	{ 0xc0010007, ON_AMD, 0, 0, 0x1234, 0 },
+	{ 0xc001001f, ON_AMD, 0, 0, 0x40000, 0 },		/* NB_CFG */
+	/* SYSCFG, TSEG base/mask: read 0, the guest's writes #GP (KVM). */
+	{ 0xc0010010, ON_AMD, GP_WRITE, 0, 0, 0 },
+	{ 0xc0010112, ON_AMD, GP_WRITE, 0, 0x1000, 0 },
+	{ 0xc0010113, ON_AMD, GP_WRITE, 0, 0, 0 },
+	/* HWCR: bits 3, 6, 8 dropped, McStatusWrEn kept, the rest #GP. */
+	{ HWCR, ON_AMD, 0, 0, HWCR_MCSTATUSWREN | 0x148, HWCR_MCSTATUSWREN },
+	{ HWCR, ON_AMD, GP_WRITE, HWCR_MCSTATUSWREN, 1, HWCR_MCSTATUSWREN },
+	{ HWCR, ON_AMD, 0, HWCR_MCSTATUSWREN, 0, 0 },
+	/* DE_CFG: bit 0 is never the host's. */
+	{ DE_CFG, ON_AMD, GP_WRITE, 0, 1, 0 },
+	/* Intel P6 counters: read 0, writes dropped; PLATFORM_ID read-only. */
+	{ 0xc1, ON_INTEL, 0, 0, 0x1234, 0 },
+	{ 0xc2, ON_INTEL, 0, 0, 0xffff, 0 },
+	{ 0x186, ON_INTEL, 0, 0, 0x530076, 0 },
+	{ 0x187, ON_INTEL, 0, 0, 0x530076, 0 },
+	{ 0x17, ON_INTEL, GP_WRITE, 0, 0, 0 },
+	/* Both: the microcode revision, a guest write changes nothing. */
+	{ UCODE_REV, ON_AMD | ON_INTEL, 0, UCODE_REV_RESET, 0, UCODE_REV_RESET },
+	/* The other vendor's MSRs stay unknown. */
+	{ 0xc0010000, ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0xc0010007, ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ HWCR, ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ DE_CFG, ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0xc1, ON_AMD, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0x186, ON_AMD, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0x17, ON_AMD, GP_READ | GP_WRITE, 0, 0, 0 },
+	/* Not in the table: Family 15h counters, MCA (hidden in CPUID). */
+	{ 0xc0010200, ON_AMD | ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0x179, ON_AMD | ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+	{ 0x401, ON_AMD | ON_INTEL, GP_READ | GP_WRITE, 0, 0, 0 },
+};
+
+#define NR_MSR_CASES	(sizeof(msr_cases) / sizeof(msr_cases[0]))
+
+static uint8_t msr_host_vendor(void)
+{
+	return host_vendor() == VENDOR_AMD ? ON_AMD : ON_INTEL;
+}
+
+/* guest_rdmsr() has no memory clobber: reread the #GP handler's count. */
+#define READ_GP_COUNT()	(*(volatile uint64_t *)&gp_count)
+
+/* Each case of this vendor: RDMSR, WRMSR, RDMSR, and which ones #GPed. */
+static void guest_msr_table(uint64_t vendor)
+{
+	uint64_t i, gp, first, after;
+
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	for (i = 0; i < NR_MSR_CASES; i++) {
+		const struct msr_case *c = &msr_cases[i];
+
+		if (!(c->vendors & vendor))
+			continue;
+		gp = READ_GP_COUNT();
+		first = guest_rdmsr(c->index);
+		gp = READ_GP_COUNT() != gp ? GP_READ : 0;
+		after = READ_GP_COUNT();
+		guest_wrmsr(c->index, c->write);
+		gp |= READ_GP_COUNT() != after ? GP_WRITE : 0;
+		after = guest_rdmsr(c->index);
+		GUEST_SYNC_ARGS(i, gp, first, after);
+	}
+	GUEST_DONE();
+}
+
+TEST_F(cpu, msr_table_guest)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint8_t vendor;
+	struct ucall uc;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	vendor = msr_host_vendor();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_msr_table, vendor));
+	for (i = 0; i < NR_MSR_CASES; i++) {
+		const struct msr_case *c = &msr_cases[i];
+
+		if (!(c->vendors & vendor))
+			continue;
+		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+		ASSERT_EQ(i, uc.args[0]);
+		EXPECT_EQ(c->gp, uc.args[1])
+			TH_LOG("MSR %#x: #GP %#lx, expected %#x", c->index,
+			       (unsigned long)uc.args[1], c->gp);
+		if (c->gp & GP_READ)
+			continue;
+		EXPECT_EQ(c->read, uc.args[2])
+			TH_LOG("MSR %#x: read %#llx", c->index,
+			       (unsigned long long)uc.args[2]);
+		EXPECT_EQ(c->after, uc.args[3])
+			TH_LOG("MSR %#x: read %#llx after writing %#llx",
+			       c->index, (unsigned long long)uc.args[3],
+			       (unsigned long long)c->write);
+	}
+	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * DE_CFG's LFENCE bit: the guest's write of it succeeds exactly when the
+ * host has it (and then it reads back); userspace cannot tell beforehand.
+ */
+static void guest_de_cfg(void)
+{
+	uint64_t gp;
+
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	gp = gp_count;
+	guest_wrmsr(DE_CFG, 2);
+	GUEST_SYNC_ARGS(gp_count - gp, guest_rdmsr(DE_CFG), 0, 0);
+	GUEST_DONE();
+}
+
+TEST_F(cpu, msr_table_de_cfg)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	if (host_vendor() != VENDOR_AMD)
+		SKIP(return, "DE_CFG is an AMD MSR");
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_de_cfg, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	if (uc.args[0]) {
+		EXPECT_EQ(0, uc.args[1]);
+	} else {
+		EXPECT_EQ(2, uc.args[1]);
+	}
+	TH_LOG("DE_CFG LFENCE bit %s", uc.args[0] ? "refused" : "taken");
+	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * The VMM saves and restores the table's MSRs (migration): every one of
+ * this vendor reads through VHM_GET_MSRS and takes its value back through
+ * VHM_SET_MSRS; the stored ones keep what the VMM sets; the other
+ * vendor's stop the list.
+ */
+TEST_F(cpu, msr_table_vmm_save_restore)
+{
+	static const __u32 amd[] = {
+		0xc0010000, 0xc0010001, 0xc0010002, 0xc0010003, 0xc0010004,
+		0xc0010005, 0xc0010006, 0xc0010007, 0xc0010010, HWCR,
+		0xc001001f, 0xc0010112, 0xc0010113, DE_CFG, UCODE_REV,
+	};
+	static const __u32 intel[] = {
+		0x17, UCODE_REV, 0xc1, 0xc2, 0x186, 0x187,
+	};
+	struct {
+		struct vhm_msrs hdr;
+		struct vhm_msr_entry e[16];
+	} l;
+	bool is_amd = host_vendor() == VENDOR_AMD;
+	const __u32 *msrs = is_amd ? amd : intel;
+	unsigned int i, n = is_amd ? 15 : 6;
+	int fd = self->vcpu.raw.fd;
+
+	RETURN_IF_SKIPPED();
+	memset(&l, 0, sizeof(l));
+	l.hdr.nmsrs = n;
+	for (i = 0; i < n; i++)
+		l.e[i].index = msrs[i];
+	ASSERT_EQ(n, ioctl(fd, VHM_GET_MSRS, &l));
+	for (i = 0; i < n; i++)
+		EXPECT_EQ(msrs[i] == UCODE_REV ? UCODE_REV_RESET : 0,
+			  l.e[i].data) TH_LOG("MSR %#x", msrs[i]);
+	EXPECT_EQ(n, ioctl(fd, VHM_SET_MSRS, &l));
+
+	/* Stored: the microcode revision, and HWCR on AMD. */
+	l.hdr.nmsrs = 1;
+	l.e[0].index = UCODE_REV;
+	l.e[0].data = 0x1234ull << 32;
+	ASSERT_EQ(1, ioctl(fd, VHM_SET_MSRS, &l));
+	l.e[0].data = 0;
+	ASSERT_EQ(1, ioctl(fd, VHM_GET_MSRS, &l));
+	EXPECT_EQ(0x1234ull << 32, l.e[0].data);
+	if (is_amd) {
+		l.e[0].index = HWCR;
+		l.e[0].data = HWCR_MCSTATUSWREN;
+		ASSERT_EQ(1, ioctl(fd, VHM_SET_MSRS, &l));
+		l.e[0].data = 0;
+		ASSERT_EQ(1, ioctl(fd, VHM_GET_MSRS, &l));
+		EXPECT_EQ(HWCR_MCSTATUSWREN, l.e[0].data);
+		l.e[0].data = 1;		/* not a bit KVM allows */
+		EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l));
+		l.e[0].index = 0xc0010010;	/* SYSCFG: only 0 */
+		l.e[0].data = 1;
+		EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l));
+		l.e[0].index = DE_CFG;		/* bit 0: never */
+		EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l));
+	}
+
+	/* The other vendor's MSR: unknown, the list stops there. */
+	l.e[0].index = is_amd ? 0xc1 : 0xc0010000;
+	EXPECT_EQ(0, ioctl(fd, VHM_GET_MSRS, &l));
+	EXPECT_EQ(0, ioctl(fd, VHM_SET_MSRS, &l));
 }
 
 TEST_F(cpu, enable_cap_bad_arguments)
@@ -916,6 +1150,55 @@ TEST_F(cpu, dr7_general_detect)
 	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_DEBUGREGS, &d);
 	EXPECT_EQ(DR6_RESET, d.dr6);
 	EXPECT_EQ(DR7_RESET, d.dr7);
+}
+
+/*
+ * Every #DB clears DR7.GD on its way into the handler, not only a general
+ * detect: here a single step (RFLAGS.TF) with GD set. The handler reads
+ * DR7 and DR6 once: a GD left set would make that read a #DB of its own
+ * (a second entry into the handler).
+ */
+#define DR6_BS		(1ull << 14)
+
+static uint64_t gd_step_count, gd_step_dr6, gd_step_dr7;
+
+static void db_gd_step_handler(struct ex_regs *regs)
+{
+	uint64_t dr7, dr6;
+
+	gd_step_count++;
+	dr7 = guest_read_dr7();
+	dr6 = guest_read_dr6();
+	if (gd_step_count == 1) {
+		gd_step_dr7 = dr7;
+		gd_step_dr6 = dr6;
+	}
+	guest_write_dr6(DR6_RESET);
+	regs->rflags &= ~0x100ull;	/* TF */
+}
+
+static void guest_gd_then_single_step(void)
+{
+	guest_set_handler(1, db_gd_step_handler);
+	guest_write_dr7(DR7_RESET | DR7_GD);
+	asm volatile("pushfq; orq $0x100, (%%rsp); popfq\n\t"
+		     "nop; nop" : : : "memory", "cc");
+	GUEST_SYNC_ARGS(gd_step_count, gd_step_dr6, gd_step_dr7, 0);
+	GUEST_DONE();
+}
+
+TEST_F(cpu, dr7_gd_cleared_by_every_db)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_gd_then_single_step, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);	/* one #DB: the single step */
+	EXPECT_EQ(DR6_RESET | DR6_BS, uc.args[1]);
+	EXPECT_EQ(DR7_RESET, uc.args[2]);	/* GD cleared on delivery */
+	ASSERT_GUEST_DONE(v);
 }
 
 static void guest_report_drs(void)

@@ -383,17 +383,36 @@ static const struct {
 	{ 2, { 0x0f, 0x01 } },			/* lgdt/lidt family, random modrm */
 };
 
-/* mov eax/ecx/edx/edi, imm32 with interesting values. */
+/* The AMD test host's QEMU TCG (see tcg_lme_hazard()). */
+static bool on_tcg(void)
+{
+	static int tcg = -1;
+
+	if (tcg < 0)
+		tcg = host_is_qemu_tcg();
+	return tcg;
+}
+
+#define MSR_EFER_INDEX	0xc0000080u
+
+/*
+ * mov eax/ecx/edx/edi, imm32 with interesting values. On TCG not EFER's
+ * index: a WRMSR of the soup would set EFER.LME without CR4.PAE often
+ * enough to hang the test host in about one million-call run of two
+ * (tcg_lme_hazard()); the fuzzer's own EFER writes are filtered there.
+ */
 static size_t soup_mov(struct rng *r, unsigned char *p)
 {
 	static const unsigned char op[] = { 0xb8, 0xb9, 0xba, 0xbf };
 	static const uint32_t v[] = {
 		0xfee00000, 0xfee00300, 0xfee000b0, 0xfec00000, 0xfec00010,
-		0xc0000080, 0x1b, 0x6e0, 0x830, 0x277, 0x80000000, 0x3f8, 7,
+		MSR_EFER_INDEX, 0x1b, 0x6e0, 0x830, 0x277, 0x80000000, 0x3f8, 7,
 		0x60000011, 0x20, 0x80000001, 0xd, 0x400, 0x1000,
 	};
 	uint32_t x = chance(r, 70) ? v[below(r, ARRAY_SIZE(v))] : (uint32_t)rnd(r);
 
+	if (x == MSR_EFER_INDEX && on_tcg())
+		x = MSR_EFER_INDEX + 1;		/* STAR */
 	p[0] = op[below(r, ARRAY_SIZE(op))];
 	memcpy(p + 1, &x, 4);
 	return 5;
@@ -941,22 +960,47 @@ static void rnd_segment(struct rng *r, struct vhm_segment *s, int code, int mode
  * CR4.PAE: the test host CPU then runs on with paging off and hangs. That
  * guest state is valid (vm_test's real_mode_with_efer_lme runs it where
  * the emulator allows), so on TCG the fuzzer does not produce it: no LME
- * without PAE in SET_SREGS, no LME without LMA (which needs PAE) in
- * SET_MSRS. docs/TESTING.md, "Fuzzing".
+ * in SET_SREGS but in 64-bit mode (elsewhere the guest's own MOV CR0/CR4
+ * can get there), no LME without LMA (which needs paging and PAE) in
+ * SET_MSRS, and its guests' instruction soup does not load EFER's index
+ * (soup_mov()). docs/TESTING.md, "Fuzzing".
  */
+#define X86_CR0_PG_BIT	(1ull << 31)
 #define EFER_LME	(1ull << 8)
 #define EFER_LMA	(1ull << 10)
 
 static bool tcg_lme_hazard(uint64_t efer, uint64_t cr4)
 {
-	static int tcg = -1;
-
-	if (tcg < 0)
-		tcg = host_is_qemu_tcg();
-	return tcg && (efer & EFER_LME) && !(cr4 & 0x20);
+	return on_tcg() && (efer & EFER_LME) && !(cr4 & 0x20);
 }
 
 /* sregs in one of: real, protected flat, 32-bit paging, PAE, long mode. */
+/*
+ * On TCG, EFER.LME only in 64-bit mode proper: with paging off the guest's
+ * MOV CR4 can clear PAE, and in compatibility mode its MOV CR0 can turn
+ * paging off (tcg_lme_hazard()).
+ */
+static void tcg_sregs_filter(struct vhm_sregs *s)
+{
+	if (tcg_lme_hazard(s->efer, (s->cr0 & X86_CR0_PG_BIT) &&
+				    (s->cs.attrib & VHM_SEG_L) ? s->cr4 : 0))
+		s->efer &= ~EFER_LME;
+}
+
+/* On TCG, an EFER entry's LME only with LMA (long mode already on). */
+static void tcg_msrs_filter(struct vhm_msrs *m, size_t size)
+{
+	uint32_t i, n = m->nmsrs;
+
+	if (n > (size - 8) / sizeof(m->entries[0]))
+		n = (size - 8) / sizeof(m->entries[0]);
+	for (i = 0; i < n; i++)
+		if (m->entries[i].index == MSR_EFER_INDEX &&
+		    tcg_lme_hazard(m->entries[i].data,
+				   m->entries[i].data & EFER_LMA ? 0x20 : 0))
+			m->entries[i].data &= ~EFER_LME;
+}
+
 static void rnd_sregs(struct fuzz *f, struct vhm_sregs *s)
 {
 	struct rng *r = &f->r;
@@ -1030,8 +1074,7 @@ static void rnd_sregs(struct fuzz *f, struct vhm_sregs *s)
 			flip_bits(r, s, sizeof(*s));
 		}
 	}
-	if (tcg_lme_hazard(s->efer, s->cr4))
-		s->efer &= ~EFER_LME;
+	tcg_sregs_filter(s);
 }
 
 static void run_handle_exit(struct rng *r, struct fvcpu *c)
@@ -1141,10 +1184,6 @@ static void op_vcpu_struct(struct fuzz *f, struct fvcpu *c, int idx)
 		for (i = 0; i < m->nmsrs; i++) {
 			m->entries[i].index = chance(r, 90) ? msr_idx[below(r, ARRAY_SIZE(msr_idx))] : rnd(r);
 			m->entries[i].data = chance(r, 50) ? below(r, 8) : rnd_val(r);
-			if (m->entries[i].index == 0xc0000080 &&
-			    tcg_lme_hazard(m->entries[i].data,
-					   m->entries[i].data & EFER_LMA ? 0x20 : 0))
-				m->entries[i].data &= ~EFER_LME;
 		}
 		size = 8 + m->nmsrs * sizeof(m->entries[0]);
 		if (idx == I_SET_MSRS)
@@ -1250,6 +1289,15 @@ static void op_vcpu_struct(struct fuzz *f, struct fvcpu *c, int idx)
 		valid = 0;
 		rnd_bytes(r, b, size);
 	}
+	/*
+	 * Whatever the mutations made of it, on TCG no EFER.LME that could
+	 * meet paging off and PAE clear (tcg_lme_hazard()): a mutated
+	 * SET_MSRS or SET_SREGS still hung a million-call run that way.
+	 */
+	if (idx == I_SET_SREGS && size >= sizeof(struct vhm_sregs))
+		tcg_sregs_filter((struct vhm_sregs *)b);
+	if (idx == I_SET_MSRS && size >= 8)
+		tcg_msrs_filter((struct vhm_msrs *)b, size);
 	if (k == 19) {
 		int variable = idx == I_GET_MSRS || idx == I_SET_MSRS ||
 			       idx == I_GET_CPUID || idx == I_SET_CPUID;
@@ -1725,6 +1773,25 @@ static void racers_start(struct __test_metadata *_metadata, struct race_vm *v,
 	}
 }
 
+/*
+ * Until every racer has come back from RUN once (at most 30 s): the race
+ * is with running vCPUs, and on a loaded test host (two cores, an emulator
+ * beside) a racer thread can start after a short race is over.
+ */
+static void racers_wait_ran(struct __test_metadata *_metadata, struct race_vm *v,
+			    struct racer *rc)
+{
+	int i, ms;
+
+	for (i = 0; i < v->n; i++) {
+		for (ms = 0; ms < 30000 && !__atomic_load_n(&rc[i].runs, __ATOMIC_RELAXED) &&
+		     !__atomic_load_n(&rc[i].bad, __ATOMIC_RELAXED); ms++)
+			usleep(1000);
+		EXPECT_LT(0, __atomic_load_n(&rc[i].runs, __ATOMIC_RELAXED))
+			TH_LOG("vCPU %d's thread did not come back from RUN in 30 s", i);
+	}
+}
+
 static void racers_stop(struct __test_metadata *_metadata, struct race_vm *v,
 			struct racer *rc, atomic_int *stop, const char *what)
 {
@@ -1806,6 +1873,7 @@ TEST_F_TIMEOUT(fuzz, race_slots_vs_run, 1200)
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(race_vm_create(self->sys, &v, 4));
 	racers_start(_metadata, &v, rc, &stop, 0, 1);
+	racers_wait_ran(_metadata, &v, rc);
 	for (i = 0; i < 3000; i++) {
 		uint64_t gpa = below(&r, 4) ? SLOT1_GPA : 0x20000 + below(&r, 16) * PAGE;
 		uint64_t size = below(&r, 4) ? SLOT1_SIZE : (1 + below(&r, 16)) * PAGE;
@@ -1814,22 +1882,21 @@ TEST_F_TIMEOUT(fuzz, race_slots_vs_run, 1200)
 		switch (below(&r, 3)) {
 		case 0:
 			e = vhm_set_slot(v.vm, 1, 0, 0, 0, NULL);
-			if (e && e != -ENOENT)
-				fails++;
+			if (e && e != -ENOENT && !fails++)
+				TH_LOG("deleting slot 1: %s", strerror(-e));
 			break;
 		default:
 			e = vhm_set_slot(v.vm, 1 + below(&r, 2), flags, gpa, size,
 					 v.ram1 + below(&r, 2) * PAGE * (size < SLOT1_SIZE));
-			if (e && e != -EEXIST && e != -EFAULT)
-				fails++;
+			if (e && e != -EEXIST && e != -EFAULT && !fails++)
+				TH_LOG("setting a slot at %#" PRIx64 ", %#" PRIx64 " bytes: %s",
+				       gpa, size, strerror(-e));
 			if (e == -EEXIST && below(&r, 2))
 				vhm_set_slot(v.vm, 2, 0, 0, 0, NULL);
 		}
 	}
 	racers_stop(_metadata, &v, rc, &stop, "slots vs run");
 	EXPECT_EQ(0, fails);
-	for (i = 0; i < 4; i++)
-		EXPECT_LT(0, rc[i].runs);
 	race_vm_destroy(&v);
 	EXPECT_UNLOADS();
 }
@@ -1904,6 +1971,7 @@ TEST_F_TIMEOUT(fuzz, fork_child_eio, 600)
 	ASSERT_VHM(race_vm_create(self->sys, &v, 2));
 	/* vCPUs running while the process forks. */
 	racers_start(_metadata, &v, rc, &stop, 0, 1);
+	racers_wait_ran(_metadata, &v, rc);
 	for (i = 0; i < 20; i++) {
 		pid = fork();
 		ASSERT_LE(0, pid);
@@ -1951,8 +2019,6 @@ TEST_F_TIMEOUT(fuzz, fork_child_eio, 600)
 		EXPECT_EQ(0, WEXITSTATUS(status));
 	}
 	racers_stop(_metadata, &v, rc, &stop, "fork");
-	for (i = 0; i < 2; i++)
-		EXPECT_LT(0, rc[i].runs);
 	race_vm_destroy(&v);
 	EXPECT_UNLOADS();
 }

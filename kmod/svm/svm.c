@@ -14,9 +14,12 @@
 #include <asm/processor.h>
 #include <asm/msr-index.h>
 #include <asm/pgtable_types.h>
+#include <asm/debugreg.h>
+#include <asm/special_insns.h>
 
 #include <uapi/linux/vhm.h>
 #include "compat.h"
+#include "kvm_host.h"
 #include "svm.h"
 #include "vendor.h"
 
@@ -47,6 +50,33 @@ struct svm_asids {
 	bool flush_all;
 };
 static DEFINE_PER_CPU(struct svm_asids, svm_asids) = { .next = 1, .gen = 1 };
+
+/*
+ * On top of KVM (kmod/kvm_host.c) KVM hands out the same ASIDs on the same
+ * CPU and flushes one only when its own generation wraps: a KVM vCPU would
+ * hit vhm's guest's translations under the same ASID, and vhm's guest
+ * KVM's. So the TLB holds vhm's entries only while vhm has the CPU: its
+ * first VMRUN after taking the CPU flushes its ASID (svm_tlb_on_kvm()),
+ * and when it gives the CPU up, svm_cpu_leave() erases that ASID with a
+ * VMRUN of a guest that only flushes the ASID and exits (at its HLT, or
+ * at once for an interrupt): TLB_CONTROL acts at VMRUN only, and INVLPGA
+ * is one page at a time. svm_dirty_asid: the ASID vhm used on this CPU
+ * since it last took it, 0 when it left nothing.
+ */
+static DEFINE_PER_CPU(u32, svm_dirty_asid);
+/*
+ * TSC_RATIO as KVM left it when vhm took the CPU, if it was not 1.0
+ * (a KVM guest with TSC scaling ran last; KVM keeps a per-CPU copy of the
+ * MSR and writes it only when its copy differs): vhm's guests run at 1.0
+ * and svm_cpu_leave() puts KVM's value back, so KVM's copy stays right.
+ * 0 when there is nothing to put back.
+ */
+static DEFINE_PER_CPU(u64, svm_kvm_tsc_ratio);
+#define SVM_TSC_RATIO_1		0x0100000000ULL	/* 8.32 fixed point: 1.0 */
+static DEFINE_PER_CPU(struct page *, svm_erase_vmcb);
+/* HLT, run in real mode with nested paging off: below 4 GiB. */
+static struct page *svm_erase_code;
+#define SVM_INSN_HLT	0xf4
 
 int svm_probe(void)
 {
@@ -99,6 +129,10 @@ static void svm_msrpm_pass_through(u8 *msrpm)
 
 void svm_teardown(void)
 {
+	vhm_free_percpu_pages(&svm_erase_vmcb);
+	if (svm_erase_code)
+		__free_page(svm_erase_code);
+	svm_erase_code = NULL;
 	vhm_free_percpu_pages(&svm_hsave_page);
 	vhm_free_percpu_pages(&svm_host_save_page);
 	if (svm_iopm)
@@ -112,8 +146,13 @@ void svm_teardown(void)
 int svm_setup(void)
 {
 	if (vhm_alloc_percpu_pages(&svm_hsave_page) ||
-	    vhm_alloc_percpu_pages(&svm_host_save_page))
+	    vhm_alloc_percpu_pages(&svm_host_save_page) ||
+	    vhm_alloc_percpu_pages(&svm_erase_vmcb))
 		goto teardown;
+	svm_erase_code = alloc_page(GFP_KERNEL | GFP_DMA32 | __GFP_ZERO);
+	if (!svm_erase_code)
+		goto teardown;
+	*(u8 *)page_address(svm_erase_code) = SVM_INSN_HLT;
 	svm_iopm = alloc_pages(GFP_KERNEL, SVM_IOPM_ORDER);
 	svm_msrpm = alloc_pages(GFP_KERNEL, SVM_MSRPM_ORDER);
 	if (!svm_iopm || !svm_msrpm)
@@ -166,6 +205,146 @@ void svm_assign_asid(struct svm_vcpu *svm)
 	svm->vmcb->control.tlb_ctl = a->flush_all ? TLB_CONTROL_FLUSH_ALL_ASID :
 				     TLB_CONTROL_FLUSH_ASID;
 	a->flush_all = false;
+}
+
+/* Taking the CPU from KVM: TSC_RATIO 1.0 (see svm_kvm_tsc_ratio). */
+static void svm_take_tsc_ratio(void)
+{
+	u64 ratio;
+
+	if (!boot_cpu_has(X86_FEATURE_TSCRATEMSR))
+		return;
+	vhm_rdmsr(MSR_AMD64_TSC_RATIO, ratio);
+	if (ratio == SVM_TSC_RATIO_1)
+		return;
+	vhm_wrmsr(MSR_AMD64_TSC_RATIO, SVM_TSC_RATIO_1);
+	__this_cpu_write(svm_kvm_tsc_ratio, ratio);
+}
+
+static void svm_give_back_tsc_ratio(void)
+{
+	u64 ratio = __this_cpu_read(svm_kvm_tsc_ratio);
+
+	if (!ratio)
+		return;
+	vhm_wrmsr(MSR_AMD64_TSC_RATIO, ratio);
+	__this_cpu_write(svm_kvm_tsc_ratio, 0);
+}
+
+/*
+ * On top of KVM, interrupts off, before the VMRUN of a vCPU with ASID
+ * asid: flush the ASID if KVM may have used it since vhm took the CPU.
+ */
+void svm_tlb_on_kvm(struct svm_vcpu *svm)
+{
+	u32 dirty = __this_cpu_read(svm_dirty_asid);
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+
+	lockdep_assert_irqs_disabled();
+	if (dirty == svm->asid)
+		return;
+	/* Never two: the thread gives the CPU up between two vCPUs. */
+	if (WARN_ON_ONCE(dirty))
+		svm_cpu_leave();
+	if (ctl->tlb_ctl == TLB_CONTROL_DO_NOTHING)
+		ctl->tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+	__this_cpu_write(svm_dirty_asid, svm->asid);
+	svm_take_tsc_ratio();
+}
+
+static void svm_erase_seg(struct vmcb_seg *seg, u64 base, u16 attrib)
+{
+	seg->selector = 0;
+	seg->base = base;
+	seg->limit = 0xffff;
+	seg->attrib = attrib;
+}
+
+/*
+ * The erasing guest: real mode, nested paging off (its addresses are
+ * the host's), CS at the HLT; every event and HLT exit, TLB_CONTROL
+ * flushes the ASID at VMRUN. Rewritten each time: the exit stores the
+ * guest's state back.
+ */
+static void svm_erase_vmcb_init(struct vmcb *v, u32 asid)
+{
+	static const unsigned int intercepts[] = {
+		INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT,
+		INTERCEPT_HLT, INTERCEPT_SHUTDOWN, INTERCEPT_VMRUN,
+	};
+	u16 code = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(0xb);
+	u16 data = VHM_SEG_P | VHM_SEG_S | VHM_SEG_TYPE(3);
+	unsigned int i;
+
+	memset(v, 0, PAGE_SIZE);
+	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
+		v->control.intercepts[intercepts[i] / 32] |=
+			BIT(intercepts[i] % 32);
+	for (i = 0; i < 32; i++)
+		v->control.intercepts[(INTERCEPT_EXCEPTION_OFFSET + i) / 32] |=
+			BIT((INTERCEPT_EXCEPTION_OFFSET + i) % 32);
+	v->control.iopm_base_pa = svm_iopm_pa();
+	v->control.msrpm_base_pa = svm_msrpm_pa();
+	v->control.int_ctl = V_INTR_MASKING_MASK;
+	v->control.asid = asid;
+	v->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
+	svm_erase_seg(&v->save.cs, page_to_phys(svm_erase_code), code);
+	svm_erase_seg(&v->save.ds, 0, data);
+	v->save.es = v->save.ds;
+	v->save.ss = v->save.ds;
+	v->save.fs = v->save.ds;
+	v->save.gs = v->save.ds;
+	v->save.gdtr.limit = 0xffff;
+	v->save.idtr.limit = 0xffff;
+	v->save.cr0 = X86_CR0_ET;
+	v->save.cr2 = native_read_cr2();
+	v->save.efer = EFER_SVME;
+	v->save.dr6 = DR6_RESERVED;
+	v->save.dr7 = 0x400;	/* DR7 at reset */
+	v->save.rflags = X86_EFLAGS_FIXED;
+}
+
+/*
+ * #VMEXIT loads the host's RIP, RSP, RAX, CR0/3/4, EFER, RFLAGS, GDTR,
+ * IDTR and CS/SS/DS/ES from the host save area (KVM's page, which vhm
+ * leaves in VM_HSAVE_PA); the guest ran with the host's other registers
+ * and changed none. It does not restore DR6, DR7 and CR2: vhm does.
+ */
+static u64 svm_erase_run(struct vmcb *v)
+{
+	unsigned long dr6, dr7;
+
+	get_debugreg(dr6, 6);
+	get_debugreg(dr7, 7);
+	asm volatile("clgi\n\tvmrun %%rax\n\tstgi"
+		     : : "a" (virt_to_phys(v)) : "memory", "cc");
+	set_debugreg(dr7, 7);
+	set_debugreg(dr6, 6);
+	native_write_cr2(v->save.cr2);
+	return vhm_vmcb_exit_code(&v->control);
+}
+
+/* On top of KVM: interrupts off, see svm_dirty_asid. */
+void svm_cpu_leave(void)
+{
+	u32 asid = __this_cpu_read(svm_dirty_asid);
+	struct vmcb *v;
+	u64 efer, code;
+
+	lockdep_assert_irqs_disabled();
+	if (!asid)
+		return;
+	__this_cpu_write(svm_dirty_asid, 0);
+	svm_give_back_tsc_ratio();
+	/* Without SVM (KVM turned it off, a reboot) the TLB was flushed. */
+	vhm_rdmsr(MSR_EFER, efer);
+	if (!(efer & EFER_SVME))
+		return;
+	v = page_address(__this_cpu_read(svm_erase_vmcb));
+	svm_erase_vmcb_init(v, asid);
+	code = svm_erase_run(v);
+	WARN_ONCE(code == (u64)SVM_EXIT_ERR,
+		  "vhm: the VMRUN that erases ASID %u failed\n", asid);
 }
 
 /* NPT entries are ordinary x86 page table entries, user-accessible. */
@@ -239,4 +418,7 @@ u32 svm_nr_tlb_tags(void)
 
 const struct vhm_vendor_ops vhm_svm_ops = {
 	VHM_VENDOR_TABLE(svm, "AMD-V (SVM)", VHM_HW_SVM, "kvm_amd", SVM_HW_REGS)
+	/* EFER has no kernel shadow: own enablement works on every kernel. */
+	.own_enable = true,
+	.on_kvm = true,
 };

@@ -75,6 +75,8 @@ phys_addr_t svm_iopm_pa(void);
 phys_addr_t svm_msrpm_pa(void);
 /* Interrupts off: give the vCPU an ASID valid on this CPU. */
 void svm_assign_asid(struct svm_vcpu *svm);
+/* On top of KVM, interrupts off: the ASID flushed if KVM may have used it. */
+void svm_tlb_on_kvm(struct svm_vcpu *svm);
 
 /* vcpu.c */
 /* RAX, RSP, RIP and RFLAGS, which the VMCB holds (regs.h). */

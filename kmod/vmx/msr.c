@@ -23,6 +23,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
+#include "kvm_host.h"
 #include "vhm.h"
 #include "vmx.h"
 
@@ -190,9 +191,19 @@ static u64 vmx_msr_loadable(int slot, u64 v)
 
 /*
  * The lazily switched MSRs as this CPU holds them (slots STAR to SFMASK of
- * msrs[], and TSC_AUX). While guest is true some may be a guest's and the
- * notifier is registered on this CPU; gen is the msrs_gen of the vCPU
- * values they are, 0 if none. Changed with interrupts off.
+ * msrs[], and TSC_AUX). While guest is true some may be a guest's; gen is
+ * the msrs_gen of the vCPU values they are, 0 if none; found and
+ * found_tsc_aux are what vhm puts back. Changed with interrupts off.
+ *
+ * In vhm's own VMX operation the values found are the host's, put back
+ * when the task returns to user mode (a user-return notifier). On top of
+ * KVM they may be a KVM guest's that KVM's user-return cache expects to
+ * find there (KVM writes them only when its cached copy differs): they are
+ * read when vhm starts switching and put back exactly whenever the vCPU's
+ * thread gives the CPU up (vmx_cpu_leave(): sched out, VHM_RUN's return),
+ * so that nothing of vhm's is left for KVM or user space and vhm's own
+ * cache is forgotten. No host value is assumed then (nor read as one: a
+ * TSC_AUX found may be a KVM guest's, and KVM puts the host's back).
  */
 struct vmx_lazy_msrs {
 	struct user_return_notifier urn;
@@ -200,7 +211,8 @@ struct vmx_lazy_msrs {
 	u64 gen;
 	u64 cur[VMX_NR_MSRS];
 	u64 tsc_aux;
-	u64 host_tsc_aux;	/* this CPU's number, for the host's RDPID */
+	u64 found[VMX_NR_MSRS];
+	u64 found_tsc_aux;
 };
 
 static DEFINE_PER_CPU(struct vmx_lazy_msrs, vmx_lazy_msrs);
@@ -220,50 +232,80 @@ static void vmx_lazy_write(u64 *cur, u32 index, u64 v)
 	*cur = v;
 }
 
-/*
- * A task returns to user mode on this CPU, or VMX is turned off here: the
- * host's values back, the notifier unregistered.
- */
-static void vmx_msrs_restore_host(struct user_return_notifier *urn)
+/* Interrupts off: the values found back, vhm's cache forgotten. */
+static void vmx_lazy_put_back(struct vmx_lazy_msrs *l)
 {
-	struct vmx_lazy_msrs *l = container_of(urn, struct vmx_lazy_msrs, urn);
-	unsigned long flags;
 	int i;
 
+	if (!l->guest)
+		return;
+	l->guest = false;
+	l->gen = 0;
+	if (!vhm_on_kvm)
+		user_return_notifier_unregister(&l->urn);
+	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+		vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i], l->found[i]);
+	if (vmx_switches_tsc_aux())
+		vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX, l->found_tsc_aux);
+}
+
+/* A task returns to user mode on this CPU (vhm's own VMX operation). */
+static void vmx_msrs_restore_host(struct user_return_notifier *urn)
+{
+	unsigned long flags;
+
 	local_irq_save(flags);
-	if (l->guest) {
-		l->guest = false;
-		l->gen = 0;
-		user_return_notifier_unregister(urn);
-		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
-				       vmx_host_msrs[i]);
-		if (vmx_switches_tsc_aux())
-			vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX,
-				       l->host_tsc_aux);
-	}
+	vmx_lazy_put_back(container_of(urn, struct vmx_lazy_msrs, urn));
 	local_irq_restore(flags);
 }
 
-/* Interrupts off, before VMXOFF on this CPU (vmx_cpu_disable). */
+/*
+ * Interrupts off, before VMXOFF on this CPU (vmx_cpu_disable), or on top
+ * of KVM whenever the vCPU's thread gives it up (vmx_cpu_leave).
+ */
 void vmx_msrs_drop_cpu(void)
 {
-	vmx_msrs_restore_host(&this_cpu_ptr(&vmx_lazy_msrs)->urn);
+	vmx_lazy_put_back(this_cpu_ptr(&vmx_lazy_msrs));
 }
 
-/* The CPU holds the host's values: note them, arm the notifier. */
-static void vmx_lazy_start(struct vmx_lazy_msrs *l)
+/*
+ * Own VMX operation: the CPU holds the host's values (the syscall MSRs as
+ * at load, the same on every CPU); arm the notifier.
+ */
+static void vmx_lazy_start_own(struct vmx_lazy_msrs *l)
 {
 	int i;
 
 	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		l->cur[i] = vmx_host_msrs[i];
-	if (vmx_switches_tsc_aux()) {
-		vhm_rdmsr(MSR_TSC_AUX, l->host_tsc_aux);
-		l->tsc_aux = l->host_tsc_aux;
-	}
+		l->found[i] = vmx_host_msrs[i];
+	if (vmx_switches_tsc_aux())
+		vhm_rdmsr(MSR_TSC_AUX, l->found_tsc_aux);
 	l->urn.on_user_return = vmx_msrs_restore_host;
 	user_return_notifier_register(&l->urn);
+}
+
+/* On top of KVM: whatever the CPU holds now, a KVM guest's or the host's. */
+static void vmx_lazy_start_on_kvm(struct vmx_lazy_msrs *l)
+{
+	int i;
+
+	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+		vhm_rdmsr(vmx_switched_msrs[i], l->found[i]);
+	if (vmx_switches_tsc_aux())
+		vhm_rdmsr(MSR_TSC_AUX, l->found_tsc_aux);
+}
+
+static void vmx_lazy_start(struct vmx_lazy_msrs *l)
+{
+	int i;
+
+	if (vhm_on_kvm)
+		vmx_lazy_start_on_kvm(l);
+	else
+		vmx_lazy_start_own(l);
+	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+		l->cur[i] = l->found[i];
+	l->tsc_aux = l->found_tsc_aux;
 	l->guest = true;
 }
 

@@ -46,7 +46,6 @@
 #define VMX_DR7_ENABLED		0xffULL	/* L0-3, G0-3 */
 #define VMX_DR6_HOST		0xffff0ff0UL
 #define VMX_DR6_BD		BIT_ULL(13)	/* general detect */
-#define VMX_DR7_GD		BIT_ULL(13)
 
 static int vmx_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
@@ -121,7 +120,7 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
  * #DB, always intercepted. A #DB that exits leaves DR6 and DR7.GD as they
  * were; its cause (B0-3, BD, BS) is in the exit qualification and goes
  * into the guest's DR6 here, as delivery would have put it: B0-3 replaced,
- * BD and BS added. A general-detect #DB clears DR7.GD, as delivery does.
+ * BD and BS added (its delivery clears DR7.GD: vhm_dr_db_delivered()).
  * Then the same #DB is raised in the guest. ICEBP (INT1) exits as a
  * privileged software exception with RIP on it: it is skipped and its
  * #DB (a trap, DR6 unchanged) raised past it.
@@ -129,7 +128,7 @@ static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 static int vmx_handle_db(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
-	u64 qual = vmx->exit.qual, dr7, rflags;
+	u64 qual = vmx->exit.qual, rflags;
 	u32 intr;
 
 	if ((vmx->exit.intr_info & INTR_INFO_INTR_TYPE_MASK) ==
@@ -140,10 +139,6 @@ static int vmx_handle_db(struct vhm_vcpu *vcpu)
 	}
 	vmx->dr6 = (vmx->dr6 & ~(u64)DR_TRAP_BITS) |
 		   (qual & (DR_TRAP_BITS | VMX_DR6_BD | DR_STEP));
-	if (qual & VMX_DR6_BD) {
-		dr7 = vmx_read(vmx, GUEST_DR7);
-		vmx_write(vmx, GUEST_DR7, dr7 & ~VMX_DR7_GD);
-	}
 	/*
 	 * VM entry wants a single-step trap pending when TF is set under an
 	 * STI or MOV SS shadow (SDM 27.3.1.5); a #DB exit does not leave one.

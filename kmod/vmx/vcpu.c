@@ -4,7 +4,7 @@
  * in the architectural reset state, and VHM_GET/SET_(S)REGS. A VMCS can
  * only be read and written on the CPU where it is current, so every access
  * from outside the entry path goes through vmx_read()/vmx_write() (or a
- * preempt_disable() + vmx_vcpu_load() section), which make it current on
+ * vmx_vmcs_get() ... vmx_vmcs_put() section), which make it current on
  * the calling CPU first. Intel SDM vol. 3C, chapter 25 "Virtual machine
  * control structures" and 26.3 "Checking and loading guest state".
  */
@@ -45,21 +45,22 @@ enum vmx_seg { VMX_ES, VMX_CS, VMX_SS, VMX_DS, VMX_FS, VMX_GS, VMX_LDTR,
 
 u64 vmx_read(struct vmx_vcpu *vmx, unsigned long field)
 {
+	struct vmx_section sec;
 	u64 value;
 
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	value = vmcs_read(field);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 	return value;
 }
 
 void vmx_write(struct vmx_vcpu *vmx, unsigned long field, u64 value)
 {
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	struct vmx_section sec;
+
+	vmx_vmcs_get(vmx, &sec);
 	vmcs_write(field, value);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 }
 
 /*
@@ -108,12 +109,12 @@ static void vmcs_set_guest_cr4(u64 cr4)
 
 u64 vmx_guest_cr0(struct vmx_vcpu *vmx)
 {
+	struct vmx_section sec;
 	u64 cr0;
 
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	cr0 = vmcs_guest_cr0();
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 	return cr0;
 }
 
@@ -124,18 +125,20 @@ u64 vmx_guest_cr4(struct vmx_vcpu *vmx)
 
 void vmx_set_guest_cr0(struct vmx_vcpu *vmx, u64 cr0)
 {
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	struct vmx_section sec;
+
+	vmx_vmcs_get(vmx, &sec);
 	vmcs_set_guest_cr0(cr0);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 }
 
 void vmx_set_guest_cr4(struct vmx_vcpu *vmx, u64 cr4)
 {
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	struct vmx_section sec;
+
+	vmx_vmcs_get(vmx, &sec);
 	vmcs_set_guest_cr4(cr4);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 }
 
 /*
@@ -276,6 +279,7 @@ static void vmx_init_guest(void)
 
 int vmx_vcpu_create(struct vhm_vcpu *vcpu)
 {
+	struct vmx_section sec;
 	struct vmx_vcpu *vmx;
 	struct page *page;
 	int vpid;
@@ -300,13 +304,12 @@ int vmx_vcpu_create(struct vhm_vcpu *vcpu)
 	vmx->dr6 = VMX_RESET_DR6;
 	vcpu->vendor = vmx;
 
-	preempt_disable();
 	vmx_vmclear(vmx->vmcs_pa);	/* launch state clear, data in memory */
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	vmx_init_controls(vmx);
 	vmx_init_host();
 	vmx_init_guest();
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 	return 0;
 
 free_page:
@@ -390,11 +393,11 @@ static struct vhm_segment *vmx_sregs_seg(struct vhm_sregs *s, enum vmx_seg seg)
 
 void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
 {
+	struct vmx_section sec;
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	enum vmx_seg seg;
 
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	for (seg = 0; seg < VMX_NR_SEGS; seg++)
 		vmcs_seg_out(vmx_sregs_seg(s, seg), seg);
 	s->gdt.base = vmcs_read(GUEST_GDTR_BASE);
@@ -405,7 +408,7 @@ void vmx_get_sregs(struct vhm_vcpu *vcpu, struct vhm_sregs *s)
 	s->cr3 = vmcs_read(GUEST_CR3);
 	s->cr4 = vmcs_guest_cr4();
 	s->efer = vmcs_read(GUEST_IA32_EFER);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 	s->cr2 = vmx->cr2;
 	s->cr8 = vmx->cr8;
 }
@@ -425,20 +428,21 @@ static void vmcs_set_efer(u64 efer)
 
 void vmx_set_efer(struct vmx_vcpu *vmx, u64 efer)
 {
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	struct vmx_section sec;
+
+	vmx_vmcs_get(vmx, &sec);
 	vmcs_set_efer(efer);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 }
 
 int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 {
+	struct vmx_section sec;
 	struct vmx_vcpu *vmx = to_vmx(vcpu);
 	struct vhm_sregs in = *s;
 	enum vmx_seg seg;
 
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	for (seg = 0; seg < VMX_NR_SEGS; seg++)
 		vmcs_seg_in(seg, vmx_sregs_seg(&in, seg));
 	vmcs_write(GUEST_GDTR_BASE, s->gdt.base);
@@ -449,7 +453,7 @@ int vmx_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	vmcs_write(GUEST_CR3, s->cr3);
 	vmcs_set_guest_cr4(s->cr4);
 	vmcs_set_efer(s->efer);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 	vmx->cr2 = s->cr2;
 	vmx->cr8 = s->cr8;
 	vmx_load_pdptrs(vmx);
@@ -471,15 +475,15 @@ bool vmx_long_mode64(struct vmx_vcpu *vmx)
 /* Past an instruction: RIP moves on, an STI or MOV SS shadow ends. */
 void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 {
+	struct vmx_section sec;
 	u64 rip = vhm_rip(vmx->vcpu) + len, intr;
 
-	preempt_disable();
-	vmx_vcpu_load(vmx);
+	vmx_vmcs_get(vmx, &sec);
 	vmcs_write(GUEST_RIP, rip);
 	vhm_reg_synced(vmx->vcpu, VHM_REG_RIP, rip);
 	intr = vmcs_read(GUEST_INTERRUPTIBILITY_INFO);
 	if (intr & VMX_INTR_BLOCKING)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 			   intr & ~(u64)VMX_INTR_BLOCKING);
-	preempt_enable();
+	vmx_vmcs_put(vmx, &sec);
 }

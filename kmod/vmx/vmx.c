@@ -11,6 +11,7 @@
 #define pr_fmt(fmt) "vhm: " fmt
 
 #include <linux/kernel.h>
+#include <linux/cpuhotplug.h>
 #include <linux/gfp.h>
 #include <linux/idr.h>
 #include <linux/mm.h>
@@ -27,6 +28,7 @@
 
 #include <uapi/linux/vhm.h>
 #include "compat.h"
+#include "kvm_host.h"
 #include "vendor.h"
 #include "vhm.h"
 #include "vmx.h"
@@ -259,8 +261,13 @@ int vmx_probe(void)
 		pr_err("this CPU has no Intel VT-x (VMX); vhm needs Intel VT-x with EPT or AMD-V with nested paging\n");
 		return -ENODEV;
 	}
-	if (VHM_KERNEL_OWNS_VMX) {
-		pr_err("this kernel turns Intel VT-x on for KVM only and vhm cannot share it yet: use KVM (kvm_intel) on this kernel, or vhm on a 6.x kernel\n");
+	/*
+	 * vmx_read_exit() hands a host NMI that exited on with INT 2, which
+	 * FRED turns into a #GP (fred_intx()); KVM's FRED route
+	 * (x86_entry_from_kvm) is KVM's only.
+	 */
+	if (vhm_host_fred()) {
+		pr_err("this kernel runs with FRED, and vhm's Intel VT-x backend cannot hand host NMIs on with it yet: boot with fred=off to use vhm\n");
 		return -EOPNOTSUPP;
 	}
 	r = vmx_probe_feature_control();
@@ -269,8 +276,12 @@ int vmx_probe(void)
 	return vmx_probe_controls();
 }
 
+static int vmx_kvm_cpuhp_setup(void);
+static void vmx_kvm_cpuhp_remove(void);
+
 void vmx_teardown(void)
 {
+	vmx_kvm_cpuhp_remove();
 	vmx_msr_bitmap_free();
 	vhm_free_percpu_pages(&vmx_vmxon_page);
 }
@@ -294,7 +305,7 @@ int vmx_setup(void)
 		vmx_teardown();
 		return -ENOMEM;
 	}
-	return 0;
+	return vmx_kvm_cpuhp_setup();
 }
 
 /*
@@ -351,6 +362,19 @@ static void vmx_vmptrld(u64 pa)
 		vmx_insn_fault("vmptrld");
 }
 
+/* The current-VMCS pointer: VMX_NO_VMCS if none. */
+static u64 vmx_vmptrst(void)
+{
+	bool fault = true;
+	u64 pa = VMX_NO_VMCS;
+
+	asm volatile(VMX_INSN_FIXUP("vmptrst %[pa]")
+		     : [fault] "+qm"(fault), [pa] "+m"(pa) : : "cc", "memory");
+	if (unlikely(fault))
+		vmx_insn_fault("vmptrst");
+	return pa;
+}
+
 void vmx_invept(u64 eptp)
 {
 	struct {
@@ -392,10 +416,16 @@ u64 vmx_eptp(struct vhm_vm *vm)
 	return vhm_mmu_root_pa(vm) | VMX_EPTP_PWL_4 | VMX_EPTP_MT_WB;
 }
 
-/* On the CPU the VMCS is active on, interrupts off: write it back. */
+/*
+ * On the CPU the VMCS is active on, interrupts off: write it back. On top
+ * of KVM, VMX may be off here by now: KVM turns it off when its last VM
+ * is gone, and a closed vCPU is freed after its VM (with the KVM VM it
+ * held). VMXOFF dropped the VMCS then; nothing is left to write back.
+ */
 static void vmx_clear_local(struct vmx_vcpu *vmx)
 {
-	vmx_vmclear(vmx->vmcs_pa);
+	if (!vhm_on_kvm || vmx_cpu_in_use())
+		vmx_vmclear(vmx->vmcs_pa);
 	list_del(&vmx->loaded);
 	if (__this_cpu_read(vmx_current_vmcs) == vmx)
 		__this_cpu_write(vmx_current_vmcs, NULL);
@@ -450,14 +480,17 @@ static void vmx_set_host_percpu(void)
 /*
  * Preemption off. A VMCS active on another CPU is cleared there first (it
  * may be cached in that CPU), then loaded here with this CPU's host state;
- * translations this CPU may hold from an earlier stay are flushed.
+ * translations this CPU may hold from an earlier stay are flushed. On top
+ * of KVM it is only put on this CPU's list here: a section makes it
+ * current (vmx_vmcs_borrow()), and KVM's vCPUs change the current VMCS
+ * in between, so vmx_current_vmcs is never trusted then.
  */
 void vmx_vcpu_load(struct vmx_vcpu *vmx)
 {
 	int cpu = smp_processor_id();
 
 	if (READ_ONCE(vmx->cpu) == cpu) {
-		if (__this_cpu_read(vmx_current_vmcs) != vmx) {
+		if (!vhm_on_kvm && __this_cpu_read(vmx_current_vmcs) != vmx) {
 			vmx_vmptrld(vmx->vmcs_pa);
 			__this_cpu_write(vmx_current_vmcs, vmx);
 		}
@@ -469,13 +502,86 @@ void vmx_vcpu_load(struct vmx_vcpu *vmx)
 	local_irq_disable();
 	list_add(&vmx->loaded, this_cpu_ptr(&vmx_loaded_vmcss));
 	WRITE_ONCE(vmx->cpu, cpu);
-	vmx_vmptrld(vmx->vmcs_pa);
-	__this_cpu_write(vmx_current_vmcs, vmx);
+	if (!vhm_on_kvm) {
+		vmx_vmptrld(vmx->vmcs_pa);
+		__this_cpu_write(vmx_current_vmcs, vmx);
+	}
 	local_irq_enable();
-	vmx_set_host_percpu();
+	if (vhm_on_kvm)
+		vmx->host_percpu_stale = true;
+	else
+		vmx_set_host_percpu();
 	vmx->host_stale = true;
 	vmx->flush_ept = true;
 	vmx->flush_vpid = true;
+}
+
+/*
+ * Interrupts off, the VMCS active on this CPU (vmx_vcpu_load()). On top
+ * of KVM: the VMCS now current, and vhm's made current. Interrupts stay
+ * off until vmx_vmcs_return(): KVM clears a vCPU's VMCS that moved to
+ * another CPU with an IPI, and vhm must not make it active here again
+ * after that.
+ */
+static u64 vmx_vmcs_borrow(struct vmx_vcpu *vmx)
+{
+	u64 prev;
+
+	if (!vhm_on_kvm)
+		return vmx->vmcs_pa;
+	prev = vmx_vmptrst();
+	if (prev != vmx->vmcs_pa)
+		vmx_vmptrld(vmx->vmcs_pa);
+	if (unlikely(vmx->host_percpu_stale)) {
+		vmx->host_percpu_stale = false;
+		vmx_set_host_percpu();
+	}
+	return prev;
+}
+
+/*
+ * The VMCS current before vmx_vmcs_borrow() current again, with its launch
+ * state (VMPTRLD changes no active VMCS). With none before, vhm's stays
+ * current: no KVM vCPU expects a VMCS there.
+ */
+static void vmx_vmcs_return(struct vmx_vcpu *vmx, u64 prev)
+{
+	if (!vhm_on_kvm || prev == vmx->vmcs_pa)
+		return;
+	if (prev != VMX_NO_VMCS)
+		vmx_vmptrld(prev);
+	__this_cpu_write(vmx_current_vmcs, NULL);
+}
+
+void vmx_vmcs_get(struct vmx_vcpu *vmx, struct vmx_section *s)
+{
+	preempt_disable();
+	vmx_vcpu_load(vmx);
+	local_irq_save(s->flags);
+	s->prev_vmcs = vmx_vmcs_borrow(vmx);
+}
+
+void vmx_vmcs_put(struct vmx_vcpu *vmx, const struct vmx_section *s)
+{
+	vmx_vmcs_return(vmx, s->prev_vmcs);
+	local_irq_restore(s->flags);
+	preempt_enable();
+}
+
+/* After vmx_load() (vcpu_load), interrupts off. */
+void vmx_run_get(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx->run_prev_vmcs = vmx_vmcs_borrow(vmx);
+}
+
+/* Interrupts still off, preemption still off. */
+void vmx_run_put(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+
+	vmx_vmcs_return(vmx, vmx->run_prev_vmcs);
 }
 
 bool vmx_cpu_in_use(void)
@@ -524,6 +630,70 @@ void vmx_cpu_emergency_disable(void)
 	vhm_cr4_clear_bits(X86_CR4_VMXE);
 }
 
+/*
+ * On top of KVM, interrupts off, the vCPU's thread gives this CPU up (a
+ * preempt notifier, or VHM_RUN returns: kvm_host.c): the lazily switched
+ * MSRs back as vhm found them (msr.c). The current VMCS is already KVM's
+ * again (vmx_vmcs_return()).
+ */
+void vmx_cpu_leave(void)
+{
+	vmx_msrs_drop_cpu();
+}
+
+/*
+ * On top of KVM, interrupts off, before KVM's VMXOFF on this CPU (it goes
+ * offline, or suspend on the last CPU: kvm_host.c): vhm's VMCSs active
+ * here written back (their data in memory, launch state clear: the next
+ * entry VMPTRLDs and launches), KVM's left alone.
+ */
+void vmx_cpu_before_kvm_off(void)
+{
+	struct vmx_vcpu *vmx, *tmp;
+
+	list_for_each_entry_safe(vmx, tmp, this_cpu_ptr(&vmx_loaded_vmcss),
+				 loaded)
+		vmx_clear_local(vmx);
+	vmx_msrs_drop_cpu();
+}
+
+/*
+ * A CPU going offline: KVM's hotplug state comes earlier, so it is torn
+ * down later.
+ */
+static enum cpuhp_state vmx_kvm_cpuhp_state;
+
+static int vmx_kvm_cpu_offline(unsigned int cpu)
+{
+	local_irq_disable();
+	vmx_cpu_before_kvm_off();
+	local_irq_enable();
+	return 0;
+}
+
+static int vmx_kvm_cpuhp_setup(void)
+{
+	int r;
+
+	if (!vhm_on_kvm)
+		return 0;
+	r = cpuhp_setup_state_nocalls(CPUHP_AP_ONLINE_DYN, "vhm/vmx:online",
+				      NULL, vmx_kvm_cpu_offline);
+	if (r < 0) {
+		vmx_teardown();
+		return r;
+	}
+	vmx_kvm_cpuhp_state = r;
+	return 0;
+}
+
+static void vmx_kvm_cpuhp_remove(void)
+{
+	if (vmx_kvm_cpuhp_state)
+		cpuhp_remove_state_nocalls(vmx_kvm_cpuhp_state);
+	vmx_kvm_cpuhp_state = 0;
+}
+
 /* EPT entries: read/write/execute bits, write-back leaves (SDM 29.3.2). */
 u64 vmx_npt_pte(phys_addr_t pa, unsigned int perm, int level)
 {
@@ -553,4 +723,13 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	VHM_VENDOR_TABLE(vmx, "Intel VT-x (VMX)", VHM_HW_VMX, "kvm_intel",
 			 VMX_HW_REGS)
 	.vcpu_load = vmx_load,
+	.vcpu_get = vmx_run_get,
+	.vcpu_put = vmx_run_put,
+	.cpu_before_kvm_off = vmx_cpu_before_kvm_off,
+	/*
+	 * 7.x: CR4.VMXE has a kernel shadow vhm cannot update (compat.h), so
+	 * vhm runs on top of kvm_intel's VMX operation only.
+	 */
+	.own_enable = !VHM_KERNEL_OWNS_VMX,
+	.on_kvm = true,
 };

@@ -80,6 +80,14 @@ struct vmx_vcpu {
 	 * unless host_stale: set when the VMCS is loaded on another CPU).
 	 */
 	bool host_stale;
+	/*
+	 * On top of KVM: the per-CPU host fields (GDT, TSS, GS base) are
+	 * owed since the VMCS came to this CPU (vmx_vmcs_get() writes them),
+	 * and the VMCS that was current when VHM_RUN's entries began
+	 * (vmx_run_get(), vmx_run_put()).
+	 */
+	bool host_percpu_stale;
+	u64 run_prev_vmcs;
 	u64 host_cr3;
 	u64 host_cr4;
 	unsigned long host_fs_base;
@@ -158,8 +166,36 @@ extern u64 vmx_host_msrs[VMX_NR_MSRS];
 extern const u32 vmx_switched_msrs[VMX_NR_MSRS];
 int vmx_vpid_alloc(void);
 void vmx_vpid_free(int vpid);
-/* Preemption off: make the vCPU's VMCS current on this CPU. */
+/*
+ * Preemption off, interrupts on: the vCPU's VMCS active on this CPU (moved
+ * here if it was active on another one) and, in vhm's own VMX operation,
+ * current. On top of KVM it is made current only inside a section
+ * (vmx_vmcs_get() or vmx_run_get()), with interrupts off.
+ */
 void vmx_vcpu_load(struct vmx_vcpu *vmx);
+/*
+ * A VMX section, the only way to VMREAD, VMWRITE or enter: from
+ * vmx_vmcs_get() to vmx_vmcs_put() preemption and interrupts are off and
+ * the vCPU's VMCS is current on this CPU. On top of KVM the VMCS current
+ * before (a KVM vCPU's, which KVM expects to find current when that vCPU
+ * runs again) is current again after vmx_vmcs_put(). Sections nest.
+ */
+#define VMX_NO_VMCS	(~0ULL)	/* VMPTRST: no current VMCS */
+
+struct vmx_section {
+	u64 prev_vmcs;
+	unsigned long flags;
+};
+
+void vmx_vmcs_get(struct vmx_vcpu *vmx, struct vmx_section *s);
+void vmx_vmcs_put(struct vmx_vcpu *vmx, const struct vmx_section *s);
+/*
+ * The same for VHM_RUN's entries, interrupts already off (run.c calls
+ * them as the vendor ops vcpu_get and vcpu_put).
+ */
+void vmx_run_get(struct vhm_vcpu *vcpu);
+void vmx_cpu_before_kvm_off(void);
+void vmx_run_put(struct vhm_vcpu *vcpu);
 /* VMCLEAR a VMCS that is active nowhere (a new one). */
 void vmx_vmclear(u64 pa);
 /* VMCLEAR the vCPU's VMCS wherever it is active. */

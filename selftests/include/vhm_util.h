@@ -40,7 +40,10 @@ const char *vhm_module_path(void);
 int module_load(const char *path, const char *params);
 int module_unload(const char *name);
 bool module_loaded(const char *name);
+/* vhm.ko loaded (with the KVM vendor module first under vhm_test_on_kvm()). */
 int vhm_load(const char *params);
+/* vhm.ko alone, whatever VHM_TEST_ON_KVM says (tests that manage KVM). */
+int vhm_load_alone(const char *params);
 int vhm_unload(void);
 /* Unload vhm and KVM if loaded: every test starts from a clean host. */
 /* Unload kvm_amd, kvm_intel and kvm where loaded. */
@@ -72,6 +75,17 @@ int modprobe(const char *name);
 	do {								\
 		if (_metadata->skip)					\
 			return;						\
+	} while (0)
+
+/*
+ * First line of a TEST_F body whose case applies in one of vhm's modes
+ * only (own enablement, on top of KVM): else SKIP with why.
+ */
+#define REQUIRE_MODE(applies, why)					\
+	do {								\
+		RETURN_IF_SKIPPED();					\
+		if (!(applies))						\
+			SKIP(return, "%s", why);			\
 	} while (0)
 
 /* The kernel log from the moment kmsg_open() was called. */
@@ -128,5 +142,17 @@ int kvm_hold_vm(struct kvm_holder *h);
 void kvm_release_vm(struct kvm_holder *h);
 /* Open /dev/kvm and create (and close) one VM: 0 or -errno. */
 int kvm_try_create_vm(void);
+/*
+ * The kernel turns VMX/SVM on itself, for KVM (7.x: x86_virt_get_ref() in
+ * /proc/kallsyms). vhm then runs on top of KVM (AMD) or refuses (Intel)
+ * instead of refusing beside KVM (docs/ARCHITECTURE.md, "Compatibility").
+ */
+bool kernel_owns_virt(void);
+/*
+ * VHM_TEST_ON_KVM=1 (a test host's kernel command line) on a kernel that
+ * owns VMX/SVM (7.x): vhm runs on top of KVM's enablement; vhm_load()
+ * loads the KVM vendor module first.
+ */
+bool vhm_test_on_kvm(void);
 
 #endif /* VHM_UTIL_H */

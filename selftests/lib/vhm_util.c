@@ -104,7 +104,20 @@ bool module_loaded(const char *name)
 	return access(path, F_OK) == 0;
 }
 
+bool vhm_test_on_kvm(void)
+{
+	return getenv("VHM_TEST_ON_KVM") && kernel_owns_virt();
+}
+
 int vhm_load(const char *params)
+{
+	if (vhm_test_on_kvm() && !module_loaded(kvm_vendor_module()) &&
+	    modprobe(kvm_vendor_module()))
+		return -ENODEV;
+	return vhm_load_alone(params);
+}
+
+int vhm_load_alone(const char *params)
 {
 	return module_load(vhm_module_path(), params);
 }
@@ -395,4 +408,28 @@ void kvm_release_vm(struct kvm_holder *h)
 {
 	close(h->release_fd);
 	waitpid(h->pid, NULL, 0);
+}
+
+bool kernel_owns_virt(void)
+{
+	static int owns = -1;
+	char line[256];
+	FILE *f;
+
+	if (owns >= 0)
+		return owns;
+	owns = 0;
+	f = fopen("/proc/kallsyms", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char *name = strrchr(line, ' ');
+
+		if (name && !strcmp(name + 1, "x86_virt_get_ref\n")) {
+			owns = 1;
+			break;
+		}
+	}
+	fclose(f);
+	return owns;
 }

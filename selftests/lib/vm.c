@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -44,7 +45,20 @@ int vhm_guests_host_ready(void)
 {
 	int r;
 
-	kvm_unload_all();
+	/*
+	 * VHM_TEST_ON_KVM=1 (a test host's kernel command line passes it to
+	 * init): the guests run with kvm_amd or kvm_intel loaded, where vhm
+	 * runs on top of KVM (7.x) instead of turning virtualization on
+	 * itself (or, with VMX, refusing).
+	 */
+	if (vhm_test_on_kvm()) {
+		if (!module_loaded(kvm_vendor_module()) && module_loaded("vhm"))
+			vhm_unload();
+		if (modprobe(kvm_vendor_module()))
+			return -ENODEV;
+	} else {
+		kvm_unload_all();
+	}
 	if (module_loaded("vhm"))
 		return 0;
 	r = vhm_load(NULL);

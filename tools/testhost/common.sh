@@ -127,6 +127,10 @@ build_kmod() {
 	mkdir -p "$troot$src"
 	rsync -a --delete "$dir/" "$troot$src/" || return 1
 	(
+		# One build in the root at a time: each mounts /proc for its
+		# own build and unmounts it at the end (parallel runs raced).
+		exec 9>"$troot/.vhm-build.lock"
+		flock 9
 		# objtool reads /proc (its stack limit): mounted for the build.
 		if ! mountpoint -q "$troot/proc"; then
 			mount -t proc proc "$troot/proc" || exit 1

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef VHM_MSR_TABLE_H
+#define VHM_MSR_TABLE_H
+
+#include <linux/types.h>
+
+struct vhm_vcpu;
+
+/*
+ * msr_table.c: the MSRs a guest may touch without a CPUID check (legacy
+ * performance counters, model-specific configuration), answered as KVM
+ * without a virtual PMU does. -ENOENT: not in the table for this host's
+ * vendor; -EINVAL: a value the MSR refuses (#GP for the guest).
+ */
+void vhm_msr_table_reset(struct vhm_vcpu *vcpu);
+int vhm_msr_table_get(struct vhm_vcpu *vcpu, u32 index, u64 *data);
+int vhm_msr_table_set(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
+
+#endif
