@@ -30,10 +30,13 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm.h>
+#include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/sched/signal.h>
+#include <linux/security.h>
+#include <linux/string.h>
 
 #include "compat.h"
 #include "kvm_host.h"
@@ -55,20 +58,38 @@ static bool vhm_kvm_loaded(void)
 }
 
 /*
+ * "/dev/kvm" is resolved in the caller's mount namespace, where a VMM may
+ * have bound any file over it (a user namespace lets any user do that):
+ * only KVM's own device is called, the misc character device of
+ * KVM_MINOR (a mount of the caller's may not hold device nodes: nodev),
+ * whose module registered that minor.
+ */
+static bool vhm_kvm_is_dev(struct file *dev)
+{
+	struct inode *inode = file_inode(dev);
+
+	return S_ISCHR(inode->i_mode) &&
+	       inode->i_rdev == MKDEV(MISC_MAJOR, KVM_MINOR) &&
+	       dev->f_op->owner && dev->f_op->unlocked_ioctl;
+}
+
+/*
  * KVM can run VMs: kvm.ko is loaded and its vendor module registered
  * /dev/kvm (kvm.ko alone, e.g. after kvm_amd refused to load, cannot).
  */
 static bool vhm_kvm_usable(void)
 {
 	struct file *dev;
+	bool usable;
 
 	if (!vhm_kvm_loaded())
 		return false;
 	dev = filp_open("/dev/kvm", O_RDWR | O_CLOEXEC, 0);
 	if (IS_ERR(dev))
 		return false;
+	usable = vhm_kvm_is_dev(dev);
 	fput(dev);
-	return true;
+	return usable;
 }
 
 int vhm_kvm_mode_init(void)
@@ -125,15 +146,29 @@ static int vhm_kvm_check_cpus_on(void)
 }
 
 /*
- * KVM_CREATE_VM puts the VM in the caller's file table; take the file and
- * close the descriptor. Another thread may have replaced the descriptor
- * in between: the file must then be a KVM VM of the same module.
+ * A KVM VM of the module of dev: KVM's anonymous "kvm-vm" file. Another
+ * thread of the caller may have put any file at the descriptor
+ * KVM_CREATE_VM returned before vhm took it.
+ */
+static bool vhm_kvm_is_vm(struct file *vm, struct file *dev)
+{
+	return vm->f_op != dev->f_op && vm->f_op->owner == dev->f_op->owner &&
+	       !strcmp(vm->f_path.dentry->d_name.name, "kvm-vm");
+}
+
+/*
+ * KVM_CREATE_VM as the VMM's own ioctl would make it (the security
+ * modules' ioctl hook first), in the caller's file table; take the file
+ * and close the descriptor.
  */
 static struct file *vhm_kvm_create_vm(struct file *dev)
 {
 	struct file *vm;
 	long fd;
 
+	fd = security_file_ioctl(dev, KVM_CREATE_VM, 0);
+	if (fd)
+		return ERR_PTR(fd);
 	fd = dev->f_op->unlocked_ioctl(dev, KVM_CREATE_VM, 0);
 	if (fd < 0)
 		return ERR_PTR(fd);
@@ -141,7 +176,7 @@ static struct file *vhm_kvm_create_vm(struct file *dev)
 	close_fd(fd);
 	if (!vm)
 		return ERR_PTR(-EAGAIN);
-	if (vm->f_op == dev->f_op || vm->f_op->owner != dev->f_op->owner) {
+	if (!vhm_kvm_is_vm(vm, dev)) {
 		fput(vm);
 		return ERR_PTR(-EAGAIN);
 	}
@@ -202,6 +237,12 @@ struct file *vhm_kvm_hold(void)
 		pr_err_ratelimited("vhm runs on top of KVM here and /dev/kvm cannot be opened (%ld): modprobe %s (and give the VMM access to /dev/kvm)\n",
 				   PTR_ERR(dev), vhm_ops->kvm_module);
 		return dev;
+	}
+	if (!vhm_kvm_is_dev(dev)) {
+		fput(dev);
+		pr_err_ratelimited("vhm runs on top of KVM here and the VMM's /dev/kvm is not KVM's device (character device 10:%d): give the VMM the host's /dev/kvm\n",
+				   KVM_MINOR);
+		return ERR_PTR(-ENODEV);
 	}
 	vm = vhm_kvm_create_vm(dev);
 	fput(dev);

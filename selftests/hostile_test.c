@@ -295,6 +295,68 @@ TEST_F(hostile, db_loop_is_interruptible)
 }
 
 /* ---------------------------------------------------------------------
+ * CPU-time limits
+ */
+
+static volatile sig_atomic_t prof_fired, real_fired;
+
+static void on_prof(int sig)
+{
+	prof_fired = 1;
+}
+
+static void on_real(int sig)
+{
+	real_fired = 1;
+}
+
+static void guest_spin(void)
+{
+	GUEST_SYNC(0);
+	for (;;)
+		asm volatile("" : : : "memory");
+}
+
+/*
+ * A guest that never exits on its own must not hold off the host's
+ * CPU-time timers: they fire through task work on the thread's way back
+ * to user space (RLIMIT_CPU's SIGXCPU and SIGKILL too), so VHM_RUN has to
+ * go back there. ITIMER_PROF after 0.2 s of the process's CPU time must
+ * end VHM_RUN with EINTR; a real-time timer of 20 s is the backstop.
+ */
+TEST_F(hostile, cpu_time_timer_fires_under_spinning_guest)
+{
+	struct itimerval prof = { .it_value = { .tv_usec = 200000 } };
+	struct itimerval real = { .it_value = { .tv_sec = 20 } };
+	struct itimerval off = { 0 };
+	struct sigaction sa = { .sa_handler = on_prof };
+	struct guest_vcpu *v = &self->vcpu;
+	struct timespec t0;
+	double took;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, sigaction(SIGPROF, &sa, NULL));
+	sa.sa_handler = on_real;
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_spin, 0));
+	ASSERT_GUEST_SYNC(v, 0);
+	prof_fired = real_fired = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &real, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_PROF, &prof, NULL));
+	EXPECT_EQ(-EINTR, guest_run(v));
+	took = seconds_since(&t0);
+	setitimer(ITIMER_PROF, &off, NULL);
+	setitimer(ITIMER_REAL, &off, NULL);
+	EXPECT_EQ(VHM_EXIT_INTR, v->run->exit_reason);
+	EXPECT_TRUE(prof_fired)
+		TH_LOG("the CPU-time timer never fired while the guest spun; the real-time backstop ended VHM_RUN after %.1f s",
+		       took);
+	EXPECT_FALSE(real_fired);
+	TH_LOG("SIGPROF after %.2f s of wall time", took);
+}
+
+/* ---------------------------------------------------------------------
  * WBINVD and RDPMC
  */
 

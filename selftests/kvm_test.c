@@ -16,9 +16,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "kselftest_harness.h"
 #include "vhm_assert.h"
@@ -238,6 +243,70 @@ TEST_F(kvm, on_kvm_runs_guests_and_pins_kvm)
 	small_vm_close(&v);
 	EXPECT_EQ(0, vhm_unload());
 	EXPECT_EQ(0, kvm_try_create_vm());
+}
+
+/*
+ * In a child's own mount namespace, file bound over /dev/kvm: a VM made
+ * there is refused with ENODEV. The exit status: 0, or what differed.
+ */
+static int vm_with_fake_dev_kvm(const char *file)
+{
+	int sys, vm, r = 0;
+
+	if (unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount(file, "/dev/kvm", NULL, MS_BIND, NULL))
+		return 10;
+	sys = vhm_sys_open();
+	if (sys < 0)
+		return 11;
+	vm = vhm_vm_create(sys);
+	if (vm != -ENODEV)
+		r = vm >= 0 ? 12 : 13;
+	if (vm >= 0)
+		close(vm);
+	close(sys);
+	return r;
+}
+
+/*
+ * 7.x on top of KVM: vhm opens "/dev/kvm" in the VMM's mount namespace,
+ * where the VMM (root here; any user in a user namespace) may have bound
+ * another file over it: a regular file, another character device, vhm's
+ * own. vhm calls only KVM's device: ENODEV and one line, no oops; VMs
+ * with the real /dev/kvm are unaffected.
+ */
+TEST_F(kvm, on_kvm_refuses_a_fake_dev_kvm)
+{
+	static const char *const fakes[] = {
+		"/tmp/vhm-fake-kvm", "/dev/null", "/dev/vhm",
+	};
+	struct small_vm v;
+	char line[512];
+	unsigned int i;
+	int status, fd;
+	pid_t pid;
+
+	REQUIRE_ON_KVM();
+	ASSERT_EQ(0, vhm_load_alone(NULL));
+	fd = open(fakes[0], O_CREAT | O_WRONLY, 0666);
+	ASSERT_LE(0, fd);
+	close(fd);
+	for (i = 0; i < sizeof(fakes) / sizeof(fakes[0]); i++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid)
+			_exit(vm_with_fake_dev_kvm(fakes[i]));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFEXITED(status)) TH_LOG("%s: status %#x", fakes[i], status);
+		EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("%s over /dev/kvm", fakes[i]);
+	}
+	unlink(fakes[0]);
+	EXPECT_TRUE(kmsg_find(&self->kmsg, "is not KVM's device", line, sizeof(line)));
+	ASSERT_VHM(small_vm_create(&v));
+	small_vm_run(_metadata, &v);
+	small_vm_close(&v);
+	EXPECT_EQ(0, vhm_unload());
 }
 
 /*
