@@ -292,20 +292,5 @@ static inline bool vhm_host_fred(void)
 static inline bool vhm_host_fred(void) { return false; }
 #endif
 
-/*
- * The memory cgroup's memory.high throttling waits for the thread's way
- * back to user space (TIF_NOTIFY_RESUME), as task work does: a kernel
- * without memory cgroups has no such count.
- */
-#include <linux/sched.h>
-#ifdef CONFIG_MEMCG
-static inline bool vhm_memcg_over_high(void)
-{
-	return READ_ONCE(current->memcg_nr_pages_over_high);
-}
-#else
-static inline bool vhm_memcg_over_high(void) { return false; }
-#endif
-
 #endif /* !__ASSEMBLY__ */
 #endif /* VHM_COMPAT_H */

@@ -7,7 +7,6 @@
 #include <linux/nospec.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
-#include <linux/task_work.h>
 
 #include "kvm_host.h"
 #include "lapic.h"
@@ -68,27 +67,14 @@ static int vhm_handle_fast_exit(struct vhm_vcpu *vcpu, u32 code)
 #define VHM_FAST_EXITS_MAX	64
 
 /*
- * The thread must go back to user space: a signal, or work the kernel does
- * on that way only (TIF_NOTIFY_RESUME): task work, which is how CPU-time
- * timers fire (RLIMIT_CPU's SIGXCPU and SIGKILL, CLOCK_*_CPUTIME_ID), and
- * the memory cgroup's memory.high throttling. A guest that never exits on
- * its own must not hold them off: VHM_RUN returns EINTR (VHM_EXIT_INTR).
- */
-static bool vhm_user_work_pending(void)
-{
-	return signal_pending(current) || task_work_pending(current) ||
-	       vhm_memcg_over_high();
-}
-
-/*
- * After a fast exit: the host needs this CPU (a reschedule, a signal or
- * other work for the thread, a reboot) and the run loop's checks, or it
- * has not taken its interrupts for VHM_FAST_EXITS_MAX entries.
+ * After a fast exit: the host needs this CPU (a reschedule, a signal, a
+ * reboot) and the run loop's checks, or it has not taken its interrupts
+ * for VHM_FAST_EXITS_MAX entries.
  */
 static bool vhm_host_needs_cpu(unsigned int fast_exits)
 {
 	return fast_exits >= VHM_FAST_EXITS_MAX || need_resched() ||
-	       vhm_user_work_pending() || vhm_virt_rebooting();
+	       signal_pending(current) || vhm_virt_rebooting();
 }
 
 /*
@@ -162,7 +148,7 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 	int r;
 
 	for (;;) {
-		if (vhm_user_work_pending())
+		if (signal_pending(current))
 			return vhm_run_interrupted(vcpu);
 		/* The host scheduler decides: no trip to userspace needed. */
 		cond_resched();
