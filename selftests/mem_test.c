@@ -42,6 +42,8 @@
 #define HUGEPAGES	"/proc/sys/vm/nr_hugepages"
 #define HUGE_FREE	"/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
 #define THP_ENABLED	"/sys/kernel/mm/transparent_hugepage/enabled"
+#define THP_MAX_PTES_NONE \
+	"/sys/kernel/mm/transparent_hugepage/khugepaged/max_ptes_none"
 #define KSM		"/sys/kernel/mm/ksm/"
 #define CGROOT		"/sys/fs/cgroup"
 #define CGROUP		CGROOT "/vhm-mem-test"
@@ -253,6 +255,7 @@ FIXTURE(mem) {
 	int fd;			/* memfd or file behind ram, or -1 */
 	long long old_hugepages;	/* -1: untouched */
 	char old_thp[16];		/* "": untouched */
+	long long old_max_ptes_none;	/* -1: untouched */
 	long long old_ksm[3];		/* run, pages_to_scan, sleep_millisecs */
 	bool ksm_changed;
 	bool swap_on;
@@ -286,6 +289,7 @@ FIXTURE_SETUP(mem)
 	self->vcpu.raw.fd = -1;
 	self->fd = -1;
 	self->old_hugepages = -1;
+	self->old_max_ptes_none = -1;
 	REQUIRE_VHM_GUESTS(self->sys);
 	ASSERT_VHM(guest_vm_create(&self->vm, self->sys));
 	ASSERT_VHM(guest_vcpu_create(&self->vm, 0, &self->vcpu));
@@ -338,6 +342,8 @@ FIXTURE_TEARDOWN(mem)
 		write_num(HUGEPAGES, self->old_hugepages);
 	if (self->old_thp[0])
 		write_text(THP_ENABLED, self->old_thp);
+	if (self->old_max_ptes_none >= 0)
+		write_num(THP_MAX_PTES_NONE, self->old_max_ptes_none);
 	if (self->ksm_changed) {
 		write_num(KSM "run", 2);	/* unmerge everything */
 		write_num(KSM "run", self->old_ksm[0]);
@@ -588,7 +594,13 @@ TEST_F(mem, thp_maps_2m_and_split_zaps_it)
 	/*
 	 * Dropping one 4 KiB page splits the second huge page: an
 	 * invalidation covering part of a 2 MiB entry drops all of it.
+	 * khugepaged must not collapse the range back into a huge page
+	 * before the guest reads it again (it did, in a slow test host: the
+	 * guest then rightly got a 2 MiB entry): no empty page allowed.
 	 */
+	self->old_max_ptes_none = read_num(THP_MAX_PTES_NONE);
+	ASSERT_LE(0, self->old_max_ptes_none);
+	ASSERT_EQ(0, write_num(THP_MAX_PTES_NONE, 0));
 	ASSERT_EQ(0, madvise((uint8_t *)self->ram + hole * PAGE, PAGE,
 			     MADV_DONTNEED));
 	ASSERT_VHM(get_stats(self->vm.fd, &c));
