@@ -67,14 +67,46 @@ static int vhm_handle_fast_exit(struct vhm_vcpu *vcpu, u32 code)
 #define VHM_FAST_EXITS_MAX	64
 
 /*
- * After a fast exit: the host needs this CPU (a reschedule, a signal, a
- * reboot) and the run loop's checks, or it has not taken its interrupts
- * for VHM_FAST_EXITS_MAX entries.
+ * Work the kernel does for this thread only on its way back to user space:
+ * TIF_NOTIFY_RESUME's (task work, which is how CPU-time timers fire:
+ * RLIMIT_CPU's SIGXCPU and SIGKILL, ITIMER_PROF, CLOCK_*_CPUTIME_ID; the
+ * memory cgroup's memory.high throttling; rseq), or TIF_NOTIFY_SIGNAL's
+ * (task work queued to run as soon as possible: io_uring). A guest that
+ * never exits on its own must not hold it off.
+ */
+static bool vhm_user_work_pending(void)
+{
+	return test_thread_flag(TIF_NOTIFY_RESUME) ||
+	       test_thread_flag(TIF_NOTIFY_SIGNAL);
+}
+
+/*
+ * VHM_RUN stops for a signal (EINTR, VHM_EXIT_INTR), or goes to user space
+ * for that work and comes straight back, unseen by the VMM: with
+ * TIF_NOTIFY_SIGNAL set, the way out calls get_signal(), which runs the
+ * task work, and then restarts the system call (-ERESTARTNOINTR). A signal
+ * the work raised (SIGXCPU) is handled first, then VHM_RUN restarts: a VMM
+ * that wants VHM_RUN to return sets immediate_exit in its handler, as it
+ * must for any signal that may come just before VHM_RUN (docs/API.md).
+ */
+static int vhm_run_stop(struct vhm_vcpu *vcpu)
+{
+	if (task_sigpending(current))
+		return vhm_run_interrupted(vcpu);
+	set_thread_flag(TIF_NOTIFY_SIGNAL);
+	return -ERESTARTNOINTR;
+}
+
+/*
+ * After a fast exit: the host needs this CPU (a reschedule, a signal or
+ * other work for the thread, a reboot) and the run loop's checks, or it
+ * has not taken its interrupts for VHM_FAST_EXITS_MAX entries.
  */
 static bool vhm_host_needs_cpu(unsigned int fast_exits)
 {
 	return fast_exits >= VHM_FAST_EXITS_MAX || need_resched() ||
-	       signal_pending(current) || vhm_virt_rebooting();
+	       signal_pending(current) || vhm_user_work_pending() ||
+	       vhm_virt_rebooting();
 }
 
 /*
@@ -148,12 +180,12 @@ static int vhm_run_loop(struct vhm_vcpu *vcpu)
 	int r;
 
 	for (;;) {
-		if (signal_pending(current))
-			return vhm_run_interrupted(vcpu);
+		if (signal_pending(current) || vhm_user_work_pending())
+			return vhm_run_stop(vcpu);
 		/* The host scheduler decides: no trip to userspace needed. */
 		cond_resched();
 		if (vcpu->lapic && vhm_lapic_wait_sipi(vcpu))
-			return vhm_run_interrupted(vcpu);
+			return vhm_run_stop(vcpu);
 		r = vhm_enter_guest(vcpu);
 		if (r <= 0)
 			return r;

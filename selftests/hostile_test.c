@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "vhm_util.h"
@@ -292,6 +294,129 @@ TEST_F(hostile, db_loop_is_interruptible)
 	EXPECT_EQ(-EINTR, guest_run(v));
 	TH_LOG("#DB handler ran %llu times",
 	       (unsigned long long)*guest_var(&self->vm, db_count));
+}
+
+/* ---------------------------------------------------------------------
+ * CPU-time limits: a guest that never exits on its own must not hold off
+ * the host's CPU-time timers. They fire through task work on the thread's
+ * way back to user space, so VHM_RUN goes there and restarts, unseen by
+ * the VMM (docs/API.md, VHM_RUN).
+ */
+
+static volatile sig_atomic_t prof_fired, real_fired;
+static struct vhm_run *volatile spinning_run;
+
+/* A VMM's signal handler: the VHM_RUN it interrupted returns EINTR. */
+static void on_cpu_timer(int sig)
+{
+	if (sig == SIGPROF)
+		prof_fired = 1;
+	else
+		real_fired = 1;
+	if (spinning_run)
+		spinning_run->immediate_exit = 1;
+}
+
+static void guest_spin(void)
+{
+	GUEST_SYNC(0);
+	for (;;)
+		asm volatile("" : : : "memory");
+}
+
+/*
+ * ITIMER_PROF after 0.2 s of the process's CPU time must fire while the
+ * guest spins; its handler sets immediate_exit, so VHM_RUN returns EINTR.
+ * A real-time timer of 20 s is the backstop (before the fix it ended
+ * VHM_RUN: the CPU-time timer never fired).
+ */
+TEST_F(hostile, cpu_time_timer_fires_under_spinning_guest)
+{
+	struct itimerval prof = { .it_value = { .tv_usec = 200000 } };
+	struct itimerval real = { .it_value = { .tv_sec = 20 } };
+	struct itimerval off = { 0 };
+	struct sigaction sa = { .sa_handler = on_cpu_timer };
+	struct guest_vcpu *v = &self->vcpu;
+	struct timespec t0;
+	double took;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_EQ(0, sigaction(SIGPROF, &sa, NULL));
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_spin, 0));
+	ASSERT_GUEST_SYNC(v, 0);
+	prof_fired = real_fired = 0;
+	spinning_run = v->run;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &real, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_PROF, &prof, NULL));
+	EXPECT_EQ(-EINTR, guest_run(v));
+	took = seconds_since(&t0);
+	setitimer(ITIMER_PROF, &off, NULL);
+	setitimer(ITIMER_REAL, &off, NULL);
+	spinning_run = NULL;
+	v->run->immediate_exit = 0;
+	EXPECT_EQ(VHM_EXIT_INTR, v->run->exit_reason);
+	EXPECT_TRUE(prof_fired)
+		TH_LOG("the CPU-time timer never fired while the guest spun; the real-time backstop ended VHM_RUN after %.1f s",
+		       took);
+	EXPECT_FALSE(real_fired);
+	TH_LOG("SIGPROF after %.2f s of wall time", took);
+}
+
+/* The child of rlimit_cpu_ends_spinning_guest: its own VM, spinning. */
+static int spin_under_rlimit_cpu(int sys)
+{
+	struct rlimit cpu = { .rlim_cur = 1, .rlim_max = 2 };
+	struct rlimit core = { 0 };
+	struct guest_vcpu v = { .raw.fd = -1 };
+	struct guest_vm vm = { .fd = -1 };
+	struct ucall uc;
+
+	if (setrlimit(RLIMIT_CORE, &core) || setrlimit(RLIMIT_CPU, &cpu))
+		return 10;
+	if (guest_vm_create(&vm, sys) || guest_vcpu_create(&vm, 0, &v) ||
+	    guest_vcpu_start_long(&v, guest_spin, 0))
+		return 11;
+	if (get_ucall(&v, &uc) != UCALL_SYNC)
+		return 12;
+	guest_run(&v);
+	return 13;	/* VHM_RUN returned: the limit's signal did not kill */
+}
+
+/*
+ * RLIMIT_CPU of 1 s (SIGXCPU, default action: the process ends; SIGKILL
+ * at 2 s) must end a VMM whose guest spins without exits, as it ends any
+ * process. A guest must not buy unlimited CPU time past the host's limits.
+ */
+TEST_F(hostile, rlimit_cpu_ends_spinning_guest)
+{
+	struct timespec t0;
+	int status = 0;
+	pid_t pid, r;
+
+	RETURN_IF_SKIPPED();
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(spin_under_rlimit_cpu(self->sys));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!(r = waitpid(pid, &status, WNOHANG)) &&
+	       seconds_since(&t0) < 60)
+		usleep(50000);
+	if (!r) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ASSERT_NE(0, r)
+		TH_LOG("the VMM ran its spinning guest for 60 s of wall time past a 1 s RLIMIT_CPU");
+	ASSERT_TRUE(WIFSIGNALED(status))
+		TH_LOG("the child exited with status %d (10-12: setup failed, 13: VHM_RUN returned)",
+		       WEXITSTATUS(status));
+	EXPECT_TRUE(WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)
+		TH_LOG("killed by signal %d", WTERMSIG(status));
+	TH_LOG("the limit's signal %d after %.1f s of wall time",
+	       WTERMSIG(status), seconds_since(&t0));
 }
 
 /* ---------------------------------------------------------------------

@@ -33,6 +33,13 @@ static DEFINE_PER_CPU(struct page *, svm_hsave_page);
 /* Where VMSAVE keeps the host's FS/GS/TR/syscall state across a VMRUN. */
 static DEFINE_PER_CPU(struct page *, svm_host_save_page);
 static u32 svm_nr_asids;
+/*
+ * The first ASID vhm hands out: above the ones SEV reserves for encrypted
+ * guests (CPUID 0x8000001F ECX, which KVM's SEV guests use with their
+ * keys; KVM's own plain guests start above them too), so that no vhm guest
+ * runs under an SEV guest's ASID, on top of KVM or after it.
+ */
+static u32 svm_first_asid = 1;
 
 /* Every port and every MSR intercepted (IOPM 12 KiB, MSRPM 8 KiB). */
 #define SVM_IOPM_ORDER	2
@@ -74,6 +81,22 @@ static DEFINE_PER_CPU(u32, svm_dirty_asid);
 static DEFINE_PER_CPU(u64, svm_kvm_tsc_ratio);
 #define SVM_TSC_RATIO_1		0x0100000000ULL	/* 8.32 fixed point: 1.0 */
 static DEFINE_PER_CPU(struct page *, svm_erase_vmcb);
+
+#define SVM_SEV_CPUID_FN	0x8000001f
+#define SVM_SEV_CPUID_EAX_SEV	BIT(1)
+
+/* Past the SEV ASIDs (CPUID 0x8000001F ECX) if any, and if room is left. */
+static u32 svm_first_plain_asid(u32 nr_asids)
+{
+	u32 sev_asids;
+
+	if (boot_cpu_data.extended_cpuid_level < SVM_SEV_CPUID_FN ||
+	    !(cpuid_eax(SVM_SEV_CPUID_FN) & SVM_SEV_CPUID_EAX_SEV))
+		return 1;
+	sev_asids = cpuid_ecx(SVM_SEV_CPUID_FN);
+	return sev_asids + 2 < nr_asids ? sev_asids + 1 : 1;
+}
+
 /* HLT, run in real mode with nested paging off: below 4 GiB. */
 static struct page *svm_erase_code;
 #define SVM_INSN_HLT	0xf4
@@ -97,6 +120,7 @@ int svm_probe(void)
 		return -EOPNOTSUPP;
 	}
 	svm_nr_asids = cpuid_ebx(SVM_CPUID_FN);
+	svm_first_asid = svm_first_plain_asid(svm_nr_asids);
 	return 0;
 }
 
@@ -192,9 +216,9 @@ void svm_assign_asid(struct svm_vcpu *svm)
 		svm->vmcb->control.asid = svm->asid;
 		return;
 	}
-	if (a->next >= svm_nr_asids) {
+	if (a->next >= svm_nr_asids || a->next < svm_first_asid) {
 		a->gen++;
-		a->next = 1;
+		a->next = svm_first_asid;
 		a->flush_all = true;
 	}
 	svm->asid = a->next++;
