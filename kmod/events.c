@@ -80,13 +80,31 @@ void vhm_queue_interrupt(struct vhm_vcpu *vcpu, u8 vector)
 	vcpu->events.interrupt_vector = vector;
 }
 
-/* The vendor injected the pending exception (or interrupt). */
+/*
+ * Exceptions of the fault class: all but the traps (#DB as KVM treats
+ * it, #BP, #OF) and the aborts (#DF, #MC). NMI is not an exception here.
+ */
+#define VHM_NOT_FAULTS	(BIT(X86_TRAP_DB) | BIT(X86_TRAP_NMI) | \
+			 BIT(X86_TRAP_BP) | BIT(X86_TRAP_OF) | \
+			 BIT(X86_TRAP_DF) | BIT(X86_TRAP_MC))
+
+/*
+ * The vendor injected the pending exception (or interrupt). A fault's
+ * frame holds RFLAGS.RF set, as the CPU pushes it for every fault but
+ * an instruction breakpoint (Intel SDM vol. 3A, "Instruction-Breakpoint
+ * Exception Condition"; KVM does the same): event injection does not
+ * set it, so it is set in RFLAGS here, before the entry, and delivery
+ * through the gate clears it again.
+ */
 void vhm_dequeue_exception(struct vhm_vcpu *vcpu)
 {
 	struct vhm_event_queue *q = &vcpu->events;
 
 	if (q->exception_vector == X86_TRAP_DB)
 		vhm_dr_db_delivered(vcpu);
+	else if (!(VHM_NOT_FAULTS & BIT(q->exception_vector)))
+		vhm_reg_write(vcpu, VHM_REG_RFLAGS,
+			      vhm_rflags(vcpu) | X86_EFLAGS_RF);
 	q->flags &= ~(VHM_EVENT_EXCEPTION | VHM_EVENT_ERROR_CODE);
 	q->exception_vector = 0;
 	q->error_code = 0;
