@@ -14,6 +14,7 @@
 #include <asm/debugreg.h>
 #include <linux/uaccess.h>
 #include <asm/processor-flags.h>
+#include <asm/trapnr.h>
 
 #include "regs.h"
 #include "vhm.h"
@@ -81,6 +82,27 @@ static bool vhm_dr_general_detect(u64 *dr6, u64 *dr7)
 		return false;
 	*dr6 = (*dr6 & ~(u64)DR_TRAP_BITS) | VHM_DR6_BD;
 	return true;
+}
+
+/*
+ * An instruction the guest executed through an exit, which vhm completed
+ * (skipped) for it: with RFLAGS.TF set, the CPU would have raised the
+ * single-step #DB trap after it, with DR6.BS set and B0-3 clear (SDM vol.
+ * 3A, "Single-Step Exception Condition"; AMD APM vol. 2, "Single Step").
+ * The instruction never completed in the guest, so vhm raises it: queued
+ * for the next entry, RIP already past the instruction. An exception
+ * already pending (which no completed instruction leaves) is kept.
+ */
+void vhm_dr_single_step(struct vhm_vcpu *vcpu)
+{
+	u64 dr6, dr7;
+
+	if (!(vhm_rflags(vcpu) & X86_EFLAGS_TF) ||
+	    (vcpu->events.flags & VHM_EVENT_EXCEPTION))
+		return;
+	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
+	vhm_ops->set_dr67(vcpu, (dr6 & ~(u64)DR_TRAP_BITS) | DR_STEP, dr7);
+	vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
 }
 
 /*

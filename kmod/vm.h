@@ -258,6 +258,7 @@ void vhm_dr_load_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_reset(struct vhm_vcpu *vcpu);
 void vhm_dr_db_delivered(struct vhm_vcpu *vcpu);
+void vhm_dr_single_step(struct vhm_vcpu *vcpu);
 long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
 			    struct vhm_debugregs __user *u);
 long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,

@@ -57,11 +57,15 @@ void svm_clear_interrupt_shadow(struct svm_vcpu *svm)
 	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 }
 
-/* The instruction completed: its interrupt shadow, if any, is over. */
+/*
+ * The instruction completed: its interrupt shadow, if any, is over, and
+ * a single step the guest asked for traps after it.
+ */
 void svm_skip(struct svm_vcpu *svm, unsigned int len)
 {
 	vhm_reg_write(svm->vcpu, VHM_REG_RIP, vhm_rip(svm->vcpu) + len);
 	svm_clear_interrupt_shadow(svm);
+	vhm_dr_single_step(svm->vcpu);
 }
 
 static bool svm_nmi_blocked(struct svm_vcpu *svm)

@@ -472,7 +472,10 @@ bool vmx_long_mode64(struct vmx_vcpu *vmx)
 	       (vmx_read(vmx, GUEST_CS_AR_BYTES) & VMX_AR_L_MASK);
 }
 
-/* Past an instruction: RIP moves on, an STI or MOV SS shadow ends. */
+/*
+ * Past an instruction: RIP moves on, an STI or MOV SS shadow ends, a
+ * single step the guest asked for traps after it.
+ */
 void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 {
 	struct vmx_section sec;
@@ -486,4 +489,5 @@ void vmx_skip(struct vmx_vcpu *vmx, unsigned int len)
 		vmcs_write(GUEST_INTERRUPTIBILITY_INFO,
 			   intr & ~(u64)VMX_INTR_BLOCKING);
 	vmx_vmcs_put(vmx, &sec);
+	vhm_dr_single_step(vmx->vcpu);
 }
