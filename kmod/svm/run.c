@@ -25,7 +25,9 @@
 #define SVM_INSN_LEN_VMMCALL	3
 #define SVM_INSN_LEN_XSETBV	3
 #define SVM_INSN_LEN_MSR	2
-#define SVM_INSN_LEN_WBINVD	2	/* 0f 09, after any prefixes */
+#define SVM_INSN_LEN_0F	2	/* 0f xx, after any prefixes */
+#define SVM_OPCODE_INVD		0x08	/* 0f 08 */
+#define SVM_OPCODE_WBINVD	0x09	/* 0f 09 */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
 
@@ -111,28 +113,60 @@ static int svm_handle_ioio(struct vhm_vcpu *vcpu)
 }
 
 /*
- * WBINVD (and WBNOINVD, which shares its intercept): the guest's RAM is
- * ordinary host memory, kept coherent by the host; a flush of the host's
- * caches on the guest's behalf would only let it stall every CPU sharing
- * them. The instruction is skipped. No NRIP save or decode assists are
- * assumed: the length is found by reading the instruction's prefixes.
+ * Skip the two-byte instruction 0f op at RIP. No NRIP save or decode
+ * assists are assumed: the length is found by reading its prefixes.
  */
-static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
+static int svm_skip_0f(struct vhm_vcpu *vcpu, u8 op)
 {
-	struct svm_vcpu *svm = to_svm(vcpu);
-	unsigned int len = SVM_INSN_LEN_WBINVD;
+	unsigned int len = SVM_INSN_LEN_0F;
 	u8 b[VHM_INSN_MAX_LEN];
 	int i, n;
 
-	/* Prefixes never contain 0f: the first 0f 09 is the opcode. */
+	/* Prefixes never contain 0f: the first 0f op is the opcode. */
 	n = vhm_fetch_insn_at_rip(vcpu, b, sizeof(b));
 	for (i = 0; i + 1 < n; i++) {
-		if (b[i] == 0x0f && b[i + 1] == 0x09) {
-			len = i + SVM_INSN_LEN_WBINVD;
+		if (b[i] == 0x0f && b[i + 1] == op) {
+			len = i + SVM_INSN_LEN_0F;
 			break;
 		}
 	}
-	svm_skip(svm, len);
+	svm_skip(to_svm(vcpu), len);
+	return 1;
+}
+
+/*
+ * WBINVD (and WBNOINVD, which shares its intercept): the guest's RAM is
+ * ordinary host memory, kept coherent by the host; a flush of the host's
+ * caches on the guest's behalf would only let it stall every CPU sharing
+ * them. The instruction is skipped.
+ */
+static int svm_handle_wbinvd(struct vhm_vcpu *vcpu)
+{
+	return svm_skip_0f(vcpu, SVM_OPCODE_WBINVD);
+}
+
+/*
+ * INVD would drop dirty lines of the host's caches: skipped, as on VMX
+ * (guest RAM is host memory the host keeps coherent).
+ */
+static int svm_handle_invd(struct vhm_vcpu *vcpu)
+{
+	return svm_skip_0f(vcpu, SVM_OPCODE_INVD);
+}
+
+/*
+ * Instructions vhm intercepts and the guest's CPU does not have: #UD,
+ * as the architecture gives it. The SVM instructions (VMRUN, VMLOAD,
+ * VMSAVE, STGI, CLGI, SKINIT, INVLPGA) with the guest's EFER.SVME clear
+ * (vhm sets it in the VMCB and hides it: the guest cannot set it);
+ * MONITOR/MWAIT and RDPRU with their CPUID bits hidden (cpuid.c); RSM
+ * outside SMM, which the guest never enters. (At CPL > 0 the CPU may
+ * raise its #GP before the intercept: a hardware CPU with SVME clear
+ * would give #UD.) Never an internal error for the VMM.
+ */
+static int svm_handle_ud(struct vhm_vcpu *vcpu)
+{
+	vhm_queue_exception(vcpu, UD_VECTOR, false, 0);
 	return 1;
 }
 
@@ -205,6 +239,19 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,
 	[SVM_EXIT_WBINVD] = svm_handle_wbinvd,
+	[SVM_EXIT_INVD] = svm_handle_invd,
+	[SVM_EXIT_RSM] = svm_handle_ud,
+	[SVM_EXIT_INVLPGA] = svm_handle_ud,
+	[SVM_EXIT_VMRUN] = svm_handle_ud,
+	[SVM_EXIT_VMLOAD] = svm_handle_ud,
+	[SVM_EXIT_VMSAVE] = svm_handle_ud,
+	[SVM_EXIT_STGI] = svm_handle_ud,
+	[SVM_EXIT_CLGI] = svm_handle_ud,
+	[SVM_EXIT_SKINIT] = svm_handle_ud,
+	[SVM_EXIT_MONITOR] = svm_handle_ud,
+	[SVM_EXIT_MWAIT] = svm_handle_ud,
+	[SVM_EXIT_MWAIT_COND] = svm_handle_ud,
+	[SVM_EXIT_RDPRU] = svm_handle_ud,
 	[SVM_EXIT_RDPMC] = vhm_exit_rdpmc,
 	[SVM_EXIT_NPF] = svm_handle_npf,
 };
