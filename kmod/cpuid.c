@@ -9,6 +9,7 @@
  */
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <asm/msr-index.h>
 #include <asm/processor.h>
 
 #include "compat.h"
@@ -219,10 +220,14 @@ static u32 vhm_xsave_size(struct vhm_vcpu *vcpu, u64 xcr0)
 
 #define VHM_CPUID1_XSAVE		B(26)	/* ECX */
 #define VHM_CPUID1_OSXSAVE	B(27)
+#define VHM_CPUID1_APIC		B(9)	/* EDX */
 
 /*
  * The guest's CPUID instruction: the table, with OSXSAVE mirroring the
- * guest's own CR4 rather than the host's (PKU and OSPKE are not offered).
+ * guest's own CR4 rather than the host's (PKU and OSPKE are not offered),
+ * and the APIC bit clear while IA32_APIC_BASE's global enable (bit 11)
+ * is: "the CPUID feature flag for the APIC ... is also set to 0" (SDM
+ * vol. 3A, "Enabling or Disabling the Local APIC"), as KVM gives it.
  */
 void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
 		     u32 *regs)
@@ -232,6 +237,8 @@ void vhm_guest_cpuid(struct vhm_vcpu *vcpu, u32 function, u32 index, u64 cr4,
 		regs[1] = vhm_xsave_size(vcpu, vcpu->xcr0);
 	if (function != 1)
 		return;
+	if (!(vcpu->apic_base & MSR_IA32_APICBASE_ENABLE))
+		regs[3] &= ~VHM_CPUID1_APIC;
 	if (!vhm_xcr_supported())	/* the host kernel runs without XSAVE */
 		regs[2] &= ~VHM_CPUID1_XSAVE;
 	regs[2] &= ~VHM_CPUID1_OSXSAVE;
