@@ -124,30 +124,43 @@ int svm_probe(void)
 	return 0;
 }
 
+/* In the MSR permission map: the read bit; the write bit follows it. */
+static unsigned int svm_msrpm_bit(u32 m)
+{
+	if (m < 0x2000)
+		return m * 2;
+	return 0x800 * 8 + (m - 0xc0000000) * 2;
+}
+
 /*
- * MSRs VMLOAD/VMSAVE switch with the guest's VMCB: the guest reads and
- * writes them without exits. Two bits (read, write) per MSR, in three
- * 2 KiB ranges (APM vol. 2, 15.11).
+ * MSRs VMLOAD/VMSAVE switch with the guest's VMCB: the guest reads them
+ * without exits, and writes most of them. Two bits (read, write) per
+ * MSR, in three 2 KiB ranges (APM vol. 2, 15.11). Writes of the linear
+ * addresses the CPU checks for canonical form (FS/GS base, KERNEL_GS_BASE,
+ * LSTAR, CSTAR) exit, so that a non-canonical value is #GP on every host
+ * (msrs.c): QEMU's TCG, the AMD test host, takes it without a check, and
+ * the guest later faults where it cannot recover. Linux writes them
+ * rarely (with FSGSBASE, the bases not at all).
  */
 static void svm_msrpm_pass_through(u8 *msrpm)
 {
-	static const u32 msrs[] = {
-		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_STAR,
-		MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_IA32_SYSENTER_CS,
+	static const u32 rw[] = {
+		MSR_STAR, MSR_SYSCALL_MASK, MSR_IA32_SYSENTER_CS,
 		MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+	};
+	static const u32 read_only[] = {
+		MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_LSTAR,
+		MSR_CSTAR,
 	};
 	unsigned int i, bit;
 
-	for (i = 0; i < ARRAY_SIZE(msrs); i++) {
-		u32 m = msrs[i];
-
-		if (m < 0x2000)
-			bit = m * 2;
-		else if (m >= 0xc0000000 && m < 0xc0002000)
-			bit = 0x800 * 8 + (m - 0xc0000000) * 2;
-		else
-			continue;
+	for (i = 0; i < ARRAY_SIZE(rw); i++) {
+		bit = svm_msrpm_bit(rw[i]);
 		msrpm[bit / 8] &= ~(3 << (bit % 8));
+	}
+	for (i = 0; i < ARRAY_SIZE(read_only); i++) {
+		bit = svm_msrpm_bit(read_only[i]);
+		msrpm[bit / 8] &= ~(1 << (bit % 8));
 	}
 }
 
