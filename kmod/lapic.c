@@ -464,9 +464,11 @@ static void lapic_set_ids(struct vhm_lapic *apic, bool x2apic)
 
 /*
  * IA32_APIC_BASE with the APIC: x2APIC mode needs the APIC enabled, and
- * is left only by disabling it (SDM 10.12.5).
+ * the guest leaves it only by disabling it (SDM 10.12.5); the VMM (host:
+ * VHM_SET_MSRS, VHM_SET_SREGS) may restore any valid state. A change of
+ * mode sets the mode's APIC ID and LDR, whoever makes it.
  */
-int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data)
+int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data, bool host)
 {
 	bool was_x2 = vcpu->apic_base & X2APIC_ENABLE;
 	bool x2 = data & X2APIC_ENABLE;
@@ -474,7 +476,7 @@ int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data)
 
 	if (x2 && !(data & MSR_IA32_APICBASE_ENABLE))
 		return -EINVAL;
-	if (was_x2 && !x2 && (data & MSR_IA32_APICBASE_ENABLE))
+	if (!host && was_x2 && !x2 && (data & MSR_IA32_APICBASE_ENABLE))
 		return -EINVAL;
 	vcpu->apic_base = data;
 	if (apic && x2 != was_x2) {

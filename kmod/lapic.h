@@ -74,7 +74,7 @@ void vhm_lapic_pending(struct vhm_vcpu *vcpu);
 int vhm_lapic_wait_sipi(struct vhm_vcpu *vcpu);
 
 /* msrs.c: IA32_APIC_BASE, the x2APIC MSRs and IA32_TSC_DEADLINE. */
-int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data);
+int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data, bool host);
 bool vhm_lapic_is_x2apic_msr(struct vhm_vcpu *vcpu, u32 index);
 int vhm_lapic_rdmsr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data);

@@ -188,7 +188,7 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	case MSR_IA32_APICBASE:
 		if (data & ~VHM_APIC_BASE_VALID)
 			return -EINVAL;
-		return vhm_lapic_set_base(vcpu, data);
+		return vhm_lapic_set_base(vcpu, data, host);
 	case MSR_IA32_TSC_DEADLINE:
 		if (!vcpu->lapic)
 			break;

@@ -4,6 +4,7 @@
  * reserved fields, reserved control-register bits, and the combinations of
  * CR0, CR4 and EFER no CPU can be in.
  */
+#include <asm/apicdef.h>
 #include <asm/processor-flags.h>
 #include <asm/msr-index.h>
 
@@ -65,6 +66,10 @@ static int vhm_check_control(const struct vhm_sregs *s)
 	if (s->cr0 >> 32 || s->cr4 & ~VHM_CR4_VALID ||
 	    s->efer & ~VHM_EFER_VALID || s->cr8 > 15 ||
 	    s->apic_base & ~VHM_APIC_BASE_VALID)
+		return -EINVAL;
+	/* x2APIC mode with the APIC disabled is no state (SDM 10.12.5). */
+	if ((s->apic_base & X2APIC_ENABLE) &&
+	    !(s->apic_base & MSR_IA32_APICBASE_ENABLE))
 		return -EINVAL;
 	if ((paging && !(s->cr0 & X86_CR0_PE)) ||
 	    ((s->cr0 & X86_CR0_NW) && !(s->cr0 & X86_CR0_CD)))

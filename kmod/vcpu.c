@@ -56,9 +56,10 @@ static long vhm_vcpu_set_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 	if (r)
 		return r;
 	r = vhm_ops->set_sregs(vcpu, &sregs);
-	if (!r)
-		vcpu->apic_base = sregs.apic_base;
-	return r;
+	if (r)
+		return r;
+	/* Checked above: cannot fail. The x2APIC ID follows the mode. */
+	return vhm_lapic_set_base(vcpu, sregs.apic_base, true);
 }
 
 static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,
