@@ -185,8 +185,7 @@ TEST_F(cpu, invalid_msr_value_exits_only_when_asked)
  * The segment-base and SYSENTER MSRs, which the VMCS and VMCB switch
  * themselves (on VMX the guest reaches them without exits, through the MSR
  * bitmap): the guest's values, SWAPGS, the host's view and a value set by
- * the host. (A non-canonical base is the CPU's own #GP on both vendors;
- * QEMU's TCG does not raise it, so it is not tested.)
+ * the host. (A non-canonical value: non_canonical_wrmsr_is_gp below.)
  */
 #define MSR_FS_BASE		0xc0000100
 #define MSR_GS_BASE		0xc0000101
@@ -1404,6 +1403,391 @@ TEST_F(cpu, host_breakpoints_survive_guest_runs)
 	}
 	ASSERT_GUEST_DONE(v);
 	close(fd);
+}
+
+/* ---------------------------------------------------------------------
+ * Conformance (issue 15): what the SDM and the APM say the guest sees,
+ * the same on both vendors. Each case asserts the architectural value.
+ */
+
+#define X86_RFLAGS_TF	(1ull << 8)
+#define X86_RFLAGS_RF	(1ull << 16)
+#define DR6_BS		(1ull << 14)
+#define DR6_B0_3	0xfull
+
+/*
+ * #GP and #UD: the RFLAGS of the frame. (PUSHF never shows RF, so the
+ * handler cannot check its own.)
+ */
+static uint64_t fault_count, fault_vector, fault_frame_rf, fault_insn_len;
+
+static void fault_frame_handler(struct ex_regs *regs)
+{
+	fault_count++;
+	fault_vector = regs->vector;
+	fault_frame_rf = regs->rflags & X86_RFLAGS_RF;
+	regs->rip += fault_insn_len;
+}
+
+static void guest_fault_rf(void)
+{
+	uint64_t v;
+
+	guest_set_handler(13, fault_frame_handler);
+	guest_set_handler(6, fault_frame_handler);
+	/* WRMSR of an MSR vhm does not know: #GP(0), raised by vhm. */
+	fault_insn_len = 2;
+	guest_wrmsr(MSR_UNKNOWN_W, 0);
+	GUEST_SYNC_ARGS(fault_count, fault_vector, fault_frame_rf, 0);
+	/* MOV from DR4 with CR4.DE: #UD, raised by vhm (dr.c). */
+	fault_insn_len = 3;
+	asm volatile("mov %%cr4, %%rax; or %0, %%rax; mov %%rax, %%cr4"
+		     : : "i"(X86_CR4_DE) : "rax");
+	asm volatile("mov %%dr4, %0" : "=a"(v));
+	asm volatile("mov %%cr4, %%rax; and %0, %%rax; mov %%rax, %%cr4"
+		     : : "i"(~X86_CR4_DE) : "rax");
+	GUEST_SYNC_ARGS(fault_count, fault_vector, fault_frame_rf, 0);
+	GUEST_DONE();
+}
+
+/*
+ * A fault's frame holds RFLAGS.RF set (Intel SDM vol. 3A, "Instruction-
+ * Breakpoint Exception Condition"): the #GP and #UD vhm raises for
+ * instructions it emulates too (WRMSR of an unknown MSR, MOV DR4 with
+ * CR4.DE), on both vendors.
+ */
+TEST_F(cpu, fault_frames_have_rflags_rf)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_fault_rf, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(13, uc.args[1]);
+	EXPECT_EQ(X86_RFLAGS_RF, uc.args[2]) TH_LOG("#GP frame without RF");
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(6, uc.args[1]);
+	EXPECT_EQ(X86_RFLAGS_RF, uc.args[2]) TH_LOG("#UD frame without RF");
+	ASSERT_GUEST_DONE(v);
+}
+
+/* Single step over instructions that exit: the #DB trap after each. */
+static uint64_t step_count, step_rip, step_dr6;
+
+static void step_handler(struct ex_regs *regs)
+{
+	step_count++;
+	step_rip = regs->rip;
+	step_dr6 = guest_read_dr6();
+	regs->rflags &= ~X86_RFLAGS_TF;
+}
+
+/*
+ * POPF sets TF: the trap comes after the instruction that follows it,
+ * with RIP at label 1, past that instruction.
+ */
+#define STEP_PRE	"pushfq\n\torq %[tf], (%%rsp)\n\tpopfq\n\t"
+#define STEP_POST	"\n1:\n\tleaq 1b(%%rip), %[l]"
+
+static void step_report(uint64_t n, uint64_t after)
+{
+	GUEST_SYNC_ARGS(n, step_count, step_rip == after ? 0 : step_rip,
+			step_dr6);
+	step_count = 0;
+	guest_write_dr6(0xffff0ff0);
+}
+
+static void guest_step_over_exits(void)
+{
+	uint64_t after, a, c;
+
+	guest_set_handler(1, step_handler);
+	guest_write_dr6(0xffff0ff0);
+	a = 0;
+	c = 0;
+	asm volatile(STEP_PRE "cpuid" STEP_POST
+		     : [l] "=r"(after), "+a"(a), "+c"(c)
+		     : [tf] "i"(X86_RFLAGS_TF)
+		     : "rbx", "rdx", "cc", "memory");
+	step_report(0, after);
+	c = 0x1b;			/* IA32_APIC_BASE */
+	asm volatile(STEP_PRE "rdmsr" STEP_POST
+		     : [l] "=r"(after), "+a"(a), "+c"(c)
+		     : [tf] "i"(X86_RFLAGS_TF)
+		     : "rdx", "cc", "memory");
+	step_report(1, after);
+	asm volatile(STEP_PRE "wbinvd" STEP_POST
+		     : [l] "=r"(after)
+		     : [tf] "i"(X86_RFLAGS_TF)
+		     : "cc", "memory");
+	step_report(2, after);
+	GUEST_DONE();
+}
+
+/*
+ * Single step (RFLAGS.TF) over CPUID, RDMSR and WBINVD, which exit to
+ * vhm on both vendors: one #DB trap each, RIP past the instruction, DR6.BS
+ * set and B0-3 clear (SDM vol. 3A, "Single-Step Exception Condition").
+ */
+TEST_F(cpu, single_step_over_exiting_instructions)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_step_over_exits, 0));
+	for (i = 0; i < 3; i++) {
+		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+		EXPECT_EQ(i, uc.args[0]);
+		EXPECT_EQ(1, uc.args[1]) TH_LOG("instruction %d: #DB count", i);
+		EXPECT_EQ(0, uc.args[2]) TH_LOG("instruction %d: #DB at %#llx",
+						  i, (unsigned long long)uc.args[2]);
+		EXPECT_EQ(DR6_BS, uc.args[3] & (DR6_BS | DR6_B0_3))
+			TH_LOG("instruction %d: DR6 %#llx", i,
+			       (unsigned long long)uc.args[3]);
+	}
+	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * Instructions a guest of vhm does not have: each #UD with RIP on it.
+ * They run from a buffer followed by RET; the #UD handler steps over
+ * them. INVD is not one: it runs (vhm skips it) and raises nothing.
+ */
+struct ud_case {
+	char name[8];
+	uint8_t len;
+	uint8_t bytes[3];
+	bool ud;
+};
+
+static const struct ud_case ud_cases[] = {
+	{ "VMRUN", 3, { 0x0f, 0x01, 0xd8 }, true },
+	{ "VMLOAD", 3, { 0x0f, 0x01, 0xda }, true },
+	{ "VMSAVE", 3, { 0x0f, 0x01, 0xdb }, true },
+	{ "STGI", 3, { 0x0f, 0x01, 0xdc }, true },
+	{ "CLGI", 3, { 0x0f, 0x01, 0xdd }, true },
+	{ "SKINIT", 3, { 0x0f, 0x01, 0xde }, true },
+	{ "INVLPGA", 3, { 0x0f, 0x01, 0xdf }, true },
+	{ "MONITOR", 3, { 0x0f, 0x01, 0xc8 }, true },
+	{ "MWAIT", 3, { 0x0f, 0x01, 0xc9 }, true },
+	{ "RDPRU", 3, { 0x0f, 0x01, 0xfd }, true },
+	{ "RSM", 2, { 0x0f, 0xaa }, true },
+	{ "INVD", 2, { 0x0f, 0x08 }, false },
+};
+
+static uint8_t ud_buf[16] __attribute__((aligned(16)));
+static uint64_t ud_hits, ud_at;
+
+static void ud_case_handler(struct ex_regs *regs)
+{
+	ud_hits++;
+	ud_at = regs->rip;
+	regs->rip += fault_insn_len;
+}
+
+static void guest_ud_cases(void)
+{
+	volatile uint8_t *buf = ud_buf;
+	uint64_t i, j, bad = 0;
+
+	guest_set_handler(6, ud_case_handler);
+	for (i = 0; i < ARRAY_SIZE(ud_cases); i++) {
+		const struct ud_case *c = &ud_cases[i];
+		uint64_t rax = 0, rcx = 0, rdx = 0;
+
+		for (j = 0; j < c->len; j++)
+			buf[j] = c->bytes[j];
+		buf[j] = 0xc3;		/* RET */
+		fault_insn_len = c->len;
+		ud_hits = 0;
+		ud_at = 0;
+		asm volatile("call *%[f]"
+			     : "+a"(rax), "+c"(rcx), "+d"(rdx)
+			     : [f] "r"(ud_buf)
+			     : "rbx", "rsi", "rdi", "r8", "r9", "r10", "r11",
+			       "cc", "memory");
+		if (ud_hits != c->ud ||
+		    (c->ud && ud_at != (uintptr_t)ud_buf))
+			bad |= 1ull << i;
+	}
+	GUEST_SYNC_ARGS(bad, 0, 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * SVM's instructions with EFER.SVME clear (vhm hides it), MONITOR/MWAIT
+ * and RDPRU without their CPUID bits, RSM outside SMM: #UD (APM vol. 3,
+ * each instruction's exceptions; SDM vol. 2) on both vendors, never an
+ * internal error for the VMM; INVD completes.
+ */
+TEST_F(cpu, unsupported_instructions_are_ud)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_ud_cases, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	for (i = 0; i < ARRAY_SIZE(ud_cases); i++)
+		EXPECT_FALSE(uc.args[0] & (1ull << i))
+			TH_LOG("%s: %s", ud_cases[i].name,
+			       ud_cases[i].ud ? "no #UD at the instruction" :
+			       "raised #UD");
+	ASSERT_GUEST_DONE(v);
+}
+
+/* CPUID.1:EDX.APIC (bit 9) with IA32_APIC_BASE's global enable (bit 11). */
+#define MSR_APIC_BASE		0x1b
+#define APIC_BASE_ENABLE	(1ull << 11)
+#define CPUID1_EDX_APIC		(1u << 9)
+
+static uint32_t cpuid1_edx(void)
+{
+	uint32_t a, b, c, d;
+
+	guest_cpuid(1, 0, &a, &b, &c, &d);
+	return d;
+}
+
+static void guest_cpuid_apic_bit(void)
+{
+	uint64_t base = guest_rdmsr(MSR_APIC_BASE);
+	uint32_t on, off, again;
+
+	on = cpuid1_edx() & CPUID1_EDX_APIC;
+	guest_wrmsr(MSR_APIC_BASE, base & ~APIC_BASE_ENABLE);
+	off = cpuid1_edx() & CPUID1_EDX_APIC;
+	guest_wrmsr(MSR_APIC_BASE, base);
+	again = cpuid1_edx() & CPUID1_EDX_APIC;
+	GUEST_SYNC_ARGS(base & APIC_BASE_ENABLE, on, off, again);
+	GUEST_DONE();
+}
+
+/*
+ * "When IA32_APIC_BASE[11] is set to 0 ... the CPUID feature flag for the
+ * APIC ... is also set to 0" (SDM vol. 3A, "Enabling or Disabling the
+ * Local APIC"): the VMM's CPUID table offers the APIC; the guest clears
+ * and sets the enable bit again.
+ */
+TEST_F(cpu, cpuid_apic_bit_follows_apic_base)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct {
+		struct vhm_cpuid hdr;
+		struct vhm_cpuid_entry e[VHM_MAX_CPUID_ENTRIES];
+	} t;
+	struct ucall uc;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	t.hdr.nent = VHM_MAX_CPUID_ENTRIES;
+	t.hdr.flags = 0;
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_CPUID, &t);
+	for (i = 0; i < t.hdr.nent; i++)
+		if (t.e[i].function == 1)
+			t.e[i].edx |= CPUID1_EDX_APIC;
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_SET_CPUID, &t);
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cpuid_apic_bit, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(APIC_BASE_ENABLE, uc.args[0]);
+	EXPECT_EQ(CPUID1_EDX_APIC, uc.args[1]);
+	EXPECT_EQ(0, uc.args[2]) TH_LOG("APIC bit set with the APIC disabled");
+	EXPECT_EQ(CPUID1_EDX_APIC, uc.args[3]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/* WRMSR of a non-canonical linear address: #GP, the MSR unchanged. */
+#define MSR_LSTAR		0xc0000082
+#define NON_CANONICAL		(1ull << 63)	/* with 48 and 57 bits */
+
+static const uint32_t canonical_msrs[] = {
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_LSTAR,
+};
+
+static void guest_non_canonical_wrmsr(void)
+{
+	uint64_t i, old, bad = 0;
+
+	gp_insn_len = 2;
+	guest_set_handler(13, gp_handler);
+	for (i = 0; i < ARRAY_SIZE(canonical_msrs); i++) {
+		gp_count = 0;
+		old = guest_rdmsr(canonical_msrs[i]);
+		guest_wrmsr(canonical_msrs[i], NON_CANONICAL | old);
+		if (gp_count != 1 || guest_rdmsr(canonical_msrs[i]) != old)
+			bad |= 1ull << i;
+		guest_wrmsr(canonical_msrs[i], old);
+	}
+	GUEST_SYNC_ARGS(bad, 0, 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * WRMSR of FS_BASE, GS_BASE, KERNEL_GS_BASE or LSTAR with a
+ * non-canonical value is #GP(0) (SDM vol. 4 and vol. 2 WRMSR; APM vol. 3
+ * WRMSR), also where the guest writes them without an exit on hardware
+ * (vhm intercepts the writes on SVM: QEMU's TCG does not check them).
+ */
+TEST_F(cpu, non_canonical_wrmsr_is_gp)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+	unsigned int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_non_canonical_wrmsr, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	for (i = 0; i < ARRAY_SIZE(canonical_msrs); i++)
+		EXPECT_FALSE(uc.args[0] & (1ull << i))
+			TH_LOG("MSR %#x: no #GP or value changed",
+			       canonical_msrs[i]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/* RDTSCP and RDMSR give the guest's own TSC_AUX. */
+#define MSR_TSC_AUX		0xc0000103
+#define CPUID_8_1_EDX_RDTSCP	(1u << 27)
+#define GUEST_TSC_AUX		0x5a5a1ull
+
+static void guest_tsc_aux(void)
+{
+	uint32_t a, b, c, d, aux;
+
+	guest_cpuid(0x80000001, 0, &a, &b, &c, &d);
+	if (!(d & CPUID_8_1_EDX_RDTSCP)) {
+		GUEST_SYNC_ARGS(0, 0, 0, 0);
+		GUEST_DONE();
+	}
+	guest_wrmsr(MSR_TSC_AUX, GUEST_TSC_AUX);
+	asm volatile("rdtscp" : "=c"(aux) : : "rax", "rdx");
+	GUEST_SYNC_ARGS(1, aux, guest_rdmsr(MSR_TSC_AUX), 0);
+	GUEST_DONE();
+}
+
+/*
+ * RDTSCP loads ECX with IA32_TSC_AUX (SDM vol. 2, RDTSCP): the value the
+ * guest wrote, not the host's (each host CPU's number), wherever CPUID
+ * offers RDTSCP.
+ */
+TEST_F(cpu, rdtscp_returns_guest_tsc_aux)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_tsc_aux, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	if (!uc.args[0])
+		SKIP(return, "the guest's CPUID offers no RDTSCP");
+	EXPECT_EQ(GUEST_TSC_AUX, uc.args[1]);
+	EXPECT_EQ(GUEST_TSC_AUX, uc.args[2]);
+	ASSERT_GUEST_DONE(v);
 }
 
 TEST_HARNESS_MAIN

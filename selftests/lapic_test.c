@@ -4,8 +4,8 @@
  * (include/guest.h): its registers after reset, the one-shot and periodic
  * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
  * priority holding a lower-priority vector back, a signal ending a HLT
- * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, and the
- * ioctl's argument checks.
+ * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, the
+ * mode VHM_SET_SREGS sets with its IDs, and the ioctl's argument checks.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -273,6 +273,27 @@ static void guest_tsc_deadline(void)
 	GUEST_DONE();
 }
 
+/*
+ * The VMM switches the APIC's mode with VHM_SET_SREGS (apic_base) while
+ * the guest waits at each GUEST_SYNC: the x2APIC ID and logical ID are
+ * then the ones x2APIC mode derives from the APIC ID (SDM vol. 3A,
+ * "x2APIC Register Availability" and "Logical Destination Mode in x2APIC
+ * Mode": LDR = cluster << 16 | 1 << (ID & 0xf), 1 for ID 0), and back in
+ * xAPIC mode the ID is in bits 31:24 and the LDR is 0 again.
+ */
+#define APIC_LDR	0xd0
+
+static void guest_sregs_apic_mode(void)
+{
+	GUEST_SYNC(0);
+	GUEST_SYNC_ARGS(1, guest_rdmsr(X2APIC_MSR(APIC_ID)),
+			guest_rdmsr(X2APIC_MSR(APIC_LDR)),
+			guest_rdmsr(MSR_APIC_BASE));
+	GUEST_SYNC_ARGS(2, apic_read(APIC_ID), apic_read(APIC_LDR),
+			guest_rdmsr(MSR_APIC_BASE));
+	GUEST_DONE();
+}
+
 /* Nothing will wake this HLT but a signal. */
 static void guest_hlt_forever(void)
 {
@@ -335,6 +356,49 @@ TEST_F(lapic_test, tsc_deadline_timer)
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tsc_deadline, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+static void set_apic_base(struct __test_metadata *_metadata,
+			  struct guest_vcpu *v, bool x2apic)
+{
+	struct vhm_sregs s;
+
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_SREGS, &s);
+	s.apic_base &= ~(uint64_t)APIC_BASE_EXTD;
+	if (x2apic)
+		s.apic_base |= APIC_BASE_EXTD;
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_SET_SREGS, &s);
+}
+
+/* VHM_SET_SREGS changes the APIC's mode with its IDs (issue 15). */
+TEST_F(lapic_test, set_sregs_apic_mode_sets_ids)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_sregs s;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_sregs_apic_mode, 0));
+	ASSERT_GUEST_SYNC(v, 0);
+	/* x2APIC mode without the APIC enabled is no state. */
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_SREGS, &s);
+	s.apic_base = (s.apic_base | APIC_BASE_EXTD) & ~(1ull << 11);
+	EXPECT_EQ(-1, ioctl(v->raw.fd, VHM_SET_SREGS, &s));
+	EXPECT_EQ(EINVAL, errno);
+	set_apic_base(_metadata, v, true);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);		/* x2APIC ID: vCPU 0 */
+	EXPECT_EQ(1, uc.args[2]);		/* cluster 0, bit 0 */
+	EXPECT_TRUE(uc.args[3] & APIC_BASE_EXTD);
+	/* The VMM may go back to xAPIC mode directly (the guest may not). */
+	set_apic_base(_metadata, v, false);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	EXPECT_EQ(0, uc.args[2]);
+	EXPECT_FALSE(uc.args[3] & APIC_BASE_EXTD);
+	ASSERT_GUEST_DONE(v);
 }
 
 static void on_alarm(int sig)
