@@ -3,8 +3,8 @@
  * CPUID: the table each vCPU answers from. The default ("supported") table
  * is built once from the host's CPUID with everything the vCPU does not
  * really provide hidden: SVM and VMX themselves, performance monitoring,
- * machine-check architecture, monitor/mwait, the local APIC (not emulated
- * yet), protection keys and the speculation-control MSRs it does not
+ * machine-check architecture, monitor/mwait, the local APIC (a VMM that
+ * creates the in-kernel one offers it), protection keys and the speculation-control MSRs it does not
  * virtualize. Userspace may replace a vCPU's table with VHM_SET_CPUID.
  */
 #include <linux/slab.h>

@@ -2,7 +2,8 @@
 /*
  * SVM: the MSRs whose state lives in the VMCB, and the guest's RDMSR,
  * WRMSR and RDTSCP. The MSRs VMLOAD/VMSAVE switch are passed through
- * (svm.c clears their bits in the MSR permission map).
+ * (svm.c clears their bits in the MSR permission map), but for the writes
+ * of the linear addresses, which come here to be checked (msrs.c).
  */
 #include <asm/msr-index.h>
 #include <asm/msr.h>
