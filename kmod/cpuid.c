@@ -18,6 +18,7 @@
 #include "xcr0.h"
 
 #define B(n)	((u32)BIT(n))
+#define VHM_CPUID7_ECX_RDPID	B(22)
 
 struct vhm_cpuid_mask {
 	u32 function;
@@ -57,6 +58,9 @@ static void vhm_cpuid_mask_entry(struct vhm_cpuid_entry *e)
 
 	if (e->function == 1)
 		e->ecx |= B(31);	/* a hypervisor is present */
+	/* RDPID would read the host's TSC_AUX (vendor.h). */
+	if (e->function == 7 && e->index == 0 && !vhm_ops->guest_rdpid)
+		e->ecx &= ~VHM_CPUID7_ECX_RDPID;
 	for (i = 0; i < ARRAY_SIZE(vhm_cpuid_masks); i++) {
 		const struct vhm_cpuid_mask *m = &vhm_cpuid_masks[i];
 

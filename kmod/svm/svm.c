@@ -458,4 +458,6 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	/* EFER has no kernel shadow: own enablement works on every kernel. */
 	.own_enable = true,
 	.on_kvm = true,
+	/* TSC_AUX stays the host's in the guest: RDTSCP exits, RDPID cannot. */
+	.guest_rdpid = false,
 };

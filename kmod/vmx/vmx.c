@@ -732,4 +732,6 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	 */
 	.own_enable = !VHM_KERNEL_OWNS_VMX,
 	.on_kvm = true,
+	/* The guest's TSC_AUX is in the CPU while it runs (vmx/msr.c). */
+	.guest_rdpid = true,
 };
