@@ -25,8 +25,8 @@
  * if the guest raises its TPR above it or a higher vector arrives
  * meanwhile (while the guest keeps IF clear); a vector the VMM withdraws
  * with VHM_SET_VCPU_EVENTS counts as delivered. Lowest priority goes to
- * the first APIC that matches. No state save/restore ioctls yet; CR8 is
- * not tied to the TPR.
+ * the first APIC that matches. No state save/restore ioctls yet. CR8 is
+ * the TPR's priority class (vhm_lapic_get_cr8()).
  *
  * Locking: apic->lock is a raw spinlock, the innermost lock (lapic_priv.h,
  * docs/ARCHITECTURE.md). Nothing under it sleeps on PREEMPT_RT: wake-ups
@@ -382,6 +382,23 @@ void vhm_lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 {
 	if (lapic_reg_ok(offset))
 		lapic_write(vcpu, offset, val);
+}
+
+/*
+ * CR8 is the TPR's priority class (SDM vol. 3A, "Task Priority in IA-32e
+ * Mode"; AMD APM vol. 2, "CR8 and the Local-APIC TPR"): a read gives
+ * TPR[7:4], a write sets TPR[7:4] and clears TPR[3:0]. The vendors call
+ * these for the guest's MOV CR8 and VHM_GET/SET_SREGS's cr8; a read
+ * needs no lock (one register, written whole).
+ */
+u64 vhm_lapic_get_cr8(struct vhm_vcpu *vcpu)
+{
+	return (READ_ONCE(*lapic_reg(vcpu->lapic, APIC_TASKPRI)) >> 4) & 0xf;
+}
+
+void vhm_lapic_set_cr8(struct vhm_vcpu *vcpu, u64 cr8)
+{
+	lapic_write(vcpu, APIC_TASKPRI, (cr8 & 0xf) << 4);
 }
 
 bool vhm_lapic_covers(struct vhm_vcpu *vcpu, u64 gpa)

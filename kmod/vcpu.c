@@ -42,6 +42,8 @@ static long vhm_vcpu_get_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 	memset(&sregs, 0, sizeof(sregs));
 	vhm_ops->get_sregs(vcpu, &sregs);
 	sregs.apic_base = vcpu->apic_base;
+	if (vcpu->lapic)
+		sregs.cr8 = vhm_lapic_get_cr8(vcpu);
 	return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
 }
 
@@ -59,7 +61,10 @@ static long vhm_vcpu_set_sregs(struct vhm_vcpu *vcpu, void __user *argp)
 	if (r)
 		return r;
 	/* Checked above: cannot fail. The x2APIC ID follows the mode. */
-	return vhm_lapic_set_base(vcpu, sregs.apic_base, true);
+	r = vhm_lapic_set_base(vcpu, sregs.apic_base, true);
+	if (!r && vcpu->lapic)
+		vhm_lapic_set_cr8(vcpu, sregs.cr8);
+	return r;
 }
 
 static long vhm_vcpu_ioctl(struct file *filp, unsigned int ioctl,

@@ -5,7 +5,8 @@
  * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
  * priority holding a lower-priority vector back, a signal ending a HLT
  * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, the
- * mode VHM_SET_SREGS sets with its IDs, and the ioctl's argument checks.
+ * mode VHM_SET_SREGS sets with its IDs, CR8 as the TPR, and the ioctl's
+ * argument checks.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -194,6 +195,48 @@ static void guest_tpr(void)
 	GUEST_DONE();
 }
 
+/*
+ * CR8 is the TPR's priority class (SDM vol. 3A, "Task Priority in IA-32e
+ * Mode"; APM vol. 2, "CR8 and the Local-APIC TPR"): a write sets TPR[7:4]
+ * and clears TPR[3:0], a read gives TPR[7:4], and CR8 holds interrupts
+ * back as the TPR does. The host then sees CR8 in VHM_GET_SREGS and sets
+ * the TPR through VHM_SET_SREGS's cr8.
+ */
+static uint64_t read_cr8(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %%cr8, %0" : "=r"(v));
+	return v;
+}
+
+static void write_cr8(uint64_t v)
+{
+	asm volatile("mov %0, %%cr8" : : "r"(v) : "memory");
+}
+
+static void guest_cr8_tpr(void)
+{
+	guest_apic_enable();
+	write_cr8(5);
+	GUEST_ASSERT_EQ(0x50, apic_read(APIC_TPR));
+	GUEST_ASSERT_EQ(5, read_cr8());
+	apic_write(APIC_TPR, 0x3f);
+	GUEST_ASSERT_EQ(3, read_cr8());
+	/* CR8 5 holds vector 0x45 (class 4) back, CR8 3 lets it in. */
+	write_cr8(5);
+	apic_write(APIC_ICR, ICR_SELF | LOW_VECTOR);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
+	write_cr8(3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(LOW_VECTOR, irq_vector);
+	GUEST_SYNC(read_cr8());
+	GUEST_SYNC_ARGS(apic_read(APIC_TPR), read_cr8(), 0, 0);
+	GUEST_DONE();
+}
+
 #define MSR_APIC_BASE	0x1b
 #define MSR_TSC_DEADLINE	0x6e0
 #define X2APIC_MSR(reg)	(0x800 + ((reg) >> 4))
@@ -342,6 +385,26 @@ TEST_F(lapic_test, tpr_masks_lower_priority)
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+/* CR8 <-> TPR on both vendors (issue 15). */
+TEST_F(lapic_test, cr8_is_tpr)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_sregs s;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cr8_tpr, 0));
+	ASSERT_GUEST_SYNC(v, 3);
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_GET_SREGS, &s);
+	EXPECT_EQ(3, s.cr8);
+	s.cr8 = 7;
+	ASSERT_VHM_IOCTL(v->raw.fd, VHM_SET_SREGS, &s);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x70, uc.args[0]);
+	EXPECT_EQ(7, uc.args[1]);
+	ASSERT_GUEST_DONE(v);
 }
 
 TEST_F(lapic_test, x2apic_msrs)

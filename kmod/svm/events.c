@@ -34,6 +34,7 @@
 #include <asm/svm.h>
 
 #include "compat.h"
+#include "lapic.h"
 #include "svm.h"
 #include "vhm.h"
 
@@ -224,6 +225,11 @@ void svm_inject_events(struct vhm_vcpu *vcpu)
 	bool step = false;
 
 	lockdep_assert_irqs_disabled();
+	/* The guest reads CR8 from V_TPR without exits: the APIC's TPR. */
+	if (vcpu->lapic)
+		svm->vmcb->control.int_ctl =
+			(svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
+			vhm_lapic_get_cr8(vcpu);
 	if (q->flags & VHM_EVENT_INTERRUPT) {
 		step = svm_irq_wait_step(svm, injected);
 		if (!step)

@@ -191,6 +191,27 @@ static int svm_handle_cr4_write(struct vhm_vcpu *vcpu)
 	return 1;
 }
 
+/*
+ * MOV to CR8, intercepted with the in-kernel APIC only: the TPR's
+ * priority class (lapic.c); bits 63:4 set are #GP (SDM vol. 3A, "Task
+ * Priority in IA-32e Mode").
+ */
+static int svm_handle_cr8_write(struct vhm_vcpu *vcpu)
+{
+	unsigned int len;
+	u64 cr8;
+
+	if (!vcpu->lapic || vhm_decode_cr_write(vcpu, 8, &cr8, &len))
+		return svm_internal_error(vcpu, VHM_INTERNAL_EMULATION);
+	if (cr8 > 15) {
+		vhm_queue_exception(vcpu, GP_VECTOR, true, 0);
+		return 1;
+	}
+	vhm_lapic_set_cr8(vcpu, cr8);
+	svm_skip(to_svm(vcpu), len);
+	return 1;
+}
+
 /* MOV to or from a debug register (dr.c). */
 static int svm_handle_dr(struct vhm_vcpu *vcpu)
 {
@@ -227,6 +248,7 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_NMI] = svm_handle_host_event,
 	[SVM_EXIT_SMI] = svm_handle_host_event,
 	[SVM_EXIT_WRITE_CR4] = svm_handle_cr4_write,
+	[SVM_EXIT_WRITE_CR8] = svm_handle_cr8_write,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7] = svm_handle_dr,
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7] = svm_handle_dr,
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,

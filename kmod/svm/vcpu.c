@@ -39,6 +39,12 @@ static void svm_init_control(struct vhm_vcpu *vcpu, struct vmcb *vmcb)
 
 	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
 		svm_set_intercept(vmcb, intercepts[i]);
+	/*
+	 * With the in-kernel APIC, CR8 is its TPR: writes exit (svm/run.c),
+	 * reads see V_TPR, which svm_inject_events() keeps equal to it.
+	 */
+	if (vcpu->vm->lapic)
+		svm_set_intercept(vmcb, INTERCEPT_CR8_WRITE);
 	/* Debug registers stay the host's: every access exits. */
 	vmcb->control.intercepts[INTERCEPT_DR] = ~0u;
 	/* A machine check belongs to the host. */

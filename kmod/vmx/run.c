@@ -312,7 +312,10 @@ static int vmx_mov_to_cr(struct vhm_vcpu *vcpu, unsigned int cr, u64 val)
 			vhm_queue_exception(vcpu, GP_VECTOR, true, 0);
 			return 1;
 		}
-		vmx->cr8 = val;
+		if (vcpu->lapic)
+			vhm_lapic_set_cr8(vcpu, val);
+		else
+			vmx->cr8 = val;
 		return 0;
 	default:
 		return -EINVAL;
@@ -321,8 +324,8 @@ static int vmx_mov_to_cr(struct vhm_vcpu *vcpu, unsigned int cr, u64 val)
 
 /*
  * Control register accesses that exit: changes of CR0 bits VMX fixes,
- * every change of CR4, CR8 (the task priority stays virtual), and CR3
- * on CPUs that cannot turn its exits off.
+ * every change of CR4, CR8 (the in-kernel APIC's TPR, or a value of its
+ * own without one), and CR3 on CPUs that cannot turn its exits off.
  */
 static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 {
@@ -344,7 +347,7 @@ static int vmx_handle_cr(struct vhm_vcpu *vcpu)
 		if (cr == 3)
 			val = vmx_read(vmx, GUEST_CR3);
 		else if (cr == 8)
-			val = vmx->cr8;
+			val = vcpu->lapic ? vhm_lapic_get_cr8(vcpu) : vmx->cr8;
 		else
 			return vmx_unhandled(vcpu);
 		vhm_reg_write(vcpu, gpr, wide ? val : (u32)val);
