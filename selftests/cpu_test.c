@@ -1412,8 +1412,7 @@ TEST_F(cpu, host_breakpoints_survive_guest_runs)
 
 #define X86_RFLAGS_TF	(1ull << 8)
 #define X86_RFLAGS_RF	(1ull << 16)
-#define DR6_BS		(1ull << 14)
-#define DR6_B0_3	0xfull
+#define DR6_B0_3	0xfull		/* DR6_BS: above */
 
 /*
  * #GP and #UD: the RFLAGS of the frame. (PUSHF never shows RF, so the
