@@ -203,6 +203,8 @@ static int vhm_vcpu_release(struct inode *inode, struct file *filp)
 	mutex_unlock(&vm->lock);
 	/* Its timer must not fire into a VM that may be freed below. */
 	vhm_lapic_vcpu_stop(vcpu);
+	if (vhm_ops->vcpu_release)
+		vhm_ops->vcpu_release(vcpu);
 	INIT_RCU_WORK(&vcpu->free_work, vhm_vcpu_free_work);
 	queue_rcu_work(vhm_vcpu_free_wq, &vcpu->free_work);
 	/*

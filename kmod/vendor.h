@@ -105,6 +105,14 @@ struct vhm_vendor_ops {
 
 	/* Per-vCPU state, in the architectural reset state after create. */
 	int (*vcpu_create)(struct vhm_vcpu *vcpu);
+	/*
+	 * vcpu_release (optional): the vCPU's file is closed, its VM still
+	 * alive (on top of KVM: with the KVM VM that keeps VMX on), nothing
+	 * runs it again: hardware state that must not outlive the VM goes
+	 * (VMX: the VMCS is cleared, written back and inactive). vcpu_free
+	 * follows after an RCU grace period, maybe after the VM.
+	 */
+	void (*vcpu_release)(struct vhm_vcpu *vcpu);
 	void (*vcpu_free)(struct vhm_vcpu *vcpu);
 	/*
 	 * The registers of the register file (regs.h) the VMCB or VMCS holds,

@@ -5,8 +5,9 @@
  * The backends declare their functions (svm_<op>, vmx_<op>) and build
  * their tables from it (VHM_VENDOR_TABLE): a new operation is added here
  * and both backends then have to define it, or vhm.ko does not build.
- * (vcpu_load, vcpu_get, vcpu_put and cpu_before_kvm_off are optional and
- * not listed; main.c checks the data members at load.) Checkpatch cannot parse these list macros (tools/checkpatch).
+ * (vcpu_release, vcpu_load, vcpu_get, vcpu_put and cpu_before_kvm_off are
+ * optional and not listed; main.c checks the data members at load.)
+ * Checkpatch cannot parse these list macros (tools/checkpatch).
  */
 #ifndef VHM_VENDOR_OPS_H
 #define VHM_VENDOR_OPS_H

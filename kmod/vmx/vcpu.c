@@ -319,6 +319,16 @@ free_vmx:
 	return -ENOMEM;
 }
 
+/*
+ * VMCLEAR while the VM lives: on top of KVM, KVM turns VMX off once its
+ * last VM is gone (the one this VM holds among them), and a VMCS still
+ * active then was never written back; its page is freed later.
+ */
+void vmx_vcpu_release(struct vhm_vcpu *vcpu)
+{
+	vmx_vcpu_clear(to_vmx(vcpu));
+}
+
 void vmx_vcpu_free(struct vhm_vcpu *vcpu)
 {
 	struct vmx_vcpu *vmx = to_vmx(vcpu);

@@ -417,10 +417,10 @@ u64 vmx_eptp(struct vhm_vm *vm)
 }
 
 /*
- * On the CPU the VMCS is active on, interrupts off: write it back. On top
- * of KVM, VMX may be off here by now: KVM turns it off when its last VM
- * is gone, and a closed vCPU is freed after its VM (with the KVM VM it
- * held). VMXOFF dropped the VMCS then; nothing is left to write back.
+ * On the CPU the VMCS is active on, interrupts off: write it back. A
+ * closed vCPU is cleared while its VM lives (vmx_vcpu_release()); should
+ * VMX be off here all the same on top of KVM (KVM turns it off when its
+ * last VM is gone), VMXOFF dropped the VMCS and VMCLEAR would fault.
  */
 static void vmx_clear_local(struct vmx_vcpu *vmx)
 {
@@ -722,6 +722,7 @@ u32 vmx_nr_tlb_tags(void)
 const struct vhm_vendor_ops vhm_vmx_ops = {
 	VHM_VENDOR_TABLE(vmx, "Intel VT-x (VMX)", VHM_HW_VMX, "kvm_intel",
 			 VMX_HW_REGS)
+	.vcpu_release = vmx_vcpu_release,
 	.vcpu_load = vmx_load,
 	.vcpu_get = vmx_run_get,
 	.vcpu_put = vmx_run_put,

@@ -200,6 +200,7 @@ void vmx_run_put(struct vhm_vcpu *vcpu);
 void vmx_vmclear(u64 pa);
 /* VMCLEAR the vCPU's VMCS wherever it is active. */
 void vmx_vcpu_clear(struct vmx_vcpu *vmx);
+void vmx_vcpu_release(struct vhm_vcpu *vcpu);
 void vmx_invept(u64 eptp);
 void vmx_invvpid(u16 vpid);
 u64 vmx_eptp(struct vhm_vm *vm);
