@@ -189,13 +189,8 @@ TEST_F(hp, suspend_resume)
  * where they were. vhm must have written its VMCSs back before KVM's
  * VMXOFF there (vmx.c: the hotplug state, the syscore suspend callback).
  */
-struct hp_vm {
-	int sys, vm;
-	struct test_vcpu vcpu[2];
-	void *ram;
-};
-
-static int hp_vm_create(struct hp_vm *v)
+/* Two vCPUs, each counting in AX and writing the count to port 0x10. */
+static int hp_vm_create(struct real_vm *v)
 {
 	static const unsigned char code[] = {
 		0x31, 0xc0,		/* xor %ax, %ax */
@@ -203,40 +198,8 @@ static int hp_vm_create(struct hp_vm *v)
 		0xe6, 0x10,		/* out %al, $0x10 */
 		0xeb, 0xfb,		/* jmp 1b */
 	};
-	int i, r;
 
-	memset(v, 0, sizeof(*v));
-	v->sys = vhm_sys_open();
-	if (v->sys < 0)
-		return v->sys;
-	v->vm = vhm_vm_create(v->sys);
-	if (v->vm < 0)
-		return v->vm;
-	v->ram = guest_ram(0x10000);
-	if (!v->ram)
-		return -ENOMEM;
-	memcpy((char *)v->ram + 0x1000, code, sizeof(code));
-	r = vhm_set_slot(v->vm, 0, 0, 0, 0x10000, v->ram);
-	for (i = 0; !r && i < 2; i++) {
-		r = vhm_vcpu_create(v->vm, i, &v->vcpu[i]);
-		if (!r)
-			r = vhm_real_mode_at(&v->vcpu[i], 0x1000);
-	}
-	return r;
-}
-
-static void hp_vm_close(struct hp_vm *v)
-{
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (v->vcpu[i].run)
-			vhm_vcpu_close(&v->vcpu[i]);
-	if (v->vm > 0)
-		close(v->vm);
-	if (v->sys > 0)
-		close(v->sys);
-	munmap(v->ram, 0x10000);
+	return real_vm_create(v, code, sizeof(code), 2);
 }
 
 /* The calling thread on that CPU only, or on every CPU (-1). */
@@ -253,7 +216,7 @@ static int pin_to_cpu(int cpu)
 }
 
 /* Each vCPU on its own CPU: two more port writes, the counts that follow. */
-static void hp_vm_run(struct __test_metadata *_metadata, struct hp_vm *v,
+static void hp_vm_run(struct __test_metadata *_metadata, struct real_vm *v,
 		      int *count)
 {
 	int i, k;
@@ -277,7 +240,7 @@ static void hp_vm_run(struct __test_metadata *_metadata, struct hp_vm *v,
 TEST_F(hp, on_kvm_offline_online_keeps_guests)
 {
 	int count[2] = { 0, 0 }, round;
-	struct hp_vm v;
+	struct real_vm v;
 
 	REQUIRE_ON_KVM();
 	ASSERT_EQ(0, vhm_load(NULL));
@@ -288,7 +251,7 @@ TEST_F(hp, on_kvm_offline_online_keeps_guests)
 		ASSERT_EQ(0, cpu_set_online(TEST_CPU, true));
 		hp_vm_run(_metadata, &v, count);
 	}
-	hp_vm_close(&v);
+	real_vm_close(&v);
 	ASSERT_EQ(0, vhm_unload());
 }
 
@@ -296,7 +259,7 @@ TEST_F(hp, on_kvm_suspend_resume_keeps_guests)
 {
 	int count[2] = { 0, 0 };
 	char state[256] = "";
-	struct hp_vm v;
+	struct real_vm v;
 
 	REQUIRE_ON_KVM();
 	if (!suspend_test_mode(state, sizeof(state)))
@@ -309,7 +272,7 @@ TEST_F(hp, on_kvm_suspend_resume_keeps_guests)
 	EXPECT_EQ(0, write_text("/sys/power/state", "mem"));
 	write_text("/sys/power/pm_test", "none");
 	hp_vm_run(_metadata, &v, count);
-	hp_vm_close(&v);
+	real_vm_close(&v);
 	ASSERT_EQ(0, vhm_unload());
 }
 

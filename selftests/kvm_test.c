@@ -148,63 +148,26 @@ TEST_F(kvm, kvm_load_refused_while_vhm_loaded)
 	EXPECT_EQ(0, kvm_try_create_vm());
 }
 
-#define GUEST_RAM	0x10000
-#define GUEST_CODE	0x1000
-
 /* A VM whose real-mode guest writes 0x42 to port 0x10, then halts. */
-struct small_vm {
-	int sys, vm;
-	struct test_vcpu vcpu;
-	void *ram;
-};
-
-static int small_vm_create(struct small_vm *v)
+static int small_vm_create(struct real_vm *v)
 {
 	static const unsigned char code[] = {
 		0xb0, 0x42,		/* mov $0x42, %al */
 		0xe6, 0x10,		/* out %al, $0x10 */
 		0xf4,			/* hlt */
 	};
-	int r;
 
-	v->vm = -1;
-	v->vcpu.fd = -1;
-	v->sys = vhm_sys_open();
-	if (v->sys < 0)
-		return v->sys;
-	v->vm = vhm_vm_create(v->sys);
-	if (v->vm < 0)
-		return v->vm;
-	v->ram = guest_ram(GUEST_RAM);
-	if (!v->ram)
-		return -ENOMEM;
-	memcpy((char *)v->ram + GUEST_CODE, code, sizeof(code));
-	r = vhm_vcpu_create(v->vm, 0, &v->vcpu);
-	if (!r)
-		r = vhm_set_slot(v->vm, 0, 0, 0, GUEST_RAM, v->ram);
-	if (!r)
-		r = vhm_real_mode_at(&v->vcpu, GUEST_CODE);
-	return r;
+	return real_vm_create(v, code, sizeof(code), 1);
 }
 
-static void small_vm_run(struct __test_metadata *_metadata, struct small_vm *v)
+static void small_vm_run(struct __test_metadata *_metadata, struct real_vm *v)
 {
-	ASSERT_VHM(vhm_run(&v->vcpu));
-	ASSERT_EQ(VHM_EXIT_IO, v->vcpu.run->exit_reason);
-	EXPECT_EQ(0x10, v->vcpu.run->io.port);
-	EXPECT_EQ(0x42, *(uint8_t *)vhm_io_data(&v->vcpu));
-	ASSERT_VHM(vhm_run(&v->vcpu));
-	EXPECT_EQ(VHM_EXIT_HLT, v->vcpu.run->exit_reason);
-}
-
-static void small_vm_close(struct small_vm *v)
-{
-	if (v->vcpu.fd >= 0)
-		vhm_vcpu_close(&v->vcpu);
-	if (v->vm >= 0)
-		close(v->vm);
-	if (v->sys >= 0)
-		close(v->sys);
+	ASSERT_VHM(vhm_run(&v->vcpu[0]));
+	ASSERT_EQ(VHM_EXIT_IO, v->vcpu[0].run->exit_reason);
+	EXPECT_EQ(0x10, v->vcpu[0].run->io.port);
+	EXPECT_EQ(0x42, *(uint8_t *)vhm_io_data(&v->vcpu[0]));
+	ASSERT_VHM(vhm_run(&v->vcpu[0]));
+	EXPECT_EQ(VHM_EXIT_HLT, v->vcpu[0].run->exit_reason);
 }
 
 /*
@@ -215,7 +178,7 @@ static void small_vm_close(struct small_vm *v)
  */
 TEST_F(kvm, on_kvm_runs_guests_and_pins_kvm)
 {
-	struct small_vm v, v2;
+	struct real_vm v, v2;
 	char line[512];
 
 	REQUIRE_ON_KVM();
@@ -227,20 +190,20 @@ TEST_F(kvm, on_kvm_runs_guests_and_pins_kvm)
 	EXPECT_EQ(-EWOULDBLOCK, module_unload(kvm_vendor_module()));
 	ASSERT_VHM(small_vm_create(&v2));
 	small_vm_run(_metadata, &v2);
-	small_vm_close(&v2);
-	small_vm_close(&v);
+	real_vm_close(&v2);
+	real_vm_close(&v);
 	ASSERT_EQ(0, module_unload(kvm_vendor_module()));
 	EXPECT_TRUE(module_loaded("vhm"));
 
 	EXPECT_GT(0, small_vm_create(&v));
-	small_vm_close(&v);
+	real_vm_close(&v);
 	snprintf(line, sizeof(line), "modprobe %s", kvm_vendor_module());
 	EXPECT_TRUE(kmsg_find(&self->kmsg, line, line, sizeof(line)));
 
 	ASSERT_EQ(0, modprobe(kvm_vendor_module()));
 	ASSERT_VHM(small_vm_create(&v));
 	small_vm_run(_metadata, &v);
-	small_vm_close(&v);
+	real_vm_close(&v);
 	EXPECT_EQ(0, vhm_unload());
 	EXPECT_EQ(0, kvm_try_create_vm());
 }
@@ -281,7 +244,7 @@ TEST_F(kvm, on_kvm_refuses_a_fake_dev_kvm)
 	static const char *const fakes[] = {
 		"/tmp/vhm-fake-kvm", "/dev/null", "/dev/vhm",
 	};
-	struct small_vm v;
+	struct real_vm v;
 	char line[512];
 	unsigned int i;
 	int status, fd;
@@ -305,7 +268,7 @@ TEST_F(kvm, on_kvm_refuses_a_fake_dev_kvm)
 	EXPECT_TRUE(kmsg_find(&self->kmsg, "is not KVM's device", line, sizeof(line)));
 	ASSERT_VHM(small_vm_create(&v));
 	small_vm_run(_metadata, &v);
-	small_vm_close(&v);
+	real_vm_close(&v);
 	EXPECT_EQ(0, vhm_unload());
 }
 
@@ -349,7 +312,7 @@ static int virt_on_everywhere(struct __test_metadata *_metadata)
  */
 TEST_F(kvm, on_kvm_virt_only_while_vhm_vm_exists)
 {
-	struct small_vm v;
+	struct real_vm v;
 	int i, on = 1;
 
 	REQUIRE_ON_KVM();
@@ -362,7 +325,7 @@ TEST_F(kvm, on_kvm_virt_only_while_vhm_vm_exists)
 	ASSERT_VHM(small_vm_create(&v));
 	EXPECT_VIRT_ON(1);
 	small_vm_run(_metadata, &v);
-	small_vm_close(&v);
+	real_vm_close(&v);
 	/* The vCPU and the KVM VM are freed after the close: wait for it. */
 	for (i = 0; i < 50 && on == 1; i++) {
 		usleep(100000);
@@ -375,7 +338,7 @@ TEST_F(kvm, on_kvm_virt_only_while_vhm_vm_exists)
 	}
 	ASSERT_VHM(small_vm_create(&v));
 	small_vm_run(_metadata, &v);
-	small_vm_close(&v);
+	real_vm_close(&v);
 	EXPECT_EQ(0, vhm_unload());
 }
 
@@ -386,7 +349,7 @@ TEST_F(kvm, on_kvm_virt_only_while_vhm_vm_exists)
  */
 TEST_F(kvm, on_kvm_own_enablement_excludes_kvm)
 {
-	struct small_vm v;
+	struct real_vm v;
 	char line[512];
 
 	REQUIRE_ON_KVM();
@@ -399,11 +362,11 @@ TEST_F(kvm, on_kvm_own_enablement_excludes_kvm)
 	EXPECT_NE(0, modprobe(kvm_vendor_module()));
 	EXPECT_FALSE(module_loaded(kvm_vendor_module()));
 	EXPECT_TRUE(kmsg_find(&self->kmsg, "unload vhm first", line, sizeof(line)));
-	small_vm_close(&v);
+	real_vm_close(&v);
 	/* SVM still vhm's: another VM runs. */
 	ASSERT_VHM(small_vm_create(&v));
 	small_vm_run(_metadata, &v);
-	small_vm_close(&v);
+	real_vm_close(&v);
 	EXPECT_EQ(0, vhm_unload());
 	ASSERT_EQ(0, modprobe(kvm_vendor_module()));
 	EXPECT_EQ(0, kvm_try_create_vm());

@@ -38,6 +38,25 @@ int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip);
 void *vhm_io_data(struct test_vcpu *vcpu);
 
 /*
+ * A VM for tests about the host around guests (module loads, KVM, CPU
+ * hotplug): its own /dev/vhm fd, one slot of REAL_VM_RAM bytes at GPA 0
+ * with len bytes of code at REAL_VM_CODE, and nr_vcpus vCPUs (at most
+ * REAL_VM_MAX_VCPUS) in real mode starting there. 0 or -errno; after
+ * either, real_vm_close() frees what was made.
+ */
+#define REAL_VM_RAM		0x10000
+#define REAL_VM_CODE		0x1000
+#define REAL_VM_MAX_VCPUS	2
+struct real_vm {
+	int sys, vm;
+	struct test_vcpu vcpu[REAL_VM_MAX_VCPUS];
+	void *ram;
+};
+int real_vm_create(struct real_vm *v, const void *code, size_t len,
+		   int nr_vcpus);
+void real_vm_close(struct real_vm *v);
+
+/*
  * The host for tests that run guests: no KVM module, vhm loaded. vhm stays
  * loaded from one such test to the next (a module load takes ~20 s in
  * Bochs) and is unloaded when the program ends, if a test loaded it.

@@ -86,8 +86,11 @@ int vhm_vcpu_create(int vm, int id, struct test_vcpu *vcpu)
 		return vcpu->fd;
 	run = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
 	if (run == MAP_FAILED) {
+		int e = errno;
+
 		close(vcpu->fd);
-		return -errno;
+		vcpu->fd = -1;
+		return -e;
 	}
 	vcpu->run = run;
 	return 0;
@@ -180,4 +183,50 @@ int vhm_real_mode_at(struct test_vcpu *vcpu, uint16_t ip)
 void *vhm_io_data(struct test_vcpu *vcpu)
 {
 	return (char *)vcpu->run + vcpu->run->io.data_offset;
+}
+
+int real_vm_create(struct real_vm *v, const void *code, size_t len,
+		   int nr_vcpus)
+{
+	int i, r;
+
+	memset(v, 0, sizeof(*v));
+	v->vm = -1;
+	for (i = 0; i < REAL_VM_MAX_VCPUS; i++)
+		v->vcpu[i].fd = -1;
+	if (nr_vcpus < 1 || nr_vcpus > REAL_VM_MAX_VCPUS ||
+	    len > REAL_VM_RAM - REAL_VM_CODE)
+		return -EINVAL;
+	v->sys = vhm_sys_open();
+	if (v->sys < 0)
+		return v->sys;
+	v->vm = vhm_vm_create(v->sys);
+	if (v->vm < 0)
+		return v->vm;
+	v->ram = guest_ram(REAL_VM_RAM);
+	if (!v->ram)
+		return -ENOMEM;
+	memcpy((char *)v->ram + REAL_VM_CODE, code, len);
+	r = vhm_set_slot(v->vm, 0, 0, 0, REAL_VM_RAM, v->ram);
+	for (i = 0; !r && i < nr_vcpus; i++) {
+		r = vhm_vcpu_create(v->vm, i, &v->vcpu[i]);
+		if (!r)
+			r = vhm_real_mode_at(&v->vcpu[i], REAL_VM_CODE);
+	}
+	return r;
+}
+
+void real_vm_close(struct real_vm *v)
+{
+	int i;
+
+	for (i = 0; i < REAL_VM_MAX_VCPUS; i++)
+		if (v->vcpu[i].fd >= 0)
+			vhm_vcpu_close(&v->vcpu[i]);
+	if (v->vm >= 0)
+		close(v->vm);
+	if (v->sys >= 0)
+		close(v->sys);
+	if (v->ram)
+		munmap(v->ram, REAL_VM_RAM);
 }
