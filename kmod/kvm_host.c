@@ -40,6 +40,7 @@
 
 #include "compat.h"
 #include "kvm_host.h"
+#include "spec.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -276,6 +277,7 @@ static void vhm_kvm_sched_out(struct preempt_notifier *pn,
 			      struct task_struct *next)
 {
 	vhm_ops->cpu_leave();
+	vhm_spec_cpu_leave(false);
 }
 
 static void vhm_kvm_sched_in(struct preempt_notifier *pn, int cpu)
@@ -307,6 +309,7 @@ void vhm_kvm_run_end(struct vhm_vcpu *vcpu)
 	preempt_notifier_unregister(&vcpu->kvm_pn);
 	local_irq_save(flags);
 	vhm_ops->cpu_leave();
+	vhm_spec_cpu_leave(true);
 	local_irq_restore(flags);
 	preempt_enable();
 }

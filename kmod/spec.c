@@ -15,6 +15,7 @@
 #include <asm/alternative.h>
 #include <asm/cpufeature.h>
 
+#include "kvm_host.h"
 #include "spec.h"
 #include "vhm.h"
 #include "vm.h"
@@ -83,6 +84,27 @@ void vhm_spec_report(void)
 }
 
 /*
+ * On top of KVM (7.x) a KVM guest may run on a CPU between two of vhm's
+ * entries there, and KVM's IBPB between its vCPUs consults only KVM's own
+ * per-CPU state, which vhm's entries leave as they were: neither side
+ * would IBPB between a vhm guest and a KVM guest. So vhm does both: when
+ * its vCPU thread gives the CPU up (vhm_spec_cpu_leave()), and at its next
+ * entry if the thread was switched out or moved since its last entry
+ * (nvcsw + nivcsw: whatever ran meanwhile may have been a KVM guest).
+ */
+static bool vhm_spec_cpu_was_shared(struct vhm_vcpu *vcpu)
+{
+	unsigned long switches = current->nvcsw + current->nivcsw;
+	int cpu = smp_processor_id();
+	bool shared = vcpu->spec_cpu != cpu ||
+		      vcpu->spec_switches != switches;
+
+	vcpu->spec_cpu = cpu;
+	vcpu->spec_switches = switches;
+	return shared;
+}
+
+/*
  * Interrupts off, right before the vendor's enter, where the host asks for
  * an IBPB between VMs: a guest of another VM than the last one on this
  * CPU must not find branch predictions the previous one (or the host in
@@ -90,8 +112,25 @@ void vhm_spec_report(void)
  */
 void vhm_spec_vm_switch(struct vhm_vcpu *vcpu)
 {
-	if (__this_cpu_read(vhm_last_vm) != vcpu->vm->id) {
+	bool shared = vhm_on_kvm && vhm_spec_cpu_was_shared(vcpu);
+
+	if (shared || __this_cpu_read(vhm_last_vm) != vcpu->vm->id) {
 		__this_cpu_write(vhm_last_vm, vcpu->vm->id);
 		vhm_ibpb();
 	}
+}
+
+/*
+ * On top of KVM, interrupts off: the vCPU's thread gives this CPU up
+ * (kvm_host.c), and a KVM guest may be next. Where the host asks for the
+ * IBPB between VMs, do it, unless the thread returns to user space and
+ * the VMSCAPE IBPB on that way (vhm_spec_exited()) does it anyway.
+ */
+void vhm_spec_cpu_leave(bool to_user)
+{
+	if (!(vhm_spec & VHM_SPEC_IBPB_VM_SWITCH))
+		return;
+	if (to_user && (vhm_spec & VHM_SPEC_VMSCAPE))
+		return;
+	vhm_ibpb();
 }

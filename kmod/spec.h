@@ -43,6 +43,7 @@ extern u32 vhm_spec;
 void vhm_spec_init(void);
 void vhm_spec_report(void);
 void vhm_spec_vm_switch(struct vhm_vcpu *vcpu);
+void vhm_spec_cpu_leave(bool to_user);
 
 /*
  * Interrupts off, right before the vendor's enter op. Zen1

@@ -249,6 +249,7 @@ static struct vhm_vcpu *vhm_vcpu_alloc(struct vhm_vm *vm, u32 id)
 		goto free_vcpu;
 	vcpu->vm = vm;
 	vcpu->id = id;
+	vcpu->spec_cpu = -1;
 	mutex_init(&vcpu->lock);
 	vhm_regs_reset(vcpu);
 	vhm_msrs_reset(vcpu);

@@ -80,6 +80,9 @@ struct vhm_vcpu {
 	struct vhm_run *run;	/* one page, mmap'ed by the VMM */
 	void *vendor;		/* the backend's per-vCPU state */
 	int cpu;		/* the host CPU it last ran on */
+	/* spec.c, on top of KVM: its CPU and switch count at its last entry */
+	int spec_cpu;
+	unsigned long spec_switches;
 	bool in_guest;		/* between entry and exit (TLB shootdowns) */
 	u64 tlb_gen;		/* vm->mmu.tlb_gen its TLB tag is clean for */
 	struct vhm_fpu_image *fpu;	/* the guest's XSAVE image (fpu.c) */
