@@ -71,6 +71,25 @@ static DEFINE_PER_CPU(struct svm_asids, svm_asids) = { .next = 1, .gen = 1 };
  * since it last took it, 0 when it left nothing.
  */
 static DEFINE_PER_CPU(u32, svm_dirty_asid);
+/* An ASID whose erasing VMRUN failed, not reported yet (0: none). */
+static u32 svm_erase_failed_asid;
+
+/*
+ * The failure of an erasing VMRUN (svm_cpu_leave()), reported from the
+ * next entry: svm_cpu_leave() may run in the scheduler's sched_out, with
+ * the runqueue locked, where printing is not safe (printk_deferred() is
+ * not exported on 6.1).
+ */
+static void svm_report_erase_failure(void)
+{
+	u32 asid = READ_ONCE(svm_erase_failed_asid);
+
+	if (likely(!asid))
+		return;
+	WRITE_ONCE(svm_erase_failed_asid, 0);
+	WARN_ONCE(1, "vhm: the VMRUN that erases ASID %u failed\n", asid);
+}
+
 /*
  * TSC_RATIO as KVM left it when vhm took the CPU, if it was not 1.0
  * (a KVM guest with TSC scaling ran last; KVM keeps a per-CPU copy of the
@@ -278,6 +297,7 @@ void svm_tlb_on_kvm(struct svm_vcpu *svm)
 	struct vmcb_control_area *ctl = &svm->vmcb->control;
 
 	lockdep_assert_irqs_disabled();
+	svm_report_erase_failure();
 	if (dirty == svm->asid)
 		return;
 	/* Never two: the thread gives the CPU up between two vCPUs. */
@@ -380,8 +400,8 @@ void svm_cpu_leave(void)
 	v = page_address(__this_cpu_read(svm_erase_vmcb));
 	svm_erase_vmcb_init(v, asid);
 	code = svm_erase_run(v);
-	WARN_ONCE(code == (u64)SVM_EXIT_ERR,
-		  "vhm: the VMRUN that erases ASID %u failed\n", asid);
+	if (unlikely(code == (u64)SVM_EXIT_ERR))
+		WRITE_ONCE(svm_erase_failed_asid, asid);
 }
 
 /* NPT entries are ordinary x86 page table entries, user-accessible. */
