@@ -1619,6 +1619,22 @@ static void guest_ud_cases(void)
 }
 
 /*
+ * Run a guest that checks a table of cases itself and reports the ones
+ * that went wrong as a bit mask (its GUEST_SYNC's first argument), then
+ * ends: the mask.
+ */
+static uint64_t guest_failed_cases(struct __test_metadata *_metadata,
+				   struct guest_vcpu *v, void *guest)
+{
+	struct ucall uc;
+
+	ASSERT_VHM(guest_vcpu_start_long(v, guest, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	ASSERT_GUEST_DONE(v);
+	return uc.args[0];
+}
+
+/*
  * SVM's instructions with EFER.SVME clear (vhm hides it), MONITOR/MWAIT
  * and RDPRU without their CPUID bits, RSM outside SMM: #UD (APM vol. 3,
  * each instruction's exceptions; SDM vol. 2) on both vendors, never an
@@ -1626,19 +1642,16 @@ static void guest_ud_cases(void)
  */
 TEST_F(cpu, unsupported_instructions_are_ud)
 {
-	struct guest_vcpu *v = &self->vcpu;
-	struct ucall uc;
+	uint64_t bad;
 	unsigned int i;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_VHM(guest_vcpu_start_long(v, guest_ud_cases, 0));
-	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	bad = guest_failed_cases(_metadata, &self->vcpu, guest_ud_cases);
 	for (i = 0; i < ARRAY_SIZE(ud_cases); i++)
-		EXPECT_FALSE(uc.args[0] & (1ull << i))
+		EXPECT_FALSE(bad & (1ull << i))
 			TH_LOG("%s: %s", ud_cases[i].name,
 			       ud_cases[i].ud ? "no #UD at the instruction" :
 			       "raised #UD");
-	ASSERT_GUEST_DONE(v);
 }
 
 /* CPUID.1:EDX.APIC (bit 9) with IA32_APIC_BASE's global enable (bit 11). */
@@ -1735,18 +1748,16 @@ static void guest_non_canonical_wrmsr(void)
  */
 TEST_F(cpu, non_canonical_wrmsr_is_gp)
 {
-	struct guest_vcpu *v = &self->vcpu;
-	struct ucall uc;
+	uint64_t bad;
 	unsigned int i;
 
 	RETURN_IF_SKIPPED();
-	ASSERT_VHM(guest_vcpu_start_long(v, guest_non_canonical_wrmsr, 0));
-	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	bad = guest_failed_cases(_metadata, &self->vcpu,
+				 guest_non_canonical_wrmsr);
 	for (i = 0; i < ARRAY_SIZE(canonical_msrs); i++)
-		EXPECT_FALSE(uc.args[0] & (1ull << i))
+		EXPECT_FALSE(bad & (1ull << i))
 			TH_LOG("MSR %#x: no #GP or value changed",
 			       canonical_msrs[i]);
-	ASSERT_GUEST_DONE(v);
 }
 
 /* RDTSCP, RDPID and RDMSR give the guest's own TSC_AUX. */
