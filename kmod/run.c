@@ -84,17 +84,19 @@ static bool vhm_user_work_pending(void)
  * VHM_RUN stops for a signal (EINTR, VHM_EXIT_INTR), or goes to user space
  * for that work and comes straight back, unseen by the VMM: with
  * TIF_NOTIFY_SIGNAL set, the way out calls get_signal(), which runs the
- * task work, and then restarts the system call (-ERESTARTNOINTR). A signal
- * the work raised (SIGXCPU) is handled first, then VHM_RUN restarts: a VMM
- * that wants VHM_RUN to return sets immediate_exit in its handler, as it
- * must for any signal that may come just before VHM_RUN (docs/API.md).
+ * task work; with no signal to handle the kernel restarts the system call
+ * (-ERESTARTNOHAND). A signal with a handler, pending by then or raised by
+ * the work (SIGPROF), is handled and VHM_RUN returns EINTR, as for any
+ * signal: a restart must not swallow the signal a VMM kicks its vCPU with.
  */
 static int vhm_run_stop(struct vhm_vcpu *vcpu)
 {
+	int r = vhm_run_interrupted(vcpu);
+
 	if (task_sigpending(current))
-		return vhm_run_interrupted(vcpu);
+		return r;
 	set_thread_flag(TIF_NOTIFY_SIGNAL);
-	return -ERESTARTNOINTR;
+	return -ERESTARTNOHAND;
 }
 
 /*
