@@ -518,21 +518,32 @@ static bool lapic_wakes_hlt(struct vhm_lapic *apic)
 }
 
 /*
- * A HLT whose own timer fires within halt_poll_ns ends sooner by polling
- * than by sleeping and being woken (a context switch each way), as KVM's
- * halt polling does; a HLT with no timer that close sleeps at once.
+ * Halt polling, as KVM's: a HLT that the next interrupt ends within
+ * microseconds (an IPI's round trip, a timer about to fire) ends sooner by
+ * polling than by sleeping and being woken, a context switch each way.
+ * The window adapts per vCPU: it grows (from LAPIC_POLL_START_NS,
+ * doubling up to halt_poll_ns) after a HLT that a sleep ended within
+ * halt_poll_ns, and falls to nothing after one that slept longer; a HLT
+ * whose own timer fires within halt_poll_ns polls until then. Polling
+ * stops at a signal or when the scheduler wants the CPU.
  */
 static unsigned int vhm_halt_poll_ns = 200000;
 module_param_named(halt_poll_ns, vhm_halt_poll_ns, uint, 0644);
-MODULE_PARM_DESC(halt_poll_ns, "Poll this long (ns) in a HLT whose local APIC timer fires by then (0: never)");
+MODULE_PARM_DESC(halt_poll_ns, "Longest poll (ns) of a HLT before sleeping; the window adapts below it (0: never poll)");
 
-static bool lapic_halt_poll(struct vhm_lapic *apic)
+#define LAPIC_POLL_START_NS	10000
+
+static u64 lapic_poll_window(struct vhm_lapic *apic, u64 max)
 {
-	u64 ns = READ_ONCE(vhm_halt_poll_ns), end;
+	if (lapic_timer_due_within(apic, max))
+		return max;
+	return min_t(u64, apic->halt_poll_ns, max);
+}
 
-	if (!ns || !lapic_timer_due_within(apic, ns))
-		return false;
-	end = ktime_get_ns() + ns;
+static bool lapic_halt_poll(struct vhm_lapic *apic, u64 ns)
+{
+	u64 end = ktime_get_ns() + ns;
+
 	do {
 		if (lapic_wakes_hlt(apic))
 			return true;
@@ -542,16 +553,32 @@ static bool lapic_halt_poll(struct vhm_lapic *apic)
 	return false;
 }
 
+/* After a HLT that polled in vain and slept: adapt the window. */
+static void lapic_poll_adapt(struct vhm_lapic *apic, u64 slept, u64 max)
+{
+	if (slept > max)
+		apic->halt_poll_ns = 0;
+	else if (!apic->halt_poll_ns)
+		apic->halt_poll_ns = min_t(u64, LAPIC_POLL_START_NS, max);
+	else
+		apic->halt_poll_ns = min_t(u64, 2ull * apic->halt_poll_ns, max);
+}
+
 int vhm_lapic_halt(struct vhm_vcpu *vcpu)
 {
+	u64 max = READ_ONCE(vhm_halt_poll_ns), window, start;
 	struct vhm_lapic *apic = vcpu->lapic;
 
 	lapic_sync(vcpu);
-	if (lapic_halt_poll(apic))
+	window = max ? lapic_poll_window(apic, max) : 0;
+	if (window && lapic_halt_poll(apic, window))
 		return 0;
+	start = ktime_get_ns();
 	if (rcuwait_wait_event(&apic->wait, lapic_wakes_hlt(apic),
 			       TASK_INTERRUPTIBLE))
 		return -EINTR;
+	if (max)
+		lapic_poll_adapt(apic, ktime_get_ns() - start, max);
 	return 0;
 }
 

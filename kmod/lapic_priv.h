@@ -74,6 +74,7 @@ struct vhm_lapic {
 	bool sipi_pending;
 	u8 sipi_vector;
 	bool wait_sipi;		/* INIT received, no SIPI yet */
+	u32 halt_poll_ns;	/* the vCPU thread's: its HLTs' poll window */
 };
 
 static inline u32 *lapic_reg(struct vhm_lapic *apic, unsigned int offset)

@@ -36,6 +36,7 @@
 
 #include "accel/accel.h"
 #include "vmm.h"
+#include "bench.h"
 
 #define CODE_GPA	0x100000ull
 #define DATA_GPA	(16ull << 20)		/* fault-in/bandwidth region */
@@ -47,19 +48,16 @@
 #define HANDLER_GPA	(CODE_GPA + 0x800)	/* its interrupt handler */
 #define TIMER_VECTOR	0xec
 #define TIMER_COUNT	16			/* ns at divide-by-1 (1 GHz bus) */
-#define DONE_PORT	0xf4			/* OUT here ends run_to_hlt() */
 #define MiB		(1ull << 20)
-#define RUN_LIMIT	30			/* s: a guest longer is hung */
-#define RUN_TRIES	5			/* hung repetitions of a row */
 
-static const struct accel_ops *ops;
-static const char *label;	/* --label: the rows' accel field */
-static int reps = 5;
+const struct accel_ops *ops;
+const char *label;		/* --label: the rows' accel field */
+int reps = 5;
 static int linux_boots;		/* --boots: Linux guest boots (0: default) */
 static int create_vms;		/* --vms: VMs per create+destroy repetition */
 static bool quick;
 
-static double now(void)
+double now(void)
 {
 	struct timespec ts;
 
@@ -67,21 +65,21 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void emit(const char *accel, const char *bench, const char *unit,
-		 const char *better, double v)
+void emit(const char *accel, const char *bench, const char *unit,
+	  const char *better, double v)
 {
 	printf("VHM-BENCH,%s,%s,%s,%s,%.3f\n", accel, bench, unit, better, v);
 	fflush(stdout);
 }
 
-static void die(const char *what)
+void die(const char *what)
 {
 	fprintf(stderr, "vhm-bench: %s failed\n", what);
 	exit(1);
 }
 
-/* Little-endian immediates in the machine code below. */
-static void put32(uint8_t *p, uint32_t v)
+/* Little-endian immediates in the machine code. */
+void put32(uint8_t *p, uint32_t v)
 {
 	memcpy(p, &v, 4);
 }
@@ -103,12 +101,31 @@ static void vm_start(struct vmm *vmm, uint64_t ram, const uint8_t *code,
 static volatile sig_atomic_t run_timed_out;
 static struct accel_vcpu *run_vcpu;
 
-/* Ends VHM_RUN/KVM_RUN (EINTR), or the next one if between two. */
+void bench_watch(struct accel_vcpu *v)
+{
+	run_timed_out = 0;
+	run_vcpu = v;
+	alarm(RUN_LIMIT);
+}
+
+bool bench_timed_out(void)
+{
+	return run_timed_out;
+}
+
+/*
+ * Ends VHM_RUN/KVM_RUN (EINTR), or the next one if between two; with no
+ * vCPU of ours (a VM of several, in vmm_run()), ends vmm_run() as a
+ * SIGTERM does.
+ */
 static void run_alarm(int sig)
 {
 	(void)sig;
 	run_timed_out = 1;
-	ops->kick(run_vcpu);
+	if (run_vcpu)
+		ops->kick(run_vcpu);
+	else
+		kill(getpid(), SIGTERM);
 }
 
 /*
@@ -146,9 +163,7 @@ static long run_to_hlt(struct vmm *vmm)
 	long exits = 0;
 	struct accel_exit e;
 
-	run_timed_out = 0;
-	run_vcpu = v;
-	alarm(RUN_LIMIT);
+	bench_watch(v);
 	for (;;) {
 		if (v->accel->ops->run(v, &e))
 			die("run");
@@ -657,6 +672,8 @@ int main(int argc, char **argv)
 		bench_exits("msr", n * 4);
 	if (wanted("hlt_timer"))	/* a timer and a sleep each: fewer */
 		bench_exits("hlt_timer", n / 4);
+	if (wanted("ipi"))
+		bench_ipi(n / 4);
 	if (wanted("fault_in") || wanted("mem_bandwidth"))
 		bench_memory();
 	if (wanted("vm_create_destroy") || wanted("vcpu_create"))
