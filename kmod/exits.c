@@ -245,6 +245,21 @@ int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len)
 }
 
 /*
+ * WRMSR from the fast exit tables: the x2APIC's EOI and fixed IPIs, an
+ * IPI's round trip without the slow path's FPU switch and interrupt
+ * toggles (vhm-bench's ipi row); anything else VHM_EXIT_SLOW.
+ */
+int vhm_exit_wrmsr_fast(struct vhm_vcpu *vcpu, unsigned int len)
+{
+	u32 index = vhm_reg_read(vcpu, VHM_GPR_RCX);
+
+	if (!vhm_lapic_wrmsr_fast(vcpu, index, vhm_edx_eax(vcpu)))
+		return VHM_EXIT_SLOW;
+	vhm_msr_done(vcpu, VHM_MSR_DONE, true, 0, len);
+	return 1;
+}
+
+/*
  * IN or OUT of one value (string I/O: pio.c): an exit to userspace with the
  * data in the run area; an IN's result goes to RAX before the next entry.
  */

@@ -465,6 +465,56 @@ int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data)
 	return 0;
 }
 
+/*
+ * The two x2APIC writes of an IPI's round trip, from the vendors' fast
+ * exit table (interrupts off, the guest's FPU loaded: nothing may sleep).
+ * The EOI of an edge-triggered vector (a level-triggered one tells the
+ * IOAPIC, whose lock sleeps on PREEMPT_RT); a fixed IPI of a valid vector.
+ * Anything else, false: vhm_lapic_wrmsr() on the slow path does it all.
+ */
+static bool lapic_eoi_edge(struct vhm_vcpu *vcpu)
+{
+	struct vhm_lapic *apic = vcpu->lapic;
+	bool done;
+	int isrv;
+
+	raw_spin_lock(&apic->lock);
+	if (lapic_vendor_idle(vcpu))
+		lapic_delivered(apic);
+	isrv = lapic_highest(apic, APIC_ISR);
+	done = isrv < 0 || !lapic_test_vec(apic, APIC_TMR, isrv);
+	if (done)
+		lapic_eoi(apic);
+	raw_spin_unlock(&apic->lock);
+	return done;
+}
+
+static bool lapic_icr_fixed(struct vhm_lapic *apic, u64 data)
+{
+	u32 icr = (u32)data;
+
+	if (LAPIC_ICR_MODE(icr) != LAPIC_DM_FIXED || (icr & 0xff) < 16)
+		return false;
+	raw_spin_lock(&apic->lock);
+	*lapic_reg(apic, APIC_ICR2) = data >> 32;
+	*lapic_reg(apic, APIC_ICR) = icr & LAPIC_ICR_VALID;
+	raw_spin_unlock(&apic->lock);
+	lapic_send_ipi(apic, icr, data >> 32);
+	return true;
+}
+
+bool vhm_lapic_wrmsr_fast(struct vhm_vcpu *vcpu, u32 index, u64 data)
+{
+	lockdep_assert_irqs_disabled();
+	if (!vcpu->lapic || !lapic_x2apic(vcpu->lapic))
+		return false;
+	if (index == APIC_BASE_MSR + (APIC_EOI >> 4))
+		return !data && lapic_eoi_edge(vcpu);
+	if (index == APIC_BASE_MSR + (APIC_ICR >> 4))
+		return lapic_icr_fixed(vcpu->lapic, data);
+	return false;
+}
+
 /* The IDs of the mode: xAPIC's 8-bit ID, or x2APIC's 32-bit ID and LDR. */
 static void lapic_set_ids(struct vhm_lapic *apic, bool x2apic)
 {

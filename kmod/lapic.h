@@ -78,6 +78,7 @@ int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data, bool host);
 bool vhm_lapic_is_x2apic_msr(struct vhm_vcpu *vcpu, u32 index);
 int vhm_lapic_rdmsr(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data);
+bool vhm_lapic_wrmsr_fast(struct vhm_vcpu *vcpu, u32 index, u64 data);
 u64 vhm_lapic_get_tsc_deadline(struct vhm_vcpu *vcpu);
 /* CR8, linked to the TPR (with an in-kernel APIC only). */
 u64 vhm_lapic_get_cr8(struct vhm_vcpu *vcpu);

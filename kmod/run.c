@@ -44,7 +44,8 @@ static int vhm_handle_exit(struct vhm_vcpu *vcpu, u32 code)
 
 /*
  * Still interrupts and preemption off, the guest's FPU registers loaded:
- * an exit the backend's fast table handles without sleeping (CPUID, RDMSR), as
+ * an exit the backend's fast table handles without sleeping (CPUID, RDMSR,
+ * the x2APIC's EOI and fixed IPIs: vhm_exit_wrmsr_fast()), as
  * KVM's fastpath exits. Re-entering from here saves the switch to the
  * host's FPU state and back, and the interrupt and preemption toggles.
  */

@@ -166,6 +166,7 @@ int vhm_exit_xsetbv(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_rdpmc(struct vhm_vcpu *vcpu);
 int vhm_exit_hypercall(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_msr(struct vhm_vcpu *vcpu, bool write, unsigned int len);
+int vhm_exit_wrmsr_fast(struct vhm_vcpu *vcpu, unsigned int len);
 int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
 		 unsigned int len);
 int vhm_exit_nested_fault(struct vhm_vcpu *vcpu, u64 gpa, bool write,

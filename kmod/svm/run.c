@@ -75,11 +75,14 @@ static int svm_handle_msr(struct vhm_vcpu *vcpu)
 			    SVM_INSN_LEN_MSR);
 }
 
-/* Fast: RDMSR; WRMSR may start timers or IPIs, which exit_handlers do. */
-static int svm_handle_rdmsr_fast(struct vhm_vcpu *vcpu)
+/*
+ * Fast: RDMSR, and the WRMSRs vhm_exit_wrmsr_fast() takes (x2APIC EOI,
+ * fixed IPIs); other writes may start timers or sleep: exit_handlers.
+ */
+static int svm_handle_msr_fast(struct vhm_vcpu *vcpu)
 {
 	if (to_svm(vcpu)->vmcb->control.exit_info_1)
-		return VHM_EXIT_SLOW;
+		return vhm_exit_wrmsr_fast(vcpu, SVM_INSN_LEN_MSR);
 	return vhm_exit_msr(vcpu, false, SVM_INSN_LEN_MSR);
 }
 
@@ -281,7 +284,7 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 /* Never sleep, never touch the FPU (vendor.h). */
 const vhm_exit_handler_t svm_fast_exit_handlers[SVM_NR_FAST_EXIT_HANDLERS] = {
 	[SVM_EXIT_CPUID] = svm_handle_cpuid,
-	[SVM_EXIT_MSR] = svm_handle_rdmsr_fast,
+	[SVM_EXIT_MSR] = svm_handle_msr_fast,
 };
 
 /* After the exit: the events it cut short pending again; its code. */

@@ -104,6 +104,11 @@ static int vmx_handle_wrmsr(struct vhm_vcpu *vcpu)
 	return vhm_exit_msr(vcpu, true, to_vmx(vcpu)->exit.insn_len);
 }
 
+static int vmx_handle_wrmsr_fast(struct vhm_vcpu *vcpu)
+{
+	return vhm_exit_wrmsr_fast(vcpu, to_vmx(vcpu)->exit.insn_len);
+}
+
 /* #UD: VMMCALL (0f 01 d9) is a hypercall; anything else goes back. */
 static int vmx_handle_ud(struct vhm_vcpu *vcpu)
 {
@@ -445,6 +450,7 @@ const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 const vhm_exit_handler_t vmx_fast_exit_handlers[VMX_NR_FAST_EXIT_HANDLERS] = {
 	[EXIT_REASON_CPUID] = vmx_handle_cpuid,
 	[EXIT_REASON_MSR_READ] = vmx_handle_rdmsr,
+	[EXIT_REASON_MSR_WRITE] = vmx_handle_wrmsr_fast,
 };
 
 /*

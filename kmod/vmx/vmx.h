@@ -253,7 +253,7 @@ int vmx_handle_window(struct vhm_vcpu *vcpu);
 /* The basic exit reasons of the SDM, 0-75 (exit_handlers). */
 #define VMX_NR_EXIT_HANDLERS	76
 extern const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS];
-#define VMX_NR_FAST_EXIT_HANDLERS	(EXIT_REASON_MSR_READ + 1)
+#define VMX_NR_FAST_EXIT_HANDLERS	(EXIT_REASON_MSR_WRITE + 1)
 extern const vhm_exit_handler_t
 	vmx_fast_exit_handlers[VMX_NR_FAST_EXIT_HANDLERS];
 void vmx_load(struct vhm_vcpu *vcpu);
