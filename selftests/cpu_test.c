@@ -819,6 +819,91 @@ TEST_F(cpu, xsave_hides_pkru_and_amx)
 	}
 }
 
+/*
+ * Issue 15, CPUID truth: the guest is not offered what vhm does not give
+ * it. XSAVES and supervisor states (IA32_XSS is not virtualized: on VMX
+ * the instruction would #UD), an architectural PMU (leaf 0xa: vhm has no
+ * virtual PMU, only the legacy counters' MSRs read as 0), AMD's extended
+ * counters (PerfCtrExtCore/NB/LLC: their MSRs are #GP).
+ */
+#define CPUID_XSAVES		(1u << 3)	/* 0xd.1 EAX */
+#define CPUID_PERFCTR_EXT	((1u << 23) | (1u << 24) | (1u << 28))
+
+static void guest_cpuid_truth(void)
+{
+	uint32_t max, xmax, a, b, c, d;
+	uint64_t xsave1 = 0, pmu = 0, ext = 0;
+
+	guest_cpuid(0, 0, &max, &b, &c, &d);
+	if (max >= 0xd) {
+		guest_cpuid(0xd, 1, &a, &b, &c, &d);
+		xsave1 = (a & CPUID_XSAVES) | (uint64_t)(c | d) << 32;
+	}
+	if (max >= 0xa) {
+		guest_cpuid(0xa, 0, &a, &b, &c, &d);
+		pmu = a | b | c | d;
+	}
+	guest_cpuid(0x80000000, 0, &xmax, &b, &c, &d);
+	if (xmax >= 0x80000001) {
+		guest_cpuid(0x80000001, 0, &a, &b, &c, &d);
+		ext = c & CPUID_PERFCTR_EXT;
+	}
+	GUEST_SYNC_ARGS(xsave1, pmu, ext, max);
+	GUEST_DONE();
+}
+
+/* What the host CPU has of what the guest must not see (same layout). */
+static void host_cpuid_truth(uint64_t *xsave1, uint64_t *pmu, uint64_t *ext)
+{
+	unsigned int max, xmax, a, b, c, d;
+
+	*xsave1 = *pmu = *ext = 0;
+	__cpuid(0, max, b, c, d);
+	if (max >= 0xd) {
+		__cpuid_count(0xd, 1, a, b, c, d);
+		*xsave1 = (a & CPUID_XSAVES) | (uint64_t)(c | d) << 32;
+	}
+	if (max >= 0xa) {
+		__cpuid_count(0xa, 0, a, b, c, d);
+		*pmu = a | b | c | d;
+	}
+	__cpuid(0x80000000, xmax, b, c, d);
+	if (xmax >= 0x80000001) {
+		__cpuid(0x80000001, a, b, c, d);
+		*ext = c & CPUID_PERFCTR_EXT;
+	}
+}
+
+/*
+ * Only what the host CPU has can leak: a CPU with none of it (QEMU's TCG
+ * offers neither XSAVES nor the extended counters) makes the test a SKIP.
+ */
+TEST_F(cpu, cpuid_hides_xsaves_and_pmu)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t xsave1, pmu, ext;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	host_cpuid_truth(&xsave1, &pmu, &ext);
+	if (!xsave1 && !pmu && !ext)
+		SKIP(return, "the host CPU offers no XSAVES, XSS state, architectural PMU or extended counters: nothing for vhm to hide");
+	TH_LOG("host: CPUID.(0xd,1) 0x%llx, leaf 0xa %s, extended counters 0x%llx",
+	       (unsigned long long)xsave1, pmu ? "set" : "empty",
+	       (unsigned long long)ext);
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_cpuid_truth, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0])
+		TH_LOG("CPUID.(0xd,1): XSAVES %llu, XSS bits 0x%llx",
+		       (unsigned long long)uc.args[0] & CPUID_XSAVES,
+		       (unsigned long long)uc.args[0] >> 32);
+	EXPECT_EQ(0, uc.args[1]) TH_LOG("CPUID leaf 0xa is not empty");
+	EXPECT_EQ(0, uc.args[2])
+		TH_LOG("CPUID 0x80000001 ECX offers extended counters 0x%llx",
+		       (unsigned long long)uc.args[2]);
+	ASSERT_GUEST_DONE(v);
+}
+
 /* ---------------------------------------------------------------------
  * EFER (issue 12: one rule for both vendors)
  */
