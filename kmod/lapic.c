@@ -80,6 +80,12 @@ static bool lapic_sw_enabled(struct vhm_lapic *apic)
 	return *lapic_reg(apic, APIC_SPIV) & APIC_SPIV_APIC_ENABLED;
 }
 
+/* IA32_APIC_BASE's global enable: without it the APIC does nothing. */
+static bool lapic_hw_enabled(struct vhm_lapic *apic)
+{
+	return apic->vcpu->apic_base & MSR_IA32_APICBASE_ENABLE;
+}
+
 /* The IRR vector to deliver now, or -1; lock held. */
 static int lapic_deliverable(struct vhm_lapic *apic)
 {
@@ -87,7 +93,7 @@ static int lapic_deliverable(struct vhm_lapic *apic)
 
 	lockdep_assert_held(&apic->lock);
 	irrv = lapic_highest(apic, APIC_IRR);
-	if (irrv < 0 || !lapic_sw_enabled(apic))
+	if (irrv < 0 || !lapic_sw_enabled(apic) || !lapic_hw_enabled(apic))
 		return -1;
 	if (((u32)irrv >> 4) <= (lapic_ppr(apic) >> 4))
 		return -1;
@@ -211,6 +217,79 @@ void vhm_lapic_pending(struct vhm_vcpu *vcpu)
 }
 
 /* ---------------------------------------------------------------------
+ * Errors (SDM vol. 3A, "Error Handling"; AMD APM vol. 2, "APIC Error
+ * Interrupts"): an IPI with an illegal vector (0-15) is not sent (Send
+ * Illegal Vector), an interrupt with one is not accepted (Receive Illegal
+ * Vector), an xAPIC access to a reserved register reads 0 and is dropped
+ * (Illegal Register Address). Errors accumulate in esr_pending until the
+ * guest writes ESR, which makes them readable and clears them.
+ *
+ * The error interrupt (LVT Error, fixed, edge) is raised only by an error
+ * that adds a bit to esr_pending: the ESR write "rearms" it (SDM), and a
+ * guest that keeps making the same error gets one interrupt, not one per
+ * error (as Xen). An LVT Error vector below 16 is itself a Receive Illegal
+ * Vector error, recorded without a second interrupt.
+ */
+
+/* Lock held. True when the error interrupt went to IRR. */
+static bool lapic_error_locked(struct vhm_lapic *apic, u32 err)
+{
+	u32 lvt = *lapic_reg(apic, APIC_LVTERR);
+
+	lockdep_assert_held(&apic->lock);
+	if ((apic->esr_pending & err) == err)
+		return false;
+	apic->esr_pending |= err;
+	if (lvt & APIC_LVT_MASKED)
+		return false;
+	if ((lvt & 0xff) < 16) {
+		apic->esr_pending |= APIC_ESR_RECVILL;
+		return false;
+	}
+	lapic_set_vec(apic, APIC_IRR, lvt & 0xff);
+	lapic_clear_vec(apic, APIC_TMR, lvt & 0xff);
+	return true;
+}
+
+void lapic_error(struct vhm_lapic *apic, u32 err)
+{
+	unsigned long flags;
+	bool kick;
+
+	raw_spin_lock_irqsave(&apic->lock, flags);
+	kick = lapic_error_locked(apic, err);
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
+	if (kick)
+		lapic_kick(apic);
+}
+
+bool lapic_accept_vector_locked(struct vhm_lapic *apic, u8 vector,
+				bool level)
+{
+	lockdep_assert_held(&apic->lock);
+	/* "The local APIC will never set an IRR bit in the range 0 to 15." */
+	if (vector < 16)
+		return lapic_error_locked(apic, APIC_ESR_RECVILL);
+	lapic_set_vec(apic, APIC_IRR, vector);
+	if (level)
+		lapic_set_vec(apic, APIC_TMR, vector);
+	else
+		lapic_clear_vec(apic, APIC_TMR, vector);
+	return true;
+}
+
+/*
+ * A write to ESR: the errors since the last write become readable. x2APIC
+ * mode allows only 0 (the caller's #GP); xAPIC ignores the value.
+ */
+static void lapic_esr_write(struct vhm_lapic *apic)
+{
+	lockdep_assert_held(&apic->lock);
+	*lapic_reg(apic, APIC_ESR) = apic->esr_pending;
+	apic->esr_pending = 0;
+}
+
+/* ---------------------------------------------------------------------
  * Registers.
  */
 
@@ -274,7 +353,7 @@ static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 			lapic_mask_lvts(apic);
 		break;
 	case APIC_ESR:
-		*lapic_reg(apic, off) = 0;	/* no error is ever recorded */
+		lapic_esr_write(apic);
 		break;
 	case APIC_ICR2:
 		*lapic_reg(apic, off) = lapic_x2apic(apic) ? val :
@@ -317,6 +396,46 @@ static bool lapic_reg_ok(unsigned int offset)
 	return !(offset & 0xf) && offset < LAPIC_NR_REGS * 0x10;
 }
 
+/*
+ * The registers at 0x000-0x3f0, a bit per 16-byte offset (SDM vol. 3A,
+ * "Local APIC Register Address Map" and "x2APIC Register Address Space").
+ * The rest is reserved, LVT CMCI (0x2f0) included: LAPIC_VERSION says 6
+ * LVT entries. In x2APIC mode ARBPRI, RRD, DFR and ICR2 do not exist, EOI
+ * and SELF IPI are write-only, and a WRMSR to a read-only register or an
+ * access to a missing one is #GP.
+ */
+#define LAPIC_REG(off)		BIT_ULL((off) >> 4)
+#define LAPIC_REGS(off, n)	(LAPIC_REG(off) * (BIT_ULL(n) - 1))
+#define LAPIC_X2_READABLE	(LAPIC_REG(APIC_ID) | LAPIC_REG(APIC_LVR) | \
+				 LAPIC_REG(APIC_TASKPRI) | \
+				 LAPIC_REG(APIC_PROCPRI) | LAPIC_REG(APIC_LDR) | \
+				 LAPIC_REG(APIC_SPIV) | LAPIC_REGS(APIC_ISR, 8) | \
+				 LAPIC_REGS(APIC_TMR, 8) | \
+				 LAPIC_REGS(APIC_IRR, 8) | LAPIC_REG(APIC_ESR) | \
+				 LAPIC_REG(APIC_ICR) | LAPIC_REGS(APIC_LVTT, 6) | \
+				 LAPIC_REG(APIC_TMICT) | LAPIC_REG(APIC_TMCCT) | \
+				 LAPIC_REG(APIC_TDCR))
+#define LAPIC_X2_WRITABLE	(LAPIC_REG(APIC_TASKPRI) | LAPIC_REG(APIC_EOI) | \
+				 LAPIC_REG(APIC_SPIV) | LAPIC_REG(APIC_ESR) | \
+				 LAPIC_REG(APIC_ICR) | LAPIC_REGS(APIC_LVTT, 6) | \
+				 LAPIC_REG(APIC_TMICT) | LAPIC_REG(APIC_TDCR) | \
+				 LAPIC_REG(LAPIC_X2_SELF_IPI))
+#define LAPIC_XAPIC_REGS	(LAPIC_X2_READABLE | LAPIC_REG(APIC_ARBPRI) | \
+				 LAPIC_REG(APIC_EOI) | LAPIC_REG(APIC_RRR) | \
+				 LAPIC_REG(APIC_DFR) | LAPIC_REG(APIC_ICR2))
+
+/*
+ * An aligned xAPIC access: false (and an Illegal Register Address error)
+ * for a reserved register, which then reads 0 and ignores writes.
+ */
+static bool lapic_xapic_reg(struct vhm_vcpu *vcpu, unsigned int offset)
+{
+	if (LAPIC_XAPIC_REGS & LAPIC_REG(offset))
+		return true;
+	lapic_error(vcpu->lapic, APIC_ESR_ILLREGA);
+	return false;
+}
+
 static u32 lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
@@ -334,7 +453,9 @@ static u32 lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 
 u32 vhm_lapic_read(struct vhm_vcpu *vcpu, unsigned int offset)
 {
-	return lapic_reg_ok(offset) ? lapic_read(vcpu, offset) : 0;
+	if (!lapic_reg_ok(offset) || !lapic_xapic_reg(vcpu, offset))
+		return 0;
+	return lapic_read(vcpu, offset);
 }
 
 /* A write to ICR (low): the destination is in ICR2 already. */
@@ -380,7 +501,7 @@ static void lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 
 void vhm_lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 {
-	if (lapic_reg_ok(offset))
+	if (lapic_reg_ok(offset) && lapic_xapic_reg(vcpu, offset))
 		lapic_write(vcpu, offset, val);
 }
 
@@ -421,19 +542,12 @@ bool vhm_lapic_is_x2apic_msr(struct vhm_vcpu *vcpu, u32 index)
 	       index < APIC_BASE_MSR + LAPIC_NR_REGS;
 }
 
-/* Registers x2APIC mode does not have (or has only for writes). */
-static bool lapic_x2_readable(unsigned int off)
-{
-	return off != APIC_ARBPRI && off != APIC_DFR && off != APIC_ICR2 &&
-	       off != APIC_EOI && off != LAPIC_X2_SELF_IPI;
-}
-
 int vhm_lapic_rdmsr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 {
 	unsigned int off = (index - APIC_BASE_MSR) << 4;
 	struct vhm_lapic *apic = vcpu->lapic;
 
-	if (!lapic_x2apic(apic) || !lapic_x2_readable(off))
+	if (!lapic_x2apic(apic) || !(LAPIC_X2_READABLE & LAPIC_REG(off)))
 		return -EINVAL;
 	*data = lapic_read(vcpu, off);
 	if (off == APIC_ICR)
@@ -446,9 +560,8 @@ int vhm_lapic_wrmsr(struct vhm_vcpu *vcpu, u32 index, u64 data)
 	unsigned int off = (index - APIC_BASE_MSR) << 4;
 	struct vhm_lapic *apic = vcpu->lapic;
 
-	if (!lapic_x2apic(apic) || off == APIC_ARBPRI || off == APIC_DFR ||
-	    off == APIC_ICR2 || off == APIC_ID || off == APIC_LDR ||
-	    (off != APIC_ICR && (data >> 32)))
+	if (!lapic_x2apic(apic) || !(LAPIC_X2_WRITABLE & LAPIC_REG(off)) ||
+	    (off != APIC_ICR && (data >> 32)) || (off == APIC_ESR && data))
 		return -EINVAL;
 	if (off == LAPIC_X2_SELF_IPI) {
 		if (data > 0xff)
@@ -530,27 +643,85 @@ static void lapic_set_ids(struct vhm_lapic *apic, bool x2apic)
 }
 
 /*
+ * The registers after power-up or RESET (SDM vol. 3A, "Local APIC State
+ * After Power-Up or Reset"), in xAPIC mode: 0 but the ID, DFR, SVR
+ * (software-disabled) and the masked LVTs; no error recorded. Lock held,
+ * or the APIC not yet visible; the caller has stopped the timer.
+ */
+static void lapic_reset_regs(struct vhm_lapic *apic)
+{
+	memset(apic->regs, 0, sizeof(apic->regs));
+	lapic_set_ids(apic, false);
+	*lapic_reg(apic, APIC_DFR) = 0xffffffff;
+	*lapic_reg(apic, APIC_SPIV) = 0xff;
+	lapic_mask_lvts(apic);
+	apic->esr_pending = 0;
+	apic->period_ns = 0;
+	apic->tsc_deadline = 0;
+	apic->queued = -1;
+}
+
+/*
+ * IA32_APIC_BASE's new value, under the lock: IPIs and the IOAPIC check
+ * the enable bit under the target's lock (lapic_accept_locked()), so none
+ * that saw the APIC enabled sets IRR after the reset below. Going from
+ * enabled to disabled resets the APIC: the SDM says its state "may be
+ * lost" and "may return to the state ... after power-up or reset", and
+ * that across the only way from x2APIC to xAPIC mode (through disabled)
+ * no register but the x2APIC ID is kept; QEMU and Bochs software-disable
+ * it there too. So it comes back enabled as after RESET, in xAPIC mode
+ * with its initial ID (KVM too gives it that ID again), and the timer
+ * stops. A vector already handed to the vendor (queued, not yet taken
+ * because of IF) is taken back: a disabled APIC delivers nothing. The
+ * vCPU thread (an exit handler, an ioctl) owns the event queue. CR8 keeps
+ * reaching the TPR meanwhile.
+ */
+static void lapic_set_base_locked(struct vhm_lapic *apic, u64 data)
+{
+	struct vhm_vcpu *vcpu = apic->vcpu;
+	u64 old = vcpu->apic_base;
+
+	lockdep_assert_held(&apic->lock);
+	WRITE_ONCE(vcpu->apic_base, data);
+	if ((old & MSR_IA32_APICBASE_ENABLE) &&
+	    !(data & MSR_IA32_APICBASE_ENABLE)) {
+		if (apic->queued >= 0 && !lapic_vendor_idle(vcpu))
+			vhm_dequeue_interrupt(vcpu);
+		lapic_reset_regs(apic);
+	} else if ((old ^ data) & X2APIC_ENABLE)
+		lapic_set_ids(apic, data & X2APIC_ENABLE);
+}
+
+/*
  * IA32_APIC_BASE with the APIC: x2APIC mode needs the APIC enabled, and
- * the guest leaves it only by disabling it (SDM 10.12.5); the VMM (host:
- * VHM_SET_MSRS, VHM_SET_SREGS) may restore any valid state. A change of
- * mode sets the mode's APIC ID and LDR, whoever makes it.
+ * the guest enters it only from xAPIC mode and leaves it only by
+ * disabling the APIC (SDM vol. 3A, "x2APIC State Transitions": other
+ * transitions are #GP); the VMM (host: VHM_SET_MSRS, VHM_SET_SREGS) may
+ * restore any valid state. A change of mode sets the mode's APIC ID and
+ * LDR, whoever makes it.
  */
 int vhm_lapic_set_base(struct vhm_vcpu *vcpu, u64 data, bool host)
 {
+	bool was_en = vcpu->apic_base & MSR_IA32_APICBASE_ENABLE;
 	bool was_x2 = vcpu->apic_base & X2APIC_ENABLE;
+	bool en = data & MSR_IA32_APICBASE_ENABLE;
 	bool x2 = data & X2APIC_ENABLE;
 	struct vhm_lapic *apic = vcpu->lapic;
 
-	if (x2 && !(data & MSR_IA32_APICBASE_ENABLE))
+	if (x2 && !en)
 		return -EINVAL;
-	if (!host && was_x2 && !x2 && (data & MSR_IA32_APICBASE_ENABLE))
+	if (!host && ((was_x2 && !x2 && en) || (!was_en && x2)))
 		return -EINVAL;
-	vcpu->apic_base = data;
-	if (apic && x2 != was_x2) {
-		raw_spin_lock_irq(&apic->lock);
-		lapic_set_ids(apic, x2);
-		raw_spin_unlock_irq(&apic->lock);
+	if (!apic) {
+		vcpu->apic_base = data;
+		return 0;
 	}
+	/* It waits for the handler: not under the lock. */
+	if (was_en && !en)
+		hrtimer_cancel(&apic->timer);
+	raw_spin_lock_irq(&apic->lock);
+	lapic_set_base_locked(apic, data);
+	raw_spin_unlock_irq(&apic->lock);
 	return 0;
 }
 
@@ -638,11 +809,7 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu)
 
 static void lapic_reset(struct vhm_lapic *apic)
 {
-	lapic_set_ids(apic, false);
-	*lapic_reg(apic, APIC_DFR) = 0xffffffff;
-	*lapic_reg(apic, APIC_SPIV) = 0xff;
-	lapic_mask_lvts(apic);
-	apic->queued = -1;
+	lapic_reset_regs(apic);
 	/* vCPU 0 is the bootstrap processor; the others wait for SIPI. */
 	apic->wait_sipi = apic->vcpu->id != 0;
 }

@@ -77,15 +77,13 @@ static bool lapic_accept_locked(struct vhm_lapic *apic,
 				const struct vhm_apic_msg *m)
 {
 	lockdep_assert_held(&apic->lock);
+	/* Checked again under the lock: vhm_lapic_set_base() resets it. */
+	if (!(apic->vcpu->apic_base & MSR_IA32_APICBASE_ENABLE))
+		return false;
 	switch (m->mode) {
 	case LAPIC_DM_FIXED:
 	case LAPIC_DM_LOWEST:
-		lapic_set_vec(apic, APIC_IRR, m->vector);
-		if (m->level)
-			lapic_set_vec(apic, APIC_TMR, m->vector);
-		else
-			lapic_clear_vec(apic, APIC_TMR, m->vector);
-		return true;
+		return lapic_accept_vector_locked(apic, m->vector, m->level);
 	case LAPIC_DM_NMI:
 		apic->nmi_pending = true;
 		return true;
@@ -152,6 +150,13 @@ void lapic_send_ipi(struct vhm_lapic *apic, u32 icr, u32 dest)
 		.level = icr & LAPIC_ICR_TRIGGER,
 		.assert = icr & LAPIC_ICR_LEVEL,
 	};
+
+	/* Vectors 0-15 are illegal: the IPI is not sent (SDM, "Error Handling"). */
+	if ((m.mode == LAPIC_DM_FIXED || m.mode == LAPIC_DM_LOWEST) &&
+	    m.vector < 16) {
+		lapic_error(apic, APIC_ESR_SENDILL);
+		return;
+	}
 
 	lapic_deliver(apic->vcpu->vm, apic, LAPIC_ICR_SHORTHAND(icr), &m);
 }

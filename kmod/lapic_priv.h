@@ -75,6 +75,12 @@ struct vhm_lapic {
 	u8 sipi_vector;
 	bool wait_sipi;		/* INIT received, no SIPI yet */
 	u32 halt_poll_ns;	/* the vCPU thread's: its HLTs' poll window */
+	/*
+	 * Errors detected since the guest last wrote ESR (APIC_ESR_*): a
+	 * write copies them to the readable ESR and clears them (SDM vol.
+	 * 3A, "Error Handling").
+	 */
+	u32 esr_pending;
 };
 
 static inline u32 *lapic_reg(struct vhm_lapic *apic, unsigned int offset)
@@ -107,6 +113,15 @@ static inline bool lapic_test_vec(struct vhm_lapic *apic, unsigned int base,
  */
 void lapic_kick(struct vhm_lapic *apic);
 bool lapic_x2apic(struct vhm_lapic *apic);
+/*
+ * Lock held, any context: a fixed, edge or level interrupt the APIC
+ * accepts (IRR), or for vectors 0-15 a Receive Illegal Vector error.
+ * Both may put a vector in IRR: true when the vCPU needs a kick.
+ */
+bool lapic_accept_vector_locked(struct vhm_lapic *apic, u8 vector,
+				bool level);
+/* Record errors (APIC_ESR_*) and kick; lock not held. */
+void lapic_error(struct vhm_lapic *apic, u32 err);
 
 /* lapic_timer.c: the timer's registers; lock not held. */
 void lapic_timer_init(struct vhm_lapic *apic);

@@ -45,12 +45,14 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 	struct vhm_lapic *apic = container_of(t, struct vhm_lapic, timer);
 	enum hrtimer_restart ret = HRTIMER_NORESTART;
 	unsigned long flags;
+	bool kick = false;
 	u32 lvt;
 
 	raw_spin_lock_irqsave(&apic->lock, flags);
 	lvt = *lapic_reg(apic, APIC_LVTT);
+	/* A vector below 16 is a Receive Illegal Vector error instead. */
 	if (!(lvt & APIC_LVT_MASKED))
-		lapic_set_vec(apic, APIC_IRR, lvt & 0xff);
+		kick = lapic_accept_vector_locked(apic, lvt & 0xff, false);
 	if (lapic_timer_mode(apic) == LAPIC_LVT_PERIODIC) {
 		hrtimer_forward_now(t, ns_to_ktime(apic->period_ns));
 		ret = HRTIMER_RESTART;
@@ -58,7 +60,8 @@ static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
 		apic->tsc_deadline = 0;
 	}
 	raw_spin_unlock_irqrestore(&apic->lock, flags);
-	lapic_kick(apic);
+	if (kick)
+		lapic_kick(apic);
 	return ret;
 }
 

@@ -4,7 +4,8 @@
  * guest on vCPU 0: its ID and version registers, an edge-triggered pin
  * interrupting once per assertion, a level-triggered pin interrupting
  * again after each EOI while asserted (remote IRR set in between), a
- * masked pin holding its line until unmasked, and the ioctl's checks.
+ * masked pin holding its line until unmasked, a vector below 16 refused by
+ * the local APIC with an error, and the ioctl's checks.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -23,6 +24,9 @@
 #define APIC_BASE	0xfee00000ull
 #define APIC_EOI	0xb0
 #define APIC_SVR	0xf0
+#define APIC_IRR	0x200
+#define APIC_ESR	0x280
+#define ESR_RECV_ILLEGAL	0x40
 #define SVR_ENABLE	0x100
 #define IOAPIC_BASE	0xfec00000ull
 #define IOAPIC_REGSEL	0x00
@@ -35,6 +39,7 @@
 #define EDGE_VECTOR	0x51
 #define LEVEL_PIN	9
 #define LEVEL_VECTOR	0x62
+#define ILLEGAL_VECTOR	7
 
 GUEST_FIXTURE_LAPIC(ioapic_test, VHM_CAP_IOAPIC, VHM_LAPIC_IOAPIC)
 
@@ -171,6 +176,26 @@ static void guest_masked(void)
 	GUEST_DONE();
 }
 
+/*
+ * Vector 7 from an edge pin: the local APIC accepts no interrupt (no IRR
+ * bit 0-15) and records Receive Illegal Vector in its ESR (issue 15).
+ */
+static void guest_illegal_vector(void)
+{
+	guest_setup();
+	guest_writel(APIC_BASE + APIC_ESR, 0);
+	GUEST_ASSERT_EQ(0, guest_readl(APIC_BASE + APIC_ESR));
+	ioapic_write(0x11 + 2 * EDGE_PIN, 0);
+	ioapic_write(0x10 + 2 * EDGE_PIN, ILLEGAL_VECTOR);
+	GUEST_SYNC(1);		/* the host pulses the line */
+	guest_sti_nops();
+	GUEST_ASSERT_EQ(0, irq_count);
+	GUEST_ASSERT_EQ(0, guest_readl(APIC_BASE + APIC_IRR));
+	guest_writel(APIC_BASE + APIC_ESR, 0);
+	GUEST_ASSERT_EQ(ESR_RECV_ILLEGAL, guest_readl(APIC_BASE + APIC_ESR));
+	GUEST_DONE();
+}
+
 /* ---------------------------------------------------------------------
  * Host side.
  */
@@ -229,6 +254,18 @@ TEST_F(ioapic_test, masked_pin)
 	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 0));
 	ASSERT_GUEST_SYNC(&self->vcpu, 3);
 	ASSERT_VHM(irq_line(vm, LEVEL_PIN, 1));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(ioapic_test, illegal_vector_is_esr_error)
+{
+	int vm = self->vm.fd;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_illegal_vector, 0));
+	ASSERT_GUEST_SYNC(&self->vcpu, 1);
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 1));
+	ASSERT_VHM(irq_line(vm, EDGE_PIN, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 

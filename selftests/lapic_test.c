@@ -5,8 +5,9 @@
  * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
  * priority holding a lower-priority vector back, a signal ending a HLT
  * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, the
- * mode VHM_SET_SREGS sets with its IDs, CR8 as the TPR, and the ioctl's
- * argument checks.
+ * mode VHM_SET_SREGS sets with its IDs, CR8 as the TPR, the ESR's errors
+ * and the error interrupt, disabling and re-enabling the APIC through
+ * IA32_APIC_BASE, and the ioctl's argument checks.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -348,6 +349,303 @@ static void guest_hlt_forever(void)
 }
 
 /* ---------------------------------------------------------------------
+ * Errors (SDM vol. 3A, "Error Handling"; issue 15): the ESR shows the
+ * errors since the previous write to it, only after a write ("write
+ * before read"), and LVT Error raises an interrupt when an error comes.
+ */
+#define APIC_ESR	0x280
+#define APIC_LVTERR	0x370
+#define ESR_SEND_ILLEGAL	0x20
+#define ESR_RECV_ILLEGAL	0x40
+#define ESR_ILLEGAL_REG		0x80
+#define ICR_LOWEST	0x100
+#define ERR_VECTOR	0x4e
+
+static uint32_t esr_latch(void)
+{
+	apic_write(APIC_ESR, 0);
+	return apic_read(APIC_ESR);
+}
+
+/* A fixed or lowest-priority IPI with a vector below 16 is not sent. */
+static void guest_esr_send_illegal(void)
+{
+	guest_apic_enable();
+	GUEST_ASSERT_EQ(0, esr_latch());
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR));
+	/* Recorded, but readable only after a write. */
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ESR));
+	apic_write(APIC_ESR, 0);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, apic_read(APIC_ESR));
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, apic_read(APIC_ESR));
+	/* The next write shows that nothing happened since. */
+	GUEST_ASSERT_EQ(0, esr_latch());
+	/* Lowest priority to our own ID (physical): the same. */
+	apic_write(APIC_ICR2, 0);
+	apic_write(APIC_ICR, ICR_LOWEST | 15);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, esr_latch());
+	/* Vector 16 and above are legal. */
+	apic_write(APIC_ICR, ICR_SELF | IPI_VECTOR);
+	GUEST_ASSERT_EQ(0, esr_latch());
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(IPI_VECTOR, irq_vector);
+	GUEST_DONE();
+}
+
+/* The timer's LVT with vector 3: Receive Illegal Vector, no IRR bit. */
+static void guest_esr_recv_illegal(void)
+{
+	uint32_t esr = 0;
+	int i;
+
+	guest_apic_enable();
+	GUEST_ASSERT_EQ(0, esr_latch());
+	apic_write(APIC_LVTT, 3);
+	apic_write(APIC_TMICT, 1000);
+	for (i = 0; i < 10000 && !esr; i++)
+		esr = esr_latch();
+	GUEST_ASSERT_EQ(ESR_RECV_ILLEGAL, esr);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR));
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
+	GUEST_DONE();
+}
+
+/*
+ * LVT Error: unmasked, an error raises its vector once, until ESR is
+ * written again; masked, the error is only recorded; with a vector below
+ * 16, that is a Receive Illegal Vector error too.
+ */
+static void guest_esr_interrupt(void)
+{
+	guest_apic_enable();
+	guest_set_handler(ERR_VECTOR, irq_handler);
+	apic_write(APIC_LVTERR, ERR_VECTOR);
+	GUEST_ASSERT_EQ(ERR_VECTOR, apic_read(APIC_LVTERR));
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(ERR_VECTOR, irq_vector);
+	/* The same error again before the ESR write: no second interrupt. */
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, esr_latch());
+	/* Rearmed by that write. */
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, esr_latch());
+	/* Masked: recorded, no interrupt. */
+	apic_write(APIC_LVTERR, LVT_MASKED | ERR_VECTOR);
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, esr_latch());
+	/* An illegal LVT Error vector is itself an error. */
+	apic_write(APIC_LVTERR, 5);
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL | ESR_RECV_ILLEGAL, esr_latch());
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR));
+	GUEST_DONE();
+}
+
+/*
+ * xAPIC: a reserved register (0x010, LVT CMCI at 0x2f0 with 6 LVTs, SELF
+ * IPI at 0x3f0, which only x2APIC mode has) reads 0, ignores writes and
+ * sets Illegal Register Address; a real one does not.
+ */
+static void guest_esr_illegal_reg(void)
+{
+	guest_apic_enable();
+	GUEST_ASSERT_EQ(0, esr_latch());
+	GUEST_ASSERT_EQ(0x50014, apic_read(APIC_LVR));
+	GUEST_ASSERT_EQ(0, esr_latch());
+	GUEST_ASSERT_EQ(0, apic_read(0x10));
+	GUEST_ASSERT_EQ(ESR_ILLEGAL_REG, esr_latch());
+	GUEST_ASSERT_EQ(0, apic_read(0x2f0));
+	GUEST_ASSERT_EQ(ESR_ILLEGAL_REG, esr_latch());
+	apic_write(0x3f0, IPI_VECTOR);
+	GUEST_ASSERT_EQ(ESR_ILLEGAL_REG, esr_latch());
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
+	GUEST_DONE();
+}
+
+static volatile uint64_t gp_count;
+
+/* #GP of a WRMSR or RDMSR (2 bytes): count it, skip the instruction. */
+static void gp_handler(struct ex_regs *regs)
+{
+	gp_count++;
+	regs->rip += 2;
+}
+
+/*
+ * x2APIC mode: ESR takes only 0 (else #GP), the ICR and SELF IPI with
+ * vector 3 set Send Illegal Vector; a missing register is #GP instead of
+ * Illegal Register Address (reserved 0x801, RRD 0x80c), and so is a WRMSR
+ * to a read-only one (version 0x803).
+ */
+static void guest_esr_x2apic(void)
+{
+	guest_apic_enable();
+	guest_set_handler(13, gp_handler);
+	guest_wrmsr(MSR_APIC_BASE, guest_rdmsr(MSR_APIC_BASE) | APIC_BASE_EXTD);
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 0);
+	GUEST_ASSERT_EQ(0, gp_count);
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 1);
+	GUEST_ASSERT_EQ(1, gp_count);
+	guest_wrmsr(X2APIC_MSR(APIC_ICR), 3);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ESR)));
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 0);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, guest_rdmsr(X2APIC_MSR(APIC_ESR)));
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 0);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ESR)));
+	guest_wrmsr(X2APIC_MSR(0x3f0), 3);			/* SELF IPI */
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 0);
+	GUEST_ASSERT_EQ(ESR_SEND_ILLEGAL, guest_rdmsr(X2APIC_MSR(APIC_ESR)));
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_IRR)));
+	GUEST_ASSERT_EQ(1, gp_count);
+	guest_rdmsr(X2APIC_MSR(0x10));
+	GUEST_ASSERT_EQ(2, gp_count);
+	guest_rdmsr(X2APIC_MSR(0xc0));
+	GUEST_ASSERT_EQ(3, gp_count);
+	guest_wrmsr(X2APIC_MSR(APIC_LVR), 0);
+	GUEST_ASSERT_EQ(4, gp_count);
+	guest_wrmsr(X2APIC_MSR(APIC_ESR), 0);
+	GUEST_ASSERT_EQ(0, guest_rdmsr(X2APIC_MSR(APIC_ESR)));
+	GUEST_DONE();
+}
+
+/* ---------------------------------------------------------------------
+ * Disabling the APIC through IA32_APIC_BASE (SDM vol. 3A, "Enabling or
+ * Disabling the Local APIC", "x2APIC State Transitions"; issue 15).
+ */
+#define APIC_BASE_EN	(1u << 11)
+#define APIC_LDR_REG	0xd0
+
+static uint64_t guest_tsc_now(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/* IF set for about 2 million TSC cycles (some ms). */
+static void guest_sti_spin(void)
+{
+	uint64_t end = guest_tsc_now() + 2000000;
+
+	asm volatile("sti" : : : "memory");
+	while (guest_tsc_now() < end)
+		asm volatile("pause");
+	asm volatile("cli" : : : "memory");
+}
+
+/*
+ * Set up a state worth losing: a new ID, TPR, a periodic timer, LVT
+ * Error, a recorded error and a vector waiting in IRR (IF clear).
+ */
+static void guest_apic_busy_state(void)
+{
+	guest_apic_enable();
+	apic_write(APIC_ID, 0x05000000);
+	apic_write(APIC_TPR, 0x20);
+	apic_write(APIC_LVTERR, ERR_VECTOR | LVT_MASKED);
+	apic_write(APIC_LVTT, LVT_PERIODIC | TIMER_VECTOR);
+	apic_write(APIC_TMICT, 200000);
+	apic_write(APIC_ICR, ICR_SELF | 3);
+	apic_write(APIC_ICR, ICR_SELF | IPI_VECTOR);
+	GUEST_ASSERT_EQ(0x05000000, apic_read(APIC_ID));
+}
+
+/* After re-enabling: xAPIC mode, the state after RESET. */
+static void guest_apic_reset_regs(void)
+{
+	int i;
+
+	GUEST_ASSERT_EQ(APIC_BASE_EN,
+			guest_rdmsr(MSR_APIC_BASE) & (APIC_BASE_EN | APIC_BASE_EXTD));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ID));
+	GUEST_ASSERT_EQ(0x50014, apic_read(APIC_LVR));
+	GUEST_ASSERT_EQ(0xff, apic_read(APIC_SVR));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TPR));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_PPR));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_LDR_REG));
+	GUEST_ASSERT_EQ(0xffffffff, apic_read(APIC_DFR));
+	GUEST_ASSERT_EQ(LVT_MASKED, apic_read(APIC_LVTT));
+	GUEST_ASSERT_EQ(LVT_MASKED, apic_read(APIC_LVTERR));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMICT));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TMCCT));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_TDCR));
+	for (i = 0; i < 8; i++) {
+		GUEST_ASSERT_EQ(0, apic_read(APIC_IRR + i * 0x10));
+		GUEST_ASSERT_EQ(0, apic_read(APIC_ISR + i * 0x10));
+	}
+	GUEST_ASSERT_EQ(0, esr_latch());
+}
+
+static void guest_apic_disable(void)
+{
+	uint64_t base = guest_rdmsr(MSR_APIC_BASE);
+	uint64_t count;
+
+	guest_set_handler(13, gp_handler);
+	guest_apic_busy_state();
+	guest_wrmsr(MSR_APIC_BASE, base & ~(uint64_t)APIC_BASE_EN);
+	GUEST_ASSERT_EQ(0, gp_count);
+	GUEST_ASSERT_EQ(base & ~(uint64_t)APIC_BASE_EN,
+			guest_rdmsr(MSR_APIC_BASE));
+	/* Nothing is delivered: not the vector in IRR, not the timer. */
+	guest_sti_spin();
+	GUEST_ASSERT_EQ(0, irq_count);
+	/* No x2APIC MSRs; from disabled, x2APIC mode only through xAPIC. */
+	guest_rdmsr(X2APIC_MSR(APIC_LVR));
+	GUEST_ASSERT_EQ(1, gp_count);
+	guest_wrmsr(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+	GUEST_ASSERT_EQ(2, gp_count);
+	guest_wrmsr(MSR_APIC_BASE, (base & ~(uint64_t)APIC_BASE_EN) |
+		    APIC_BASE_EXTD);
+	GUEST_ASSERT_EQ(3, gp_count);
+	/* The page is the VMM's MMIO now: the host answers this read. */
+	GUEST_SYNC(apic_read(APIC_LVR));
+	/* CR8 still works (the TPR); put back before re-enabling. */
+	write_cr8(5);
+	GUEST_ASSERT_EQ(5, read_cr8());
+	write_cr8(0);
+	guest_wrmsr(MSR_APIC_BASE, base);
+	GUEST_ASSERT_EQ(3, gp_count);
+	guest_apic_reset_regs();
+	/* And it works again once software-enabled. */
+	guest_apic_enable();
+	apic_write(APIC_ICR, ICR_SELF | IPI_VECTOR);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(IPI_VECTOR, irq_vector);
+
+	/* x2APIC -> disabled -> xAPIC, the only way back: reset again. */
+	guest_wrmsr(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+	guest_wrmsr(X2APIC_MSR(APIC_TPR), 0x30);
+	guest_wrmsr(MSR_APIC_BASE, base);
+	GUEST_ASSERT_EQ(4, gp_count);
+	guest_wrmsr(MSR_APIC_BASE, base & ~(uint64_t)(APIC_BASE_EN |
+						       APIC_BASE_EXTD));
+	guest_wrmsr(MSR_APIC_BASE, base);
+	GUEST_ASSERT_EQ(4, gp_count);
+	guest_apic_reset_regs();
+	count = irq_count;
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(count, irq_count);
+	GUEST_DONE();
+}
+
+/* ---------------------------------------------------------------------
  * Host side.
  */
 
@@ -530,6 +828,64 @@ TEST_F(lapic_test, bad_arguments)
 	EXPECT_EQ(APIC_BASE + APIC_ID, v2.run->mmio.phys_addr);
 	guest_vcpu_free(&v2);
 	guest_vm_free(&vm2);
+}
+
+/* ESR (issue 15): each case fails on a module that records no error. */
+TEST_F(lapic_test, esr_send_illegal_vector)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_esr_send_illegal, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, esr_receive_illegal_vector)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_esr_recv_illegal, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, esr_error_interrupt)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_esr_interrupt, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, esr_illegal_register)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_esr_illegal_reg, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, esr_x2apic)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_esr_x2apic, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+/*
+ * Disabled through IA32_APIC_BASE, the APIC delivers nothing and its page
+ * is MMIO for the VMM (the guest's read of the version exits; the VMM
+ * answers all ones, as a bus with nothing there); re-enabled, it is in
+ * xAPIC mode with its RESET state.
+ */
+TEST_F(lapic_test, apic_disable_reenable)
+{
+	struct guest_vcpu *v = &self->vcpu;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_apic_disable, 0));
+	EXPECT_VHM(guest_run(v));
+	ASSERT_EQ(VHM_EXIT_MMIO, v->run->exit_reason);
+	EXPECT_EQ(APIC_BASE + APIC_LVR, v->run->mmio.phys_addr);
+	EXPECT_EQ(4, v->run->mmio.len);
+	EXPECT_EQ(0, v->run->mmio.is_write);
+	memset(v->run->mmio.data, 0xff, 4);
+	ASSERT_GUEST_SYNC(v, 0xffffffff);
+	ASSERT_GUEST_DONE(v);
 }
 
 TEST_HARNESS_MAIN
