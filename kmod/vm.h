@@ -52,6 +52,32 @@ struct vhm_pio_string {
 };
 
 /*
+ * A task switch, as the vendor decoded it (task_switch.c). source is what
+ * caused it, numbered as VMX's exit qualification bits 31:30. For
+ * VHM_TS_GATE, the event delivered through the IDT's task gate: its kind
+ * (enum vhm_cut_event; the vendor already put it back in the queue, and
+ * vhm_task_switch() takes it out), vector and error code. insn_len: the
+ * length of the instruction that caused it, 0 if the vendor does not know
+ * (then decoded at CS:EIP).
+ */
+enum vhm_ts_source {
+	VHM_TS_CALL,
+	VHM_TS_IRET,
+	VHM_TS_JMP,
+	VHM_TS_GATE,
+};
+
+struct vhm_task_switch {
+	u16 selector;		/* the new task's TSS */
+	u8 source;		/* enum vhm_ts_source */
+	u8 insn_len;
+	u8 kind;		/* VHM_TS_GATE: enum vhm_cut_event */
+	u8 vector;
+	bool has_err;
+	u32 err;
+};
+
+/*
  * Events not yet delivered to the guest (events.c), the same on both
  * vendors: an exception with its error code, an NMI, an external interrupt
  * (VHM_EVENT_EXCEPTION, _ERROR_CODE, _NMI_PENDING, _INTERRUPT). The vendor
@@ -384,6 +410,12 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu);
 int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva);
 int vhm_write_guest_virt(struct vhm_vm *vm, const struct vhm_sregs *s,
 			 u64 gva, u32 access, const void *buf, unsigned int len);
+
+/*
+ * task_switch.c: a task switch to a 32-bit TSS, emulated; 1 to enter
+ * again (maybe with a fault queued), 0 with VHM_INTERNAL_TASK_SWITCH.
+ */
+int vhm_task_switch(struct vhm_vcpu *vcpu, const struct vhm_task_switch *ts);
 
 /* mmio.c: MMIO exits, decoded in software */
 int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa);

@@ -1097,6 +1097,277 @@ TEST_F(guest_test, real_to_protected_to_long)
 	EXPECT_EQ(MS_PML4, s.cr3);
 	ASSERT_GUEST_DONE(v);
 }
+/*
+ * Hardware task switches (kmod/task_switch.c), in a 32-bit protected-mode
+ * guest whose GDT and IDT the host builds: JMP to a task, CALL to a task
+ * and IRET back, #DE and #GP through task gates (the #GP's error code on
+ * the handler task's stack), a TSS whose limit is below 0x67 (#TS with its
+ * selector, through a task gate), and a 16-bit TSS, which vhm refuses
+ * (VHM_INTERNAL_TASK_SWITCH). Each step reports with an OUT of AL to
+ * TS_PORT; task C (CALL and #DE) lets the faulting DIV retry with ECX = 1,
+ * tasks D (#GP) and E (#TS) move task B past its 7-byte far JMP.
+ */
+#define TS_PORT		0xe0
+#define TS_TSS(n)	(0x10000 + (n) * 0x80)	/* A B C D E short 16-bit */
+#define TS_GDT		0x11000
+#define TS_IDT		0x11800
+#define TS_SEL_CODE	0x08
+#define TS_SEL_DATA	0x10
+#define TS_SEL_A	0x18
+#define TS_SEL_B	0x20
+#define TS_SEL_C	0x28
+#define TS_SEL_D	0x30
+#define TS_SEL_E	0x38
+#define TS_SEL_SHORT	0x40
+#define TS_SEL_16	0x48
+#define TS_GDT_LIMIT	(10 * 8 - 1)
+#define TS_SEL_OUT	0x78			/* beyond the GDT's limit */
+#define TS_EFLAGS_NT	(1u << 14)
+#define TS_CR0_TS	(1u << 3)
+#define TS(x)		#x " - ts_start + " XSTR(GUEST_LOW_CODE)
+#define TS_REPORT(n)							\
+	"	movb $" #n ", %al\n"					\
+	"	outb %al, $" XSTR(TS_PORT) "\n"
+asm(
+	"	.pushsection .rodata.guest_code, \"a\"\n"
+	"	.code32\n"
+	"ts_start:\n"
+	"	movl $0xa1, %eax\n"
+	"	movl $0xa2, %ebx\n"
+	"	movl $0xa3, %esi\n"
+	"	ljmp $" XSTR(TS_SEL_B) ", $0\n"
+	"ts_a_after:\n"
+	"	hlt\n"
+	"ts_b:\n"
+	TS_REPORT(1)
+	"	lcall $" XSTR(TS_SEL_C) ", $0\n"
+	"ts_b_after_call:\n"
+	TS_REPORT(3)
+	"	xorl %ecx, %ecx\n"
+	"	xorl %edx, %edx\n"
+	"	movl $5, %eax\n"
+	"ts_b_div:\n"
+	"	divl %ecx\n"
+	TS_REPORT(5)
+	"ts_b_gp:\n"
+	"	ljmp $" XSTR(TS_SEL_OUT) ", $0\n"
+	TS_REPORT(7)
+	"ts_b_ts:\n"
+	"	ljmp $" XSTR(TS_SEL_SHORT) ", $0\n"
+	TS_REPORT(9)
+	"ts_b_16:\n"
+	"	ljmp $" XSTR(TS_SEL_16) ", $0\n"
+	"	hlt\n"
+	"ts_c:\n"
+	TS_REPORT(0xc)
+	"	movl $1, " XSTR(TS_TSS(1)) " + 44\n"	/* task B's ECX */
+	"	iret\n"
+	"	jmp ts_c\n"
+	"ts_d:\n"
+	TS_REPORT(0xd)
+	"	addl $7, " XSTR(TS_TSS(1)) " + 32\n"	/* task B's EIP */
+	"	iret\n"
+	"	jmp ts_d\n"
+	"ts_e:\n"
+	TS_REPORT(0xe)
+	"	addl $7, " XSTR(TS_TSS(1)) " + 32\n"
+	"	iret\n"
+	"	jmp ts_e\n"
+	"ts_end:\n"
+	"	.code64\n"
+	"	.popsection\n");
+extern const uint8_t ts_start[], ts_a_after[], ts_b[], ts_b_after_call[],
+	ts_b_div[], ts_b_gp[], ts_b_ts[], ts_b_16[], ts_c[], ts_d[], ts_e[],
+	ts_end[];
+
+/* A 32-bit TSS as in SDM figure 8-2. */
+struct ts_tss32 {
+	uint32_t link, stack[6], cr3, eip, eflags;
+	uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+	uint32_t es, cs, ss, ds, fs, gs, ldt;
+	uint16_t trap, iomap;
+} __attribute__((packed));
+
+#define TS_GUEST(x)	((x) - ts_start + GUEST_LOW_CODE)
+
+static uint64_t ts_desc(uint32_t base, uint32_t limit, uint32_t type)
+{
+	return (limit & 0xffff) | (uint64_t)(base & 0xffffff) << 16 |
+	       (uint64_t)(0x80 | type) << 40 |
+	       (uint64_t)((limit >> 16) & 0xf) << 48 |
+	       (uint64_t)(base >> 24) << 56;
+}
+
+static void ts_task(struct guest_vm *vm, int n, const uint8_t *eip,
+		    uint32_t esp)
+{
+	struct ts_tss32 *t = guest_gpa_to_hva(vm, TS_TSS(n), sizeof(*t));
+
+	memset(t, 0, sizeof(*t));
+	t->eip = TS_GUEST(eip);
+	t->eflags = 2;
+	t->esp = esp;
+	t->cs = TS_SEL_CODE;
+	t->ss = t->ds = t->es = TS_SEL_DATA;
+	t->iomap = sizeof(*t);
+}
+
+static void ts_setup(struct __test_metadata *_metadata, struct guest_vcpu *v)
+{
+	uint64_t *gdt = guest_gpa_to_hva(v->vm, TS_GDT, 10 * 8);
+	uint64_t *idt = guest_gpa_to_hva(v->vm, TS_IDT, 16 * 8);
+	struct vhm_sregs s;
+	int i;
+
+	ASSERT_VHM(guest_vcpu_start_prot32(v, GUEST_LOW_CODE, ts_start,
+					   ts_end - ts_start));
+	memset(gdt, 0, 10 * 8);
+	gdt[1] = 0x00cf9b000000ffffull;
+	gdt[2] = 0x00cf93000000ffffull;
+	gdt[3] = ts_desc(TS_TSS(0), 0x67, 0xb);		/* A: busy, current */
+	for (i = 1; i <= 4; i++)
+		gdt[3 + i] = ts_desc(TS_TSS(i), 0x67, 0x9);
+	gdt[8] = ts_desc(TS_TSS(5), 0x50, 0x9);		/* limit < 0x67 */
+	gdt[9] = ts_desc(TS_TSS(6), 0x2b, 0x1);		/* 16-bit TSS */
+	memset(idt, 0, 16 * 8);
+	idt[0] = 0x8500ull << 32 | TS_SEL_C << 16;	/* task gates */
+	idt[10] = 0x8500ull << 32 | TS_SEL_E << 16;
+	idt[13] = 0x8500ull << 32 | TS_SEL_D << 16;
+	memset(guest_gpa_to_hva(v->vm, TS_TSS(0), 7 * 0x80), 0, 7 * 0x80);
+	ts_task(v->vm, 1, ts_b, 0x6000);
+	ts_task(v->vm, 2, ts_c, 0x5000);
+	ts_task(v->vm, 3, ts_d, 0x4800);
+	ts_task(v->vm, 4, ts_e, 0x4000);
+	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
+	s.gdt.base = TS_GDT;
+	s.gdt.limit = TS_GDT_LIMIT;
+	s.idt.base = TS_IDT;
+	s.idt.limit = 16 * 8 - 1;
+	s.cs.selector = TS_SEL_CODE;
+	s.ds.selector = s.es.selector = s.ss.selector = TS_SEL_DATA;
+	s.tr = (struct vhm_segment){ .base = TS_TSS(0), .limit = 0x67,
+				     .selector = TS_SEL_A,
+				     .attrib = VHM_SEG_P | 0xb };
+	ASSERT_VHM(vhm_set_sregs(&v->raw, &s));
+}
+
+/* The next exit is step's report; the vCPU's registers then. */
+static void ts_expect(struct __test_metadata *_metadata, struct guest_vcpu *v,
+		      int step, struct vhm_regs *r, struct vhm_sregs *s)
+{
+	expect_io(_metadata, v, VHM_IO_OUT, TS_PORT, 1);
+	ASSERT_EQ(step, *((uint8_t *)v->run + v->run->io.data_offset));
+	ASSERT_VHM(vhm_get_regs(&v->raw, r));
+	ASSERT_VHM(vhm_get_sregs(&v->raw, s));
+}
+
+static uint32_t ts_type(struct guest_vm *vm, int sel)
+{
+	uint64_t *gdt = guest_gpa_to_hva(vm, TS_GDT, 10 * 8);
+
+	return (gdt[sel >> 3] >> 40) & 0xf;
+}
+
+static struct ts_tss32 *ts_tss(struct guest_vm *vm, int n)
+{
+	return guest_gpa_to_hva(vm, TS_TSS(n), sizeof(struct ts_tss32));
+}
+
+static uint32_t ts_stack_top(struct guest_vm *vm, uint64_t esp)
+{
+	return *(uint32_t *)guest_gpa_to_hva(vm, esp, 4);
+}
+
+TEST_F(guest_test, task_switches)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct guest_vm *vm = &self->vm;
+	struct vhm_sregs s;
+	struct vhm_regs r;
+
+	RETURN_IF_SKIPPED();
+	ts_setup(_metadata, v);
+
+	/* JMP to task B: A saved, not busy; B loaded, busy, NT clear. */
+	ts_expect(_metadata, v, 1, &r, &s);
+	/*
+	 * QEMU's SVM (the AMD test host) switches tasks itself, ignoring the
+	 * task switch intercept, and leaves TR's type available (9) where a
+	 * CPU and vhm load it busy (11): vhm's emulation is not reached.
+	 */
+	if (host_vendor() == VENDOR_AMD && (s.tr.attrib & 0xf) == 0x9)
+		SKIP(return, "the emulator switched tasks without the intercept");
+	EXPECT_EQ(TS_SEL_B, s.tr.selector);
+	EXPECT_EQ(TS_TSS(1), s.tr.base);
+	EXPECT_EQ(0xb, s.tr.attrib & 0xf);
+	EXPECT_EQ(0x6000, r.rsp);
+	EXPECT_EQ(TS_SEL_CODE, s.cs.selector);
+	EXPECT_EQ(TS_SEL_DATA, s.ss.selector);
+	EXPECT_EQ(0, r.rflags & TS_EFLAGS_NT);
+	EXPECT_TRUE(s.cr0 & TS_CR0_TS);
+	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_A));
+	EXPECT_EQ(0xb, ts_type(vm, TS_SEL_B));
+	EXPECT_EQ(TS_GUEST(ts_a_after), ts_tss(vm, 0)->eip);
+	EXPECT_EQ(0xa2, ts_tss(vm, 0)->ebx);
+	EXPECT_EQ(0xa3, ts_tss(vm, 0)->esi);
+	EXPECT_EQ(TS_SEL_CODE, ts_tss(vm, 0)->cs);
+
+	/* CALL to task C: nested, linked to B, both busy. */
+	ts_expect(_metadata, v, 0xc, &r, &s);
+	EXPECT_EQ(TS_SEL_C, s.tr.selector);
+	EXPECT_TRUE(r.rflags & TS_EFLAGS_NT);
+	EXPECT_EQ(TS_SEL_B, ts_tss(vm, 2)->link);
+	EXPECT_EQ(0xb, ts_type(vm, TS_SEL_B));
+	EXPECT_EQ(0xb, ts_type(vm, TS_SEL_C));
+	EXPECT_EQ(TS_GUEST(ts_b_after_call), ts_tss(vm, 1)->eip);
+	EXPECT_EQ(0x5000, r.rsp);
+
+	/* IRET back to B: C not busy, its saved EFLAGS without NT. */
+	ts_expect(_metadata, v, 3, &r, &s);
+	EXPECT_EQ(TS_SEL_B, s.tr.selector);
+	EXPECT_EQ(0, r.rflags & TS_EFLAGS_NT);
+	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_C));
+	EXPECT_EQ(0xb, ts_type(vm, TS_SEL_B));
+	EXPECT_EQ(0, ts_tss(vm, 2)->eflags & TS_EFLAGS_NT);
+	EXPECT_EQ(0x6000, r.rsp);
+
+	/* #DE through a task gate: C again, no error code pushed. */
+	ts_expect(_metadata, v, 0xc, &r, &s);
+	EXPECT_EQ(TS_SEL_C, s.tr.selector);
+	EXPECT_TRUE(r.rflags & TS_EFLAGS_NT);
+	EXPECT_EQ(TS_SEL_B, ts_tss(vm, 2)->link);
+	EXPECT_EQ(TS_GUEST(ts_b_div), ts_tss(vm, 1)->eip);
+	EXPECT_EQ(0x5000, r.rsp);
+	ts_expect(_metadata, v, 5, &r, &s);
+	EXPECT_EQ(1, r.rcx);
+
+	/* #GP(0x78) through a task gate: D, the error code on its stack. */
+	ts_expect(_metadata, v, 0xd, &r, &s);
+	EXPECT_EQ(TS_SEL_D, s.tr.selector);
+	EXPECT_EQ(TS_GUEST(ts_b_gp), ts_tss(vm, 1)->eip);
+	EXPECT_EQ(0x4800 - 4, r.rsp);
+	EXPECT_EQ(TS_SEL_OUT, ts_stack_top(vm, r.rsp));
+	ts_expect(_metadata, v, 7, &r, &s);
+
+	/* A TSS limit below 0x67: #TS(selector) through a task gate. */
+	ts_expect(_metadata, v, 0xe, &r, &s);
+	EXPECT_EQ(TS_SEL_E, s.tr.selector);
+	EXPECT_EQ(TS_GUEST(ts_b_ts), ts_tss(vm, 1)->eip);
+	EXPECT_EQ(0x4000 - 4, r.rsp);
+	EXPECT_EQ(TS_SEL_SHORT, ts_stack_top(vm, r.rsp));
+	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_SHORT));
+	ts_expect(_metadata, v, 9, &r, &s);
+
+	/* A 16-bit TSS: refused with the documented suberror. */
+	expect_exit(_metadata, v, VHM_EXIT_INTERNAL_ERROR);
+	EXPECT_EQ(VHM_INTERNAL_TASK_SWITCH, v->run->internal.suberror);
+	EXPECT_EQ(4, v->run->internal.ndata);
+	EXPECT_EQ(VHM_TASK_SWITCH_TSS16, v->run->internal.data[0]);
+	EXPECT_EQ(TS_SEL_16, v->run->internal.data[1]);
+	EXPECT_EQ(2, v->run->internal.data[2]);		/* JMP */
+	EXPECT_EQ(TS_GUEST(ts_b_16), v->run->internal.data[3]);
+}
+
 
 /* ---------------------------------------------------------------------
  * A vCPU whose thread moves between host CPUs, between runs and in the

@@ -258,8 +258,11 @@ static void svm_keep_shadow(struct svm_vcpu *svm)
 	svm->ev.shadow_entry = false;
 }
 
-/* What an exit cut short, from the type and vector of EXITINTINFO. */
-static enum vhm_cut_event svm_cut_kind(u32 type, u8 vector, bool ours)
+/*
+ * What an exit cut short, from the type and vector of EXITINTINFO; ours:
+ * an event vhm injected.
+ */
+enum vhm_cut_event svm_cut_kind(u32 type, u8 vector, bool ours)
 {
 	switch (type) {
 	case SVM_EXITINTINFO_TYPE_EXEPT:

@@ -30,6 +30,10 @@
 #define SVM_OPCODE_WBINVD	0x09	/* 0f 09 */
 #define SVM_IOIO_PORT(info)	((info) >> 16)
 #define SVM_NPF_WRITE		BIT_ULL(1)	/* EXITINFO1 of a nested page fault */
+/* EXITINFO2 of a task switch (APM vol. 2, 15.14.2) */
+#define SVM_TS_IRET		BIT_ULL(36)
+#define SVM_TS_JMP		BIT_ULL(38)
+#define SVM_TS_HAS_ERR		BIT_ULL(44)
 
 static int svm_internal_error(struct vhm_vcpu *vcpu, u32 suberror)
 {
@@ -243,6 +247,35 @@ static int svm_handle_npf(struct vhm_vcpu *vcpu)
 				     svm_delivering(to_svm(vcpu)));
 }
 
+/*
+ * A task switch (task_switch.c): EXITINFO1 the new TSS's selector,
+ * EXITINFO2 IRET or JMP and the error code, EXITINTINFO the event a task
+ * gate delivers. No instruction length without NRIP save: decoded there.
+ */
+static int svm_handle_task_switch(struct vhm_vcpu *vcpu)
+{
+	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
+	u32 info = ctl->exit_int_info;
+	struct vhm_task_switch ts = {
+		.selector = (u16)ctl->exit_info_1,
+		.source = VHM_TS_CALL,
+	};
+
+	if (ctl->exit_info_2 & SVM_TS_IRET) {
+		ts.source = VHM_TS_IRET;
+	} else if (ctl->exit_info_2 & SVM_TS_JMP) {
+		ts.source = VHM_TS_JMP;
+	} else if (info & SVM_EXITINTINFO_VALID) {
+		ts.source = VHM_TS_GATE;
+		ts.vector = info & SVM_EXITINTINFO_VEC_MASK;
+		ts.kind = svm_cut_kind(info & SVM_EXITINTINFO_TYPE_MASK,
+				       ts.vector, false);
+		ts.has_err = ctl->exit_info_2 & SVM_TS_HAS_ERR;
+		ts.err = ts.has_err ? (u32)ctl->exit_info_2 : 0;
+	}
+	return vhm_task_switch(vcpu, &ts);
+}
+
 const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_DB] = svm_handle_debug,
 	[SVM_EXIT_EXCP_BASE + X86_TRAP_AC] = svm_handle_alignment_check,
@@ -279,6 +312,7 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_RDPRU] = svm_handle_ud,
 	[SVM_EXIT_RDPMC] = vhm_exit_rdpmc,
 	[SVM_EXIT_NPF] = svm_handle_npf,
+	[SVM_EXIT_TASK_SWITCH] = svm_handle_task_switch,
 };
 
 /* Never sleep, never touch the FPU (vendor.h). */

@@ -88,6 +88,7 @@ void svm_tlb_on_kvm(struct svm_vcpu *svm);
 /* Interrupts off, just before VMRUN: inject, or offer the interrupt. */
 /* Just after the exit: put back an event whose delivery was cut short. */
 void svm_complete_events(struct svm_vcpu *svm);
+enum vhm_cut_event svm_cut_kind(u32 type, u8 vector, bool ours);
 /* A pending event ends a HLT at once. */
 /* The guest's interrupt shadow ended (an instruction was skipped). */
 void svm_clear_interrupt_shadow(struct svm_vcpu *svm);

@@ -178,6 +178,9 @@ int svm_set_sregs(struct vhm_vcpu *vcpu, const struct vhm_sregs *s)
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_save_area *save = &svm->vmcb->save;
 
+	/* The guest's translations and paging-structure caches follow them. */
+	if (save->cr0 != s->cr0 || save->cr3 != s->cr3 || save->cr4 != s->cr4)
+		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ASID;
 	svm_seg_in(&save->cs, &s->cs);
 	svm_seg_in(&save->ds, &s->ds);
 	svm_seg_in(&save->es, &s->es);

@@ -160,11 +160,15 @@ static const u8 vmx_cut_kinds[8] = {
 	[INTR_TYPE_HARD_EXCEPTION >> 8] = VHM_CUT_EXCEPTION,
 };
 
+enum vhm_cut_event vmx_cut_kind(u32 info)
+{
+	return vmx_cut_kinds[(info & INTR_INFO_INTR_TYPE_MASK) >> 8];
+}
+
 /* An event whose delivery an exit (or a failed entry) cut short. */
 static void vmx_put_back(struct vmx_vcpu *vmx, u32 info, u32 err)
 {
-	enum vhm_cut_event kind =
-		vmx_cut_kinds[(info & INTR_INFO_INTR_TYPE_MASK) >> 8];
+	enum vhm_cut_event kind = vmx_cut_kind(info);
 
 	/* Not delivered: the NMI is not blocking itself yet. */
 	if (kind == VHM_CUT_NMI)

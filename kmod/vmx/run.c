@@ -410,6 +410,30 @@ static int vmx_handle_ept_violation(struct vhm_vcpu *vcpu)
 	return vhm_exit_nested_fault(vcpu, vmx->exit.gpa, write, delivering);
 }
 
+/*
+ * A task switch (task_switch.c): exit qualification bits 15:0 the new
+ * TSS's selector, 31:30 the source (CALL, IRET, JMP, a task gate in the
+ * IDT), the IDT-vectoring information the event the gate delivers.
+ */
+static int vmx_handle_task_switch(struct vhm_vcpu *vcpu)
+{
+	const struct vmx_exit *e = &to_vmx(vcpu)->exit;
+	struct vhm_task_switch ts = {
+		.selector = (u16)e->qual,
+		.source = (e->qual >> 30) & 3,
+		.insn_len = e->insn_len <= VHM_INSN_MAX_LEN ? e->insn_len : 0,
+	};
+
+	if (ts.source == VHM_TS_GATE &&
+	    (e->vectoring & VECTORING_INFO_VALID_MASK)) {
+		ts.kind = vmx_cut_kind(e->vectoring);
+		ts.vector = e->vectoring & VECTORING_INFO_VECTOR_MASK;
+		ts.has_err = e->vectoring & VECTORING_INFO_DELIVER_CODE_MASK;
+		ts.err = ts.has_err ? e->vectoring_err : 0;
+	}
+	return vhm_task_switch(vcpu, &ts);
+}
+
 const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 	[EXIT_REASON_EXCEPTION_NMI] = vmx_handle_exception,
 	[EXIT_REASON_EXTERNAL_INTERRUPT] = vmx_handle_host_event,
@@ -444,6 +468,7 @@ const vhm_exit_handler_t vmx_exit_handlers[VMX_NR_EXIT_HANDLERS] = {
 	[EXIT_REASON_MSR_WRITE] = vmx_handle_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION] = vmx_handle_ept_violation,
 	[EXIT_REASON_XSETBV] = vmx_handle_xsetbv,
+	[EXIT_REASON_TASK_SWITCH] = vmx_handle_task_switch,
 };
 
 /* Never sleep, never touch the FPU (vendor.h). */

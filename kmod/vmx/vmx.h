@@ -246,6 +246,8 @@ void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
 /* Interrupts off, the VMCS current, right before the entry. */
 /* After the exit, before its handler. */
 void vmx_complete_events(struct vmx_vcpu *vmx);
+/* What an interruption information field says the event is. */
+enum vhm_cut_event vmx_cut_kind(u32 info);
 int vmx_handle_window(struct vhm_vcpu *vcpu);
 
 /* run.c */

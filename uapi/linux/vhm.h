@@ -345,6 +345,15 @@ struct vhm_xsave {
 #define VHM_INTERNAL_EMULATION		2	/* data: gpa, rip, insn bytes */
 /* data: gpa, rip; delivering an event touched memory without RAM */
 #define VHM_INTERNAL_DELIVERY		3
+/* data: VHM_TASK_SWITCH_* reason, TSS selector, source, rip */
+#define VHM_INTERNAL_TASK_SWITCH	4
+
+/* internal.data[0] of VHM_INTERNAL_TASK_SWITCH: what vhm did not emulate. */
+#define VHM_TASK_SWITCH_TSS16		1	/* a 16-bit TSS (old or new) */
+#define VHM_TASK_SWITCH_LONG_MODE	2	/* EFER.LMA set */
+#define VHM_TASK_SWITCH_VM86		3	/* virtual-8086 mode, old or new */
+#define VHM_TASK_SWITCH_MEMORY		4	/* a TSS, descriptor or stack not in RAM or unmapped */
+#define VHM_TASK_SWITCH_DECODE		5	/* the instruction at CS:EIP not a task switch */
 
 struct vhm_run {
 	/* in */
