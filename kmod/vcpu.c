@@ -296,6 +296,8 @@ static long vhm_vcpu_install(struct vhm_vm *vm, struct vhm_vcpu *vcpu)
 		return PTR_ERR(file);
 	}
 	WRITE_ONCE(vm->vcpus[vcpu->id], vcpu);
+	if (vcpu->id >= vm->vcpu_slots)
+		WRITE_ONCE(vm->vcpu_slots, vcpu->id + 1);
 	vm->nr_vcpus++;
 	vhm_vm_get(vm);
 	/* Last: from here on userspace sees the vCPU. */

@@ -27,6 +27,8 @@ struct vhm_vm {
 	struct mutex lock;	/* vCPU creation */
 	struct vhm_vcpu *vcpus[VHM_MAX_VCPUS];
 	unsigned int nr_vcpus;
+	/* vcpus[] beyond this was never used (grows under lock): scans stop */
+	unsigned int vcpu_slots;
 	struct mutex slots_lock;	/* slot changes; readers use mmu.lock */
 	struct vhm_memslot slots[VHM_MAX_MEMORY_SLOTS];
 	struct vhm_mmu mmu;
