@@ -85,24 +85,113 @@ static bool vhm_dr_general_detect(u64 *dr6, u64 *dr7)
 }
 
 /*
- * An instruction the guest executed through an exit, which vhm completed
- * (skipped) for it: with RFLAGS.TF set, the CPU would have raised the
- * single-step #DB trap after it, with DR6.BS set and B0-3 clear (SDM vol.
- * 3A, "Single-Step Exception Condition"; AMD APM vol. 2, "Single Step").
- * The instruction never completed in the guest, so vhm raises it: queued
- * for the next entry, RIP already past the instruction. An exception
- * already pending (which no completed instruction leaves) is kept.
+ * The debug trap after an instruction vhm completed for the guest (or an
+ * iteration of a REP string instruction, which traps after each one): with
+ * RFLAGS.TF set, the CPU would have raised the single-step #DB with DR6.BS
+ * (SDM vol. 3A, "Single-Step Exception Condition"; AMD APM vol. 2, "Single
+ * Step"), and a data breakpoint its memory accesses hit (hits: B0-3) is a
+ * #DB trap too, with those bits (SDM vol. 3A, "Data Memory and I/O
+ * Breakpoint Exception Conditions"). The instruction never completed in
+ * the guest, so vhm raises it: queued for the next entry, RIP already
+ * past the instruction (or still on a REP with more to do). B0-3 are
+ * replaced, other DR6 bits kept. An exception already pending (which no
+ * completed instruction leaves) is kept.
  */
-void vhm_dr_single_step(struct vhm_vcpu *vcpu)
+static bool vhm_dr_trap_dr6(struct vhm_vcpu *vcpu, u64 *dr6, u32 hits)
+{
+	bool step = vhm_rflags(vcpu) & X86_EFLAGS_TF;
+
+	if ((!step && !hits) || (vcpu->events.flags & VHM_EVENT_EXCEPTION))
+		return false;
+	*dr6 = (*dr6 & ~(u64)DR_TRAP_BITS) | hits | (step ? DR_STEP : 0);
+	vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+	return true;
+}
+
+void vhm_dr_trap(struct vhm_vcpu *vcpu, u32 hits)
 {
 	u64 dr6, dr7;
 
-	if (!(vhm_rflags(vcpu) & X86_EFLAGS_TF) ||
-	    (vcpu->events.flags & VHM_EVENT_EXCEPTION))
-		return;
 	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
-	vhm_ops->set_dr67(vcpu, (dr6 & ~(u64)DR_TRAP_BITS) | DR_STEP, dr7);
-	vhm_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+	if (vhm_dr_trap_dr6(vcpu, &dr6, hits))
+		vhm_ops->set_dr67(vcpu, dr6, dr7);
+}
+
+/* An instruction completed through the vendor's skip: no memory access. */
+void vhm_dr_single_step(struct vhm_vcpu *vcpu)
+{
+	vhm_dr_trap(vcpu, 0);
+}
+
+/* Breakpoint n watches data accesses of this kind (R/W 01: writes, 11: both). */
+static bool vhm_dr_watches(u64 dr7, unsigned int n, bool write)
+{
+	unsigned int rw = (dr7 >> (16 + 4 * n)) & 3;
+
+	if (!(dr7 & (3ULL << (2 * n))))		/* neither Ln nor Gn */
+		return false;
+	return rw == 3 || (rw == 1 && write);
+}
+
+/*
+ * The bytes breakpoint n covers: LEN 00, 01, 11, 10 are 1, 2, 4, 8 bytes,
+ * from DRn with its low bits ignored (the CPU aligns it to the length).
+ */
+static void vhm_dr_range(struct vhm_vcpu *vcpu, u64 dr7, unsigned int n,
+			 u64 *start, u64 *len)
+{
+	static const u8 lens[4] = { 1, 2, 8, 4 };
+
+	*len = lens[(dr7 >> (18 + 4 * n)) & 3];
+	*start = vcpu->db[n] & ~(*len - 1);
+}
+
+/* B0-3 of the enabled data breakpoints that an access to [la, la + len) hits. */
+u32 vhm_dr_data_hits(struct vhm_vcpu *vcpu, u64 la, u64 len, bool write)
+{
+	u64 dr6, dr7, start, n_len;
+	unsigned int n;
+	u32 hits = 0;
+
+	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
+	for (n = 0; n < 4; n++) {
+		if (!vhm_dr_watches(dr7, n, write))
+			continue;
+		vhm_dr_range(vcpu, dr7, n, &start, &n_len);
+		if (la < start + n_len && start < la + len)
+			hits |= BIT(n);
+	}
+	return hits;
+}
+
+/*
+ * How many of the n elements (size bytes each, upward from la) of a REP
+ * string instruction vhm may move before the guest's debug trap: one with
+ * RFLAGS.TF (a trap after every iteration), else up to the first that
+ * hits a data breakpoint ("Repeated INS and OUTS instructions generate a
+ * data-breakpoint debug exception after the iteration in which the memory
+ * address breakpoint location is accessed", SDM vol. 3A).
+ */
+u32 vhm_dr_string_elements(struct vhm_vcpu *vcpu, u64 la, unsigned int size,
+			   u32 n, bool write)
+{
+	u64 dr6, dr7, start, len, first;
+	unsigned int i;
+
+	if (vhm_rflags(vcpu) & X86_EFLAGS_TF)
+		return 1;
+	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
+	for (i = 0; i < 4; i++) {
+		if (!vhm_dr_watches(dr7, i, write))
+			continue;
+		vhm_dr_range(vcpu, dr7, i, &start, &len);
+		if (start + len <= la)
+			continue;
+		first = start > la ? (start - la) / size : 0;
+		if (first < n)
+			n = first + 1;
+	}
+	return n;
 }
 
 /*
@@ -155,6 +244,8 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 		return e;
 	r.rip += m.len;
 	vhm_set_regs(vcpu, &r);
+	/* Completed without the vendor's skip: the single step is raised here. */
+	vhm_dr_trap_dr6(vcpu, dr6, 0);
 	return VHM_EMUL_DONE;
 }
 

@@ -82,13 +82,43 @@ static u64 vhm_seg_base(const struct vhm_sregs *s, u8 seg)
 	}
 }
 
-/* The linear address of a string operand: seg base + the index register. */
-static u64 vhm_string_addr(const struct vhm_insn *insn, enum vhm_cpu_mode mode,
-			   u64 base, u64 reg)
+/* A linear address: seg base + an offset truncated to the address size. */
+static u64 vhm_linear_addr(const struct vhm_insn *insn, enum vhm_cpu_mode mode,
+			   u64 base, u64 offset)
 {
-	u64 la = base + (reg & GENMASK_ULL(insn->addr_size * 8 - 1, 0));
+	u64 la = base + (offset & GENMASK_ULL(insn->addr_size * 8 - 1, 0));
 
 	return mode == VHM_MODE_LONG64 ? la : (u32)la;
+}
+
+/*
+ * The linear address of the memory operand of insn (emulate.h), for the
+ * guest's data breakpoints; r as before the instruction. STOS: ES:rDI;
+ * MOVS has two (vhm_emulate_movs()).
+ */
+static u64 vhm_operand_addr(const struct vhm_insn *insn, enum vhm_cpu_mode mode,
+			    const struct vhm_sregs *s, struct vhm_regs *r)
+{
+	u64 ea = insn->disp;
+
+	if (insn->op == VHM_INSN_STOS)
+		return vhm_linear_addr(insn, mode, s->es.base, r->rdi);
+	if (insn->rip_relative)
+		ea += r->rip + insn->len;
+	if (insn->base != VHM_GPR_NONE)
+		ea += *vhm_regs_gpr(r, insn->base);
+	if (insn->index != VHM_GPR_NONE)
+		ea += *vhm_regs_gpr(r, insn->index) * insn->scale;
+	return vhm_linear_addr(insn, mode, vhm_seg_base(s, insn->seg), ea);
+}
+
+/* The guest's data breakpoints that insn's load or store (not MOVS) hits. */
+static u32 vhm_operand_hits(struct vhm_vcpu *vcpu, const struct vhm_insn *insn,
+			    enum vhm_cpu_mode mode, const struct vhm_sregs *s,
+			    struct vhm_regs *r)
+{
+	return vhm_dr_data_hits(vcpu, vhm_operand_addr(insn, mode, s, r),
+				insn->size, !vhm_insn_is_load(insn));
 }
 
 static bool vhm_gpa_writable_ram(struct vhm_vm *vm, u64 gpa)
@@ -125,14 +155,15 @@ static int vhm_movs_operand(struct vhm_vcpu *vcpu, const struct vhm_sregs *s,
  * the one that faulted): a #PF for the guest returns 1. To MMIO: read the
  * source from guest RAM now and exit with the store. From MMIO: exit with
  * the load; vhm_complete_mmio() writes the data to ES:rDI. Both sides
- * MMIO: an emulation error.
+ * MMIO: an emulation error. The data breakpoints both accesses hit are
+ * left in vcpu->mmio_db_hits for the debug trap after the iteration.
  */
 static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
 			    const struct vhm_insn *insn, enum vhm_cpu_mode mode,
 			    const struct vhm_sregs *s, struct vhm_regs *r)
 {
-	u64 dst = vhm_string_addr(insn, mode, s->es.base, r->rdi);
-	u64 src = vhm_string_addr(insn, mode, vhm_seg_base(s, insn->seg),
+	u64 dst = vhm_linear_addr(insn, mode, s->es.base, r->rdi);
+	u64 src = vhm_linear_addr(insn, mode, vhm_seg_base(s, insn->seg),
 				  r->rsi);
 	u32 rd = vhm_gva_access(s, r->rflags, 0);
 	struct vhm_run *run = vcpu->run;
@@ -145,6 +176,8 @@ static int vhm_emulate_movs(struct vhm_vcpu *vcpu, u64 gpa,
 				       &dst_gpa);
 	if (ret)
 		return ret;
+	vcpu->mmio_db_hits = vhm_dr_data_hits(vcpu, src, insn->size, false) |
+			     vhm_dr_data_hits(vcpu, dst, insn->size, true);
 	if (dst_gpa >> PAGE_SHIFT == gpa >> PAGE_SHIFT) {
 		if (vhm_read_guest_virt(vcpu->vm, s, src, rd, run->mmio.data,
 					insn->size) != insn->size)
@@ -207,10 +240,12 @@ static int vhm_emulate_kernel_regs(struct vhm_vcpu *vcpu, u64 gpa,
 	struct vhm_sregs s;
 	struct vhm_regs r;
 	u64 *reg;
+	u32 hits;
 
 	if (vhm_mmio_decode(vcpu, &r, &s, &mode, &insn, bytes) ||
 	    insn.op == VHM_INSN_MOVS || insn.op == VHM_INSN_STOS)
 		return vhm_mmio_emulation_error(vcpu, gpa, r.rip, bytes);
+	hits = vhm_operand_hits(vcpu, &insn, mode, &s, &r);
 	if (vhm_insn_is_load(&insn)) {
 		reg = vhm_regs_gpr(&r, insn.reg);
 		*reg = vhm_insn_load_result(&insn, *reg,
@@ -223,6 +258,7 @@ static int vhm_emulate_kernel_regs(struct vhm_vcpu *vcpu, u64 gpa,
 	}
 	r.rip += insn.len;
 	vhm_set_regs(vcpu, &r);
+	vhm_dr_trap(vcpu, hits);
 	return 1;
 }
 
@@ -256,10 +292,12 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 		if (ret)	/* a #PF for the guest: no exit */
 			return 1;
 	} else if (vhm_insn_is_load(&insn)) {
+		vcpu->mmio_db_hits = vhm_operand_hits(vcpu, &insn, mode, &s, &r);
 		vcpu->mmio_load = insn;
 		vcpu->mmio_load_pending = true;
 		r.rip += insn.len;
 	} else {
+		vcpu->mmio_db_hits = vhm_operand_hits(vcpu, &insn, mode, &s, &r);
 		v = vhm_insn_store_value(&insn, *vhm_regs_gpr(&r, insn.reg));
 		memcpy(run->mmio.data, &v, insn.size);
 		if (insn.op == VHM_INSN_STOS)
@@ -268,6 +306,9 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 			r.rip += insn.len;
 	}
 	vhm_set_regs(vcpu, &r);
+	/* A store is done (the VMM's part aside); a load traps once loaded. */
+	if (!vcpu->mmio_load_pending)
+		vhm_dr_trap(vcpu, vcpu->mmio_db_hits);
 	return 0;
 }
 
@@ -307,4 +348,5 @@ void vhm_complete_mmio(struct vhm_vcpu *vcpu)
 		*reg = vhm_insn_load_result(insn, *reg, val);
 	}
 	vhm_set_regs(vcpu, &r);
+	vhm_dr_trap(vcpu, vcpu->mmio_db_hits);
 }

@@ -3,7 +3,10 @@
  * String port I/O (INS/OUTS, with or without REP): the vendor reports the
  * exit, this moves the data between guest memory and the run area. One
  * exit carries as many elements as fit in the run area's data space and in
- * the current guest page; a REP with more left executes again.
+ * the current guest page; a REP with more left executes again. The guest's
+ * debug traps are vhm's to raise (dr.c): with RFLAGS.TF or a data
+ * breakpoint on the memory operand, an exit stops at the element after
+ * which the CPU would trap, and the #DB follows it.
  */
 #include <linux/uaccess.h>
 #include <asm/processor-flags.h>
@@ -150,12 +153,14 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 	if (!count) {			/* REP with rCX = 0: nothing */
 		r.rip = p->next_rip;
 		vhm_set_regs(vcpu, &r);
+		vhm_dr_trap(vcpu, 0);	/* it completed: a single step */
 		return 1;
 	}
 	/* INS always writes ES:rDI; OUTS reads seg:rSI (DS by default). */
 	gva = p->in ? s.es.base + (r.rdi & vhm_addr_mask(p->addr_size)) :
 		      seg_base + (r.rsi & vhm_addr_mask(p->addr_size));
 	n = vhm_pio_chunk(gva, p->size, count, r.rflags & X86_EFLAGS_DF);
+	n = vhm_dr_string_elements(vcpu, gva, p->size, n, p->in);
 
 	/*
 	 * The guest's page tables must let it read (OUTS) or write (INS)
@@ -186,6 +191,7 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 		return vhm_pio_error(vcpu, gva);
 	vhm_pio_advance(&r, &r.rsi, n, p);
 	vhm_set_regs(vcpu, &r);
+	vhm_dr_trap(vcpu, vhm_dr_data_hits(vcpu, gva, n * p->size, false));
 	return 0;
 }
 
@@ -211,6 +217,8 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu)
 			     n * p->size);
 	vhm_pio_advance(&r, &r.rdi, n, p);
 	vhm_set_regs(vcpu, &r);
+	vhm_dr_trap(vcpu, vhm_dr_data_hits(vcpu, vcpu->pio_in_gva,
+					   n * p->size, true));
 }
 
 int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva)

@@ -162,6 +162,7 @@ struct vhm_vcpu {
 	struct vhm_insn mmio_load;
 	bool mmio_load_pending;
 	u64 mmio_movs_dst;	/* a MOVS load: where its data goes (ES:rDI) */
+	u8 mmio_db_hits;	/* the load's data breakpoint hits (dr.c) */
 	struct vhm_lapic *lapic;	/* in-kernel local APIC (lapic.c), or NULL */
 };
 
@@ -291,6 +292,15 @@ void vhm_dr_put_guest(struct vhm_vcpu *vcpu, u64 dr7);
 void vhm_dr_reset(struct vhm_vcpu *vcpu);
 void vhm_dr_db_delivered(struct vhm_vcpu *vcpu);
 void vhm_dr_single_step(struct vhm_vcpu *vcpu);
+/*
+ * For instructions vhm emulates itself (mmio.c, pio.c): the breakpoints
+ * their accesses hit, how far a REP string may go before its trap, and
+ * the #DB trap after it (single step, those hits).
+ */
+u32 vhm_dr_data_hits(struct vhm_vcpu *vcpu, u64 la, u64 len, bool write);
+u32 vhm_dr_string_elements(struct vhm_vcpu *vcpu, u64 la, unsigned int size,
+			   u32 n, bool write);
+void vhm_dr_trap(struct vhm_vcpu *vcpu, u32 hits);
 long vhm_vcpu_get_debugregs(struct vhm_vcpu *vcpu,
 			    struct vhm_debugregs __user *u);
 long vhm_vcpu_set_debugregs(struct vhm_vcpu *vcpu,

@@ -1638,6 +1638,394 @@ TEST_F(cpu, single_step_over_exiting_instructions)
 }
 
 /*
+ * Debug traps over instructions vhm emulates itself, not through the
+ * vendor's skip: MMIO loads and stores (mmio.c), MOV DR (dr.c), string
+ * I/O (pio.c). The CPU never completes them in the guest, so both the
+ * single step (RFLAGS.TF) and the data breakpoints their memory accesses
+ * hit are vhm's to raise: a #DB trap after the instruction, and for a REP
+ * string instruction after each iteration (with TF; a data breakpoint:
+ * after the iteration that hit it), RIP still on the instruction until
+ * the last one (SDM vol. 3A, "Single-Step Exception Condition", "Data
+ * Memory and I/O Breakpoint Exception Conditions").
+ */
+#define EMU_PORT	0x9a
+#define EMU_MMIO_VAL	0x5a5aa5a5u
+#define EMU_TF		"pushfq\n\torq $0x100, (%%rsp)\n\tpopfq\n\t"
+/* Label 2: the instruction (at); label 1: the next one (after). */
+#define EMU_POST	"\n1:\n\tleaq 1b(%%rip), %[l]\n\tleaq 2b(%%rip), %[a]"
+#define EMU_OUT		[l] "=r"(after), [a] "=r"(at)
+/* When at is written before the instruction: no input may share its register. */
+#define EMU_OUT_EARLY	[l] "=&r"(after), [a] "=&r"(at)
+/* L1, breakpoint 1 on 1 byte: R/W1 11 (reads and writes), 01 (writes). */
+#define DR7_RW1_BYTE	(0x400 | 1ull << 2 | 3ull << 20)
+#define DR7_W1_BYTE	(0x400 | 1ull << 2 | 1ull << 20)
+
+static uint64_t emu_n, emu_rip[4], emu_rcx[4], emu_dr6[4];
+static uint64_t emu_keep_tf_at;		/* a REP's RIP: steps on over it */
+static uint8_t emu_buf[16];
+
+static void emu_db_handler(struct ex_regs *regs)
+{
+	if (emu_n < 4) {
+		emu_rip[emu_n] = regs->rip;
+		emu_rcx[emu_n] = regs->rcx;
+		emu_dr6[emu_n] = guest_read_dr6();
+	}
+	emu_n++;
+	guest_write_dr6(DR6_RESET);
+	if (regs->rip != emu_keep_tf_at)
+		regs->rflags &= ~X86_RFLAGS_TF;
+}
+
+/* The #DBs since the last report: their count, then each one. */
+static void emu_report(uint64_t at, uint64_t after, uint64_t value)
+{
+	uint64_t i, n = emu_n;
+
+	GUEST_SYNC_ARGS(n, at, after, value);
+	for (i = 0; i < n && i < 4; i++)
+		GUEST_SYNC_ARGS(emu_rip[i], emu_rcx[i], emu_dr6[i], 0);
+	emu_n = 0;
+	emu_keep_tf_at = 0;
+}
+
+/*
+ * An access to the MMIO page before single-stepping over one: the guest
+ * page table that maps it is guest RAM, which vhm maps in on first use
+ * (an EPT violation, then the access again). Bochs 2.7 saves the single
+ * step it had armed for the stepped instruction into the VMCS's pending
+ * debug exceptions on that fault-like exit (its VMexitSaveGuestState()
+ * writes its debug_trap there whatever the exit), so the retried
+ * instruction would take a #DB before it runs: a deviation (the CPU has
+ * nothing pending there), not what these tests are about.
+ */
+static void emu_touch_mmio(void)
+{
+	(void)*(volatile uint32_t *)GUEST_MMIO_BASE;
+}
+
+static void emu_fill_buf(void)
+{
+	emu_buf[0] = 'a';
+	emu_buf[1] = 'b';
+	emu_buf[2] = 'c';
+}
+
+static void guest_step_mmio_dr(void)
+{
+	volatile uint32_t *mmio = (uint32_t *)GUEST_MMIO_BASE;
+	uint64_t at, after, v = 0x1234;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_touch_mmio();
+	asm volatile(EMU_TF "2: movl %k[v], (%[p])" EMU_POST
+		     : EMU_OUT : [v] "r"(v), [p] "r"(mmio) : "cc", "memory");
+	emu_report(at, after, 0);
+	asm volatile(EMU_TF "2: movl (%[p]), %k[v]" EMU_POST
+		     : EMU_OUT, [v] "=r"(v) : [p] "r"(mmio) : "cc", "memory");
+	emu_report(at, after, v);
+	v = 0x4321;
+	asm volatile(EMU_TF "2: mov %[v], %%dr0" EMU_POST
+		     : EMU_OUT : [v] "r"(v) : "cc", "memory");
+	emu_report(at, after, guest_read_dr0());
+	asm volatile(EMU_TF "2: mov %%dr7, %[v]" EMU_POST
+		     : EMU_OUT, [v] "=r"(v) : : "cc", "memory");
+	emu_report(at, after, v);
+	GUEST_DONE();
+}
+
+static void guest_step_strings(void)
+{
+	void *p = emu_buf;
+	uint64_t at, after, n = 3;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_fill_buf();
+	emu_touch_mmio();
+	asm volatile("leaq 2f(%%rip), %[a]\n\tmovq %[a], %[k]\n\t"
+		     EMU_TF "2: rep outsb" EMU_POST
+		     : EMU_OUT_EARLY, [k] "=m"(emu_keep_tf_at), "+S"(p), "+c"(n)
+		     : "d"(EMU_PORT) : "cc", "memory");
+	emu_report(at, after, n);
+	p = emu_buf + 4;
+	n = 2;
+	asm volatile("leaq 2f(%%rip), %[a]\n\tmovq %[a], %[k]\n\t"
+		     EMU_TF "2: rep insb" EMU_POST
+		     : EMU_OUT_EARLY, [k] "=m"(emu_keep_tf_at), "+D"(p), "+c"(n)
+		     : "d"(EMU_PORT) : "cc", "memory");
+	emu_report(at, after, emu_buf[4] | emu_buf[5] << 8);
+	p = (void *)(GUEST_MMIO_BASE + 0x10);
+	n = 2;
+	asm volatile("leaq 2f(%%rip), %[a]\n\tmovq %[a], %[k]\n\t"
+		     EMU_TF "2: rep stosb" EMU_POST
+		     : EMU_OUT_EARLY, [k] "=m"(emu_keep_tf_at), "+D"(p), "+c"(n)
+		     : "a"(0x77) : "cc", "memory");
+	emu_report(at, after, n);
+	GUEST_DONE();
+}
+
+/* What the VMM side saw of the guest's emulated accesses. */
+struct emu_vmm {
+	uint8_t out[16];
+	unsigned int n_out, n_in;
+	uint64_t mmio_stored;
+};
+
+static void emu_answer_io(struct emu_vmm *m, struct guest_vcpu *v)
+{
+	struct vhm_run *run = v->run;
+	uint8_t *data = vhm_io_data(&v->raw);
+	unsigned int i, len = run->io.size * run->io.count;
+
+	for (i = 0; i < len; i++) {
+		if (run->io.direction == VHM_IO_IN)
+			data[i] = 'x' + m->n_in++;
+		else if (m->n_out < sizeof(m->out))
+			m->out[m->n_out++] = data[i];
+	}
+}
+
+static void emu_answer_mmio(struct emu_vmm *m, struct vhm_run *run)
+{
+	uint32_t val = EMU_MMIO_VAL;
+
+	if (run->mmio.is_write) {
+		m->mmio_stored = 0;
+		memcpy(&m->mmio_stored, run->mmio.data, run->mmio.len);
+	} else {
+		memcpy(run->mmio.data, &val, sizeof(val));
+	}
+}
+
+/* Run to the guest's next GUEST_SYNC, answering MMIO and EMU_PORT exits. */
+static void emu_next_sync(struct __test_metadata *_metadata,
+			  struct guest_vcpu *v, struct emu_vmm *m,
+			  struct ucall *uc)
+{
+	struct vhm_run *run = v->run;
+	char why[512];
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		ASSERT_VHM(guest_run(v));
+		if (run->exit_reason == VHM_EXIT_MMIO)
+			emu_answer_mmio(m, run);
+		else if (run->exit_reason == VHM_EXIT_IO &&
+			 run->io.port == EMU_PORT)
+			emu_answer_io(m, v);
+		else
+			break;
+	}
+	guest_ucall_of_exit(v, uc);
+	ASSERT_EQ(UCALL_SYNC, uc->cmd)
+		TH_LOG("%s", guest_describe(v, uc, why, sizeof(why)));
+}
+
+/* The #DBs one instruction should raise: where, rCX (REPs), DR6. */
+struct emu_traps {
+	const char *what;
+	unsigned int n;
+	bool rep;
+	struct {
+		bool on_insn;		/* RIP on the instruction, not past it */
+		uint64_t rcx;
+		uint64_t dr6;		/* BS and B0-3 */
+	} t[3];
+};
+
+/* Check the guest's report of them; its 4th value is returned. */
+static void emu_expect(struct __test_metadata *_metadata,
+		       struct guest_vcpu *v, struct emu_vmm *m,
+		       const struct emu_traps *e, uint64_t *value)
+{
+	uint64_t n, at, after, i, want;
+	struct ucall uc;
+
+	emu_next_sync(_metadata, v, m, &uc);
+	n = uc.args[0];
+	at = uc.args[1];
+	after = uc.args[2];
+	*value = uc.args[3];
+	EXPECT_EQ(e->n, n) TH_LOG("%s: %llu #DB", e->what,
+				  (unsigned long long)n);
+	for (i = 0; i < n && i < 4; i++) {
+		emu_next_sync(_metadata, v, m, &uc);
+		if (i >= e->n)
+			continue;
+		want = e->t[i].on_insn ? at : after;
+		EXPECT_EQ(want, uc.args[0])
+			TH_LOG("%s: #DB %llu at %#llx, want %#llx (%s)",
+			       e->what, (unsigned long long)i,
+			       (unsigned long long)uc.args[0],
+			       (unsigned long long)want,
+			       e->t[i].on_insn ? "the instruction" : "next");
+		if (e->rep)
+			EXPECT_EQ(e->t[i].rcx, uc.args[1])
+				TH_LOG("%s: #DB %llu: rCX", e->what,
+				       (unsigned long long)i);
+		EXPECT_EQ(e->t[i].dr6, uc.args[2] & (DR6_BS | DR6_B0_3))
+			TH_LOG("%s: #DB %llu: DR6 %#llx", e->what,
+			       (unsigned long long)i,
+			       (unsigned long long)uc.args[2]);
+	}
+}
+
+static const struct emu_traps emu_step_once[] = {
+	{ "MMIO store", 1, false, { { false, 0, DR6_BS } } },
+	{ "MMIO load", 1, false, { { false, 0, DR6_BS } } },
+	{ "MOV to DR0", 1, false, { { false, 0, DR6_BS } } },
+	{ "MOV from DR7", 1, false, { { false, 0, DR6_BS } } },
+};
+
+/*
+ * Single step over an MMIO store and load and MOV to/from DR: one #DB
+ * trap each, RIP past the instruction, DR6.BS, the instruction's effect.
+ */
+TEST_F(cpu, single_step_over_emulated_instructions)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct emu_vmm m = { 0 };
+	uint64_t val;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_step_mmio_dr, 0));
+	emu_expect(_metadata, v, &m, &emu_step_once[0], &val);
+	EXPECT_EQ(0x1234, m.mmio_stored);
+	emu_expect(_metadata, v, &m, &emu_step_once[1], &val);
+	EXPECT_EQ(EMU_MMIO_VAL, val);
+	emu_expect(_metadata, v, &m, &emu_step_once[2], &val);
+	EXPECT_EQ(0x4321, val);
+	emu_expect(_metadata, v, &m, &emu_step_once[3], &val);
+	EXPECT_EQ(DR7_RESET, val);
+	ASSERT_GUEST_DONE(v);
+}
+
+static const struct emu_traps emu_step_rep[] = {
+	{ "REP OUTSB x3", 3, true, { { true, 2, DR6_BS }, { true, 1, DR6_BS },
+				     { false, 0, DR6_BS } } },
+	{ "REP INSB x2", 2, true, { { true, 1, DR6_BS },
+				    { false, 0, DR6_BS } } },
+	{ "REP STOSB x2 to MMIO", 2, true, { { true, 1, DR6_BS },
+					     { false, 0, DR6_BS } } },
+};
+
+/*
+ * Single step over REP OUTSB, REP INSB (string I/O) and REP STOSB to
+ * MMIO: a #DB trap after each iteration, RIP on the instruction with rCX
+ * counted down until the last, then past it; the data all moved.
+ */
+TEST_F(cpu, single_step_over_emulated_string_instructions)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct emu_vmm m = { 0 };
+	uint64_t val;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_step_strings, 0));
+	emu_expect(_metadata, v, &m, &emu_step_rep[0], &val);
+	EXPECT_EQ(0, val);
+	ASSERT_EQ(3, m.n_out);
+	EXPECT_EQ(0, memcmp(m.out, "abc", 3));
+	emu_expect(_metadata, v, &m, &emu_step_rep[1], &val);
+	EXPECT_EQ('x' | 'y' << 8, val);
+	emu_expect(_metadata, v, &m, &emu_step_rep[2], &val);
+	EXPECT_EQ(0, val);
+	EXPECT_EQ(0x77, m.mmio_stored);
+	ASSERT_GUEST_DONE(v);
+}
+
+static void guest_data_breakpoints(void)
+{
+	volatile uint32_t *mmio = (uint32_t *)GUEST_MMIO_BASE;
+	uint64_t at, after, v = 0x1234, n;
+	void *p;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_fill_buf();
+	/* MMIO store, a write breakpoint on its 4 bytes, then elsewhere. */
+	guest_write_dr0(GUEST_MMIO_BASE);
+	guest_write_dr7(DR7_WATCH0);
+	asm volatile("2: movl %k[v], (%[p])" EMU_POST
+		     : EMU_OUT : [v] "r"(v), [p] "r"(mmio) : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, 0);
+	guest_write_dr0(GUEST_MMIO_BASE + 8);
+	guest_write_dr7(DR7_WATCH0);
+	asm volatile("2: movl %k[v], (%[p])" EMU_POST
+		     : EMU_OUT : [v] "r"(v), [p] "r"(mmio) : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, 0);
+
+	/* REP OUTSB x3 reading the 2nd byte watched (R/W 11), then not. */
+	guest_write_dr1((uintptr_t)&emu_buf[1]);
+	guest_write_dr7(DR7_RW1_BYTE);
+	p = emu_buf;
+	n = 3;
+	asm volatile("2: rep outsb" EMU_POST
+		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, n);
+	guest_write_dr1((uintptr_t)&emu_buf[8]);
+	guest_write_dr7(DR7_RW1_BYTE);
+	p = emu_buf;
+	n = 3;
+	asm volatile("2: rep outsb" EMU_POST
+		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, n);
+
+	/* REP INSB x3 writing the 2nd byte watched (R/W 01). */
+	guest_write_dr1((uintptr_t)&emu_buf[5]);
+	guest_write_dr7(DR7_W1_BYTE);
+	p = emu_buf + 4;
+	n = 3;
+	asm volatile("2: rep insb" EMU_POST
+		     : EMU_OUT, "+D"(p), "+c"(n) : "d"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, n);
+	GUEST_DONE();
+}
+
+static const struct emu_traps emu_data_bps[] = {
+	{ "MMIO store, watched", 1, false, { { false, 0, 1 } } },
+	{ "MMIO store, elsewhere", 0, false, { } },
+	{ "REP OUTSB x3, 2nd byte watched", 1, true, { { true, 1, 2 } } },
+	{ "REP OUTSB x3, elsewhere", 0, true, { } },
+	{ "REP INSB x3, 2nd byte watched", 1, true, { { true, 1, 2 } } },
+};
+
+/*
+ * Data breakpoints (DR7 R/W 01 or 11) on accesses vhm makes for the
+ * guest: an MMIO store, the memory read of OUTS and written by INS. A #DB
+ * trap with the breakpoint's B bit (not BS) after the instruction, for a
+ * REP after the iteration that touched the watched byte; none when the
+ * breakpoint watches other bytes. The data all moved.
+ */
+TEST_F(cpu, data_breakpoints_on_emulated_accesses)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct emu_vmm m = { 0 };
+	uint64_t val;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_data_breakpoints, 0));
+	for (i = 0; i < 5; i++) {
+		emu_expect(_metadata, v, &m, &emu_data_bps[i], &val);
+		if (i >= 2)
+			EXPECT_EQ(0, val) TH_LOG("%s: rCX", emu_data_bps[i].what);
+	}
+	EXPECT_EQ(0x1234, m.mmio_stored);
+	ASSERT_EQ(6, m.n_out);
+	EXPECT_EQ(0, memcmp(m.out, "abcabc", 6));
+	EXPECT_EQ(3, m.n_in);
+	ASSERT_GUEST_DONE(v);
+}
+
+/*
  * Instructions a guest of vhm does not have: each #UD with RIP on it.
  * They run from a buffer followed by RET; the #UD handler steps over
  * them. INVD is not one: it runs (vhm skips it) and raises nothing.
