@@ -83,7 +83,7 @@ KVM_TESTS=32
 # VHMCTL_TEST_LINUX_REPEAT=N boots it N times (default 1).
 linux_repeat=${VHMCTL_TEST_LINUX_REPEAT:-1}
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
-	echo "1..$((5 * linux_repeat + 1))"
+	echo "1..$((5 * linux_repeat + 7))"
 else
 	echo "1..$((58 + KVM_TESTS))"
 fi
@@ -530,6 +530,60 @@ loader: vhmctl
 mbkernel: all checks passed"
 mb_args="--initrd $tmp/module --cmdline module=hello-vhm"
 
+# vhmctl msrs (also in the VHMCTL_TEST_LINUX_SMP run: they are quick):
+# rows of docs/API.md's MSR table for this vendor (the
+# legacy PMU reads as zero: AMD's PERF_CTL/CTR 0xc0010000-7, Intel's
+# IA32_PMC0-1), and what the guest's RDMSR does with them: a kernel row
+# reads (the flat guest prints "k"), an MSR left to the VMM is #GP under
+# vhmctl run (no IDT: triple fault, status 3).
+if grep -qw vmx /proc/cpuinfo; then
+	pmu_row="0x000000c1-0x000000c2 kernel read-as-zero" pmu=0xc1
+	msrs_query="0x000000c1 kernel read-as-zero
+0x00000017 kernel read-as-zero,write-gp
+0xc0010000 vmm exit-or-gp
+0xc0000080 kernel virtualized
+0x00000830 kernel virtualized lapic,x2apic"
+	msrs_args="0xc1 23 0xc0010000 0xc0000080 0x830"
+else
+	pmu_row="0xc0010000-0xc0010007 kernel read-as-zero" pmu=0xc0010000
+	msrs_query="0xc0010000 kernel read-as-zero
+0xc0010010 kernel read-as-zero,write-gp
+0x000000c1 vmm exit-or-gp
+0xc0000080 kernel virtualized
+0x00000830 kernel virtualized lapic,x2apic"
+	msrs_args="0xc0010000 0xc0010010 193 0xc0000080 0x830"
+fi
+# check_msrs_line NAME LINE: vhmctl msrs's list (status 0) has LINE.
+check_msrs_line() {
+	n=$((n + 1))
+	out=$("$VHMCTL" msrs 2>"$tmp/err")
+	rc=$?
+	if [ "$rc" = 0 ] && echo "$out" | grep -qxF -- "$2"; then
+		echo "ok $n $1"
+	else
+		echo "# status $rc, wanted the line '$2' in:"
+		echo "$out" | sed 's/^/# stdout: /'
+		sed 's/^/# stderr: /' "$tmp/err"
+		echo "not ok $n $1"
+		failed=1
+	fi
+}
+check_msrs_line msrs_lists_legacy_pmu_read_as_zero "$pmu_row"
+check_msrs_line msrs_ends_with_the_vmms_rest "other vmm exit-or-gp"
+check msrs_answers_indices 0 "$msrs_query" -- msrs $msrs_args
+check_err msrs_bad_index_is_usage 2 "bad MSR index '0x1x'" -- msrs 0x1x
+# rdmsr_bin INDEX FILE: long mode, mov $INDEX,%ecx; rdmsr; print "k"; hlt
+rdmsr_bin() {
+	# shellcheck disable=SC2059 # the format is the bytes
+	printf "\\271$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) \
+		$((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))" >"$2"
+	printf '\017\062\146\272\370\003\260\153\356\364' >>"$2"
+}
+rdmsr_bin $pmu "$tmp/rdmsr-kernel.bin"
+rdmsr_bin 0xc0010200 "$tmp/rdmsr-vmm.bin"
+check msrs_kernel_row_reads_in_guest 0 k -- run --mem 16M --mode long --load "$tmp/rdmsr-kernel.bin"
+check msrs_vmm_row_is_gp_under_vhmctl_run 3 "" -- run --mem 16M --mode long --load "$tmp/rdmsr-vmm.bin"
+
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
 	if "$VHMCTL" info 2>/dev/null | grep -q '^ioapic: 1'; then
 		for r in $(seq "$linux_repeat"); do
@@ -594,58 +648,6 @@ fi
 check_err cpus_0_is_usage 2 "bad --cpus" -- run --cpus 0 --kernel "$MBK/mbkernel32.elf"
 check_err cpus_256_is_usage 2 "bad --cpus '256' (1 to 255)" -- run --cpus 256 --kernel "$MBK/mbkernel32.elf"
 
-# vhmctl msrs: rows of docs/API.md's MSR table for this vendor (the
-# legacy PMU reads as zero: AMD's PERF_CTL/CTR 0xc0010000-7, Intel's
-# IA32_PMC0-1), and what the guest's RDMSR does with them: a kernel row
-# reads (the flat guest prints "k"), an MSR left to the VMM is #GP under
-# vhmctl run (no IDT: triple fault, status 3).
-if grep -qw vmx /proc/cpuinfo; then
-	pmu_row="0x000000c1-0x000000c2 kernel read-as-zero" pmu=0xc1
-	msrs_query="0x000000c1 kernel read-as-zero
-0x00000017 kernel read-as-zero,write-gp
-0xc0010000 vmm exit-or-gp
-0xc0000080 kernel virtualized
-0x00000830 kernel virtualized lapic,x2apic"
-	msrs_args="0xc1 23 0xc0010000 0xc0000080 0x830"
-else
-	pmu_row="0xc0010000-0xc0010007 kernel read-as-zero" pmu=0xc0010000
-	msrs_query="0xc0010000 kernel read-as-zero
-0xc0010010 kernel read-as-zero,write-gp
-0x000000c1 vmm exit-or-gp
-0xc0000080 kernel virtualized
-0x00000830 kernel virtualized lapic,x2apic"
-	msrs_args="0xc0010000 0xc0010010 193 0xc0000080 0x830"
-fi
-# check_msrs_line NAME LINE: vhmctl msrs's list (status 0) has LINE.
-check_msrs_line() {
-	n=$((n + 1))
-	out=$("$VHMCTL" msrs 2>"$tmp/err")
-	rc=$?
-	if [ "$rc" = 0 ] && echo "$out" | grep -qxF -- "$2"; then
-		echo "ok $n $1"
-	else
-		echo "# status $rc, wanted the line '$2' in:"
-		echo "$out" | sed 's/^/# stdout: /'
-		sed 's/^/# stderr: /' "$tmp/err"
-		echo "not ok $n $1"
-		failed=1
-	fi
-}
-check_msrs_line msrs_lists_legacy_pmu_read_as_zero "$pmu_row"
-check_msrs_line msrs_ends_with_the_vmms_rest "other vmm exit-or-gp"
-check msrs_answers_indices 0 "$msrs_query" -- msrs $msrs_args
-check_err msrs_bad_index_is_usage 2 "bad MSR index '0x1x'" -- msrs 0x1x
-# rdmsr_bin INDEX FILE: long mode, mov $INDEX,%ecx; rdmsr; print "k"; hlt
-rdmsr_bin() {
-	# shellcheck disable=SC2059 # the format is the bytes
-	printf "\\271$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) \
-		$((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))" >"$2"
-	printf '\017\062\146\272\370\003\260\153\356\364' >>"$2"
-}
-rdmsr_bin $pmu "$tmp/rdmsr-kernel.bin"
-rdmsr_bin 0xc0010200 "$tmp/rdmsr-vmm.bin"
-check msrs_kernel_row_reads_in_guest 0 k -- run --mem 16M --mode long --load "$tmp/rdmsr-kernel.bin"
-check msrs_vmm_row_is_gp_under_vhmctl_run 3 "" -- run --mem 16M --mode long --load "$tmp/rdmsr-vmm.bin"
 if [ $vhm_irqchip = 1 ]; then
 	for c in 1 2; do
 		linux_shell "$tmp/shell$c.out" $c -- run
