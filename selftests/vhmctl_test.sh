@@ -79,7 +79,8 @@ fi
 
 KVM_TESTS=32
 # VHMCTL_TEST_LINUX_SMP=1 (make check's intel-linux stage, where Bochs is
-# too slow for every guest): only the shell guest on vhm with 2 vCPUs.
+# too slow for every guest): only the log check's sample, the vhmctl msrs
+# cases and the shell guest on vhm with 2 vCPUs (and its log check).
 # VHMCTL_TEST_LINUX_REPEAT=N boots it N times (default 1).
 linux_repeat=${VHMCTL_TEST_LINUX_REPEAT:-1}
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
