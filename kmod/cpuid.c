@@ -35,8 +35,8 @@ static const struct vhm_cpuid_mask vhm_cpuid_masks[] = {
 	  /* MCE, APIC, MCA, PSN, DS, ACPI, TM, PBE */
 	  ~(B(7) | B(9) | B(14) | B(18) | B(21) | B(22) | B(29) | B(31)) },
 	{ 6, 0, 0, 0, 0, 0 },				/* thermal, power */
-	/* leaf 7: SGX, RTM, HLE, MPX, PQM/PQE, PT; PKU/OSPKE, WAITPKG; spec-ctrl */
-	{ 7, 0, ~0u, ~(B(2) | B(4) | B(11) | B(12) | B(14) | B(15) | B(25)),
+	/* leaf 7: TSC_ADJUST, SGX, RTM, HLE, MPX, PQM/PQE, PT; PKU/OSPKE, WAITPKG; spec-ctrl */
+	{ 7, 0, ~0u, ~(B(1) | B(2) | B(4) | B(11) | B(12) | B(14) | B(15) | B(25)),
 	  ~(B(3) | B(4) | B(5)), 0 },
 	{ 0xa, 0, 0, 0, 0, 0 },				/* PMU */
 	{ 0xb, 0, 0, 0, 0, 0 },				/* x2APIC topology */

@@ -7,6 +7,7 @@
 #include <linux/module.h>
 
 #include <uapi/linux/vhm.h>
+#include "msr_table.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -24,6 +25,7 @@ static long vhm_check_extension(unsigned long cap)
 	case VHM_CAP_DEBUGREGS:
 	case VHM_CAP_LAPIC:
 	case VHM_CAP_IOAPIC:
+	case VHM_CAP_MSR_LIST:
 		return 1;
 	case VHM_CAP_TLB_TAGS:
 		return vhm_ops->nr_tlb_tags();
@@ -48,6 +50,8 @@ static long vhm_dev_ioctl(struct file *filp, unsigned int ioctl,
 		return arg ? -EINVAL : PAGE_SIZE;
 	case VHM_GET_SUPPORTED_CPUID:
 		return vhm_get_supported_cpuid((void __user *)arg);
+	case VHM_GET_MSR_LIST:
+		return vhm_get_msr_list((void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

@@ -191,3 +191,37 @@ int vhm_msr_table_set(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return 0;
 	}
 }
+
+/* What VHM_GET_MSR_LIST says of each kind. */
+static const u32 vhm_msr_kind_handling[] = {
+	[VHM_MSR_ZERO_IGNORED] = VHM_MSR_READ_ZERO,
+	[VHM_MSR_ZERO_READONLY] = VHM_MSR_READ_ZERO_GP,
+	[VHM_MSR_HWCR_KIND] = VHM_MSR_VIRTUALIZED,
+	[VHM_MSR_DE_CFG_KIND] = VHM_MSR_VIRTUALIZED,
+	[VHM_MSR_UCODE_KIND] = VHM_MSR_WRITE_IGNORED,
+};
+
+/*
+ * The table's ranges for this host's vendor, for VHM_GET_MSR_LIST (at
+ * most room of them into out); returns how many there are.
+ */
+unsigned int vhm_msr_table_info(struct vhm_msr_info *out, unsigned int room)
+{
+	u8 vendor = vhm_msr_host_vendor();
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(vhm_msr_table); i++) {
+		const struct vhm_msr_range *r = &vhm_msr_table[i];
+
+		if (!(r->vendors & vendor))
+			continue;
+		if (n < room) {
+			out[n].first = r->first;
+			out[n].last = r->last;
+			out[n].handling = vhm_msr_kind_handling[r->kind];
+			out[n].flags = 0;
+		}
+		n++;
+	}
+	return n;
+}

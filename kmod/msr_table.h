@@ -16,4 +16,9 @@ void vhm_msr_table_reset(struct vhm_vcpu *vcpu);
 int vhm_msr_table_get(struct vhm_vcpu *vcpu, u32 index, u64 *data);
 int vhm_msr_table_set(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host);
 
+struct vhm_msr_info;
+struct vhm_msr_list;
+unsigned int vhm_msr_table_info(struct vhm_msr_info *out, unsigned int room);
+long vhm_get_msr_list(struct vhm_msr_list __user *u);
+
 #endif

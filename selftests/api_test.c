@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The system fd: the device node, VHM_GET_API_VERSION, VHM_CHECK_EXTENSION
- * and what happens with ioctl numbers and arguments it does not know.
+ * The system fd: the device node, VHM_GET_API_VERSION, VHM_CHECK_EXTENSION,
+ * VHM_GET_MSR_LIST and what happens with ioctl numbers and arguments it
+ * does not know.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -266,6 +268,214 @@ TEST_F(sys, vcpus_per_vm_limited)
 	EXPECT_EQ(ENOSPC, errno);
 	close(a);
 	close(b);
+	close(vm);
+}
+
+/* ---------------------------------------------------------------------
+ * VHM_GET_MSR_LIST: the MSRs the module answers in the kernel, and how.
+ */
+#define MSR_LIST_ROOM	128
+
+struct msr_list_buf {
+	struct vhm_msr_list h;
+	struct vhm_msr_info r[MSR_LIST_ROOM];
+};
+
+/* The module's list into *l; its length, or -1. */
+static int msr_list(int fd, struct msr_list_buf *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->h.nranges = MSR_LIST_ROOM;
+	if (ioctl(fd, VHM_GET_MSR_LIST, l))
+		return -1;
+	return l->h.nranges;
+}
+
+/* The range index lies in, or NULL. */
+static const struct vhm_msr_info *msr_find(const struct msr_list_buf *l,
+					   __u32 index)
+{
+	__u32 i;
+
+	for (i = 0; i < l->h.nranges; i++)
+		if (index >= l->r[i].first && index <= l->r[i].last)
+			return &l->r[i];
+	return NULL;
+}
+
+TEST_F(sys, cap_msr_list)
+{
+	RETURN_IF_SKIPPED();
+	EXPECT_EQ(1, ioctl(self->fd, VHM_CHECK_EXTENSION, VHM_CAP_MSR_LIST));
+}
+
+/*
+ * Sorted, disjoint, known handlings and flags; rows docs/API.md's table
+ * gives for this vendor, and none of the other vendor's.
+ */
+TEST_F(sys, msr_list_is_sorted_and_has_known_rows)
+{
+	const struct vhm_msr_info *r;
+	struct msr_list_buf l;
+	int n, i;
+
+	RETURN_IF_SKIPPED();
+	n = msr_list(self->fd, &l);
+	ASSERT_LT(10, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_LE(l.r[i].first, l.r[i].last);
+		if (i)
+			EXPECT_LT(l.r[i - 1].last, l.r[i].first) TH_LOG("row %d", i);
+		EXPECT_LE(VHM_MSR_VIRTUALIZED, l.r[i].handling);
+		EXPECT_GE(VHM_MSR_WRITE_IGNORED, l.r[i].handling);
+		EXPECT_EQ(0, l.r[i].flags & ~(VHM_MSR_INFO_LAPIC | VHM_MSR_INFO_X2APIC));
+	}
+	r = msr_find(&l, 0xc0000080);		/* EFER */
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VHM_MSR_VIRTUALIZED, r->handling);
+	EXPECT_EQ(0, r->flags);
+	r = msr_find(&l, 0xfe);			/* MTRRcap */
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VHM_MSR_READ_ONLY, r->handling);
+	r = msr_find(&l, 0x8b);			/* UCODE_REV */
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VHM_MSR_WRITE_IGNORED, r->handling);
+	r = msr_find(&l, 0x830);		/* x2APIC ICR */
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VHM_MSR_INFO_LAPIC | VHM_MSR_INFO_X2APIC, r->flags);
+	r = msr_find(&l, 0x6e0);		/* TSC_DEADLINE */
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(VHM_MSR_INFO_LAPIC, r->flags);
+	EXPECT_EQ(NULL, msr_find(&l, 0x179));	/* MCG_CAP: deliberately unknown */
+	EXPECT_EQ(NULL, msr_find(&l, 0x48));	/* SPEC_CTRL */
+	EXPECT_EQ(NULL, msr_find(&l, 0xc0010200)); /* Family 15h counters */
+	if (host_vendor() == VENDOR_AMD) {
+		r = msr_find(&l, 0xc0010000);	/* the legacy PMU */
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(0xc0010000, r->first);
+		EXPECT_EQ(0xc0010007, r->last);
+		EXPECT_EQ(VHM_MSR_READ_ZERO, r->handling);
+		r = msr_find(&l, 0xc0010010);	/* SYSCFG */
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(VHM_MSR_READ_ZERO_GP, r->handling);
+		r = msr_find(&l, 0xc0010015);	/* HWCR */
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(VHM_MSR_VIRTUALIZED, r->handling);
+		EXPECT_EQ(NULL, msr_find(&l, 0xc1));
+		EXPECT_EQ(NULL, msr_find(&l, 0x17));
+	} else {
+		r = msr_find(&l, 0xc1);		/* IA32_PMC0 */
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(VHM_MSR_READ_ZERO, r->handling);
+		r = msr_find(&l, 0x17);		/* PLATFORM_ID */
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(VHM_MSR_READ_ZERO_GP, r->handling);
+		EXPECT_EQ(NULL, msr_find(&l, 0xc0010000));
+		EXPECT_EQ(NULL, msr_find(&l, 0xc0010015));
+	}
+}
+
+TEST_F(sys, msr_list_rejects_flags_and_reserved)
+{
+	struct msr_list_buf l;
+
+	RETURN_IF_SKIPPED();
+	memset(&l, 0, sizeof(l));
+	l.h.nranges = MSR_LIST_ROOM;
+	l.h.flags = 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	l.h.flags = 0x80000000u;
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	l.h.flags = 0;
+	l.h.reserved = 1ull << 63;
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(EINVAL, errno);
+	/* Nothing was written back. */
+	EXPECT_EQ(MSR_LIST_ROOM, l.h.nranges);
+	EXPECT_EQ(0, l.r[0].last);
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, NULL));
+	EXPECT_EQ(EFAULT, errno);
+}
+
+/* Too little room: E2BIG, nranges says how much is needed, no entry written. */
+TEST_F(sys, msr_list_too_small_is_e2big)
+{
+	struct msr_list_buf l, full;
+	int n;
+
+	RETURN_IF_SKIPPED();
+	n = msr_list(self->fd, &full);
+	ASSERT_LT(1, n);
+	memset(&l, 0, sizeof(l));
+	l.h.nranges = 0;
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(n, l.h.nranges);
+	memset(&l, 0, sizeof(l));
+	l.h.nranges = n - 1;
+	EXPECT_EQ(-1, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(E2BIG, errno);
+	EXPECT_EQ(n, l.h.nranges);
+	EXPECT_EQ(0, l.r[0].last);
+	/* Exactly enough room. */
+	memset(&l, 0, sizeof(l));
+	l.h.nranges = n;
+	EXPECT_EQ(0, ioctl(self->fd, VHM_GET_MSR_LIST, &l));
+	EXPECT_EQ(n, l.h.nranges);
+	EXPECT_EQ(0, memcmp(full.r, l.r, n * sizeof(l.r[0])));
+}
+
+/*
+ * The list says what VHM_GET_MSRS finds: every MSR of a range without
+ * conditions reads on a vCPU without an in-kernel APIC, the MSRs around
+ * each range that are in no range do not, and the LAPIC rows do not there
+ * either (no in-kernel APIC: unknown).
+ */
+TEST_F(sys, msr_list_matches_get_msrs)
+{
+	struct {
+		struct vhm_msrs h;
+		struct vhm_msr_entry e[1];
+	} m;
+	struct msr_list_buf l;
+	int n, i, vm, vcpu;
+	__u32 idx, probe[3];
+	unsigned int p;
+
+	RETURN_IF_SKIPPED();
+	n = msr_list(self->fd, &l);
+	ASSERT_LT(0, n);
+	vm = ioctl(self->fd, VHM_CREATE_VM, 0);
+	ASSERT_LE(0, vm);
+	vcpu = ioctl(vm, VHM_CREATE_VCPU, 0);
+	ASSERT_LE(0, vcpu);
+	for (i = 0; i < n; i++) {
+		for (idx = l.r[i].first; idx <= l.r[i].last; idx++) {
+			memset(&m, 0, sizeof(m));
+			m.h.nmsrs = 1;
+			m.e[0].index = idx;
+			EXPECT_EQ(l.r[i].flags ? 0 : 1,
+				  ioctl(vcpu, VHM_GET_MSRS, &m))
+				TH_LOG("MSR %#x (flags %#x)", idx, l.r[i].flags);
+			if (idx == l.r[i].last)
+				break;
+		}
+		probe[0] = l.r[i].first - 1;
+		probe[1] = l.r[i].last + 1;
+		probe[2] = l.r[i].last + 0x100;
+		for (p = 0; p < 3; p++) {
+			if (msr_find(&l, probe[p]))
+				continue;
+			memset(&m, 0, sizeof(m));
+			m.h.nmsrs = 1;
+			m.e[0].index = probe[p];
+			EXPECT_EQ(0, ioctl(vcpu, VHM_GET_MSRS, &m))
+				TH_LOG("MSR %#x, in no range, is known", probe[p]);
+		}
+	}
+	close(vcpu);
 	close(vm);
 }
 

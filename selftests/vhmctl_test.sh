@@ -22,10 +22,35 @@
 # LINUX_VERBOSE=1), each line marked "guest| ". Images it must
 # refuse: old or 32-bit-only bzImages, unknown formats, too little memory
 # (also for Linux's init_size), --cpus 2. The same guests then run with
-# --accel kvm on the stock KVM module (same devices, other accelerator). KTAP output; skips (status 4) without root,
-# vhm.ko or SVM/VMX.
+# --accel kvm on the stock KVM module (same devices, other accelerator).
+# Every Linux guest on vhm must boot with a clean log: no "unchecked MSR
+# access error", no #GP or #UD (guest_log_errors). vhmctl msrs
+# (VHM_GET_MSR_LIST) must list known rows of docs/API.md's MSR table, and
+# a flat guest's RDMSR must do what it says (a kernel row reads, an MSR
+# it leaves to the VMM is #GP under vhmctl run, which enables no MSR
+# exits). KTAP output; skips (status 4) without root, vhm.ko or SVM/VMX.
+# VHMCTL_TEST_GUEST_LOG=FILE only runs the log check on FILE (no root or
+# module needed): prints the offending lines, status 1 if there are any.
 
 KSFT_SKIP=4
+
+# guest_log_errors FILE: the lines (numbered) of a Linux guest's console
+# output that must not be there: "unchecked MSR access error" (a RDMSR or
+# WRMSR the kernel did not guard got #GP: an MSR it expects and vhm does
+# not answer), a #GP or #UD in user space ("traps: comm[pid] general
+# protection fault ...", "traps: comm[pid] trap invalid opcode ...") or
+# in the kernel ("general protection fault, ...", "invalid opcode: 0000").
+# Status 0 when there are any.
+guest_log_errors() {
+	tr -d '\r' <"$1" |
+	grep -nE 'unchecked MSR access error|general protection|invalid opcode'
+}
+if [ -n "$VHMCTL_TEST_GUEST_LOG" ]; then
+	if guest_log_errors "$VHMCTL_TEST_GUEST_LOG"; then
+		exit 1
+	fi
+	exit 0
+fi
 VHMCTL=${VHMCTL:-$(command -v vhmctl || echo ../userland/vhmctl)}
 MOD=${VHM_MODULE:-/lib/modules/$(uname -r)/extra/vhm.ko}
 MBK=${MBKERNEL:-$(dirname "$0")/mbkernel}
@@ -54,13 +79,14 @@ fi
 
 KVM_TESTS=32
 # VHMCTL_TEST_LINUX_SMP=1 (make check's intel-linux stage, where Bochs is
-# too slow for every guest): only the shell guest on vhm with 2 vCPUs.
+# too slow for every guest): only the log check's sample, the vhmctl msrs
+# cases and the shell guest on vhm with 2 vCPUs (and its log check).
 # VHMCTL_TEST_LINUX_REPEAT=N boots it N times (default 1).
 linux_repeat=${VHMCTL_TEST_LINUX_REPEAT:-1}
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
-	echo "1..$((4 * linux_repeat))"
+	echo "1..$((5 * linux_repeat + 7))"
 else
-	echo "1..$((48 + KVM_TESTS))"
+	echo "1..$((58 + KVM_TESTS))"
 fi
 stdin=/dev/null
 skip_why=
@@ -149,6 +175,43 @@ check_boot_rc() {
 		failed=1
 	fi
 }
+
+# check_guest_log NAME FILE: the Linux guest's console output in FILE is
+# clean (guest_log_errors); else its offending lines, marked "guest| "
+# (the guest's, not the test host's: check-log).
+check_guest_log() {
+	n=$((n + 1))
+	if [ ! -r "$lk" ]; then
+		echo "ok $n $1 # SKIP no Linux guest at $LINUX_GUEST"
+	elif bad=$(guest_log_errors "$2"); then
+		echo "# the guest's console shows:"
+		echo "$bad" | sed 's/^/# guest| /'
+		echo "not ok $n $1"
+		failed=1
+	else
+		echo "ok $n $1"
+	fi
+}
+
+# The log check itself, on a sample log: it must find an unchecked MSR
+# access, a user-space #GP and #UD and a kernel #GP, and nothing else.
+printf '%s\r\n' 'Linux version 6.1.0-x (gcc)' \
+	'[    0.012345] unchecked MSR access error: RDMSR from 0xc0010200 at rIP: 0xffffffff8107b2a4 (native_read_msr+0x4/0x30)' \
+	'[    0.012346] Call Trace:' \
+	'[    1.234567] traps: init[1] general protection fault ip:401000 sp:7ffd0 error:0 in init[401000+1000]' \
+	'[    1.234568] traps: sh[42] trap invalid opcode ip:401234 sp:7ffd0 error:0 in sh[401000+2000]' \
+	'[    2.000000] general protection fault, probably for non-canonical address 0xdead000000000100: 0000 [#1] SMP' \
+	'[    2.100000] x86/fpu: Supporting XSAVE feature 0x001' >"$tmp/bad.log"
+n=$((n + 1))
+if [ "$(guest_log_errors "$tmp/bad.log" | cut -d: -f1 | tr '\n' ' ')" = "2 4 5 6 " ] &&
+   ! guest_log_errors "$tmp/bad.log" | grep -q 'Call Trace\|XSAVE'; then
+	echo "ok $n guest_log_check_finds_bad_lines"
+else
+	echo "# guest_log_errors on the sample found:"
+	guest_log_errors "$tmp/bad.log" | cut -d: -f1 | sed 's/^/# line /'
+	echo "not ok $n guest_log_check_finds_bad_lines"
+	failed=1
+fi
 
 # mov $0x3f8,%dx; mov $'h',%al; out %al,(%dx); mov $'i',%al; out; hlt
 printf '\272\370\003\260\150\356\260\151\356\364' >"$tmp/real.bin"
@@ -468,14 +531,71 @@ loader: vhmctl
 mbkernel: all checks passed"
 mb_args="--initrd $tmp/module --cmdline module=hello-vhm"
 
+# vhmctl msrs (also in the VHMCTL_TEST_LINUX_SMP run: they are quick):
+# rows of docs/API.md's MSR table for this vendor (the
+# legacy PMU reads as zero: AMD's PERF_CTL/CTR 0xc0010000-7, Intel's
+# IA32_PMC0-1), and what the guest's RDMSR does with them: a kernel row
+# reads (the flat guest prints "k"), an MSR left to the VMM is #GP under
+# vhmctl run (no IDT: triple fault, status 3).
+if grep -qw vmx /proc/cpuinfo; then
+	pmu_row="0x000000c1-0x000000c2 kernel read-as-zero" pmu=0xc1
+	msrs_query="0x000000c1 kernel read-as-zero
+0x00000017 kernel read-as-zero,write-gp
+0xc0010000 vmm exit-or-gp
+0xc0000080 kernel virtualized
+0x00000830 kernel virtualized lapic,x2apic"
+	msrs_args="0xc1 23 0xc0010000 0xc0000080 0x830"
+else
+	pmu_row="0xc0010000-0xc0010007 kernel read-as-zero" pmu=0xc0010000
+	msrs_query="0xc0010000 kernel read-as-zero
+0xc0010010 kernel read-as-zero,write-gp
+0x000000c1 vmm exit-or-gp
+0xc0000080 kernel virtualized
+0x00000830 kernel virtualized lapic,x2apic"
+	msrs_args="0xc0010000 0xc0010010 193 0xc0000080 0x830"
+fi
+# check_msrs_line NAME LINE: vhmctl msrs's list (status 0) has LINE.
+check_msrs_line() {
+	n=$((n + 1))
+	out=$("$VHMCTL" msrs 2>"$tmp/err")
+	rc=$?
+	if [ "$rc" = 0 ] && echo "$out" | grep -qxF -- "$2"; then
+		echo "ok $n $1"
+	else
+		echo "# status $rc, wanted the line '$2' in:"
+		echo "$out" | sed 's/^/# stdout: /'
+		sed 's/^/# stderr: /' "$tmp/err"
+		echo "not ok $n $1"
+		failed=1
+	fi
+}
+check_msrs_line msrs_lists_legacy_pmu_read_as_zero "$pmu_row"
+check_msrs_line msrs_ends_with_the_vmms_rest "other vmm exit-or-gp"
+check msrs_answers_indices 0 "$msrs_query" -- msrs $msrs_args
+check_err msrs_bad_index_is_usage 2 "bad MSR index '0x1x'" -- msrs 0x1x
+# rdmsr_bin INDEX FILE: long mode, mov $INDEX,%ecx; rdmsr; print "k"; hlt
+rdmsr_bin() {
+	# shellcheck disable=SC2059 # the format is the bytes
+	printf "\\271$(printf '\\%03o\\%03o\\%03o\\%03o' $(($1 & 255)) \
+		$((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)))" >"$2"
+	printf '\017\062\146\272\370\003\260\153\356\364' >>"$2"
+}
+rdmsr_bin $pmu "$tmp/rdmsr-kernel.bin"
+rdmsr_bin 0xc0010200 "$tmp/rdmsr-vmm.bin"
+check msrs_kernel_row_reads_in_guest 0 k -- run --mem 16M --mode long --load "$tmp/rdmsr-kernel.bin"
+check msrs_vmm_row_is_gp_under_vhmctl_run 3 "" -- run --mem 16M --mode long --load "$tmp/rdmsr-vmm.bin"
+
 if [ -n "$VHMCTL_TEST_LINUX_SMP" ]; then
 	if "$VHMCTL" info 2>/dev/null | grep -q '^ioapic: 1'; then
 		for r in $(seq "$linux_repeat"); do
 			linux_shell "$tmp/shell2.out" 2 -- run
 			check_shell "shell_" "$tmp/shell2.out" 2
+			check_guest_log shell_cpus2_log_clean "$tmp/shell2.out"
 		done
 	else
 		check_shell_skip shell_ "vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC" 2
+		n=$((n + 1))
+		echo "ok $n shell_cpus2_log_clean # SKIP vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC"
 	fi
 	[ $loaded = 1 ] && rmmod vhm
 	rm -rf "$tmp"
@@ -512,6 +632,7 @@ else
 fi
 linux_boot "$tmp/linux.out" -- run $linux_args
 check_linux "" "$tmp/linux.out"
+check_guest_log linux_log_clean "$tmp/linux.out"
 linux_ends ""
 check_err unknown_image_format 1 "unknown image format" -- run --kernel "$tmp/real.bin"
 check_err too_little_memory 1 "too little memory: needs 2M, --mem is 1M" -- run --mem 1M --kernel "$MBK/mbkernel32.elf"
@@ -527,17 +648,26 @@ else
 fi
 check_err cpus_0_is_usage 2 "bad --cpus" -- run --cpus 0 --kernel "$MBK/mbkernel32.elf"
 check_err cpus_256_is_usage 2 "bad --cpus '256' (1 to 255)" -- run --cpus 256 --kernel "$MBK/mbkernel32.elf"
+
 if [ $vhm_irqchip = 1 ]; then
 	for c in 1 2; do
 		linux_shell "$tmp/shell$c.out" $c -- run
 		check_shell "shell_" "$tmp/shell$c.out" $c
+		if [ -r "$lsh" ]; then
+			check_guest_log "shell_cpus${c}_log_clean" "$tmp/shell$c.out"
+		else
+			n=$((n + 1))
+			echo "ok $n shell_cpus${c}_log_clean # SKIP no shell guest at $LINUX_GUEST"
+		fi
 		# vhmctl tells a Linux guest on vhm its TSC rate (docs/VHMCTL.md).
 		[ $c = 1 ] && check_boot shell_tsc_rate_on_cmdline "$tmp/shell$c.out" " tsc_early_khz="
 	done
 else
 	check_shell_skip shell_ "vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC"
-	n=$((n + 1))
-	echo "ok $n shell_tsc_rate_on_cmdline # SKIP vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC"
+	for t in shell_tsc_rate_on_cmdline shell_cpus1_log_clean shell_cpus2_log_clean; do
+		n=$((n + 1))
+		echo "ok $n $t # SKIP vhm lacks VHM_CAP_LAPIC/VHM_CAP_IOAPIC"
+	done
 fi
 
 # The same guests on KVM: vhm out of the way, the vendor's KVM module in.

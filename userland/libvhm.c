@@ -44,5 +44,6 @@ const struct vhm_cap_desc vhm_caps[] = {
 	{ VHM_CAP_TLB_TAGS, "tlb-tags", NULL },
 	{ VHM_CAP_LAPIC, "lapic", NULL },
 	{ VHM_CAP_IOAPIC, "ioapic", NULL },
+	{ VHM_CAP_MSR_LIST, "msr-list", NULL },
 	{ 0, NULL, NULL },
 };

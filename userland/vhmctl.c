@@ -13,6 +13,7 @@ struct vhmctl_cmd {
 
 static const struct vhmctl_cmd cmds[] = {
 	{ "info", cmd_info, "print the module's API version and capabilities" },
+	{ "msrs", cmd_msrs, "which MSRs the module answers in the kernel, and how; the others go to the VMM (INDEX...: those only)" },
 	{ "run", cmd_run, "boot a kernel (--kernel, --initrd, --cmdline) or a flat binary (--load FILE[@GPA], --entry, --mode); --mem, --cpus, --accel" },
 	{ NULL, NULL, NULL },
 };

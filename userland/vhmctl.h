@@ -4,6 +4,7 @@
 #define VHMCTL_H
 
 int cmd_info(int argc, char **argv);
+int cmd_msrs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 #endif /* VHMCTL_H */

@@ -38,6 +38,8 @@
 #define VHM_GET_VCPU_MMAP_SIZE	_IO(VHMIO, 0x03)
 /* The CPUID table vCPUs start with: what they really provide. */
 #define VHM_GET_SUPPORTED_CPUID	_IOWR(VHMIO, 0x04, struct vhm_cpuid)
+/* The MSRs vhm answers in the kernel on this host, and how (VHM_CAP_MSR_LIST). */
+#define VHM_GET_MSR_LIST	_IOWR(VHMIO, 0x05, struct vhm_msr_list)
 
 /*
  * VM fd ioctls.
@@ -196,6 +198,7 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
  *                        timer, IPIs; vCPUs other than 0 wait for
  *                        INIT/SIPI in VHM_RUN).
  * VHM_CAP_IOAPIC         1: VHM_LAPIC_IOAPIC and VHM_IRQ_LINE exist.
+ * VHM_CAP_MSR_LIST       1: VHM_GET_MSR_LIST exists.
  */
 #define VHM_CAP_HW_VENDOR	1
 #define VHM_CAP_NESTED_PAGING	2
@@ -205,6 +208,7 @@ struct vhm_sregs {		/* out: VHM_GET_SREGS, in: VHM_SET_SREGS */
 #define VHM_CAP_DEBUGREGS	6
 #define VHM_CAP_LAPIC		7
 #define VHM_CAP_IOAPIC		8
+#define VHM_CAP_MSR_LIST	9
 
 /* VHM_CAP_MSR_EXITS reasons (args[0] of VHM_ENABLE_CAP, run->msr.reason). */
 #define VHM_MSR_EXIT_UNKNOWN	(1u << 0)	/* an MSR vhm does not virtualize */
@@ -233,6 +237,38 @@ struct vhm_msrs {
 };
 
 #define VHM_MAX_MSR_ENTRIES	256
+
+/*
+ * VHM_GET_MSR_LIST. In: nranges is the room in ranges[]; out: the number
+ * of ranges filled in, or -E2BIG with nranges set to the number needed.
+ * The ranges are sorted by first and do not overlap. An MSR in none of
+ * them is unknown to vhm: the guest's RDMSR/WRMSR raises #GP, or exits
+ * to the VMM (VHM_EXIT_MSR, VHM_MSR_EXIT_UNKNOWN) where it enabled
+ * VHM_CAP_MSR_EXITS.
+ */
+#define VHM_MSR_VIRTUALIZED	1	/* the guest's own value, kept by vhm */
+#define VHM_MSR_READ_ZERO	2	/* reads 0; writes are dropped */
+#define VHM_MSR_READ_ZERO_GP	3	/* reads 0; the guest's writes #GP */
+#define VHM_MSR_READ_ONLY	4	/* a fixed value; the guest's writes #GP */
+#define VHM_MSR_WRITE_IGNORED	5	/* what the VMM set; guest writes dropped */
+
+/* vhm_msr_info.flags: when the range is answered at all (else unknown). */
+#define VHM_MSR_INFO_LAPIC	(1u << 0)	/* with VHM_CREATE_LAPIC */
+#define VHM_MSR_INFO_X2APIC	(1u << 1)	/* while its APIC is in x2APIC mode */
+
+struct vhm_msr_info {
+	__u32 first;		/* the range's first MSR index */
+	__u32 last;		/* and its last (inclusive) */
+	__u32 handling;		/* VHM_MSR_VIRTUALIZED ... */
+	__u32 flags;		/* VHM_MSR_INFO_* */
+};
+
+struct vhm_msr_list {
+	__u32 nranges;
+	__u32 flags;		/* must be 0 */
+	__u64 reserved;		/* must be 0 */
+	struct vhm_msr_info ranges[];
+};
 
 /*
  * CPUID tables. In: nent is the room in entries[] (GET) or the number of
