@@ -38,6 +38,7 @@
 #include <linux/lockdep.h>
 #include <linux/rcuwait.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/stat.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/uaccess.h>
@@ -746,7 +747,9 @@ static bool lapic_wakes_hlt(struct vhm_lapic *apic)
  * doubling up to halt_poll_ns) after a HLT that a sleep ended within
  * halt_poll_ns, and falls to nothing after one that slept longer; a HLT
  * whose own timer fires within halt_poll_ns polls until then. Polling
- * stops at a signal or when the scheduler wants the CPU.
+ * stops at a signal, when the scheduler wants the CPU, or when another
+ * task waits for this CPU (the vCPU that sends the IPI, say, on the same
+ * CPU: it would wait for the poller's time slice), as KVM's does.
  */
 static unsigned int vhm_halt_poll_ns = 200000;
 module_param_named(halt_poll_ns, vhm_halt_poll_ns, uint, 0644);
@@ -769,8 +772,8 @@ static bool lapic_halt_poll(struct vhm_lapic *apic, u64 ns)
 		if (lapic_wakes_hlt(apic))
 			return true;
 		cpu_relax();
-	} while (ktime_get_ns() < end && !need_resched() &&
-		 !signal_pending(current));
+	} while (ktime_get_ns() < end && single_task_running() &&
+		 !need_resched() && !signal_pending(current));
 	return false;
 }
 
