@@ -177,7 +177,7 @@ struct ioc {
 };
 
 enum {
-	I_API, I_CHECK_EXT, I_CREATE_VM, I_MMAP_SIZE, I_SUPP_CPUID,
+	I_API, I_CHECK_EXT, I_CREATE_VM, I_MMAP_SIZE, I_SUPP_CPUID, I_MSR_LIST,
 	I_CREATE_VCPU, I_SET_SLOT, I_ENABLE_CAP, I_CREATE_LAPIC, I_IRQ_LINE,
 	I_VM_STATS,
 	I_RUN, I_GET_REGS, I_SET_REGS, I_GET_SREGS, I_SET_SREGS, I_GET_MSRS,
@@ -199,6 +199,8 @@ static const struct ioc iocs[I_NR] = {
 	/* EINVAL: non-zero flags (the rule for every struct). */
 	[I_SUPP_CPUID] = { "GET_SUPPORTED_CPUID", VHM_GET_SUPPORTED_CPUID, SYS,
 			   E(E2BIG) | E(EFAULT) | E(EINVAL) },
+	[I_MSR_LIST] = { "GET_MSR_LIST", VHM_GET_MSR_LIST, SYS,
+			 E(E2BIG) | E(EFAULT) | E(EINVAL) },
 	[I_CREATE_VCPU] = { "CREATE_VCPU", VHM_CREATE_VCPU, VM,
 			    E(EINVAL) | E(EEXIST) | E(ENOSPC) | E(ENOMEM) | E(EIO) | E(EMFILE) },
 	[I_SET_SLOT] = { "SET_MEMORY_SLOT", VHM_SET_MEMORY_SLOT, VM,
@@ -536,6 +538,38 @@ static struct fvcpu *pick_vcpu(struct fuzz *f, struct fvm **vmp)
 /* ------------------------------------------------------------------
  * System fd.
  */
+/*
+ * GET_MSR_LIST: room for every row, too little (E2BIG with the count),
+ * flags or reserved set (EINVAL), a bad pointer (EFAULT).
+ */
+static void op_msr_list(struct fuzz *f)
+{
+	struct vhm_msr_list *l = (void *)f->buf;
+	struct rng *r = &f->r;
+	unsigned long p = (unsigned long)l;
+	unsigned int k = below(r, 10);
+	long ret;
+	int err, w;
+
+	memset(l, 0, sizeof(*l));
+	l->nranges = k < 5 ? 512 : (uint32_t)rnd_val(r) & (k < 8 ? 0x3f : ~0u);
+	if (k == 8)
+		l->flags = 1u << below(r, 32);
+	else if (k == 9)
+		l->reserved = 1ull << below(r, 64);
+	f->what = k < 5 ? "valid" : "mutated";
+	if (chance(r, 15))
+		p = bad_ptr(f, sizeof(*l) + 4 * sizeof(l->ranges[0]), &w);
+	snprintf(f->summary, sizeof(f->summary), "nranges %u flags %#x reserved %#llx ptr %#lx",
+		 l->nranges, l->flags, (unsigned long long)l->reserved, p);
+	ret = do_ioctl(f, f->sys, I_MSR_LIST, VHM_GET_MSR_LIST, p, &err);
+	check(f, I_MSR_LIST, ret, err, NULL);
+	if (ret >= 0 && p != (unsigned long)l)
+		fail(f, "GET_MSR_LIST succeeded on a bad pointer");
+	if (p == (unsigned long)l && k < 5 && ret < 0)
+		fail(f, "GET_MSR_LIST(512 rows) failed: %s", strerror(err));
+}
+
 static void op_sys(struct fuzz *f)
 {
 	struct rng *r = &f->r;
@@ -543,7 +577,10 @@ static void op_sys(struct fuzz *f)
 	long ret;
 	int err, i;
 
-	switch (below(r, 5)) {
+	switch (below(r, 6)) {
+	case 5:
+		op_msr_list(f);
+		break;
 	case 0:
 		arg = chance(r, 60) ? 0 : rnd_val(r);
 		f->what = arg ? "non-zero" : "valid";
@@ -561,7 +598,7 @@ static void op_sys(struct fuzz *f)
 		snprintf(f->summary, sizeof(f->summary), "cap %#lx", arg);
 		ret = do_ioctl(f, f->sys, I_CHECK_EXT, VHM_CHECK_EXTENSION, arg, &err);
 		check(f, I_CHECK_EXT, ret, err, NULL);
-		if (arg > VHM_CAP_IOAPIC && ret != 0)
+		if (arg > VHM_CAP_MSR_LIST && ret != 0)
 			fail(f, "CHECK_EXTENSION(%#lx) = %ld for an unknown cap", arg, ret);
 		break;
 	case 2:
