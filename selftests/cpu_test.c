@@ -1934,6 +1934,21 @@ TEST_F(cpu, single_step_over_emulated_string_instructions)
 	ASSERT_GUEST_DONE(v);
 }
 
+/* REP OUTSB of 3 bytes of emu_buf with DR1 watching *watched (R/W 11). */
+static void emu_outsb_watched(const uint8_t *watched)
+{
+	uint64_t at, after, n = 3;
+	void *p = emu_buf;
+
+	guest_write_dr1((uintptr_t)watched);
+	guest_write_dr7(DR7_RW1_BYTE);
+	asm volatile("2: rep outsb" EMU_POST
+		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, n);
+}
+
 static void guest_data_breakpoints(void)
 {
 	volatile uint32_t *mmio = (uint32_t *)GUEST_MMIO_BASE;
@@ -1957,24 +1972,8 @@ static void guest_data_breakpoints(void)
 	emu_report(at, after, 0);
 
 	/* REP OUTSB x3 reading the 2nd byte watched (R/W 11), then not. */
-	guest_write_dr1((uintptr_t)&emu_buf[1]);
-	guest_write_dr7(DR7_RW1_BYTE);
-	p = emu_buf;
-	n = 3;
-	asm volatile("2: rep outsb" EMU_POST
-		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
-		     : "cc", "memory");
-	guest_write_dr7(DR7_RESET);
-	emu_report(at, after, n);
-	guest_write_dr1((uintptr_t)&emu_buf[8]);
-	guest_write_dr7(DR7_RW1_BYTE);
-	p = emu_buf;
-	n = 3;
-	asm volatile("2: rep outsb" EMU_POST
-		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
-		     : "cc", "memory");
-	guest_write_dr7(DR7_RESET);
-	emu_report(at, after, n);
+	emu_outsb_watched(&emu_buf[1]);
+	emu_outsb_watched(&emu_buf[8]);
 
 	/* REP INSB x3 writing the 2nd byte watched (R/W 01). */
 	guest_write_dr1((uintptr_t)&emu_buf[5]);
