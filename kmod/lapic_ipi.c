@@ -122,8 +122,7 @@ static void lapic_accept(struct vhm_lapic *apic, const struct vhm_apic_msg *m)
 static void lapic_deliver(struct vhm_vm *vm, struct vhm_lapic *src,
 			  u32 shorthand, const struct vhm_apic_msg *m)
 {
-	unsigned int i, n = min_t(unsigned int, READ_ONCE(vm->vcpu_slots),
-				  VHM_MAX_VCPUS);
+	unsigned int i, n = vhm_vm_vcpu_slots(vm);
 	struct vhm_vcpu *vcpu;
 
 	rcu_read_lock();

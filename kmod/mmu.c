@@ -237,8 +237,8 @@ static void vhm_tlb_flush_ipi(void *unused)
  */
 void vhm_flush_remote_tlbs(struct vhm_vm *vm)
 {
+	unsigned int i, n;
 	cpumask_var_t cpus;
-	unsigned int i;
 
 	atomic64_inc(&vm->mmu.tlb_gen);
 	/*
@@ -253,7 +253,8 @@ void vhm_flush_remote_tlbs(struct vhm_vm *vm)
 		return;
 	}
 	rcu_read_lock();
-	for (i = 0; i < VHM_MAX_VCPUS; i++) {
+	n = vhm_vm_vcpu_slots(vm);
+	for (i = 0; i < n; i++) {
 		struct vhm_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
 
 		if (vcpu && READ_ONCE(vcpu->in_guest))

@@ -439,4 +439,10 @@ int vhm_set_memory_slot(struct vhm_vm *vm,
 /* The slot holding gpa, or NULL; mmu.lock or slots_lock held. */
 const struct vhm_memslot *vhm_find_slot(struct vhm_vm *vm, u64 gpa);
 
+/* How many vcpus[] entries a scan looks at: up to the highest slot used. */
+static inline unsigned int vhm_vm_vcpu_slots(struct vhm_vm *vm)
+{
+	return min_t(unsigned int, READ_ONCE(vm->vcpu_slots), VHM_MAX_VCPUS);
+}
+
 #endif /* VHM_VM_H */
