@@ -165,6 +165,31 @@ u32 vhm_dr_data_hits(struct vhm_vcpu *vcpu, u64 la, u64 len, bool write)
 }
 
 /*
+ * B0-3 of the enabled I/O breakpoints (R/W 10, defined with CR4.DE only)
+ * that an access to the ports [port, port + size) hits. The CPU never runs
+ * the IN, OUT, INS or OUTS vhm intercepts, so their trap is vhm's to raise.
+ */
+u32 vhm_dr_io_hits(struct vhm_vcpu *vcpu, u16 port, unsigned int size)
+{
+	u64 dr6, dr7, start, len;
+	unsigned int n;
+	u32 hits = 0;
+
+	if (!(vhm_ops->cr4(vcpu) & X86_CR4_DE))
+		return 0;
+	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
+	for (n = 0; n < 4; n++) {
+		if (!(dr7 & (3ULL << (2 * n))) ||
+		    ((dr7 >> (16 + 4 * n)) & 3) != 2)
+			continue;
+		vhm_dr_range(vcpu, dr7, n, &start, &len);
+		if (port < start + len && start < (u64)port + size)
+			hits |= BIT(n);
+	}
+	return hits;
+}
+
+/*
  * How many of the n elements (size bytes each, upward from la) of a REP
  * string instruction vhm may move before the guest's debug trap: one with
  * RFLAGS.TF (a trap after every iteration), else up to the first that

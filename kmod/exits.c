@@ -268,6 +268,7 @@ int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
 {
 	struct vhm_run *run = vcpu->run;
 	u64 rax = vhm_reg_read(vcpu, VHM_GPR_RAX);
+	u32 hits;
 
 	run->io.direction = in ? VHM_IO_IN : VHM_IO_OUT;
 	run->io.size = size;
@@ -278,6 +279,10 @@ int vhm_exit_pio(struct vhm_vcpu *vcpu, u16 port, u8 size, bool in,
 		vcpu->pio_in_size = size;
 	else
 		memcpy((u8 *)run + VHM_RUN_DATA_OFFSET, &rax, size);
+	/* An I/O breakpoint's #DB first: the skip's single step joins it. */
+	hits = vhm_dr_io_hits(vcpu, port, size);
+	if (hits)
+		vhm_dr_trap(vcpu, hits);
 	vhm_ops->skip_insn(vcpu, len);
 	run->exit_reason = VHM_EXIT_IO;
 	return 0;

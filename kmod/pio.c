@@ -142,7 +142,7 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 	struct vhm_sregs s;
 	struct vhm_regs r;
 	u64 count, gva, seg_base, fault;
-	u32 n, access;
+	u32 n, access, io_hits;
 	int pf;
 
 	vhm_get_regs(vcpu, &r);
@@ -161,6 +161,10 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 		      seg_base + (r.rsi & vhm_addr_mask(p->addr_size));
 	n = vhm_pio_chunk(gva, p->size, count, r.rflags & X86_EFLAGS_DF);
 	n = vhm_dr_string_elements(vcpu, gva, p->size, n, p->in);
+	/* Every element goes through the port: a trap after the first. */
+	io_hits = vhm_dr_io_hits(vcpu, p->port, p->size);
+	if (io_hits)
+		n = 1;
 
 	/*
 	 * The guest's page tables must let it read (OUTS) or write (INS)
@@ -191,7 +195,8 @@ int vhm_pio_string(struct vhm_vcpu *vcpu, const struct vhm_pio_string *exit)
 		return vhm_pio_error(vcpu, gva);
 	vhm_pio_advance(&r, &r.rsi, n, p);
 	vhm_set_regs(vcpu, &r);
-	vhm_dr_trap(vcpu, vhm_dr_data_hits(vcpu, gva, n * p->size, false));
+	vhm_dr_trap(vcpu, vhm_dr_data_hits(vcpu, gva, n * p->size, false) |
+		    io_hits);
 	return 0;
 }
 
@@ -218,7 +223,8 @@ void vhm_complete_pio_string(struct vhm_vcpu *vcpu)
 	vhm_pio_advance(&r, &r.rdi, n, p);
 	vhm_set_regs(vcpu, &r);
 	vhm_dr_trap(vcpu, vhm_dr_data_hits(vcpu, vcpu->pio_in_gva,
-					   n * p->size, true));
+					   n * p->size, true) |
+		    vhm_dr_io_hits(vcpu, p->port, p->size));
 }
 
 int vhm_pio_error(struct vhm_vcpu *vcpu, u64 gva)

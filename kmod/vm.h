@@ -298,6 +298,7 @@ void vhm_dr_single_step(struct vhm_vcpu *vcpu);
  * the #DB trap after it (single step, those hits).
  */
 u32 vhm_dr_data_hits(struct vhm_vcpu *vcpu, u64 la, u64 len, bool write);
+u32 vhm_dr_io_hits(struct vhm_vcpu *vcpu, u16 port, unsigned int size);
 u32 vhm_dr_string_elements(struct vhm_vcpu *vcpu, u64 la, unsigned int size,
 			   u32 n, bool write);
 void vhm_dr_trap(struct vhm_vcpu *vcpu, u32 hits);

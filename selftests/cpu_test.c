@@ -2024,6 +2024,88 @@ TEST_F(cpu, data_breakpoints_on_emulated_accesses)
 	ASSERT_GUEST_DONE(v);
 }
 
+/* L2, breakpoint 2 on I/O (R/W2 10, with CR4.DE), 1 byte. */
+#define DR7_IO2_BYTE	(0x400 | 1ull << 4 | 2ull << 24)
+
+/* OUT of AL to EMU_PORT with DR2 watching port watched. */
+static void emu_out_watched(uint16_t watched)
+{
+	uint64_t at, after;
+
+	guest_write_dr2(watched);
+	guest_write_dr7(DR7_IO2_BYTE);
+	asm volatile("2: outb %%al, %[port]" EMU_POST
+		     : EMU_OUT : "a"(0x11), [port] "i"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, 0);
+}
+
+static void guest_io_breakpoints(void)
+{
+	uint64_t at, after, n = 2;
+	uint16_t w = 0;
+	void *p = emu_buf;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_fill_buf();
+	asm volatile("mov %%cr4, %%rax; or %0, %%rax; mov %%rax, %%cr4"
+		     : : "i"(X86_CR4_DE) : "rax");
+	/* OUT: the port watched, then another. */
+	emu_out_watched(EMU_PORT);
+	emu_out_watched(EMU_PORT + 2);
+	/* IN of 2 bytes: the breakpoint on its second port. */
+	guest_write_dr2(EMU_PORT + 1);
+	guest_write_dr7(DR7_IO2_BYTE);
+	asm volatile("2: inw %[port], %%ax" EMU_POST
+		     : EMU_OUT, "=a"(w) : [port] "i"(EMU_PORT)
+		     : "cc", "memory");
+	emu_report(at, after, w);
+	/* REP OUTSB x2: a trap after each iteration, all on the port. */
+	guest_write_dr2(EMU_PORT);
+	asm volatile("2: rep outsb" EMU_POST
+		     : EMU_OUT, "+S"(p), "+c"(n) : "d"(EMU_PORT)
+		     : "cc", "memory");
+	guest_write_dr7(DR7_RESET);
+	emu_report(at, after, n);
+	asm volatile("mov %%cr4, %%rax; and %0, %%rax; mov %%rax, %%cr4"
+		     : : "i"(~X86_CR4_DE) : "rax");
+	GUEST_DONE();
+}
+
+static const struct emu_traps emu_io_bps[] = {
+	{ "OUT, port watched", 1, false, { { false, 0, 4 } } },
+	{ "OUT, another port watched", 0, false, { } },
+	{ "IN of 2 bytes, its 2nd port watched", 1, false, { { false, 0, 4 } } },
+	{ "REP OUTSB x2, port watched", 2, true, { { true, 1, 4 },
+						   { false, 0, 4 } } },
+};
+
+/*
+ * I/O breakpoints (DR7 R/W 10 with CR4.DE) on the port I/O vhm
+ * intercepts: the CPU never runs those IN, OUT and OUTS, so vhm raises
+ * the #DB trap with the breakpoint's B bit after the instruction, after
+ * every iteration of a REP OUTS; none when another port is watched.
+ */
+TEST_F(cpu, io_breakpoints_on_intercepted_port_io)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct emu_vmm m = { 0 };
+	uint64_t val;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_io_breakpoints, 0));
+	emu_expect(_metadata, v, &m, &emu_io_bps[0], &val);
+	emu_expect(_metadata, v, &m, &emu_io_bps[1], &val);
+	emu_expect(_metadata, v, &m, &emu_io_bps[2], &val);
+	EXPECT_EQ('x' | 'y' << 8, val);
+	emu_expect(_metadata, v, &m, &emu_io_bps[3], &val);
+	EXPECT_EQ(0, val);
+	ASSERT_EQ(4, m.n_out);
+	EXPECT_EQ(0, memcmp(m.out, "\x11\x11" "ab", 4));
+	ASSERT_GUEST_DONE(v);
+}
+
 /*
  * Instructions a guest of vhm does not have: each #UD with RIP on it.
  * They run from a buffer followed by RET; the #UD handler steps over
