@@ -12,6 +12,7 @@
 
 #include <asm/processor-flags.h>
 
+#include "exception.h"
 #include "regs.h"
 #include "vhm.h"
 #include "vm.h"
@@ -57,12 +58,29 @@ static int vhm_check_vcpu_events(const struct vhm_vcpu_events *ev)
 	return vhm_check_exception(ev);
 }
 
-/* Raise the exception at the next entry (replacing one not delivered). */
+/*
+ * Raise the exception at the next entry. With one already pending (an
+ * exit cut its delivery short, or the VMM set it), the two combine as the
+ * CPU's would (exception.c): the new one alone, #DF(0), or a shutdown.
+ */
 void vhm_queue_exception(struct vhm_vcpu *vcpu, u8 vector, bool has_err,
 			 u32 err)
 {
 	struct vhm_event_queue *q = &vcpu->events;
 
+	if (q->flags & VHM_EVENT_EXCEPTION) {
+		int v = vhm_exception_merge(q->exception_vector, vector);
+
+		if (v == VHM_EXC_SHUTDOWN) {
+			q->shutdown = true;
+			return;
+		}
+		if (v == VHM_EXC_DF) {
+			vector = VHM_EXC_DF;
+			has_err = true;
+			err = 0;
+		}
+	}
 	q->flags &= ~VHM_EVENT_ERROR_CODE;
 	q->flags |= VHM_EVENT_EXCEPTION | (has_err ? VHM_EVENT_ERROR_CODE : 0);
 	q->exception_vector = vector;
@@ -188,6 +206,7 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
 	if (r)
 		return r;
 	vcpu->events.flags = ev.flags & VHM_EVENT_QUEUED;
+	vcpu->events.shutdown = false;
 	vcpu->events.exception_vector = ev.exception_vector;
 	vcpu->events.error_code = ev.exception_error_code;
 	vcpu->events.interrupt_vector = ev.interrupt_vector;

@@ -143,9 +143,11 @@ static u32 vhm_world_switch(struct vhm_vcpu *vcpu)
 /*
  * Entries until an exit that is not fast, the same on both vendors
  * (vendor.h: the mechanism ops in the order called). What userspace
- * answered for the last exit is completed first. With interrupts off: no
- * entry once the host reboots (virtualization is off, or soon: virt.c);
- * the guest's FPU registers (fpu.c: only from here to the exit).
+ * answered for the last exit is completed first; a triple fault that or an
+ * exit's handler raised (events.c) is a shutdown exit instead. With
+ * interrupts off: no entry once the host reboots (virtualization is off,
+ * or soon: virt.c); the guest's FPU registers (fpu.c: only from here to
+ * the exit).
  */
 static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 {
@@ -154,6 +156,8 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	int r;
 
 	vhm_complete_user_exit(vcpu);
+	if (vcpu->events.shutdown)
+		return vhm_exit_shutdown(vcpu);
 	preempt_disable();
 	if (vhm_ops->vcpu_load)
 		vhm_ops->vcpu_load(vcpu);
@@ -169,7 +173,8 @@ static int vhm_enter_guest(struct vhm_vcpu *vcpu)
 	do {
 		code = vhm_world_switch(vcpu);
 		r = vhm_handle_fast_exit(vcpu, code);
-	} while (r == 1 && !vhm_host_needs_cpu(++fast_exits));
+	} while (r == 1 && !vcpu->events.shutdown &&
+		 !vhm_host_needs_cpu(++fast_exits));
 	vhm_fpu_exit(vcpu);
 	if (vhm_ops->vcpu_put)
 		vhm_ops->vcpu_put(vcpu);

@@ -680,6 +680,13 @@ int vhm_task_switch(struct vhm_vcpu *vcpu, const struct vhm_task_switch *in)
 	if (!r)
 		r = ts_switch(c);
 	if (r == -EAGAIN) {
+		/*
+		 * A fault in a switch through a task gate is a fault while
+		 * delivering its event: an exception and it may make #DF.
+		 */
+		if (in->source == VHM_TS_GATE && in->kind == VHM_CUT_EXCEPTION)
+			vhm_queue_exception(vcpu, in->vector, in->has_err,
+					    in->err);
 		vhm_queue_exception(vcpu, c->fault_vector, true, c->fault_err);
 		r = 1;
 	} else if (r == -EIO) {

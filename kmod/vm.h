@@ -92,6 +92,8 @@ struct vhm_event_queue {
 	u32 error_code;
 	u8 exception_vector;
 	u8 interrupt_vector;
+	/* A fault while #DF was pending: the next entry is a shutdown. */
+	bool shutdown;
 };
 
 /* The guest's FPU state (fpu.c): the size of VHM_GET/SET_XSAVE's buffer. */

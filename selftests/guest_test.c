@@ -1102,8 +1102,9 @@ TEST_F(guest_test, real_to_protected_to_long)
  * guest whose GDT and IDT the host builds: JMP to a task, CALL to a task
  * and IRET back, #DE and #GP through task gates (the #GP's error code on
  * the handler task's stack), a TSS whose limit is below 0x67 (#TS with its
- * selector, through a task gate), and a 16-bit TSS, which vhm refuses
- * (VHM_INTERNAL_TASK_SWITCH). Each step reports with an OUT of AL to
+ * selector, through a task gate), an #NP through a task gate to that TSS
+ * (its #TS makes a double fault, through an interrupt gate), and a 16-bit
+ * TSS, which vhm refuses (VHM_INTERNAL_TASK_SWITCH). Each step reports with an OUT of AL to
  * TS_PORT; task C (CALL and #DE) lets the faulting DIV retry with ECX = 1,
  * tasks D (#GP) and E (#TS) move task B past its 7-byte far JMP.
  */
@@ -1120,7 +1121,9 @@ TEST_F(guest_test, real_to_protected_to_long)
 #define TS_SEL_E	0x38
 #define TS_SEL_SHORT	0x40
 #define TS_SEL_16	0x48
-#define TS_GDT_LIMIT	(10 * 8 - 1)
+#define TS_SEL_NP	0x50			/* a data segment, not present */
+#define TS_GDT_ENTRIES	11
+#define TS_GDT_LIMIT	(TS_GDT_ENTRIES * 8 - 1)
 #define TS_SEL_OUT	0x78			/* beyond the GDT's limit */
 #define TS_EFLAGS_NT	(1u << 14)
 #define TS_CR0_TS	(1u << 3)
@@ -1155,6 +1158,10 @@ asm(
 	"ts_b_ts:\n"
 	"	ljmp $" XSTR(TS_SEL_SHORT) ", $0\n"
 	TS_REPORT(9)
+	"ts_b_df:\n"
+	"	movw $" XSTR(TS_SEL_NP) ", %ax\n"
+	"	movw %ax, %fs\n"
+	"	hlt\n"
 	"ts_b_16:\n"
 	"	ljmp $" XSTR(TS_SEL_16) ", $0\n"
 	"	hlt\n"
@@ -1173,12 +1180,15 @@ asm(
 	"	addl $7, " XSTR(TS_TSS(1)) " + 32\n"
 	"	iret\n"
 	"	jmp ts_e\n"
+	"ts_f:\n"
+	TS_REPORT(0xf)
+	"	jmp ts_b_16\n"
 	"ts_end:\n"
 	"	.code64\n"
 	"	.popsection\n");
 extern const uint8_t ts_start[], ts_a_after[], ts_b[], ts_b_after_call[],
-	ts_b_div[], ts_b_gp[], ts_b_ts[], ts_b_16[], ts_c[], ts_d[], ts_e[],
-	ts_end[];
+	ts_b_div[], ts_b_gp[], ts_b_ts[], ts_b_df[], ts_b_16[], ts_c[], ts_d[],
+	ts_e[], ts_f[], ts_end[];
 
 /* A 32-bit TSS as in SDM figure 8-2. */
 struct ts_tss32 {
@@ -1214,14 +1224,15 @@ static void ts_task(struct guest_vm *vm, int n, const uint8_t *eip,
 
 static void ts_setup(struct __test_metadata *_metadata, struct guest_vcpu *v)
 {
-	uint64_t *gdt = guest_gpa_to_hva(v->vm, TS_GDT, 10 * 8);
+	uint64_t *gdt = guest_gpa_to_hva(v->vm, TS_GDT, TS_GDT_ENTRIES * 8);
 	uint64_t *idt = guest_gpa_to_hva(v->vm, TS_IDT, 16 * 8);
+	uint32_t df = TS_GUEST(ts_f);
 	struct vhm_sregs s;
 	int i;
 
 	ASSERT_VHM(guest_vcpu_start_prot32(v, GUEST_LOW_CODE, ts_start,
 					   ts_end - ts_start));
-	memset(gdt, 0, 10 * 8);
+	memset(gdt, 0, TS_GDT_ENTRIES * 8);
 	gdt[1] = 0x00cf9b000000ffffull;
 	gdt[2] = 0x00cf93000000ffffull;
 	gdt[3] = ts_desc(TS_TSS(0), 0x67, 0xb);		/* A: busy, current */
@@ -1229,10 +1240,14 @@ static void ts_setup(struct __test_metadata *_metadata, struct guest_vcpu *v)
 		gdt[3 + i] = ts_desc(TS_TSS(i), 0x67, 0x9);
 	gdt[8] = ts_desc(TS_TSS(5), 0x50, 0x9);		/* limit < 0x67 */
 	gdt[9] = ts_desc(TS_TSS(6), 0x2b, 0x1);		/* 16-bit TSS */
+	gdt[10] = 0x00cf13000000ffffull;		/* P clear */
 	memset(idt, 0, 16 * 8);
 	idt[0] = 0x8500ull << 32 | TS_SEL_C << 16;	/* task gates */
 	idt[10] = 0x8500ull << 32 | TS_SEL_E << 16;
 	idt[13] = 0x8500ull << 32 | TS_SEL_D << 16;
+	idt[11] = 0x8500ull << 32 | TS_SEL_SHORT << 16;	/* #TS on the way */
+	idt[8] = (df & 0xffff) | TS_SEL_CODE << 16 |	/* interrupt gate */
+		 (0x8e00ull | (uint64_t)(df >> 16) << 16) << 32;
 	memset(guest_gpa_to_hva(v->vm, TS_TSS(0), 7 * 0x80), 0, 7 * 0x80);
 	ts_task(v->vm, 1, ts_b, 0x6000);
 	ts_task(v->vm, 2, ts_c, 0x5000);
@@ -1263,7 +1278,7 @@ static void ts_expect(struct __test_metadata *_metadata, struct guest_vcpu *v,
 
 static uint32_t ts_type(struct guest_vm *vm, int sel)
 {
-	uint64_t *gdt = guest_gpa_to_hva(vm, TS_GDT, 10 * 8);
+	uint64_t *gdt = guest_gpa_to_hva(vm, TS_GDT, TS_GDT_ENTRIES * 8);
 
 	return (gdt[sel >> 3] >> 40) & 0xf;
 }
@@ -1357,6 +1372,17 @@ TEST_F(guest_test, task_switches)
 	EXPECT_EQ(TS_SEL_SHORT, ts_stack_top(vm, r.rsp));
 	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_SHORT));
 	ts_expect(_metadata, v, 9, &r, &s);
+
+	/*
+	 * #NP through a task gate to that TSS: the switch's #TS is a
+	 * contributory fault while delivering a contributory one, so #DF(0)
+	 * through the IDT's interrupt gate, in task B, EIP on the MOV.
+	 */
+	ts_expect(_metadata, v, 0xf, &r, &s);
+	EXPECT_EQ(TS_SEL_B, s.tr.selector);
+	EXPECT_EQ(0, ts_stack_top(vm, r.rsp));
+	EXPECT_EQ(TS_GUEST(ts_b_df) + 4, ts_stack_top(vm, r.rsp + 4));
+	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_SHORT));
 
 	/* A 16-bit TSS: refused with the documented suberror. */
 	expect_exit(_metadata, v, VHM_EXIT_INTERNAL_ERROR);
