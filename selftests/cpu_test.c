@@ -148,6 +148,87 @@ TEST_F(cpu, unknown_msr_exits_to_userspace)
 	ASSERT_GUEST_DONE(v);
 }
 
+/*
+ * An exception vhm raises (here the #GP of an RDMSR the VMM failed) while
+ * another is pending (here one the VMM set on that exit) combines with it
+ * as on the CPU (kmod/exception.c): #PF then #GP is #DF(0); #UD then #GP
+ * is the #GP alone; #DF then #GP is a shutdown.
+ */
+static uint64_t comb_vector[32];
+
+static void comb_handler(struct ex_regs *regs)
+{
+	comb_vector[regs->vector]++;
+	if (regs->vector == 8)
+		GUEST_SYNC_ARGS(8, regs->error_code, regs->rip, 0);
+	regs->rip += 2;		/* past the RDMSR */
+}
+
+static void guest_combined_exceptions(void)
+{
+	guest_set_handler(6, comb_handler);
+	guest_set_handler(8, comb_handler);
+	guest_set_handler(13, comb_handler);
+	guest_set_handler(14, comb_handler);
+	guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_SYNC_ARGS(comb_vector[8], comb_vector[13], comb_vector[14], 0);
+	guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_SYNC_ARGS(comb_vector[6], comb_vector[13], 0, 0);
+	guest_rdmsr(MSR_UNKNOWN_R);
+	GUEST_DONE();
+}
+
+/* On the guest's RDMSR exit: vector pending, and the RDMSR failed. */
+static void comb_pend_and_fail(struct __test_metadata *_metadata,
+			       struct guest_vcpu *v, uint8_t vector,
+			       bool has_err, uint32_t err)
+{
+	struct vhm_vcpu_events ev = {
+		.flags = VHM_EVENT_EXCEPTION |
+			 (has_err ? VHM_EVENT_ERROR_CODE : 0),
+		.exception_vector = vector,
+		.exception_error_code = err,
+	};
+
+	expect_msr_exit(_metadata, v, VHM_MSR_EXIT_UNKNOWN, MSR_UNKNOWN_R, 0);
+	ASSERT_VHM(vhm_set_events(&v->raw, &ev));
+	v->run->msr.error = 1;
+}
+
+TEST_F(cpu, pending_exception_combines_with_raised_one)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_vcpu_events ev;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(enable_msr_exits(self->vm.fd, VHM_MSR_EXIT_UNKNOWN));
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_combined_exceptions, 0));
+
+	/* #PF pending, #GP raised: #DF with error code 0, RIP on RDMSR. */
+	comb_pend_and_fail(_metadata, v, 14, true, 2);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(8, uc.args[0]);
+	EXPECT_EQ(0, uc.args[1]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]) TH_LOG("#DF deliveries");
+	EXPECT_EQ(0, uc.args[1]) TH_LOG("#GP deliveries");
+	EXPECT_EQ(0, uc.args[2]) TH_LOG("#PF deliveries");
+
+	/* #UD pending (benign), #GP raised: the #GP alone. */
+	comb_pend_and_fail(_metadata, v, 6, false, 0);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(0, uc.args[0]) TH_LOG("#UD deliveries");
+	EXPECT_EQ(1, uc.args[1]) TH_LOG("#GP deliveries");
+
+	/* #DF pending, #GP raised: shutdown, nothing left pending. */
+	comb_pend_and_fail(_metadata, v, 8, true, 0);
+	ASSERT_VHM(guest_run(v));
+	EXPECT_EQ(VHM_EXIT_SHUTDOWN, v->run->exit_reason);
+	ASSERT_VHM(vhm_get_events(&v->raw, &ev));
+	EXPECT_EQ(0, ev.flags & VHM_EVENT_EXCEPTION);
+}
+
 static void guest_bad_pat(void)
 {
 	gp_insn_len = 2;
