@@ -1102,14 +1102,15 @@ TEST_F(guest_test, real_to_protected_to_long)
  * guest whose GDT and IDT the host builds: JMP to a task, CALL to a task
  * and IRET back, #DE and #GP through task gates (the #GP's error code on
  * the handler task's stack), a TSS whose limit is below 0x67 (#TS with its
- * selector, through a task gate), an #NP through a task gate to that TSS
- * (its #TS makes a double fault, through an interrupt gate), and a 16-bit
- * TSS, which vhm refuses (VHM_INTERNAL_TASK_SWITCH). Each step reports with an OUT of AL to
+ * selector, through a task gate), a #GP through a task gate to a task
+ * whose DS is not present (the switch's #NP makes a double fault, through
+ * an interrupt gate), and a 16-bit TSS, which vhm refuses
+ * (VHM_INTERNAL_TASK_SWITCH). Each step reports with an OUT of AL to
  * TS_PORT; task C (CALL and #DE) lets the faulting DIV retry with ECX = 1,
  * tasks D (#GP) and E (#TS) move task B past its 7-byte far JMP.
  */
 #define TS_PORT		0xe0
-#define TS_TSS(n)	(0x10000 + (n) * 0x80)	/* A B C D E short 16-bit */
+#define TS_TSS(n)	(0x10000 + (n) * 0x80)	/* A B C D E short 16-bit F */
 #define TS_GDT		0x11000
 #define TS_IDT		0x11800
 #define TS_SEL_CODE	0x08
@@ -1122,7 +1123,8 @@ TEST_F(guest_test, real_to_protected_to_long)
 #define TS_SEL_SHORT	0x40
 #define TS_SEL_16	0x48
 #define TS_SEL_NP	0x50			/* a data segment, not present */
-#define TS_GDT_ENTRIES	11
+#define TS_SEL_F	0x58			/* its DS is TS_SEL_NP */
+#define TS_GDT_ENTRIES	12
 #define TS_GDT_LIMIT	(TS_GDT_ENTRIES * 8 - 1)
 #define TS_SEL_OUT	0x78			/* beyond the GDT's limit */
 #define TS_EFLAGS_NT	(1u << 14)
@@ -1158,9 +1160,10 @@ asm(
 	"ts_b_ts:\n"
 	"	ljmp $" XSTR(TS_SEL_SHORT) ", $0\n"
 	TS_REPORT(9)
+	"	movl $" XSTR(TS_SEL_F) " << 16, " XSTR(TS_IDT) " + 13 * 8\n"
+	"	movl $0x8500, " XSTR(TS_IDT) " + 13 * 8 + 4\n"
 	"ts_b_df:\n"
-	"	movw $" XSTR(TS_SEL_NP) ", %ax\n"
-	"	movw %ax, %fs\n"
+	"	ljmp $" XSTR(TS_SEL_OUT) ", $0\n"
 	"	hlt\n"
 	"ts_b_16:\n"
 	"	ljmp $" XSTR(TS_SEL_16) ", $0\n"
@@ -1183,12 +1186,15 @@ asm(
 	"ts_f:\n"
 	TS_REPORT(0xf)
 	"	jmp ts_b_16\n"
+	"ts_np:\n"
+	TS_REPORT(0xa)
+	"	jmp ts_b_16\n"
 	"ts_end:\n"
 	"	.code64\n"
 	"	.popsection\n");
 extern const uint8_t ts_start[], ts_a_after[], ts_b[], ts_b_after_call[],
 	ts_b_div[], ts_b_gp[], ts_b_ts[], ts_b_df[], ts_b_16[], ts_c[], ts_d[],
-	ts_e[], ts_f[], ts_end[];
+	ts_e[], ts_f[], ts_np[], ts_end[];
 
 /* A 32-bit TSS as in SDM figure 8-2. */
 struct ts_tss32 {
@@ -1222,11 +1228,22 @@ static void ts_task(struct guest_vm *vm, int n, const uint8_t *eip,
 	t->iomap = sizeof(*t);
 }
 
+/* A 32-bit interrupt gate to off in the code segment. */
+static uint64_t ts_intr_gate(uint32_t off)
+{
+	return (off & 0xffff) | TS_SEL_CODE << 16 |
+	       (0x8e00ull | (uint64_t)(off >> 16) << 16) << 32;
+}
+
+static struct ts_tss32 *ts_tss(struct guest_vm *vm, int n)
+{
+	return guest_gpa_to_hva(vm, TS_TSS(n), sizeof(struct ts_tss32));
+}
+
 static void ts_setup(struct __test_metadata *_metadata, struct guest_vcpu *v)
 {
 	uint64_t *gdt = guest_gpa_to_hva(v->vm, TS_GDT, TS_GDT_ENTRIES * 8);
 	uint64_t *idt = guest_gpa_to_hva(v->vm, TS_IDT, 16 * 8);
-	uint32_t df = TS_GUEST(ts_f);
 	struct vhm_sregs s;
 	int i;
 
@@ -1241,18 +1258,20 @@ static void ts_setup(struct __test_metadata *_metadata, struct guest_vcpu *v)
 	gdt[8] = ts_desc(TS_TSS(5), 0x50, 0x9);		/* limit < 0x67 */
 	gdt[9] = ts_desc(TS_TSS(6), 0x2b, 0x1);		/* 16-bit TSS */
 	gdt[10] = 0x00cf13000000ffffull;		/* P clear */
+	gdt[11] = ts_desc(TS_TSS(7), 0x67, 0x9);
 	memset(idt, 0, 16 * 8);
 	idt[0] = 0x8500ull << 32 | TS_SEL_C << 16;	/* task gates */
 	idt[10] = 0x8500ull << 32 | TS_SEL_E << 16;
 	idt[13] = 0x8500ull << 32 | TS_SEL_D << 16;
-	idt[11] = 0x8500ull << 32 | TS_SEL_SHORT << 16;	/* #TS on the way */
-	idt[8] = (df & 0xffff) | TS_SEL_CODE << 16 |	/* interrupt gate */
-		 (0x8e00ull | (uint64_t)(df >> 16) << 16) << 32;
-	memset(guest_gpa_to_hva(v->vm, TS_TSS(0), 7 * 0x80), 0, 7 * 0x80);
+	idt[8] = ts_intr_gate(TS_GUEST(ts_f));
+	idt[11] = ts_intr_gate(TS_GUEST(ts_np));
+	memset(guest_gpa_to_hva(v->vm, TS_TSS(0), 8 * 0x80), 0, 8 * 0x80);
 	ts_task(v->vm, 1, ts_b, 0x6000);
 	ts_task(v->vm, 2, ts_c, 0x5000);
 	ts_task(v->vm, 3, ts_d, 0x4800);
 	ts_task(v->vm, 4, ts_e, 0x4000);
+	ts_task(v->vm, 7, ts_b_16, 0x3800);
+	ts_tss(v->vm, 7)->ds = TS_SEL_NP;
 	ASSERT_VHM(vhm_get_sregs(&v->raw, &s));
 	s.gdt.base = TS_GDT;
 	s.gdt.limit = TS_GDT_LIMIT;
@@ -1281,11 +1300,6 @@ static uint32_t ts_type(struct guest_vm *vm, int sel)
 	uint64_t *gdt = guest_gpa_to_hva(vm, TS_GDT, TS_GDT_ENTRIES * 8);
 
 	return (gdt[sel >> 3] >> 40) & 0xf;
-}
-
-static struct ts_tss32 *ts_tss(struct guest_vm *vm, int n)
-{
-	return guest_gpa_to_hva(vm, TS_TSS(n), sizeof(struct ts_tss32));
 }
 
 static uint32_t ts_stack_top(struct guest_vm *vm, uint64_t esp)
@@ -1374,15 +1388,20 @@ TEST_F(guest_test, task_switches)
 	ts_expect(_metadata, v, 9, &r, &s);
 
 	/*
-	 * #NP through a task gate to that TSS: the switch's #TS is a
-	 * contributory fault while delivering a contributory one, so #DF(0)
-	 * through the IDT's interrupt gate, in task B, EIP on the MOV.
+	 * #GP through a task gate (the guest points vector 13 at task F)
+	 * to task F, whose DS is not present: the switch's #NP (vhm's,
+	 * after the exit, once the switch is committed) is a contributory
+	 * fault while delivering a contributory one, so #DF(0) through the
+	 * IDT's interrupt gate, in task F's context. (Without the
+	 * combination: the #NP alone, through its interrupt gate: step 0xa.)
 	 */
 	ts_expect(_metadata, v, 0xf, &r, &s);
-	EXPECT_EQ(TS_SEL_B, s.tr.selector);
+	EXPECT_EQ(TS_SEL_F, s.tr.selector);
+	EXPECT_EQ(0x3800 - 16, r.rsp);
 	EXPECT_EQ(0, ts_stack_top(vm, r.rsp));
-	EXPECT_EQ(TS_GUEST(ts_b_df) + 4, ts_stack_top(vm, r.rsp + 4));
-	EXPECT_EQ(0x9, ts_type(vm, TS_SEL_SHORT));
+	EXPECT_EQ(TS_GUEST(ts_b_16), ts_stack_top(vm, r.rsp + 4));
+	EXPECT_EQ(TS_SEL_B, ts_tss(vm, 7)->link);
+	EXPECT_EQ(TS_GUEST(ts_b_df), ts_tss(vm, 1)->eip);
 
 	/* A 16-bit TSS: refused with the documented suberror. */
 	expect_exit(_metadata, v, VHM_EXIT_INTERNAL_ERROR);
