@@ -123,13 +123,21 @@ void vhm_dr_single_step(struct vhm_vcpu *vcpu)
 	vhm_dr_trap(vcpu, 0);
 }
 
+#define VHM_DR_RW_OFF	4	/* not a R/W value: neither Ln nor Gn set */
+
+/* Breakpoint n's R/W field (00 fetch, 01 write, 10 I/O, 11 data), or off. */
+static unsigned int vhm_dr_rw(u64 dr7, unsigned int n)
+{
+	if (!(dr7 & (3ULL << (2 * n))))
+		return VHM_DR_RW_OFF;
+	return (dr7 >> (16 + 4 * n)) & 3;
+}
+
 /* Breakpoint n watches data accesses of this kind (R/W 01: writes, 11: both). */
 static bool vhm_dr_watches(u64 dr7, unsigned int n, bool write)
 {
-	unsigned int rw = (dr7 >> (16 + 4 * n)) & 3;
+	unsigned int rw = vhm_dr_rw(dr7, n);
 
-	if (!(dr7 & (3ULL << (2 * n))))		/* neither Ln nor Gn */
-		return false;
 	return rw == 3 || (rw == 1 && write);
 }
 
@@ -179,8 +187,7 @@ u32 vhm_dr_io_hits(struct vhm_vcpu *vcpu, u16 port, unsigned int size)
 		return 0;
 	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
 	for (n = 0; n < 4; n++) {
-		if (!(dr7 & (3ULL << (2 * n))) ||
-		    ((dr7 >> (16 + 4 * n)) & 3) != 2)
+		if (vhm_dr_rw(dr7, n) != 2)
 			continue;
 		vhm_dr_range(vcpu, dr7, n, &start, &len);
 		if (port < start + len && start < (u64)port + size)
