@@ -14,11 +14,13 @@
 
 #include "compat.h"
 #include "vhm.h"
+#include "user_msrs.h"
 #include "vm.h"
 #include "xcr0.h"
 
 #define B(n)	((u32)BIT(n))
 #define VHM_CPUID7_ECX_RDPID	B(22)
+#define VHM_CPUID81_EDX_RDTSCP	B(27)
 
 struct vhm_cpuid_mask {
 	u32 function;
@@ -58,9 +60,12 @@ static void vhm_cpuid_mask_entry(struct vhm_cpuid_entry *e)
 
 	if (e->function == 1)
 		e->ecx |= B(31);	/* a hypervisor is present */
-	/* RDPID would read the host's TSC_AUX (vendor.h). */
-	if (e->function == 7 && e->index == 0 && !vhm_ops->guest_rdpid)
+	/* Without the guest's TSC_AUX in the CPU, no RDTSCP nor RDPID. */
+	if (e->function == 7 && e->index == 0 &&
+	    !vhm_umsr_used(VHM_UMSR_TSC_AUX))
 		e->ecx &= ~VHM_CPUID7_ECX_RDPID;
+	if (e->function == 0x80000001 && !vhm_umsr_used(VHM_UMSR_TSC_AUX))
+		e->edx &= ~VHM_CPUID81_EDX_RDTSCP;
 	for (i = 0; i < ARRAY_SIZE(vhm_cpuid_masks); i++) {
 		const struct vhm_cpuid_mask *m = &vhm_cpuid_masks[i];
 

@@ -14,7 +14,8 @@
  *   (filp_open, fget, close_fd), no KVM-only symbol.
  * - Whenever a vCPU's thread gives its CPU up, the backend's cpu_leave
  *   erases what vhm's guest left in hardware state KVM shares (a preempt
- *   notifier, as KVM's own vcpu_put).
+ *   notifier, as KVM's own vcpu_put), and the MSRs switched lazily are put
+ *   back as found (user_msrs.c).
  *
  * Without a usable KVM (kvm.ko and /dev/kvm, at vhm's load), vhm keeps
  * its own enablement where the backend can do that on this kernel (SVM:
@@ -41,6 +42,7 @@
 #include "compat.h"
 #include "kvm_host.h"
 #include "spec.h"
+#include "user_msrs.h"
 #include "vhm.h"
 #include "vm.h"
 
@@ -277,6 +279,7 @@ static void vhm_kvm_sched_out(struct preempt_notifier *pn,
 			      struct task_struct *next)
 {
 	vhm_ops->cpu_leave();
+	vhm_umsrs_put_back(false);
 	vhm_spec_cpu_leave(false);
 }
 
@@ -309,6 +312,7 @@ void vhm_kvm_run_end(struct vhm_vcpu *vcpu)
 	preempt_notifier_unregister(&vcpu->kvm_pn);
 	local_irq_save(flags);
 	vhm_ops->cpu_leave();
+	vhm_umsrs_put_back(false);
 	vhm_spec_cpu_leave(true);
 	local_irq_restore(flags);
 	preempt_enable();

@@ -36,12 +36,6 @@ struct vhm_vendor_ops {
 	 */
 	bool own_enable;
 	bool on_kvm;
-	/*
-	 * The guest's RDPID reads its own IA32_TSC_AUX. RDPID has no
-	 * intercept: where the backend leaves the host's TSC_AUX in the CPU
-	 * while the guest runs (SVM), CPUID hides RDPID (cpuid.c).
-	 */
-	bool guest_rdpid;
 
 	/*
 	 * Check on the boot CPU that every feature vhm needs is present and

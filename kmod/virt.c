@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "kvm_host.h"
+#include "user_msrs.h"
 #include "vhm.h"
 
 static DEFINE_PER_CPU(bool, vhm_cpu_on);
@@ -70,6 +71,7 @@ static int vhm_cpu_enable_irqsoff(void)
 
 static void vhm_cpu_disable_irqsoff(void)
 {
+	vhm_umsrs_put_back(true);
 	if (!__this_cpu_read(vhm_cpu_on))
 		return;
 	vhm_ops->cpu_disable();

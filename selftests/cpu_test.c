@@ -2402,10 +2402,21 @@ TEST_F(cpu, non_canonical_wrmsr_is_gp)
 #define GUEST_TSC_AUX		0x5a5a1ull
 #define NO_RDPID		(~0ull)
 
+static uint64_t guest_rdpid_or_none(void)
+{
+	uint32_t a, b, c, d;
+	uint64_t v;
+
+	guest_cpuid(7, 0, &a, &b, &c, &d);
+	if (!(c & CPUID_7_ECX_RDPID))
+		return NO_RDPID;
+	asm volatile(".byte 0xf3, 0x0f, 0xc7, 0xf8" : "=a"(v));	/* rdpid %rax */
+	return v;
+}
+
 static void guest_tsc_aux(void)
 {
 	uint32_t a, b, c, d, aux;
-	uint64_t rdpid = NO_RDPID;
 
 	guest_cpuid(0x80000001, 0, &a, &b, &c, &d);
 	if (!(d & CPUID_8_1_EDX_RDTSCP)) {
@@ -2414,18 +2425,25 @@ static void guest_tsc_aux(void)
 	}
 	guest_wrmsr(MSR_TSC_AUX, GUEST_TSC_AUX);
 	asm volatile("rdtscp" : "=c"(aux) : : "rax", "rdx");
-	guest_cpuid(7, 0, &a, &b, &c, &d);
-	if (c & CPUID_7_ECX_RDPID)	/* rdpid %rax */
-		asm volatile(".byte 0xf3, 0x0f, 0xc7, 0xf8" : "=a"(rdpid));
-	GUEST_SYNC_ARGS(1, aux, guest_rdmsr(MSR_TSC_AUX), rdpid);
+	GUEST_SYNC_ARGS(1, aux, guest_rdmsr(MSR_TSC_AUX),
+			guest_rdpid_or_none());
 	GUEST_DONE();
+}
+
+static bool host_has_rdpid(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+	       (c & CPUID_7_ECX_RDPID);
 }
 
 /*
  * RDTSCP loads ECX and RDPID their register with IA32_TSC_AUX (SDM vol.
  * 2, RDTSCP, RDPID): the value the guest wrote, not the host's (each host
- * CPU's number), wherever CPUID offers them. On AMD hosts vhm's CPUID
- * hides RDPID, which would read the host's (it cannot be intercepted).
+ * CPU's number). Both run without an exit (vhm keeps the guest's TSC_AUX
+ * in the CPU while it runs), so CPUID offers RDPID wherever the host has
+ * it, on both vendors.
  */
 TEST_F(cpu, rdtscp_returns_guest_tsc_aux)
 {
@@ -2437,15 +2455,91 @@ TEST_F(cpu, rdtscp_returns_guest_tsc_aux)
 	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
 	if (!uc.args[0])
 		SKIP(return, "the guest's CPUID offers no RDTSCP");
-	EXPECT_EQ(GUEST_TSC_AUX, uc.args[2]) TH_LOG("RDMSR");
-	if (uc.args[3] != NO_RDPID)
-		EXPECT_EQ(GUEST_TSC_AUX, uc.args[3]) TH_LOG("RDPID");
-	ASSERT_GUEST_DONE(v);
-	if (uc.args[1] != GUEST_TSC_AUX && host_vendor() == VENDOR_AMD &&
-	    host_is_qemu_tcg())
-		SKIP(return, "RDTSCP gave ECX %#llx: QEMU's TCG checks RDTSC's intercept for RDTSCP, not its own, so vhm's RDTSCP intercept never exits",
-		     (unsigned long long)uc.args[1]);
 	EXPECT_EQ(GUEST_TSC_AUX, uc.args[1]) TH_LOG("RDTSCP");
+	EXPECT_EQ(GUEST_TSC_AUX, uc.args[2]) TH_LOG("RDMSR");
+	if (host_has_rdpid()) {
+		EXPECT_EQ(GUEST_TSC_AUX, uc.args[3]) TH_LOG("RDPID");
+	} else {
+		EXPECT_EQ(NO_RDPID, uc.args[3]) TH_LOG("RDPID offered");
+	}
+	ASSERT_GUEST_DONE(v);
+}
+
+#define TSC_AUX_ROUNDS		4
+
+static void guest_tsc_aux_rounds(uint64_t mine)
+{
+	uint32_t aux;
+	int i;
+
+	guest_wrmsr(MSR_TSC_AUX, mine);
+	for (i = 0; i < TSC_AUX_ROUNDS; i++) {
+		asm volatile("rdtscp" : "=c"(aux) : : "rax", "rdx");
+		GUEST_SYNC_ARGS(i, aux, guest_rdpid_or_none(), 0);
+	}
+	GUEST_DONE();
+}
+
+static uint32_t host_rdtscp_aux(void)
+{
+	uint32_t aux;
+
+	asm volatile("rdtscp" : "=c"(aux) : : "rax", "rdx");
+	return aux;
+}
+
+/*
+ * vhm switches TSC_AUX lazily: the guest's stays in the CPU across the
+ * exits vhm handles itself, and the host's is back before user space runs
+ * (a user-return notifier; on top of KVM when the thread leaves the CPU).
+ * Two VMs with their own values take turns on one CPU, each exit going to
+ * user space: each guest reads its own value every time, and the VMM
+ * reads the host's (Linux keeps the CPU's number there) between them.
+ */
+TEST_F(cpu, tsc_aux_switches_between_vms_and_host)
+{
+	static const uint64_t aux[2] = { 0x1234, 0xabcdef };
+	struct guest_vcpu *v[2] = { &self->vcpu, NULL };
+	struct guest_vcpu second = { .raw.fd = -1 };
+	struct guest_vm vm2 = { .fd = -1 };
+	uint32_t host_aux, a, b, c, d;
+	struct ucall uc;
+	cpu_set_t set;
+	int i, k;
+
+	RETURN_IF_SKIPPED();
+	if (!__get_cpuid(0x80000001, &a, &b, &c, &d) ||
+	    !(d & CPUID_8_1_EDX_RDTSCP))
+		SKIP(return, "the host has no RDTSCP");
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(set), &set));
+	host_aux = host_rdtscp_aux();
+	ASSERT_VHM(guest_vm_create(&vm2, self->sys));
+	ASSERT_VHM(guest_vcpu_create(&vm2, 0, &second));
+	v[1] = &second;
+	for (k = 0; k < 2; k++)
+		ASSERT_VHM(guest_vcpu_start_long(v[k], guest_tsc_aux_rounds,
+						 aux[k]));
+	for (i = 0; i < TSC_AUX_ROUNDS; i++) {
+		for (k = 0; k < 2; k++) {
+			ASSERT_GUEST_UCALL(v[k], UCALL_SYNC, &uc);
+			ASSERT_EQ(i, uc.args[0]);
+			EXPECT_EQ(aux[k], uc.args[1])
+				TH_LOG("VM %d round %d: RDTSCP", k, i);
+			if (uc.args[2] != NO_RDPID) {
+				EXPECT_EQ(aux[k], uc.args[2])
+					TH_LOG("VM %d round %d: RDPID", k, i);
+			}
+			EXPECT_EQ(host_aux, host_rdtscp_aux())
+				TH_LOG("the VMM after VM %d round %d", k, i);
+		}
+	}
+	for (k = 0; k < 2; k++)
+		ASSERT_GUEST_DONE(v[k]);
+	EXPECT_EQ(0, host_aux & 0xfff) TH_LOG("the host's TSC_AUX on CPU 0");
+	guest_vcpu_free(&second);
+	guest_vm_free(&vm2);
 }
 
 TEST_HARNESS_MAIN

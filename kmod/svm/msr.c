@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * SVM: the MSRs whose state lives in the VMCB, and the guest's RDMSR,
- * WRMSR and RDTSCP. The MSRs VMLOAD/VMSAVE switch are passed through
+ * SVM: the MSRs whose state lives in the VMCB, and the guest's RDMSR and
+ * WRMSR. The MSRs VMLOAD/VMSAVE switch are passed through
  * (svm.c clears their bits in the MSR permission map), but for the writes
  * of the linear addresses, which come here to be checked (msrs.c).
  */
@@ -12,8 +12,6 @@
 
 #include "svm.h"
 #include "vhm.h"
-
-#define SVM_INSN_LEN_RDTSCP	3
 
 static u64 *svm_vmcb_msr(struct vmcb_save_area *save, u32 index)
 {
@@ -98,17 +96,4 @@ int svm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	default:
 		return -ENOENT;
 	}
-}
-
-/* RDTSCP: the guest's TSC and its own TSC_AUX, not the host's. */
-int svm_handle_rdtscp(struct vhm_vcpu *vcpu)
-{
-	struct svm_vcpu *svm = to_svm(vcpu);
-	u64 tsc = rdtsc() + svm->vmcb->control.tsc_offset;
-
-	vhm_reg_write(vcpu, VHM_GPR_RAX, (u32)tsc);
-	vhm_reg_write(vcpu, VHM_GPR_RDX, tsc >> 32);
-	vhm_reg_write(vcpu, VHM_GPR_RCX, (u32)vcpu->tsc_aux);
-	svm_skip(svm, SVM_INSN_LEN_RDTSCP);
-	return 1;
 }

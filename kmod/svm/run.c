@@ -292,7 +292,6 @@ const vhm_exit_handler_t svm_exit_handlers[SVM_NR_EXIT_HANDLERS] = {
 	[SVM_EXIT_HLT] = svm_handle_hlt,
 	[SVM_EXIT_IOIO] = svm_handle_ioio,
 	[SVM_EXIT_MSR] = svm_handle_msr,
-	[SVM_EXIT_RDTSCP] = svm_handle_rdtscp,
 	[SVM_EXIT_SHUTDOWN] = vhm_exit_shutdown,
 	[SVM_EXIT_VMMCALL] = svm_handle_vmmcall,
 	[SVM_EXIT_XSETBV] = svm_handle_xsetbv,

@@ -11,6 +11,7 @@
 #include <asm/io.h>
 #include <linux/percpu.h>
 #include <linux/topology.h>
+#include <asm/cpufeature.h>
 #include <asm/processor.h>
 #include <asm/msr-index.h>
 #include <asm/pgtable_types.h>
@@ -21,6 +22,7 @@
 #include "compat.h"
 #include "kvm_host.h"
 #include "svm.h"
+#include "user_msrs.h"
 #include "vendor.h"
 
 #define SVM_CPUID_FN		0x8000000a
@@ -140,6 +142,9 @@ int svm_probe(void)
 	}
 	svm_nr_asids = cpuid_ebx(SVM_CPUID_FN);
 	svm_first_asid = svm_first_plain_asid(svm_nr_asids);
+	/* RDTSCP and RDPID read it without an exit (user_msrs.c). */
+	if (boot_cpu_has(X86_FEATURE_RDTSCP) || boot_cpu_has(X86_FEATURE_RDPID))
+		vhm_umsrs_use(VHM_UMSR_TSC_AUX);
 	return 0;
 }
 
@@ -478,6 +483,4 @@ const struct vhm_vendor_ops vhm_svm_ops = {
 	/* EFER has no kernel shadow: own enablement works on every kernel. */
 	.own_enable = true,
 	.on_kvm = true,
-	/* TSC_AUX stays the host's in the guest: RDTSCP exits, RDPID cannot. */
-	.guest_rdpid = false,
 };

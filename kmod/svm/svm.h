@@ -98,7 +98,6 @@ int svm_handle_debug(struct vhm_vcpu *vcpu);
 int svm_handle_alignment_check(struct vhm_vcpu *vcpu);
 
 /* msr.c */
-int svm_handle_rdtscp(struct vhm_vcpu *vcpu);
 
 /* run.c */
 

@@ -7,15 +7,10 @@
  * KERNEL_GS_BASE is not in the VMCS: the guest's value is written to the
  * CPU just before entry and the host's put back just after the exit,
  * interrupts off (the host's context switch reads it), each only when the
- * two differ. The syscall MSRs (STAR, LSTAR, CSTAR, SFMASK) and TSC_AUX,
- * used by the host only in user mode (SYSCALL, SYSRET, RDTSCP, RDPID), are
- * switched lazily: the guest's values are written at the first entry on a
- * CPU and stay there while the vCPU thread loops in VHM_RUN; a user-return
- * notifier puts the host's back before any task returns to user mode on
- * that CPU, as KVM does with its "user return MSRs".
+ * two differ. The syscall MSRs (STAR, LSTAR, CSTAR, SFMASK), used by the
+ * host only in user mode (SYSCALL, SYSRET), are switched lazily, as
+ * TSC_AUX is for both backends (user_msrs.c).
  */
-#include <linux/percpu.h>
-#include <linux/user-return-notifier.h>
 #include <asm/cpufeature.h>
 #include <asm/msr-index.h>
 #include <asm/msr.h>
@@ -23,7 +18,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
-#include "kvm_host.h"
+#include "user_msrs.h"
 #include "vhm.h"
 #include "vmx.h"
 
@@ -160,7 +155,6 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 	}
 	if (slot >= 0) {
 		vmx->msrs[slot] = data;
-		vmx_msrs_changed(vmx);
 		return 0;
 	}
 	if (index == MSR_IA32_TSC) {
@@ -168,11 +162,6 @@ int vmx_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 		return 0;
 	}
 	return -ENOENT;
-}
-
-static bool vmx_switches_tsc_aux(void)
-{
-	return vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_RDTSCP;
 }
 
 /*
@@ -190,128 +179,23 @@ static u64 vmx_msr_loadable(int slot, u64 v)
 }
 
 /*
- * The lazily switched MSRs as this CPU holds them (slots STAR to SFMASK of
- * msrs[], and TSC_AUX). While guest is true some may be a guest's; gen is
- * the msrs_gen of the vCPU values they are, 0 if none; found and
- * found_tsc_aux are what vhm puts back. Changed with interrupts off.
- *
- * In vhm's own VMX operation the values found are the host's, put back
- * when the task returns to user mode (a user-return notifier). On top of
- * KVM they may be a KVM guest's that KVM's user-return cache expects to
- * find there (KVM writes them only when its cached copy differs): they are
- * read when vhm starts switching and put back exactly whenever the vCPU's
- * thread gives the CPU up (vmx_cpu_leave(): sched out, VHM_RUN's return),
- * so that nothing of vhm's is left for KVM or user space and vhm's own
- * cache is forgotten. No host value is assumed then (nor read as one: a
- * TSC_AUX found may be a KVM guest's, and KVM puts the host's back).
+ * At probe, before CPUID is masked: the syscall MSRs, and TSC_AUX where the guest may execute
+ * RDTSCP and RDPID, are switched lazily (user_msrs.c).
  */
-struct vmx_lazy_msrs {
-	struct user_return_notifier urn;
-	bool guest;
-	u64 gen;
-	u64 cur[VMX_NR_MSRS];
-	u64 tsc_aux;
-	u64 found[VMX_NR_MSRS];
-	u64 found_tsc_aux;
-};
-
-static DEFINE_PER_CPU(struct vmx_lazy_msrs, vmx_lazy_msrs);
-static atomic64_t vmx_msrs_gen;
-
-/* New values in vmx->msrs[]: a number no vCPU had before (never 0). */
-void vmx_msrs_changed(struct vmx_vcpu *vmx)
-{
-	vmx->msrs_gen = atomic64_inc_return(&vmx_msrs_gen);
-}
-
-static void vmx_lazy_write(u64 *cur, u32 index, u64 v)
-{
-	if (*cur == v)
-		return;
-	vhm_wrmsr(index, v);
-	*cur = v;
-}
-
-/* Interrupts off: the values found back, vhm's cache forgotten. */
-static void vmx_lazy_put_back(struct vmx_lazy_msrs *l)
+void vmx_msrs_use(void)
 {
 	int i;
 
-	if (!l->guest)
-		return;
-	l->guest = false;
-	l->gen = 0;
-	if (!vhm_on_kvm)
-		user_return_notifier_unregister(&l->urn);
+	BUILD_BUG_ON(VMX_NR_MSRS - VMX_MSR_STAR !=
+		     VHM_NR_UMSRS - VHM_UMSR_STAR);
 	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i], l->found[i]);
-	if (vmx_switches_tsc_aux())
-		vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX, l->found_tsc_aux);
-}
-
-/* A task returns to user mode on this CPU (vhm's own VMX operation). */
-static void vmx_msrs_restore_host(struct user_return_notifier *urn)
-{
-	unsigned long flags;
-
-	local_irq_save(flags);
-	vmx_lazy_put_back(container_of(urn, struct vmx_lazy_msrs, urn));
-	local_irq_restore(flags);
-}
-
-/*
- * Interrupts off, before VMXOFF on this CPU (vmx_cpu_disable), or on top
- * of KVM whenever the vCPU's thread gives it up (vmx_cpu_leave).
- */
-void vmx_msrs_drop_cpu(void)
-{
-	vmx_lazy_put_back(this_cpu_ptr(&vmx_lazy_msrs));
-}
-
-/*
- * Own VMX operation: the CPU holds the host's values (the syscall MSRs as
- * at load, the same on every CPU); arm the notifier.
- */
-static void vmx_lazy_start_own(struct vmx_lazy_msrs *l)
-{
-	int i;
-
-	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		l->found[i] = vmx_host_msrs[i];
-	if (vmx_switches_tsc_aux())
-		vhm_rdmsr(MSR_TSC_AUX, l->found_tsc_aux);
-	l->urn.on_user_return = vmx_msrs_restore_host;
-	user_return_notifier_register(&l->urn);
-}
-
-/* On top of KVM: whatever the CPU holds now, a KVM guest's or the host's. */
-static void vmx_lazy_start_on_kvm(struct vmx_lazy_msrs *l)
-{
-	int i;
-
-	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		vhm_rdmsr(vmx_switched_msrs[i], l->found[i]);
-	if (vmx_switches_tsc_aux())
-		vhm_rdmsr(MSR_TSC_AUX, l->found_tsc_aux);
-}
-
-static void vmx_lazy_start(struct vmx_lazy_msrs *l)
-{
-	int i;
-
-	if (vhm_on_kvm)
-		vmx_lazy_start_on_kvm(l);
-	else
-		vmx_lazy_start_own(l);
-	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-		l->cur[i] = l->found[i];
-	l->tsc_aux = l->found_tsc_aux;
-	l->guest = true;
+		vhm_umsrs_use(VHM_UMSR_STAR + i - VMX_MSR_STAR);
+	if (vmx_cfg.proc2 & SECONDARY_EXEC_ENABLE_RDTSCP)
+		vhm_umsrs_use(VHM_UMSR_TSC_AUX);
 }
 
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 {
-	struct vmx_lazy_msrs *l = this_cpu_ptr(&vmx_lazy_msrs);
 	u64 kgs = vmx_msr_loadable(VMX_MSR_KERNEL_GS_BASE,
 				   vmx->msrs[VMX_MSR_KERNEL_GS_BASE]);
 	int i;
@@ -319,19 +203,12 @@ void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h)
 	vhm_rdmsr(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
 	if (kgs != h->kernel_gs_base)
 		vhm_wrmsr(MSR_KERNEL_GS_BASE, kgs);
-	if (!l->guest)
-		vmx_lazy_start(l);
-	if (l->gen != vmx->msrs_gen) {
-		for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
-			vmx_lazy_write(&l->cur[i], vmx_switched_msrs[i],
-				       vmx_msr_loadable(i, vmx->msrs[i]));
-		l->gen = vmx->msrs_gen;
-	}
-	if (vmx_switches_tsc_aux())
-		vmx_lazy_write(&l->tsc_aux, MSR_TSC_AUX, vmx->vcpu->tsc_aux);
+	for (i = VMX_MSR_STAR; i < VMX_NR_MSRS; i++)
+		vhm_umsr_load(VHM_UMSR_STAR + i - VMX_MSR_STAR,
+			      vmx_msr_loadable(i, vmx->msrs[i]));
 }
 
-/* The syscall MSRs and TSC_AUX stay the guest's (vmx_msrs_restore_host). */
+/* The syscall MSRs stay the guest's (user_msrs.c). */
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h)
 {
 	u64 *kgs = &vmx->msrs[VMX_MSR_KERNEL_GS_BASE], v;

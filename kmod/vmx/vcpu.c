@@ -297,7 +297,6 @@ int vmx_vcpu_create(struct vhm_vcpu *vcpu)
 	vmx->vmcs_pa = page_to_phys(page);
 	*(u32 *)vmx->vmcs = vmx_revision;
 	vmx->vpid = vpid;
-	vmx_msrs_changed(vmx);
 	vmx->cpu = -1;
 	INIT_LIST_HEAD(&vmx->loaded);
 	vmx->vcpu = vcpu;

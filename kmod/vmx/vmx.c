@@ -104,7 +104,6 @@ static DEFINE_IDA(vmx_vpids);
 u32 vmx_revision;
 struct vmx_config vmx_cfg;
 /* The host's syscall MSRs: the same on every CPU. */
-u64 vmx_host_msrs[VMX_NR_MSRS];
 const u32 vmx_switched_msrs[VMX_NR_MSRS] = {
 	[VMX_MSR_KERNEL_GS_BASE] = MSR_KERNEL_GS_BASE,
 	[VMX_MSR_STAR] = MSR_STAR,
@@ -271,9 +270,11 @@ int vmx_probe(void)
 		return -EOPNOTSUPP;
 	}
 	r = vmx_probe_feature_control();
-	if (r)
-		return r;
-	return vmx_probe_controls();
+	if (!r)
+		r = vmx_probe_controls();
+	if (!r)
+		vmx_msrs_use();
+	return r;
 }
 
 static int vmx_kvm_cpuhp_setup(void);
@@ -288,7 +289,7 @@ void vmx_teardown(void)
 
 int vmx_setup(void)
 {
-	int cpu, i;
+	int cpu;
 
 	if (vhm_alloc_percpu_pages(&vmx_vmxon_page)) {
 		vmx_teardown();
@@ -299,8 +300,6 @@ int vmx_setup(void)
 		*(u32 *)page_address(per_cpu(vmx_vmxon_page, cpu)) =
 			vmx_revision;
 	}
-	for (i = 0; i < VMX_NR_MSRS; i++)
-		vhm_rdmsr(vmx_switched_msrs[i], vmx_host_msrs[i]);
 	if (vmx_msr_bitmap_setup()) {
 		vmx_teardown();
 		return -ENOMEM;
@@ -611,7 +610,6 @@ void vmx_cpu_disable(void)
 	list_for_each_entry_safe(vmx, tmp, this_cpu_ptr(&vmx_loaded_vmcss),
 				 loaded)
 		vmx_clear_local(vmx);
-	vmx_msrs_drop_cpu();
 	vmx_insn_vmxoff();
 	vhm_cr4_clear_bits(X86_CR4_VMXE);
 }
@@ -632,13 +630,12 @@ void vmx_cpu_emergency_disable(void)
 
 /*
  * On top of KVM, interrupts off, the vCPU's thread gives this CPU up (a
- * preempt notifier, or VHM_RUN returns: kvm_host.c): the lazily switched
- * MSRs back as vhm found them (msr.c). The current VMCS is already KVM's
- * again (vmx_vmcs_return()).
+ * preempt notifier, or VHM_RUN returns: kvm_host.c, which also puts the
+ * lazily switched MSRs back, user_msrs.c): nothing more, the current VMCS
+ * is already KVM's again (vmx_vmcs_return()).
  */
 void vmx_cpu_leave(void)
 {
-	vmx_msrs_drop_cpu();
 }
 
 /*
@@ -654,7 +651,6 @@ void vmx_cpu_before_kvm_off(void)
 	list_for_each_entry_safe(vmx, tmp, this_cpu_ptr(&vmx_loaded_vmcss),
 				 loaded)
 		vmx_clear_local(vmx);
-	vmx_msrs_drop_cpu();
 }
 
 /*
@@ -733,6 +729,4 @@ const struct vhm_vendor_ops vhm_vmx_ops = {
 	 */
 	.own_enable = !VHM_KERNEL_OWNS_VMX,
 	.on_kvm = true,
-	/* The guest's TSC_AUX is in the CPU while it runs (vmx/msr.c). */
-	.guest_rdpid = true,
 };

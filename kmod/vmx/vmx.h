@@ -72,7 +72,6 @@ struct vmx_vcpu {
 	u64 cr2;
 	u8 cr8;
 	u64 msrs[VMX_NR_MSRS];
-	u64 msrs_gen;		/* vmx_msrs_changed() */
 	/* DR6: VMX does not switch it (dr.c keeps DR0-3, DR7 is in the VMCS). */
 	u64 dr6;
 	/*
@@ -162,7 +161,6 @@ struct vmx_config {
 
 extern struct vmx_config vmx_cfg;
 extern u32 vmx_revision;
-extern u64 vmx_host_msrs[VMX_NR_MSRS];
 extern const u32 vmx_switched_msrs[VMX_NR_MSRS];
 int vmx_vpid_alloc(void);
 void vmx_vpid_free(int vpid);
@@ -234,9 +232,8 @@ struct vmx_host_state {
 int vmx_msr_bitmap_setup(void);
 void vmx_msr_bitmap_free(void);
 u64 vmx_msr_bitmap_pa(void);
-void vmx_msrs_changed(struct vmx_vcpu *vmx);
-/* Interrupts off, before VMXOFF: the host's lazily switched MSRs back. */
-void vmx_msrs_drop_cpu(void);
+/* At probe: the MSRs switched lazily (user_msrs.c). */
+void vmx_msrs_use(void);
 /* Interrupts off, around the entry. */
 void vmx_msrs_load_guest(struct vmx_vcpu *vmx, struct vmx_host_state *h);
 void vmx_msrs_put_guest(struct vmx_vcpu *vmx, const struct vmx_host_state *h);
