@@ -8,7 +8,10 @@
  * every 16 steps. Each VMM checks every value its guest produces against
  * its own computation of it (struct answer), so a guest whose registers,
  * memory or exits another hypervisor disturbed fails at once, with the
- * step. The KVM side is a minimal VMM on /dev/kvm's ioctls (struct
+ * step. Where the CPU has RDTSCP, each guest also sets IA32_TSC_AUX to a
+ * value of its VMM's (CX_AUX_KVM, CX_AUX_VHM: both hypervisors keep the
+ * guest's in the CPU while it runs and switch it lazily) and checks with
+ * RDTSCP at every step that it still reads its own. The KVM side is a minimal VMM on /dev/kvm's ioctls (struct
  * kvm_guest: 64 KiB of RAM, one vCPU, no in-kernel irqchip); the vhm side
  * uses the selftest library (guest_vcpu_start_prot32()).
  *
@@ -39,6 +42,7 @@
  * No KVM module, or a KVM that cannot create a VM here: SKIP.
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -50,6 +54,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <linux/kvm.h>
 
 #include "kselftest_harness.h"
@@ -66,21 +71,41 @@
 #define CX_PORT_VALUE	0x3f0	/* OUT: the running value after a step */
 #define CX_PORT_ERROR	0x3f2	/* OUT: CPUID's answer changed (EBX) */
 #define CX_PORT_DONE	0x3f3	/* OUT: the final value, then HLT forever */
+#define CX_PORT_AUX	0x3f4	/* OUT: RDTSCP's TSC_AUX was not the guest's */
+#define CX_PORT_AUX_IS	0x3f5	/* OUT, first: the TSC_AUX checked, or NO_AUX */
+#define CX_AUX_KVM	0x4b564du	/* each guest's TSC_AUX, in ESP at start */
+#define CX_AUX_VHM	0x56484du
+#define CX_NO_AUX	0xffffffffu	/* ESP once there is no RDTSCP */
 #define CX_SEED		0x1badb002u
 #define CX_MUL		1103515245u
 #define CX_STOP		0xffffffffu
 #define CX_HLT_EVERY	16	/* must be a power of 2 */
 
 /*
- * x = SEED; for (i = 0;; i++) { k = IN; if (k == STOP) break;
- * x = x * MUL + k + i; CPUID(0), EBX as at the start; OUT x;
- * HLT when (i + 1) % 16 == 0 } OUT x to DONE; HLT forever.
- * Position independent; no stack, no memory accesses.
+ * aux = ESP; if RDTSCP: WRMSR TSC_AUX = aux, else aux = NO_AUX; OUT aux
+ * to AUX_IS; x = SEED; for (i = 0;; i++) { k = IN; if (k == STOP) break;
+ * x = x * MUL + k + i; CPUID(0), EBX as at the start; RDTSCP's ECX is
+ * aux (unless NO_AUX); OUT x; HLT when (i + 1) % 16 == 0 } OUT x to
+ * DONE; HLT forever.
+ * Position independent; no stack (ESP holds aux), no memory accesses.
  */
 asm(
 	"	.pushsection .rodata.guest_code, \"a\"\n"
 	"	.code32\n"
 	"coexist_code:\n"
+	"	movl $0x80000001, %eax\n"
+	"	cpuid\n"
+	"	btl $27, %edx\n"		/* RDTSCP */
+	"	jc 0f\n"
+	"	movl $" XSTR(CX_NO_AUX) ", %esp\n"
+	"	jmp 7f\n"
+	"0:	movl $0xc0000103, %ecx\n"	/* IA32_TSC_AUX */
+	"	movl %esp, %eax\n"
+	"	xorl %edx, %edx\n"
+	"	wrmsr\n"
+	"7:	movl %esp, %eax\n"
+	"	movw $" XSTR(CX_PORT_AUX_IS) ", %dx\n"
+	"	outl %eax, %dx\n"
 	"	xorl %esi, %esi\n"
 	"	movl $" XSTR(CX_SEED) ", %edi\n"
 	"	xorl %eax, %eax\n"
@@ -97,7 +122,12 @@ asm(
 	"	cpuid\n"
 	"	cmpl %ebp, %ebx\n"
 	"	jne 4f\n"
-	"	movl %edi, %eax\n"
+	"	cmpl $" XSTR(CX_NO_AUX) ", %esp\n"
+	"	je 2f\n"
+	"	rdtscp\n"
+	"	cmpl %esp, %ecx\n"
+	"	jne 6f\n"
+	"2:	movl %edi, %eax\n"
 	"	movw $" XSTR(CX_PORT_VALUE) ", %dx\n"
 	"	outl %eax, %dx\n"
 	"	incl %esi\n"
@@ -112,6 +142,10 @@ asm(
 	"	jmp 5b\n"
 	"4:	movl %ebx, %eax\n"
 	"	movw $" XSTR(CX_PORT_ERROR) ", %dx\n"
+	"	outl %eax, %dx\n"
+	"	jmp 5b\n"
+	"6:	movl %ecx, %eax\n"
+	"	movw $" XSTR(CX_PORT_AUX) ", %dx\n"
 	"	outl %eax, %dx\n"
 	"	jmp 5b\n"
 	"coexist_code_end:\n"
@@ -143,6 +177,8 @@ struct answer {
 	bool done;		/* ... and reported the right final value */
 	uint32_t hlt_at;	/* i at the last periodic HLT */
 	uint64_t hlts;
+	bool aux_told;		/* the guest said which TSC_AUX it checks */
+	uint32_t aux;		/* ... that one, or CX_NO_AUX */
 	char err[256];		/* the first failure */
 };
 
@@ -193,8 +229,13 @@ static int answer_step(struct answer *a, const struct cx_exit *e, bool stop)
 			 e->size, e->count);
 		return -1;
 	}
+	if (e->kind == CX_OUT && e->port == CX_PORT_AUX_IS && !a->aux_told) {
+		memcpy(&a->aux, e->data, 4);
+		a->aux_told = true;
+		return 0;
+	}
 	if (e->kind == CX_IN && e->port == CX_PORT_KEY && !a->keyed &&
-	    !a->stopping) {
+	    !a->stopping && a->aux_told) {
 		v = stop ? CX_STOP : cx_key(a->i);
 		memcpy(e->data, &v, 4);
 		if (stop)
@@ -235,6 +276,12 @@ static int answer_step(struct answer *a, const struct cx_exit *e, bool stop)
 			 a->i, v);
 		return -1;
 	}
+	if (e->kind == CX_OUT && e->port == CX_PORT_AUX) {
+		snprintf(a->err, sizeof(a->err),
+			 "step %u: RDTSCP gave the guest TSC_AUX %#x, not its own",
+			 a->i, v);
+		return -1;
+	}
 	snprintf(a->err, sizeof(a->err), "step %u: %s of port %#x out of order",
 		 a->i, e->kind == CX_IN ? "IN" : "OUT", e->port);
 	return -1;
@@ -247,7 +294,6 @@ static int answer_step(struct answer *a, const struct cx_exit *e, bool stop)
 
 #define KVM_GUEST_RAM	0x10000
 #define KVM_GUEST_CODE	0x1000
-#define KVM_GUEST_STACK	0x8000
 
 struct kvm_guest {
 	int kvm, vm, vcpu;
@@ -282,6 +328,25 @@ static void kvm_flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type)
 	s->db = 1;
 	s->s = 1;
 	s->g = 1;
+}
+
+#define KVM_CPUID_MAX	256
+
+/* The guest's CPUID: what KVM supports (RDTSCP among it, for TSC_AUX). */
+static int kvm_guest_set_cpuid(struct kvm_guest *g)
+{
+	struct kvm_cpuid2 *c;
+	int r = -ENOMEM;
+
+	c = calloc(1, sizeof(*c) + KVM_CPUID_MAX * sizeof(c->entries[0]));
+	if (!c)
+		return r;
+	c->nent = KVM_CPUID_MAX;
+	r = ioctl(g->kvm, KVM_GET_SUPPORTED_CPUID, c);
+	if (!r)
+		r = ioctl(g->vcpu, KVM_SET_CPUID2, c);
+	free(c);
+	return r;
 }
 
 /* 0 or -errno (the failing call's), *what naming the call. */
@@ -323,6 +388,7 @@ static int kvm_guest_create(struct kvm_guest *g, const char **what)
 	KVM_STEP(ioctl(g->vm, KVM_SET_USER_MEMORY_REGION, &region),
 		 "KVM_SET_USER_MEMORY_REGION");
 	KVM_STEP(g->vcpu = ioctl(g->vm, KVM_CREATE_VCPU, 0), "KVM_CREATE_VCPU");
+	KVM_STEP(kvm_guest_set_cpuid(g), "KVM_GET_SUPPORTED_CPUID/KVM_SET_CPUID2");
 	KVM_STEP(ioctl(g->kvm, KVM_GET_VCPU_MMAP_SIZE, 0),
 		 "KVM_GET_VCPU_MMAP_SIZE");
 	g->run_size = r;
@@ -340,7 +406,7 @@ static int kvm_guest_create(struct kvm_guest *g, const char **what)
 	KVM_STEP(ioctl(g->vcpu, KVM_SET_SREGS, &sregs), "KVM_SET_SREGS");
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = KVM_GUEST_CODE;
-	regs.rsp = KVM_GUEST_STACK;
+	regs.rsp = CX_AUX_KVM;
 	regs.rflags = 2;
 	KVM_STEP(ioctl(g->vcpu, KVM_SET_REGS, &regs), "KVM_SET_REGS");
 #undef KVM_STEP
@@ -406,6 +472,18 @@ static void vhm_guest_free(struct vhm_guest *g)
 	g->sys = -1;
 }
 
+/* The program's TSC_AUX value, in ESP (see coexist_code). */
+static int vhm_guest_set_aux(struct vhm_guest *g)
+{
+	struct vhm_regs regs;
+	int r = vhm_get_regs(&g->vcpu.raw, &regs);
+
+	if (r)
+		return r;
+	regs.rsp = CX_AUX_VHM;
+	return vhm_set_regs(&g->vcpu.raw, &regs);
+}
+
 /* 0 or -errno, *what naming the failed step. */
 static int vhm_guest_create(struct vhm_guest *g, const char **what)
 {
@@ -428,6 +506,10 @@ static int vhm_guest_create(struct vhm_guest *g, const char **what)
 		*what = "guest_vcpu_start_prot32";
 		r = guest_vcpu_start_prot32(&g->vcpu, GUEST_LOW_CODE, coexist_code,
 					    coexist_code_end - coexist_code);
+	}
+	if (!r) {
+		*what = "VHM_SET_REGS";
+		r = vhm_guest_set_aux(g);
 	}
 	if (r)
 		vhm_guest_free(g);
@@ -538,9 +620,38 @@ static void vmm_free(struct vmm *m)
 		vhm_guest_free(&m->vhm);
 }
 
+static bool host_has_rdtscp(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (d & (1u << 27));
+}
+
+/*
+ * The VMM's own TSC_AUX after a run, where Linux keeps the CPU's number
+ * (bits 0-11): KVM and vhm must have put the host's back. Read only when
+ * the thread stayed on one CPU around it. false, with the reason in err.
+ */
+static bool host_tsc_aux_ok(struct answer *a, bool rdtscp)
+{
+	unsigned int c1, c2;
+	uint32_t aux;
+
+	if (!rdtscp || syscall(SYS_getcpu, &c1, NULL, NULL))
+		return true;
+	asm volatile("rdtscp" : "=c"(aux) : : "rax", "rdx");
+	if (syscall(SYS_getcpu, &c2, NULL, NULL) || c1 != c2 ||
+	    (aux & 0xfff) == c1)
+		return true;
+	snprintf(a->err, sizeof(a->err),
+		 "step %u: the VMM read TSC_AUX %#x on CPU %u", a->i, aux, c1);
+	return false;
+}
+
 static void *vmm_thread(void *arg)
 {
 	struct vmm *m = arg;
+	bool rdtscp = host_has_rdtscp();
 	double last, t;
 	int cpu = -1, r;
 	struct cx_exit e;
@@ -570,6 +681,10 @@ static void *vmm_thread(void *arg)
 			break;
 		}
 		m->exits++;
+		if (!host_tsc_aux_ok(&m->ans, rdtscp)) {
+			m->failed = true;
+			break;
+		}
 		stop = atomic_load(&m->stop) ||
 		       (m->max_steps && m->ans.i >= m->max_steps);
 		r = answer_step(&m->ans, &e, stop);
@@ -621,8 +736,11 @@ static void vmm_stop(struct vmm *m)
 		EXPECT_GE(CX_MAX_GAP_MS, (m)->max_gap_ms)		\
 			TH_LOG("%s guest stalled for %.0f ms", (m)->name, \
 			       (m)->max_gap_ms);			\
-		TH_LOG("%s guest: %u steps, %llu HLTs, %llu exits (%llu EINTR) in %.1f s, longest gap %.0f ms", \
-		       (m)->name, (m)->ans.i,				\
+		EXPECT_TRUE((m)->ans.aux != CX_NO_AUX ||		\
+			    !host_has_rdtscp())				\
+			TH_LOG("%s guest: no RDTSCP in its CPUID", (m)->name); \
+		TH_LOG("%s guest: TSC_AUX %#x checked at every step, %u steps, %llu HLTs, %llu exits (%llu EINTR) in %.1f s, longest gap %.0f ms", \
+		       (m)->name, (m)->ans.aux, (m)->ans.i,		\
 		       (unsigned long long)(m)->ans.hlts,		\
 		       (unsigned long long)(m)->exits,			\
 		       (unsigned long long)(m)->eintrs,			\
