@@ -20,6 +20,7 @@
 
 #define B(n)	((u32)BIT(n))
 #define VHM_CPUID7_ECX_RDPID	B(22)
+#define VHM_CPUID7_EBX_TSC_ADJUST B(1)
 #define VHM_CPUID81_EDX_RDTSCP	B(27)
 
 struct vhm_cpuid_mask {
@@ -37,8 +38,8 @@ static const struct vhm_cpuid_mask vhm_cpuid_masks[] = {
 	  /* MCE, APIC, MCA, PSN, DS, ACPI, TM, PBE */
 	  ~(B(7) | B(9) | B(14) | B(18) | B(21) | B(22) | B(29) | B(31)) },
 	{ 6, 0, 0, 0, 0, 0 },				/* thermal, power */
-	/* leaf 7: TSC_ADJUST, SGX, RTM, HLE, MPX, PQM/PQE, PT; PKU/OSPKE, WAITPKG; spec-ctrl */
-	{ 7, 0, ~0u, ~(B(1) | B(2) | B(4) | B(11) | B(12) | B(14) | B(15) | B(25)),
+	/* leaf 7: SGX, RTM, HLE, MPX, PQM/PQE, PT; PKU/OSPKE, WAITPKG; spec-ctrl */
+	{ 7, 0, ~0u, ~(B(2) | B(4) | B(11) | B(12) | B(14) | B(15) | B(25)),
 	  ~(B(3) | B(4) | B(5)), 0 },
 	{ 0xa, 0, 0, 0, 0, 0 },				/* PMU */
 	{ 0xb, 0, 0, 0, 0, 0 },				/* x2APIC topology */
@@ -60,6 +61,9 @@ static void vhm_cpuid_mask_entry(struct vhm_cpuid_entry *e)
 
 	if (e->function == 1)
 		e->ecx |= B(31);	/* a hypervisor is present */
+	/* IA32_TSC_ADJUST is virtualized on every host (msrs.c). */
+	if (e->function == 7 && e->index == 0)
+		e->ebx |= VHM_CPUID7_EBX_TSC_ADJUST;
 	/* Without the guest's TSC_AUX in the CPU, no RDTSCP nor RDPID. */
 	if (e->function == 7 && e->index == 0 &&
 	    !vhm_umsr_used(VHM_UMSR_TSC_AUX))

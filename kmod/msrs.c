@@ -133,6 +133,37 @@ static bool vhm_mtrr_valid(u32 index, u64 data)
 	return true;
 }
 
+/*
+ * IA32_TSC_ADJUST (SDM vol. 3B, 18.17.3): the guest's write of it adds the
+ * change to its TSC, and its write of the TSC adds that change to it. A
+ * VMM's writes (restoring both) set each alone. The TSC moves on between
+ * the read and the write here: the change lands within those cycles.
+ */
+static int vhm_tsc_add(struct vhm_vcpu *vcpu, u64 delta)
+{
+	u64 tsc;
+	int r = vhm_ops->get_msr(vcpu, MSR_IA32_TSC, &tsc);
+
+	return r ? r : vhm_ops->set_msr(vcpu, MSR_IA32_TSC, tsc + delta, true);
+}
+
+static int vhm_set_tsc_adjust(struct vhm_vcpu *vcpu, u64 data, bool host)
+{
+	int r = host ? 0 : vhm_tsc_add(vcpu, data - vcpu->tsc_adjust);
+
+	if (!r)
+		vcpu->tsc_adjust = data;
+	return r;
+}
+
+static void vhm_guest_wrote_tsc(struct vhm_vcpu *vcpu, u64 data)
+{
+	u64 tsc;
+
+	if (!vhm_ops->get_msr(vcpu, MSR_IA32_TSC, &tsc))
+		vcpu->tsc_adjust += data - tsc;
+}
+
 int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 {
 	u64 *mtrr = vhm_mtrr(vcpu, index);
@@ -161,6 +192,9 @@ int vhm_get_msr(struct vhm_vcpu *vcpu, u32 index, u64 *data)
 		return 0;
 	case MSR_TSC_AUX:
 		*data = vcpu->tsc_aux;
+		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		*data = vcpu->tsc_adjust;
 		return 0;
 	}
 	r = vhm_ops->get_msr(vcpu, index, data);
@@ -202,6 +236,12 @@ int vhm_set_msr(struct vhm_vcpu *vcpu, u32 index, u64 data, bool host)
 			return -EINVAL;
 		vcpu->tsc_aux = data;
 		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		return vhm_set_tsc_adjust(vcpu, data, host);
+	case MSR_IA32_TSC:
+		if (!host)
+			vhm_guest_wrote_tsc(vcpu, data);
+		break;
 	}
 	r = vhm_ops->set_msr(vcpu, index, data, host);
 	return r == -ENOENT ? vhm_msr_table_set(vcpu, index, data, host) : r;

@@ -130,6 +130,7 @@ struct vhm_vcpu {
 	u64 apic_base;
 	u64 misc_enable;
 	u64 tsc_aux;
+	u64 tsc_adjust;		/* IA32_TSC_ADJUST, signed */
 	u64 mtrr_def_type;
 	u64 mtrr_fixed[11];
 	u64 mtrr_var[16];

@@ -2542,4 +2542,87 @@ TEST_F(cpu, tsc_aux_switches_between_vms_and_host)
 	guest_vm_free(&vm2);
 }
 
+/* IA32_TSC_ADJUST follows the guest's writes of itself and of the TSC. */
+#define MSR_TSC			0x10
+#define MSR_TSC_ADJUST		0x3b
+#define CPUID_7_EBX_TSC_ADJUST	(1u << 1)
+#define TSC_ADJ_STEP		(1ull << 40)
+#define TSC_ADJ_SLACK		(1ull << 34)	/* cycles an exit may take */
+#define TSC_ADJ_SET		1000ull
+
+static inline uint64_t guest_rdtsc(void)
+{
+	uint32_t lo, hi;
+
+	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static void guest_tsc_adjust(void)
+{
+	uint64_t adj0, t0, t1, before, adj;
+	uint32_t a, b, c, d;
+
+	guest_cpuid(7, 0, &a, &b, &c, &d);
+	adj0 = guest_rdmsr(MSR_TSC_ADJUST);
+	t0 = guest_rdtsc();
+	guest_wrmsr(MSR_TSC_ADJUST, TSC_ADJ_STEP);
+	t1 = guest_rdtsc();
+	GUEST_SYNC_ARGS(b & CPUID_7_EBX_TSC_ADJUST, adj0, t1 - t0,
+			guest_rdmsr(MSR_TSC_ADJUST));
+	before = guest_rdtsc();
+	guest_wrmsr(MSR_TSC, TSC_ADJ_SET);
+	adj = guest_rdmsr(MSR_TSC_ADJUST);
+	GUEST_SYNC_ARGS(before, adj, guest_rdtsc(), 0);
+	GUEST_SYNC_ARGS(guest_rdmsr(MSR_TSC_ADJUST), guest_rdtsc(), 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * IA32_TSC_ADJUST (SDM vol. 3B, 18.17.3), offered in CPUID 7.0:EBX[1] on
+ * every host: 0 at first; the guest's write of it moves its TSC by the
+ * change, and its write of the TSC adds that change to it. The VMM reads
+ * it and sets it (a restore) without moving the TSC.
+ */
+TEST_F(cpu, tsc_adjust_follows_tsc_writes)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct {
+		struct vhm_msrs hdr;
+		struct vhm_msr_entry e[1];
+	} l = { 0 };
+	int64_t want;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_tsc_adjust, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_NE(0, uc.args[0]) TH_LOG("CPUID 7.0:EBX[1]");
+	EXPECT_EQ(0, uc.args[1]) TH_LOG("TSC_ADJUST at first");
+	EXPECT_LE(TSC_ADJ_STEP, uc.args[2]) TH_LOG("the TSC moved by %#llx",
+						  (unsigned long long)uc.args[2]);
+	EXPECT_GT(TSC_ADJ_STEP + TSC_ADJ_SLACK, uc.args[2]);
+	EXPECT_EQ(TSC_ADJ_STEP, uc.args[3]);
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	/* The TSC was at least uc.args[0] when the guest wrote it. */
+	want = (int64_t)(TSC_ADJ_STEP + TSC_ADJ_SET - uc.args[0]);
+	EXPECT_GE(want, (int64_t)uc.args[1]) TH_LOG("TSC_ADJUST %#llx",
+						   (unsigned long long)uc.args[1]);
+	EXPECT_LT(want - (int64_t)TSC_ADJ_SLACK, (int64_t)uc.args[1]);
+	EXPECT_LE(TSC_ADJ_SET, uc.args[2]);
+	EXPECT_GT(TSC_ADJ_SET + TSC_ADJ_SLACK, uc.args[2]);
+	l.hdr.nmsrs = 1;
+	l.e[0].index = MSR_TSC_ADJUST;
+	ASSERT_EQ(1, ioctl(v->raw.fd, VHM_GET_MSRS, &l));
+	EXPECT_EQ(uc.args[1], l.e[0].data);
+	l.e[0].data = 5;
+	ASSERT_EQ(1, ioctl(v->raw.fd, VHM_SET_MSRS, &l));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(5, uc.args[0]);
+	EXPECT_GT(TSC_ADJ_SET + TSC_ADJ_SLACK, uc.args[1])
+		TH_LOG("the VMM's write moved the TSC to %#llx",
+		       (unsigned long long)uc.args[1]);
+	ASSERT_GUEST_DONE(v);
+}
+
 TEST_HARNESS_MAIN
