@@ -13,6 +13,7 @@
 #include <asm/processor-flags.h>
 
 #include "exception.h"
+#include "lapic.h"
 #include "regs.h"
 #include "vhm.h"
 #include "vm.h"
@@ -145,6 +146,8 @@ void vhm_requeue_event(struct vhm_vcpu *vcpu, enum vhm_cut_event kind,
 		vhm_queue_nmi(vcpu);
 		break;
 	case VHM_CUT_INTERRUPT:
+		/* The CPU acknowledged it: the APIC no longer weighs it. */
+		vhm_lapic_ack(vcpu);
 		vhm_queue_interrupt(vcpu, vector);
 		break;
 	case VHM_CUT_SOFTWARE:
@@ -205,6 +208,8 @@ long vhm_vcpu_set_events(struct vhm_vcpu *vcpu, const void __user *argp)
 	r = vhm_check_vcpu_events(&ev);
 	if (r)
 		return r;
+	/* The APIC's vector queued so far counts as delivered (lapic.c). */
+	vhm_lapic_ack(vcpu);
 	vcpu->events.flags = ev.flags & VHM_EVENT_QUEUED;
 	vcpu->events.shutdown = false;
 	vcpu->events.exception_vector = ev.exception_vector;

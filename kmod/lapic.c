@@ -21,12 +21,17 @@
  * wait-for-SIPI; vCPUs other than 0 start there. The vCPU thread itself
  * sleeps in VHM_RUN until a SIPI starts it in real mode at vector << 12.
  *
- * Limits: a vector handed to the vendor stays there until delivered, even
- * if the guest raises its TPR above it or a higher vector arrives
- * meanwhile (while the guest keeps IF clear); a vector the VMM withdraws
- * with VHM_SET_VCPU_EVENTS counts as delivered. Lowest priority goes to
- * the first APIC that matches. No state save/restore ioctls yet. CR8 is
- * the TPR's priority class (vhm_lapic_get_cr8()).
+ * The CPU acknowledges an interrupt (INTA) only when it delivers it: until
+ * then the vector handed to the vendor is weighed again at each entry, and
+ * a higher one that arrived meanwhile, or a TPR raised above it, replaces
+ * or withdraws it (while the guest keeps IF clear, say). One whose
+ * delivery an exit cut short was acknowledged: it stays, and so does one
+ * the VMM set with VHM_SET_VCPU_EVENTS.
+ *
+ * Limits: a vector the VMM withdraws with VHM_SET_VCPU_EVENTS counts as
+ * delivered. Lowest priority goes to the first APIC that matches. No
+ * state save/restore ioctls yet. CR8 is the TPR's priority class
+ * (vhm_lapic_get_cr8()).
  *
  * Locking: apic->lock is a raw spinlock, the innermost lock (lapic_priv.h,
  * docs/ARCHITECTURE.md). Nothing under it sleeps on PREEMPT_RT: wake-ups
@@ -131,19 +136,21 @@ static void lapic_sync(struct vhm_vcpu *vcpu)
 	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
-/* Interrupts off (the vendors' entry hook): a raw lock, never sleeping. */
-int vhm_lapic_next_irq(struct vhm_vcpu *vcpu)
+/*
+ * The vendor's pending interrupt is acknowledged (its delivery began and
+ * an exit cut it short, or the VMM set the event queue): IRR to ISR now,
+ * and it is no longer weighed against newer vectors.
+ */
+void vhm_lapic_ack(struct vhm_vcpu *vcpu)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
-	int v;
+	unsigned long flags;
 
-	lockdep_assert_irqs_disabled();
-	raw_spin_lock(&apic->lock);
+	if (!apic)
+		return;
+	raw_spin_lock_irqsave(&apic->lock, flags);
 	lapic_delivered(apic);
-	v = lapic_deliverable(apic);
-	apic->queued = v;
-	raw_spin_unlock(&apic->lock);
-	return v;
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
 /*
@@ -190,7 +197,7 @@ bool lapic_x2apic(struct vhm_lapic *apic)
 	return apic->vcpu->apic_base & X2APIC_ENABLE;
 }
 
-/* Interrupts off (the vendors' entry hook), like vhm_lapic_next_irq(). */
+/* Interrupts off (the vendors' entry hook), like vhm_lapic_pending(). */
 bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 {
 	struct vhm_lapic *apic = vcpu->lapic;
@@ -206,15 +213,30 @@ bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
 
 void vhm_lapic_pending(struct vhm_vcpu *vcpu)
 {
+	struct vhm_event_queue *q = &vcpu->events;
+	struct vhm_lapic *apic = vcpu->lapic;
 	int v;
 
+	lockdep_assert_irqs_disabled();
 	if (vhm_lapic_take_nmi(vcpu))
 		vhm_queue_nmi(vcpu);
-	if (vcpu->events.flags & VHM_EVENT_INTERRUPT)
+	raw_spin_lock(&apic->lock);
+	if (!(q->flags & VHM_EVENT_INTERRUPT)) {
+		/* The vector queued last time, if any, was taken. */
+		lapic_delivered(apic);
+	} else if (apic->queued != q->interrupt_vector) {
+		/* Acknowledged already: the vendor delivers it. */
+		raw_spin_unlock(&apic->lock);
 		return;
-	v = vhm_lapic_next_irq(vcpu);
+	}
+	/* Nothing pending, or the APIC's offer, not yet taken: weighed again. */
+	v = lapic_deliverable(apic);
+	apic->queued = v;
+	raw_spin_unlock(&apic->lock);
 	if (v >= 0)
 		vhm_queue_interrupt(vcpu, v);
+	else
+		vhm_dequeue_interrupt(vcpu);
 }
 
 /* ---------------------------------------------------------------------

@@ -42,12 +42,11 @@ u32 vhm_lapic_read(struct vhm_vcpu *vcpu, unsigned int offset);
 void vhm_lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val);
 
 /*
- * Interrupts off, vcpu->in_guest set (then a full barrier), the vendor
- * holding no pending interrupt: the vector to make its pending
- * interrupt, or -1. The vector queued last time has been delivered by
- * then (it left the vendor's state) and moves from IRR to ISR.
+ * The vCPU's pending interrupt is acknowledged (an exit cut its delivery
+ * short, or the VMM set the event queue): the vector the APIC queued for
+ * it, if any, moves from IRR to ISR and is no longer weighed again.
  */
-int vhm_lapic_next_irq(struct vhm_vcpu *vcpu);
+void vhm_lapic_ack(struct vhm_vcpu *vcpu);
 
 /*
  * HLT with interrupts enabled and no event pending in the vendor: sleep
@@ -62,8 +61,10 @@ bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu);
 
 /*
  * The vendors' entry hook (after in_guest and its barrier): the APIC's
- * NMI, and its interrupt unless one is pending already, into the vCPU's
- * event queue.
+ * NMI, and its interrupt into the vCPU's event queue. A vector the APIC
+ * queued before and the guest has not taken yet is weighed again: a
+ * higher one replaces it, a TPR above it withdraws it (the CPU
+ * acknowledges an interrupt only as it delivers it).
  */
 void vhm_lapic_pending(struct vhm_vcpu *vcpu);
 

@@ -3,7 +3,9 @@
  * The in-kernel local APIC (VHM_CREATE_LAPIC), seen by C guests
  * (include/guest.h): its registers after reset, the one-shot and periodic
  * timer ending HLTs in the kernel, self-IPIs through the ICR, the task
- * priority holding a lower-priority vector back, a signal ending a HLT
+ * priority holding a lower-priority vector back, a vector that waits for
+ * IF weighed again when a higher one arrives or the TPR rises (the CPU
+ * acknowledges only as it delivers), a signal ending a HLT
  * the APIC sleeps in, x2APIC mode's MSRs, the TSC-deadline timer, the
  * mode VHM_SET_SREGS sets with its IDs, CR8 as the TPR, the ESR's errors
  * and the error interrupt, disabling and re-enabling the APIC through
@@ -235,6 +237,68 @@ static void guest_cr8_tpr(void)
 	GUEST_ASSERT_EQ(LOW_VECTOR, irq_vector);
 	GUEST_SYNC(read_cr8());
 	GUEST_SYNC_ARGS(apic_read(APIC_TPR), read_cr8(), 0, 0);
+	GUEST_DONE();
+}
+
+/*
+ * The APIC acknowledges an interrupt only when the CPU takes it (SDM vol.
+ * 3A, "Interrupt Acceptance for Fixed Interrupts"; APM vol. 2, "Interrupt
+ * Delivery"): until then the highest IRR vector above the PPR is the one
+ * delivered. With IF clear, a vector already waiting (handed to the vendor
+ * at an earlier entry) is overtaken by a higher one, and held back by a
+ * TPR raised above it, through the APIC page or CR8. kvm-unit-tests'
+ * eventinj "vec 32/33" is the first case.
+ */
+static volatile uint64_t irq_order[2];
+
+static void order_handler(struct ex_regs *regs)
+{
+	if (irq_count < 2)
+		irq_order[irq_count] = regs->vector;
+	irq_count++;
+	apic_write(APIC_EOI, 0);
+}
+
+static void guest_higher_vector_first(void)
+{
+	guest_apic_enable();
+	guest_set_handler(IPI_VECTOR, order_handler);
+	guest_set_handler(LOW_VECTOR, order_handler);
+	apic_write(APIC_ICR, ICR_SELF | IPI_VECTOR);
+	apic_write(APIC_ICR, ICR_SELF | LOW_VECTOR);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(LOW_VECTOR, irq_order[0]);
+	GUEST_ASSERT_EQ(IPI_VECTOR, irq_order[1]);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR + (IPI_VECTOR / 32) * 0x10));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ISR + (IPI_VECTOR / 32) * 0x10));
+	GUEST_DONE();
+}
+
+static void guest_tpr_holds_waiting_vector(void)
+{
+	guest_apic_enable();
+	apic_write(APIC_ICR, ICR_SELF | LOW_VECTOR);
+	apic_write(APIC_TPR, 0x50);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(0, irq_count);
+	GUEST_ASSERT_EQ(1u << (LOW_VECTOR % 32),
+			apic_read(APIC_IRR + (LOW_VECTOR / 32) * 0x10));
+	GUEST_ASSERT_EQ(0, apic_read(APIC_ISR + (LOW_VECTOR / 32) * 0x10));
+	GUEST_ASSERT_EQ(0x50, apic_read(APIC_PPR));
+	apic_write(APIC_TPR, 0x30);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_ASSERT_EQ(LOW_VECTOR, irq_vector);
+	/* The same through CR8. */
+	apic_write(APIC_ICR, ICR_SELF | LOW_VECTOR);
+	write_cr8(5);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(1, irq_count);
+	write_cr8(0);
+	guest_sti_nop();
+	GUEST_ASSERT_EQ(2, irq_count);
+	GUEST_ASSERT_EQ(0, apic_read(APIC_IRR + (LOW_VECTOR / 32) * 0x10));
 	GUEST_DONE();
 }
 
@@ -682,6 +746,20 @@ TEST_F(lapic_test, tpr_masks_lower_priority)
 {
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tpr, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, higher_vector_overtakes_waiting_one)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_higher_vector_first, 0));
+	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+TEST_F(lapic_test, tpr_holds_waiting_vector_back)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tpr_holds_waiting_vector, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
 }
 
