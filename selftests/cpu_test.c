@@ -2188,6 +2188,146 @@ TEST_F(cpu, io_breakpoints_on_intercepted_port_io)
 }
 
 /*
+ * MOV SS (SDM vol. 3A, 6.8.3 "Masking Exceptions and Interrupts When
+ * Switching Stacks"; AMD APM vol. 2, "Single Step" and "Interrupt
+ * Shadows"): the debug exceptions of a MOV to SS, its single-step trap and
+ * a data breakpoint its memory operand hits, wait until the instruction
+ * after it completed; one #DB then reports them all. vhm's part: the
+ * instruction in the shadow exits (CPUID to vhm, OUT to the VMM, an MMIO
+ * load vhm emulates), and vhm completes it: its trap must come once, past
+ * it, with what the MOV SS left pending. (POP SS is #UD in 64-bit mode.)
+ */
+static uint16_t mss_sel;		/* the SS selector, the watched operand */
+static uint64_t mss_armed;		/* a plain load of it hit the watch */
+
+/* L0, breakpoint 0 on data reads and writes (R/W0 11), 2 bytes (LEN0 01). */
+#define DR7_RW0_WORD	(0x400 | 1ull | 3ull << 16 | 1ull << 18)
+
+static void guest_mov_ss(uint64_t watch)
+{
+	volatile uint32_t *mmio = (uint32_t *)GUEST_MMIO_BASE;
+	uint64_t at, after, a = 0, c = 0, v = 0;
+	uint16_t s;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_touch_mmio();
+	asm volatile("mov %%ss, %0" : "=r"(s));
+	mss_sel = s;
+	if (watch) {
+		guest_write_dr0((uintptr_t)&mss_sel);
+		guest_write_dr7(DR7_RW0_WORD);
+		/* Whether the CPU arms the guest's breakpoints at all. */
+		asm volatile("movw %[m], %w[v]" : [v] "=r"(v)
+			     : [m] "m"(mss_sel) : "memory");
+		mss_armed = emu_n;
+		emu_n = 0;
+		GUEST_SYNC(mss_armed);
+		if (!mss_armed)
+			GUEST_DONE();
+	}
+	/* MOV SS, then NOP: nothing exits. */
+	if (watch)
+		asm volatile("2: mov %[m], %%ss\n\tnop" EMU_POST
+			     : EMU_OUT : [m] "m"(mss_sel) : "cc", "memory");
+	else
+		asm volatile(EMU_TF "2: mov %[m], %%ss\n\tnop" EMU_POST
+			     : EMU_OUT : [m] "m"(mss_sel) : "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then CPUID: an exit vhm completes (the vendor's skip). */
+	if (watch)
+		asm volatile("2: mov %[m], %%ss\n\tcpuid" EMU_POST
+			     : EMU_OUT, "+a"(a), "+c"(c) : [m] "m"(mss_sel)
+			     : "rbx", "rdx", "cc", "memory");
+	else
+		asm volatile(EMU_TF "2: mov %[m], %%ss\n\tcpuid" EMU_POST
+			     : EMU_OUT, "+a"(a), "+c"(c) : [m] "m"(mss_sel)
+			     : "rbx", "rdx", "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then OUT: an exit the VMM answers. */
+	if (watch)
+		asm volatile("2: mov %[m], %%ss\n\toutb %%al, %[port]" EMU_POST
+			     : EMU_OUT : [m] "m"(mss_sel), "a"(0x33),
+			       [port] "i"(EMU_PORT) : "cc", "memory");
+	else
+		asm volatile(EMU_TF "2: mov %[m], %%ss\n\toutb %%al, %[port]"
+			     EMU_POST
+			     : EMU_OUT : [m] "m"(mss_sel), "a"(0x33),
+			       [port] "i"(EMU_PORT) : "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then an MMIO load vhm emulates. */
+	if (watch)
+		asm volatile("2: mov %[m], %%ss\n\tmovl (%[p]), %k[v]" EMU_POST
+			     : EMU_OUT, [v] "=r"(v) : [m] "m"(mss_sel),
+			       [p] "r"(mmio) : "cc", "memory");
+	else
+		asm volatile(EMU_TF "2: mov %[m], %%ss\n\tmovl (%[p]), %k[v]"
+			     EMU_POST
+			     : EMU_OUT, [v] "=r"(v) : [m] "m"(mss_sel),
+			       [p] "r"(mmio) : "cc", "memory");
+	emu_report(at, after, v);
+	guest_write_dr7(DR7_RESET);
+	GUEST_DONE();
+}
+
+static const char *const mss_next[] = {
+	"MOV SS; NOP", "MOV SS; CPUID", "MOV SS; OUT", "MOV SS; MMIO load",
+};
+
+/* Check the four reports: one #DB each, past the second instruction. */
+static void mss_expect(struct __test_metadata *_metadata,
+		       struct guest_vcpu *v, uint64_t dr6)
+{
+	struct emu_vmm m = { 0 };
+	struct emu_traps e = { .n = 1, .t = { { false, 0, dr6 } } };
+	uint64_t val;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		e.what = mss_next[i];
+		emu_expect(_metadata, v, &m, &e, &val);
+	}
+	EXPECT_EQ(EMU_MMIO_VAL, val);
+	ASSERT_EQ(1, m.n_out);
+	EXPECT_EQ(0x33, m.out[0]);
+	ASSERT_GUEST_DONE(v);
+}
+
+/*
+ * RFLAGS.TF set before a MOV to SS: no trap after the MOV SS, one after
+ * the instruction that follows it (RIP past that one, DR6.BS), also when
+ * that instruction exits and vhm or the VMM completes it.
+ */
+TEST_F(cpu, mov_ss_delays_single_step)
+{
+	struct guest_vcpu *v = &self->vcpu;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mov_ss, 0));
+	mss_expect(_metadata, v, DR6_BS);
+}
+
+/*
+ * A data breakpoint (DR0, reads and writes) on the memory operand of a
+ * MOV to SS: the #DB waits until the next instruction completed (RIP past
+ * it, DR6.B0 and not BS), also when that instruction exits. Skips where
+ * the CPU does not arm the guest's breakpoints (QEMU's TCG).
+ */
+TEST_F(cpu, mov_ss_delays_data_breakpoint)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct emu_vmm m = { 0 };
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mov_ss, 1));
+	emu_next_sync(_metadata, v, &m, &uc);
+	if (!uc.args[0])
+		SKIP(return, "a load of the watched word raised no #DB: the CPU does not arm the guest's breakpoints (QEMU's TCG under VMRUN)");
+	ASSERT_EQ(1, uc.args[0]);
+	mss_expect(_metadata, v, 1);
+}
+
+/*
  * Instructions a guest of vhm does not have: each #UD with RIP on it.
  * They run from a buffer followed by RET; the #UD handler steps over
  * them. INVD is not one: it runs (vhm skips it) and raises nothing.

@@ -375,6 +375,71 @@ TEST_F(events_test, shadow_holds_one_instruction)
 	ASSERT_GUEST_DONE(v);
 }
 
+extern const char mss_out_end[];
+
+/* MOV to SS (its own selector), then an OUT that exits in its shadow. */
+static void __attribute__((noinline)) guest_mov_ss_out_nop(void)
+{
+	asm volatile("mov %%ss, %%eax\n\t"
+		     "mov %%eax, %%ss\n\t"
+		     "outb %%al, $0x80\n"
+		     ".globl mss_out_end\n"
+		     "mss_out_end:\n\t"
+		     "nop" : : : "rax", "memory");
+}
+
+static void guest_mov_ss_shadows(void)
+{
+	asm volatile("sti" : : : "memory");
+	guest_mov_ss_out_nop();
+	guest_mov_ss_out_nop();
+	GUEST_SYNC_ARGS(nmi_count, nmi_rip, irq_count, irq_rip);
+	GUEST_DONE();
+}
+
+/*
+ * The MOV SS shadow (SDM vol. 3A, 6.8.3; AMD APM vol. 2, "Interrupt
+ * Shadows") covers the one instruction after the MOV SS. Here that is an
+ * OUT, which exits to the VMM: vhm completed it before the exit, so its
+ * shadow is over (GET shows none) and an NMI, then an interrupt, set at
+ * that exit arrive right after the OUT, not after the NOP past it.
+ */
+TEST_F(events_test, mov_ss_shadow_ends_after_exiting_instruction)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	struct vhm_vcpu_events ev;
+	struct ucall uc;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
+	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mov_ss_shadows, 0));
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_VHM(guest_run(v));
+		ASSERT_EQ(VHM_EXIT_IO, v->run->exit_reason);
+		ASSERT_EQ(0x80, v->run->io.port);
+		EXPECT_EQ((uintptr_t)mss_out_end, guest_rip(_metadata, v));
+		ASSERT_VHM(vhm_get_events(&v->raw, &ev));
+		EXPECT_EQ(0, ev.flags & VHM_EVENT_INT_SHADOW)
+			TH_LOG("exit %d: a shadow after the OUT completed", i);
+		if (i == 0)
+			ev.flags |= VHM_EVENT_NMI_PENDING;
+		else {
+			ev.flags |= VHM_EVENT_INTERRUPT;
+			ev.interrupt_vector = IRQ_VECTOR;
+		}
+		ASSERT_VHM(vhm_set_events(&v->raw, &ev));
+	}
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ((uintptr_t)mss_out_end, uc.args[1]);
+	EXPECT_EQ(1, uc.args[2]);
+	EXPECT_EQ((uintptr_t)mss_out_end, uc.args[3]);
+	ASSERT_GUEST_DONE(v);
+}
+
 /* ---------------------------------------------------------------------
  * Save and restore
  */
