@@ -250,6 +250,11 @@ void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 	svm_skip(to_svm(vcpu), len);
 }
 
+void svm_end_shadow(struct vhm_vcpu *vcpu)
+{
+	svm_clear_interrupt_shadow(to_svm(vcpu));
+}
+
 unsigned int svm_cpl(struct vhm_vcpu *vcpu)
 {
 	return to_svm(vcpu)->vmcb->save.cpl;

@@ -233,6 +233,16 @@ void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 	vmx_skip(to_vmx(vcpu), len);
 }
 
+void vmx_end_shadow(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 intr = vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO);
+	u32 shadow = GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS;
+
+	if (intr & shadow)
+		vmx_write(vmx, GUEST_INTERRUPTIBILITY_INFO, intr & ~shadow);
+}
+
 unsigned int vmx_cpl(struct vhm_vcpu *vcpu)
 {
 	return vmx_guest_cpl(to_vmx(vcpu));
