@@ -2220,6 +2220,14 @@ static void guest_mov_ss(uint64_t how)
 	emu_touch_mmio();
 	asm volatile("mov %%ss, %0" : "=r"(s));
 	mss_sel = s;
+	/*
+	 * A MOV SS reads (and may mark accessed) its descriptor in the GDT:
+	 * the first one maps that page in, an exit (EPT violation) across
+	 * which Bochs 2.7 would save the single step it armed after the POPF
+	 * and deliver it before the MOV SS (the deviation emu_touch_mmio()
+	 * describes). One MOV SS without TF first.
+	 */
+	asm volatile("mov %[m], %%ss" : : [m] "m"(mss_sel) : "memory");
 	if (how & MSS_WATCH) {
 		guest_write_dr0((uintptr_t)&mss_sel);
 		guest_write_dr7(DR7_RW0_WORD);
