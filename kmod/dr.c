@@ -108,10 +108,18 @@ static bool vhm_dr_trap_dr6(struct vhm_vcpu *vcpu, u64 *dr6, u32 hits)
 	return true;
 }
 
+/*
+ * The instruction (or iteration) vhm completed also ends the guest's STI
+ * or MOV SS shadow it ran in, if any (SDM vol. 3A, 6.8.3 "Masking
+ * Exceptions and Interrupts When Switching Stacks"; AMD APM vol. 2,
+ * "Interrupt Shadows"), as the vendor's skip does for the instructions it
+ * completes; the breakpoints a MOV SS hit, held through it, join the trap.
+ */
 void vhm_dr_trap(struct vhm_vcpu *vcpu, u32 hits)
 {
 	u64 dr6, dr7;
 
+	hits |= vhm_ops->end_shadow(vcpu);
 	vhm_ops->get_dr67(vcpu, &dr6, &dr7);
 	if (vhm_dr_trap_dr6(vcpu, &dr6, hits))
 		vhm_ops->set_dr67(vcpu, dr6, dr7);
@@ -277,7 +285,7 @@ enum vhm_emul vhm_emulate_mov_dr(struct vhm_vcpu *vcpu, u64 *dr6, u64 *dr7,
 	r.rip += m.len;
 	vhm_set_regs(vcpu, &r);
 	/* Completed without the vendor's skip: the single step is raised here. */
-	vhm_dr_trap_dr6(vcpu, dr6, 0);
+	vhm_dr_trap_dr6(vcpu, dr6, vhm_ops->end_shadow(vcpu));
 	return VHM_EMUL_DONE;
 }
 

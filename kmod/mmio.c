@@ -306,6 +306,11 @@ int vhm_emulate_mmio(struct vhm_vcpu *vcpu, u64 gpa)
 			r.rip += insn.len;
 	}
 	vhm_set_regs(vcpu, &r);
+	/*
+	 * RIP is past the instruction the VMM completes: so is its shadow,
+	 * also for VHM_GET_VCPU_EVENTS at this exit.
+	 */
+	vcpu->mmio_db_hits |= vhm_ops->end_shadow(vcpu);
 	/* A store is done (the VMM's part aside); a load traps once loaded. */
 	if (!vcpu->mmio_load_pending)
 		vhm_dr_trap(vcpu, vcpu->mmio_db_hits);

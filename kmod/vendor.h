@@ -145,9 +145,14 @@ struct vhm_vendor_ops {
 	/*
 	 * Mechanism for the shared exit handlers (exits.c). skip_insn: the
 	 * intercepted instruction is done, RIP moves past its len bytes and
-	 * an interrupt shadow ends. cpl, cr4: the guest's, at the exit.
+	 * an interrupt shadow ends. end_shadow: an instruction vhm emulated
+	 * completed, its STI or MOV SS shadow (if any) ends; returned (and
+	 * taken from the vendor's state): the B0-3 of data breakpoints the
+	 * CPU held pending through that shadow, for vhm's trap after the
+	 * instruction. cpl, cr4: the guest's, at the exit.
 	 */
 	void (*skip_insn)(struct vhm_vcpu *vcpu, unsigned int len);
+	u32 (*end_shadow)(struct vhm_vcpu *vcpu);
 	unsigned int (*cpl)(struct vhm_vcpu *vcpu);
 	u64 (*cr4)(struct vhm_vcpu *vcpu);
 	/*

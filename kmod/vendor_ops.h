@@ -21,7 +21,8 @@
 	X(p, read_reg) X(p, write_reg) X(p, get_sregs) X(p, set_sregs)	\
 	X(p, get_msr) X(p, set_msr) X(p, get_event_blocking)		\
 	X(p, set_event_blocking) X(p, get_dr67) X(p, set_dr67)		\
-	X(p, skip_insn) X(p, cpl) X(p, cr4) X(p, prepare_tlb)		\
+	X(p, skip_insn) X(p, end_shadow) X(p, cpl) X(p, cr4)		\
+	X(p, prepare_tlb)						\
 	X(p, inject_events) X(p, enter) X(p, exit_code)			\
 	X(p, unhandled_exit)
 

@@ -2188,6 +2188,167 @@ TEST_F(cpu, io_breakpoints_on_intercepted_port_io)
 }
 
 /*
+ * MOV SS (SDM vol. 3A, 6.8.3 "Masking Exceptions and Interrupts When
+ * Switching Stacks"; AMD APM vol. 2, "Single Step" and "Interrupt
+ * Shadows"): the debug exceptions of a MOV to SS, its single-step trap and
+ * a data breakpoint its memory operand hits, wait until the instruction
+ * after it completed; one #DB then reports them all. vhm's part: the
+ * instruction in the shadow exits (CPUID to vhm, OUT to the VMM, an MMIO
+ * load vhm emulates), and vhm completes it: its trap must come once, past
+ * it, with what the MOV SS left pending. (POP SS is #UD in 64-bit mode.)
+ */
+static uint16_t mss_sel;		/* the SS selector, the watched operand */
+
+/* L0, breakpoint 0 on data reads and writes (R/W0 11), 2 bytes (LEN0 01). */
+#define DR7_RW0_WORD	(0x400 | 1ull | 3ull << 16 | 1ull << 18)
+#define MSS_WATCH	1		/* guest_mov_ss(): DR0 on mss_sel */
+#define MSS_STEP	2		/* RFLAGS.TF set before the MOV SS */
+
+/* POPF sets TF (or not: tf 0), MOV SS, the next instruction, EMU_POST. */
+#define MSS_PRE		"pushfq\n\torq %[tf], (%%rsp)\n\tpopfq\n\t" \
+			"2: mov %[m], %%ss\n\t"
+#define MSS_IN		[m] "m"(mss_sel), [tf] "r"(tf)
+
+static void guest_mov_ss(uint64_t how)
+{
+	volatile uint32_t *mmio = (uint32_t *)GUEST_MMIO_BASE;
+	uint64_t at, after, a = 0, c = 0, v = 0;
+	uint64_t tf = how & MSS_STEP ? X86_RFLAGS_TF : 0;
+	uint16_t s;
+
+	guest_set_handler(1, emu_db_handler);
+	emu_touch_mmio();
+	asm volatile("mov %%ss, %0" : "=r"(s));
+	mss_sel = s;
+	/*
+	 * A MOV SS reads (and may mark accessed) its descriptor in the GDT:
+	 * the first one maps that page in, an exit (EPT violation) across
+	 * which Bochs 2.7 would save the single step it armed after the POPF
+	 * and deliver it before the MOV SS (the deviation emu_touch_mmio()
+	 * describes). One MOV SS without TF first.
+	 */
+	asm volatile("mov %[m], %%ss" : : [m] "m"(mss_sel) : "memory");
+	if (how & MSS_WATCH) {
+		guest_write_dr0((uintptr_t)&mss_sel);
+		guest_write_dr7(DR7_RW0_WORD);
+		/* Whether the CPU arms the guest's breakpoints at all. */
+		asm volatile("movw %[m], %w[v]" : [v] "=r"(v)
+			     : [m] "m"(mss_sel) : "memory");
+		v = emu_n;
+		emu_n = 0;
+		GUEST_SYNC(v);
+		if (!v)
+			GUEST_DONE();
+	}
+	/* MOV SS, then NOP: nothing exits. */
+	asm volatile(MSS_PRE "nop" EMU_POST
+		     : EMU_OUT : MSS_IN : "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then CPUID: an exit vhm completes (the vendor's skip). */
+	asm volatile(MSS_PRE "cpuid" EMU_POST
+		     : EMU_OUT, "+a"(a), "+c"(c) : MSS_IN
+		     : "rbx", "rdx", "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then OUT: an exit the VMM answers. */
+	asm volatile(MSS_PRE "outb %%al, %[port]" EMU_POST
+		     : EMU_OUT : MSS_IN, "a"(0x33), [port] "i"(EMU_PORT)
+		     : "cc", "memory");
+	emu_report(at, after, 0);
+	/* MOV SS, then an MMIO load vhm emulates. */
+	asm volatile(MSS_PRE "movl (%[p]), %k[v]" EMU_POST
+		     : EMU_OUT, [v] "=r"(v) : MSS_IN, [p] "r"(mmio)
+		     : "cc", "memory");
+	emu_report(at, after, v);
+	guest_write_dr7(DR7_RESET);
+	GUEST_DONE();
+}
+
+static const char *const mss_next[] = {
+	"MOV SS; NOP", "MOV SS; CPUID", "MOV SS; OUT", "MOV SS; MMIO load",
+};
+
+/*
+ * Start guest_mov_ss(how); false (the test skipped) where a breakpoint is
+ * asked for and the CPU does not arm the guest's breakpoints (QEMU's TCG).
+ */
+static bool mss_start(struct __test_metadata *_metadata,
+		      struct guest_vcpu *v, uint64_t how)
+{
+	struct emu_vmm m = { 0 };
+	struct ucall uc;
+
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mov_ss, how));
+	if (!(how & MSS_WATCH))
+		return true;
+	emu_next_sync(_metadata, v, &m, &uc);
+	if (!uc.args[0])
+		return false;
+	EXPECT_EQ(1, uc.args[0]);
+	return true;
+}
+
+/* Check the four reports: one #DB each, past the second instruction. */
+static void mss_expect(struct __test_metadata *_metadata,
+		       struct guest_vcpu *v, uint64_t dr6)
+{
+	struct emu_vmm m = { 0 };
+	struct emu_traps e = { .n = 1, .t = { { false, 0, dr6 } } };
+	uint64_t val;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		e.what = mss_next[i];
+		emu_expect(_metadata, v, &m, &e, &val);
+	}
+	EXPECT_EQ(EMU_MMIO_VAL, val);
+	ASSERT_EQ(1, m.n_out);
+	EXPECT_EQ(0x33, m.out[0]);
+	ASSERT_GUEST_DONE(v);
+}
+
+#define MSS_NO_BREAKPOINTS "a load of the watched word raised no #DB: the CPU does not arm the guest's breakpoints (QEMU's TCG under VMRUN)"
+
+/*
+ * RFLAGS.TF set before a MOV to SS: no trap after the MOV SS, one after
+ * the instruction that follows it (RIP past that one, DR6.BS), also when
+ * that instruction exits and vhm or the VMM completes it.
+ */
+TEST_F(cpu, mov_ss_delays_single_step)
+{
+	RETURN_IF_SKIPPED();
+	ASSERT_TRUE(mss_start(_metadata, &self->vcpu, MSS_STEP));
+	mss_expect(_metadata, &self->vcpu, DR6_BS);
+}
+
+/*
+ * A data breakpoint (DR0, reads and writes) on the memory operand of a
+ * MOV to SS: the #DB waits until the next instruction completed (RIP past
+ * it, DR6.B0 and not BS), also when that instruction exits. Skips where
+ * the CPU does not arm the guest's breakpoints (QEMU's TCG).
+ */
+TEST_F(cpu, mov_ss_delays_data_breakpoint)
+{
+	RETURN_IF_SKIPPED();
+	if (!mss_start(_metadata, &self->vcpu, MSS_WATCH))
+		SKIP(return, MSS_NO_BREAKPOINTS);
+	mss_expect(_metadata, &self->vcpu, 1);
+}
+
+/*
+ * Both: the single step and the breakpoint the MOV SS hit come as one
+ * #DB past the next instruction, with DR6.BS and B0 (SDM vol. 3A, 6.8.3:
+ * debug exceptions are held until the next instruction boundary; when vhm
+ * completes that instruction it must merge what the CPU held pending).
+ */
+TEST_F(cpu, mov_ss_delays_single_step_and_data_breakpoint)
+{
+	RETURN_IF_SKIPPED();
+	if (!mss_start(_metadata, &self->vcpu, MSS_WATCH | MSS_STEP))
+		SKIP(return, MSS_NO_BREAKPOINTS);
+	mss_expect(_metadata, &self->vcpu, DR6_BS | 1);
+}
+
+/*
  * Instructions a guest of vhm does not have: each #UD with RIP on it.
  * They run from a buffer followed by RET; the #UD handler steps over
  * them. INVD is not one: it runs (vhm skips it) and raises nothing.

@@ -375,6 +375,119 @@ TEST_F(events_test, shadow_holds_one_instruction)
 	ASSERT_GUEST_DONE(v);
 }
 
+extern const char mss_out_end[], mss_mmio_end[];
+
+/* MOV to SS (its own selector), then an OUT that exits in its shadow. */
+static void __attribute__((noinline)) guest_mov_ss_out_nop(void)
+{
+	asm volatile("mov %%ss, %%eax\n\t"
+		     "mov %%eax, %%ss\n\t"
+		     "outb %%al, $0x80\n"
+		     ".globl mss_out_end\n"
+		     "mss_out_end:\n\t"
+		     "nop" : : : "rax", "memory");
+}
+
+/* The same with a load from MMIO the VMM answers (vhm emulates it). */
+static void __attribute__((noinline)) guest_mov_ss_mmio_nop(void)
+{
+	asm volatile("mov %%ss, %%eax\n\t"
+		     "mov %%eax, %%ss\n\t"
+		     "movl (%0), %%eax\n"
+		     ".globl mss_mmio_end\n"
+		     "mss_mmio_end:\n\t"
+		     "nop" : : "r"(GUEST_MMIO_BASE) : "rax", "memory");
+}
+
+static void guest_mov_ss_shadows(void)
+{
+	(void)*(volatile uint32_t *)GUEST_MMIO_BASE;	/* its page table */
+	GUEST_SYNC(0);
+	asm volatile("sti" : : : "memory");
+	guest_mov_ss_out_nop();
+	guest_mov_ss_out_nop();
+	GUEST_SYNC_ARGS(nmi_count, nmi_rip, irq_count, irq_rip);
+	nmi_count = 0;
+	irq_count = 0;
+	guest_mov_ss_mmio_nop();
+	guest_mov_ss_mmio_nop();
+	GUEST_SYNC_ARGS(nmi_count, nmi_rip, irq_count, irq_rip);
+	GUEST_DONE();
+}
+
+/*
+ * At an exit in a MOV SS shadow, vhm completed the instruction: the
+ * shadow is over (GET shows none); an NMI, then an interrupt, set there
+ * arrive right after the instruction. Then the guest's report.
+ */
+static void mss_events_at_exits(struct __test_metadata *_metadata,
+				struct guest_vcpu *v, uint32_t reason,
+				uintptr_t end)
+{
+	struct vhm_vcpu_events ev;
+	struct ucall uc;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ASSERT_VHM(guest_run(v));
+		ASSERT_EQ(reason, v->run->exit_reason);
+		if (reason == VHM_EXIT_IO) {
+			ASSERT_EQ(0x80, v->run->io.port);
+		} else {
+			ASSERT_EQ(GUEST_MMIO_BASE, v->run->mmio.phys_addr);
+			memset(v->run->mmio.data, 0, 4);
+		}
+		EXPECT_EQ(end, guest_rip(_metadata, v));
+		ASSERT_VHM(vhm_get_events(&v->raw, &ev));
+		EXPECT_EQ(0, ev.flags & VHM_EVENT_INT_SHADOW)
+			TH_LOG("exit %d: a shadow after the instruction completed",
+			       i);
+		if (i == 0) {
+			ev.flags |= VHM_EVENT_NMI_PENDING;
+		} else {
+			ev.flags |= VHM_EVENT_INTERRUPT;
+			ev.interrupt_vector = IRQ_VECTOR;
+		}
+		ASSERT_VHM(vhm_set_events(&v->raw, &ev));
+	}
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	EXPECT_EQ(1, uc.args[0]);
+	EXPECT_EQ(end, uc.args[1]) TH_LOG("NMI after %#llx, want %#llx",
+					  (unsigned long long)uc.args[1],
+					  (unsigned long long)end);
+	EXPECT_EQ(1, uc.args[2]);
+	EXPECT_EQ(end, uc.args[3]) TH_LOG("interrupt after %#llx, want %#llx",
+					  (unsigned long long)uc.args[3],
+					  (unsigned long long)end);
+}
+
+/*
+ * The MOV SS shadow (SDM vol. 3A, 6.8.3; AMD APM vol. 2, "Interrupt
+ * Shadows") covers the one instruction after the MOV SS. Here that
+ * instruction exits to the VMM: an OUT (the vendor's skip completes it)
+ * and an MMIO load (vhm's emulation does), and the VMM sets an NMI, then
+ * an interrupt, at each exit: both must come right after the instruction,
+ * not after the NOP past it.
+ */
+TEST_F(events_test, mov_ss_shadow_ends_after_exiting_instruction)
+{
+	struct guest_vcpu *v = &self->vcpu;
+
+	RETURN_IF_SKIPPED();
+	guest_vm_set_handler(&self->vm, 2, nmi_record_handler);
+	guest_vm_set_handler(&self->vm, IRQ_VECTOR, irq_handler);
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_mov_ss_shadows, 0));
+	/* The untouched MMIO page is a read first: answered here. */
+	ASSERT_VHM(guest_run(v));
+	ASSERT_EQ(VHM_EXIT_MMIO, v->run->exit_reason);
+	memset(v->run->mmio.data, 0, 4);
+	ASSERT_GUEST_SYNC(v, 0);
+	mss_events_at_exits(_metadata, v, VHM_EXIT_IO, (uintptr_t)mss_out_end);
+	mss_events_at_exits(_metadata, v, VHM_EXIT_MMIO,
+			    (uintptr_t)mss_mmio_end);
+	ASSERT_GUEST_DONE(v);
+}
+
 /* ---------------------------------------------------------------------
  * Save and restore
  */

@@ -382,6 +382,107 @@ static void guest_tsc_deadline(void)
 }
 
 /*
+ * The timer's divide configuration (SDM vol. 3A, "APIC Timer"): TDCR bits
+ * 0, 1 and 3 select divide by 2, 4, 8, 16, 32, 64, 128 or 1 (0b1011); the
+ * current count decrements at the bus clock divided by that. For each
+ * value: TDCR written with every reserved bit set reads back the value
+ * alone, and TMCCT falls over the same span of TSC cycles (the LVT
+ * masked, the initial count 0xffffffff). Each TMCCT read is an exit: the
+ * TSC read on both sides of it dates it, a sample whose window is wide
+ * (the host was busy) is taken again.
+ */
+static const uint32_t tdcr_values[8] = {
+	0xb, 0x0, 0x1, 0x2, 0x3, 0x8, 0x9, 0xa,	/* divide by 1 ... 128 */
+};
+
+#define DIV_SPAN	8000000ull	/* TSC cycles per measurement */
+#define DIV_TRIES	5
+#define ONESHOT_COUNT	20000000u
+
+/* TMCCT and when it was read; returns the width of that window. */
+static uint64_t tmcct_at(uint32_t *count, uint64_t *tsc)
+{
+	uint64_t t0 = guest_rdtsc(), t1;
+
+	*count = apic_read(APIC_TMCCT);
+	t1 = guest_rdtsc();
+	*tsc = t0 + (t1 - t0) / 2;
+	return t1 - t0;
+}
+
+static volatile uint64_t irq_tsc;
+
+static void timer_tsc_handler(struct ex_regs *regs)
+{
+	irq_tsc = guest_rdtsc();
+	irq_count++;
+	apic_write(APIC_EOI, 0);
+}
+
+/* A one-shot of ONESHOT_COUNT: TSC cycles from the write to the interrupt. */
+static uint64_t oneshot_cycles(uint32_t tdcr)
+{
+	uint64_t t0;
+	int i;
+
+	irq_count = 0;
+	apic_write(APIC_TDCR, tdcr);
+	t0 = guest_rdtsc();
+	apic_write(APIC_TMICT, ONESHOT_COUNT);
+	for (i = 0; i < 100000 && !irq_count; i++)
+		guest_sti_hlt();
+	GUEST_ASSERT_EQ(1, irq_count);
+	return irq_tsc - t0;
+}
+
+static void guest_timer_divide(void)
+{
+	uint64_t t0, t1, w, dec1 = 0, span1 = 0, n1, f1, f2;
+	uint32_t c0, c1, back;
+	int i, try;
+
+	guest_apic_enable();
+	guest_set_handler(TIMER_VECTOR, timer_tsc_handler);
+	apic_write(APIC_LVTT, LVT_MASKED | TIMER_VECTOR);
+	for (i = 0; i < 8; i++) {
+		apic_write(APIC_TDCR, tdcr_values[i] | 0xfffffff4);
+		back = apic_read(APIC_TDCR);
+		for (try = 0; try < DIV_TRIES; try++) {
+			apic_write(APIC_TMICT, 0xffffffff);
+			w = tmcct_at(&c0, &t0);
+			while (guest_rdtsc() < t0 + DIV_SPAN)
+				asm volatile("pause");
+			w += tmcct_at(&c1, &t1);
+			if (w < DIV_SPAN / 16)
+				break;
+		}
+		apic_write(APIC_TMICT, 0);
+		if (i == 0) {
+			dec1 = c0 - c1;
+			span1 = t1 - t0;
+		}
+		GUEST_SYNC_ARGS(i, back, c0 - c1, t1 - t0);
+	}
+	GUEST_ASSERT(dec1 > 0);
+	/*
+	 * One-shots of the same initial count, divide by 1 and by 2: the
+	 * TSC cycles ONESHOT_COUNT bus clocks take (from the rate above), and
+	 * each timer's. A timer is never early; one whose interrupt came late
+	 * (the host was busy) is measured again.
+	 */
+	apic_write(APIC_LVTT, TIMER_VECTOR);
+	n1 = ONESHOT_COUNT * span1 / dec1;
+	for (try = 0; try < DIV_TRIES; try++) {
+		f1 = oneshot_cycles(tdcr_values[0]);
+		f2 = oneshot_cycles(tdcr_values[1]);
+		if (f1 < n1 * 3 / 2 && f2 < n1 * 3)
+			break;
+	}
+	GUEST_SYNC_ARGS(n1, f1, f2, try);
+	GUEST_DONE();
+}
+
+/*
  * The VMM switches the APIC's mode with VHM_SET_SREGS (apic_base) while
  * the guest waits at each GUEST_SYNC: the x2APIC ID and logical ID are
  * then the ones x2APIC mode derives from the APIC ID (SDM vol. 3A,
@@ -795,6 +896,59 @@ TEST_F(lapic_test, tsc_deadline_timer)
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(guest_vcpu_start_long(&self->vcpu, guest_tsc_deadline, 0));
 	ASSERT_GUEST_DONE(&self->vcpu);
+}
+
+/*
+ * Every divide value: TMCCT falls d times slower than with divide by 1
+ * (within 25%), TDCR keeps bits 0, 1 and 3 only; a one-shot with divide by
+ * 2 fires no earlier than one with divide by 1, twice as late.
+ */
+TEST_F(lapic_test, timer_divide_configurations)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t dec1 = 0, span1 = 0, n1, f1, f2;
+	struct ucall uc;
+	int i;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_timer_divide, 0));
+	for (i = 0; i < 8; i++) {
+		uint64_t d = 1u << i, dec, span, pct;
+
+		ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+		ASSERT_EQ(i, uc.args[0]);
+		EXPECT_EQ(tdcr_values[i], uc.args[1])
+			TH_LOG("TDCR %#x | 0xfffffff4 read %#llx", tdcr_values[i],
+			       (unsigned long long)uc.args[1]);
+		dec = uc.args[2];
+		span = uc.args[3];
+		if (i == 0) {
+			dec1 = dec;
+			span1 = span;
+		}
+		ASSERT_NE(0, dec) TH_LOG("divide by %llu: TMCCT did not move",
+					 (unsigned long long)d);
+		ASSERT_NE(0, dec1);
+		/* 100 * (rate at divide 1) / (rate at divide d). */
+		pct = 100 * dec1 * span / (dec * span1);
+		TH_LOG("divide by %3llu: %llu counts in %llu TSC cycles, %llu.%02llux slower than by 1",
+		       (unsigned long long)d, (unsigned long long)dec,
+		       (unsigned long long)span, (unsigned long long)pct / 100,
+		       (unsigned long long)pct % 100);
+		EXPECT_LE(75 * d, pct);
+		EXPECT_GE(125 * d, pct);
+	}
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	n1 = uc.args[0];
+	f1 = uc.args[1];
+	f2 = uc.args[2];
+	TH_LOG("one-shot of %u: %llu TSC cycles due, divide by 1 fired after %llu, by 2 after %llu (try %llu)",
+	       ONESHOT_COUNT, (unsigned long long)n1, (unsigned long long)f1,
+	       (unsigned long long)f2, (unsigned long long)uc.args[3]);
+	EXPECT_LE(n1 * 3 / 4, f1) TH_LOG("divide by 1 fired early");
+	EXPECT_LE(n1 * 3 / 2, f2) TH_LOG("divide by 2 fired early");
+	EXPECT_LT(f1, f2);
+	ASSERT_GUEST_DONE(v);
 }
 
 static void set_apic_base(struct __test_metadata *_metadata,

@@ -250,6 +250,13 @@ void svm_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 	svm_skip(to_svm(vcpu), len);
 }
 
+/* SVM keeps no pending debug exceptions across an exit. */
+u32 svm_end_shadow(struct vhm_vcpu *vcpu)
+{
+	svm_clear_interrupt_shadow(to_svm(vcpu));
+	return 0;
+}
+
 unsigned int svm_cpl(struct vhm_vcpu *vcpu)
 {
 	return to_svm(vcpu)->vmcb->save.cpl;

@@ -233,6 +233,31 @@ void vmx_skip_insn(struct vhm_vcpu *vcpu, unsigned int len)
 	vmx_skip(to_vmx(vcpu), len);
 }
 
+/*
+ * A data breakpoint a MOV SS hit waits out its shadow (SDM vol. 3A,
+ * 6.8.3); an exit in the shadow leaves it in the pending debug exceptions
+ * (B0-3, with bit 12 "enabled breakpoint"). VM entry drops those when it
+ * injects an event, vhm's own #DB trap included (SDM vol. 3C, "Delivery
+ * of Pending Debug Exceptions after VM Entry"): they are taken out here
+ * and go into vhm's trap after the instruction.
+ */
+#define VMX_PENDING_DBG_BP	(DR_TRAP_BITS | BIT(12))
+
+u32 vmx_end_shadow(struct vhm_vcpu *vcpu)
+{
+	struct vmx_vcpu *vmx = to_vmx(vcpu);
+	u32 intr = vmx_read(vmx, GUEST_INTERRUPTIBILITY_INFO);
+	u32 shadow = GUEST_INTR_STATE_STI | GUEST_INTR_STATE_MOV_SS;
+	u64 pending = vmx_read(vmx, GUEST_PENDING_DBG_EXCEPTIONS);
+
+	if (intr & shadow)
+		vmx_write(vmx, GUEST_INTERRUPTIBILITY_INFO, intr & ~shadow);
+	if (pending & VMX_PENDING_DBG_BP)
+		vmx_write(vmx, GUEST_PENDING_DBG_EXCEPTIONS,
+			  pending & ~(u64)VMX_PENDING_DBG_BP);
+	return pending & DR_TRAP_BITS;
+}
+
 unsigned int vmx_cpl(struct vhm_vcpu *vcpu)
 {
 	return vmx_guest_cpl(to_vmx(vcpu));
