@@ -197,18 +197,29 @@ bool lapic_x2apic(struct vhm_lapic *apic)
 	return apic->vcpu->apic_base & X2APIC_ENABLE;
 }
 
-/* Interrupts off (the vendors' entry hook), like vhm_lapic_pending(). */
-bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu)
+/*
+ * Interrupts off (the vendors' entry hook): the NMIs the APIC latched go
+ * to the event queue, which holds one; the APIC keeps the other. The CPU
+ * latches one NMI while it handles another, so two may wait while none is
+ * in service and one while one is (NMIs masked); more are lost, as KVM
+ * counts them too.
+ */
+static void lapic_take_nmis(struct vhm_vcpu *vcpu)
 {
+	bool queued = vcpu->events.flags & VHM_EVENT_NMI_PENDING;
 	struct vhm_lapic *apic = vcpu->lapic;
-	bool nmi;
+	unsigned int limit, n;
 
-	lockdep_assert_irqs_disabled();
+	if (!READ_ONCE(apic->nmi_count))
+		return;
+	limit = vhm_ops->get_event_blocking(vcpu) & VHM_EVENT_NMI_MASKED ?
+		1 : 2;
 	raw_spin_lock(&apic->lock);
-	nmi = apic->nmi_pending;
-	apic->nmi_pending = false;
+	n = min(apic->nmi_count + queued, limit);
+	if (n && !queued)
+		vhm_queue_nmi(vcpu);
+	apic->nmi_count = n ? n - 1 : 0;
 	raw_spin_unlock(&apic->lock);
-	return nmi;
 }
 
 void vhm_lapic_pending(struct vhm_vcpu *vcpu)
@@ -218,8 +229,7 @@ void vhm_lapic_pending(struct vhm_vcpu *vcpu)
 	int v;
 
 	lockdep_assert_irqs_disabled();
-	if (vhm_lapic_take_nmi(vcpu))
-		vhm_queue_nmi(vcpu);
+	lapic_take_nmis(vcpu);
 	raw_spin_lock(&apic->lock);
 	if (!(q->flags & VHM_EVENT_INTERRUPT)) {
 		/* The vector queued last time, if any, was taken. */
@@ -755,7 +765,7 @@ static bool lapic_wakes_hlt(struct vhm_lapic *apic)
 	bool r;
 
 	raw_spin_lock_irqsave(&apic->lock, flags);
-	r = lapic_deliverable(apic) >= 0 || apic->nmi_pending ||
+	r = lapic_deliverable(apic) >= 0 || apic->nmi_count ||
 	    apic->init_pending;
 	raw_spin_unlock_irqrestore(&apic->lock, flags);
 	return r;

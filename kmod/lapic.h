@@ -56,8 +56,6 @@ void vhm_lapic_ack(struct vhm_vcpu *vcpu);
  */
 int vhm_lapic_halt(struct vhm_vcpu *vcpu);
 
-/* At entry, like next_irq: an NMI another APIC sent, taken once. */
-bool vhm_lapic_take_nmi(struct vhm_vcpu *vcpu);
 
 /*
  * The vendors' entry hook (after in_guest and its barrier): the APIC's

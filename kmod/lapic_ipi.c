@@ -85,7 +85,8 @@ static bool lapic_accept_locked(struct vhm_lapic *apic,
 	case LAPIC_DM_LOWEST:
 		return lapic_accept_vector_locked(apic, m->vector, m->level);
 	case LAPIC_DM_NMI:
-		apic->nmi_pending = true;
+		if (apic->nmi_count < 2)
+			apic->nmi_count++;
 		return true;
 	case LAPIC_DM_INIT:
 		if (m->level && !m->assert)
@@ -214,7 +215,7 @@ static int lapic_take_mp(struct vhm_lapic *apic)
 	if (apic->init_pending) {
 		apic->init_pending = false;
 		apic->wait_sipi = true;
-		apic->nmi_pending = false;
+		apic->nmi_count = 0;
 	}
 	if (apic->wait_sipi && apic->sipi_pending) {
 		apic->wait_sipi = false;

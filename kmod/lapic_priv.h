@@ -68,8 +68,11 @@ struct vhm_lapic {
 	 * wake-up takes no sleeping lock and so may come from the hrtimer.
 	 */
 	struct rcuwait wait;
-	/* Set by other vCPUs' IPIs (under lock), taken by the vCPU thread. */
-	bool nmi_pending;
+	/*
+	 * Set by IPIs (under lock), taken by the vCPU thread: the NMIs
+	 * latched here (at most 2, vhm_lapic_pending()), INIT, SIPI.
+	 */
+	u8 nmi_count;
 	bool init_pending;
 	bool sipi_pending;
 	u8 sipi_vector;

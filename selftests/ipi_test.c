@@ -4,7 +4,8 @@
  * (VHM_CREATE_LAPIC): an application processor waits for INIT/SIPI in
  * VHM_RUN, starts in real mode at the SIPI's vector, switches its APIC to
  * x2APIC mode and sends the bootstrap processor a fixed IPI through the
- * ICR MSR; NMIs by IPI; a signal ends the wait for SIPI.
+ * ICR MSR; NMIs by IPI, and the one the CPU latches while it handles
+ * another; a signal ends the wait for SIPI.
  *
  * Built with the guest code flags (Makefile: GUEST_CFLAGS).
  */
@@ -92,6 +93,24 @@ FIXTURE_TEARDOWN(ipi_test)
 		close(self->sys);
 }
 
+/*
+ * The AP's real-mode code for nmi_ipis_latched: x2APIC on, then three
+ * NMI IPIs to APIC ID 0 through the ICR MSR, HLT with IF=0.
+ */
+static const uint8_t ap_nmi_code[] = {
+	0x66, 0xb9, 0x1b, 0x00, 0x00, 0x00,	/* mov ecx, 0x1b */
+	0x0f, 0x32,				/* rdmsr */
+	0x66, 0x0d, 0x00, 0x0c, 0x00, 0x00,	/* or eax, 0xc00 */
+	0x0f, 0x30,				/* wrmsr */
+	0x66, 0xb9, 0x30, 0x08, 0x00, 0x00,	/* mov ecx, 0x830 (ICR) */
+	0x66, 0x31, 0xd2,			/* xor edx, edx */
+	0x66, 0xb8, 0x00, 0x44, 0x00, 0x00,	/* mov eax, 0x4400: NMI */
+	0x0f, 0x30,				/* wrmsr */
+	0x0f, 0x30,				/* wrmsr */
+	0x0f, 0x30,				/* wrmsr */
+	0xf4,					/* hlt */
+};
+
 /* ---------------------------------------------------------------------
  * Guest side (the BSP).
  */
@@ -152,6 +171,25 @@ static void guest_nmi_ipi(void)
 	GUEST_DONE();
 }
 
+/*
+ * INIT and SIPI to the AP, then an exit: the VMM runs the AP, whose three
+ * NMIs reach this vCPU while it is out of the guest; then count them.
+ */
+static void guest_nmis_latched(void)
+{
+	int i;
+
+	guest_set_handler(2, nmi_handler);
+	apic_write(APIC_SVR, SVR_ENABLE | 0xff);
+	send_ipi(AP_ID, ICR_INIT | ICR_ASSERT);
+	send_ipi(AP_ID, ICR_SIPI | ICR_ASSERT | SIPI_VECTOR);
+	GUEST_SYNC_ARGS(0, 0, 0, 0);
+	for (i = 0; i < 100; i++)
+		asm volatile("nop" : : : "memory");
+	GUEST_SYNC_ARGS(1, nmi_count, 0, 0);
+	GUEST_DONE();
+}
+
 /* ---------------------------------------------------------------------
  * Host side.
  */
@@ -200,6 +238,35 @@ TEST_F(ipi_test, nmi_ipi)
 {
 	RETURN_IF_SKIPPED();
 	ASSERT_VHM(guest_vcpu_start_long(&self->bsp, guest_nmi_ipi, 0));
+	ASSERT_GUEST_DONE(&self->bsp);
+}
+
+/*
+ * NMIs are edge-triggered and the CPU latches one while it handles
+ * another (SDM vol. 3A, "NMI Handling"): three NMIs that arrive while the
+ * BSP is out of the guest, none in service, give it exactly two, the
+ * second after the first handler's IRET (KVM's rule as well). Without the
+ * latch they merged into one.
+ */
+TEST_F(ipi_test, nmi_ipis_latched)
+{
+	struct ucall uc;
+	pthread_t t;
+
+	RETURN_IF_SKIPPED();
+	memcpy(guest_gpa_to_hva(&self->vm, GUEST_LOW_CODE,
+				sizeof(ap_nmi_code)),
+	       ap_nmi_code, sizeof(ap_nmi_code));
+	ASSERT_VHM(guest_vcpu_start_long(&self->bsp, guest_nmis_latched, 0));
+	ASSERT_GUEST_UCALL(&self->bsp, UCALL_SYNC, &uc);
+	ASSERT_EQ(0, uc.args[0]);
+	ASSERT_EQ(0, pthread_create(&t, NULL, ap_thread, &self->ap));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, self->ap.run_ret);
+	ASSERT_EQ(VHM_EXIT_HLT, self->ap.run->exit_reason);
+	ASSERT_GUEST_UCALL(&self->bsp, UCALL_SYNC, &uc);
+	ASSERT_EQ(1, uc.args[0]);
+	EXPECT_EQ(2, uc.args[1]) TH_LOG("NMIs delivered");
 	ASSERT_GUEST_DONE(&self->bsp);
 }
 
