@@ -360,7 +360,7 @@ static void lapic_lvt_write(struct vhm_lapic *apic, unsigned int off, u32 val)
 	*lapic_reg(apic, off) = val & valid;
 }
 
-/* Lock held. ICR, TMICT and EOI are handled by the caller. */
+/* Lock held. ICR, TMICT, TDCR and EOI are handled by the caller. */
 static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 			       u32 val)
 {
@@ -395,9 +395,6 @@ static void lapic_write_locked(struct vhm_lapic *apic, unsigned int off,
 	case APIC_LVTT ... APIC_LVTERR:
 		if (!(off & 0xf))
 			lapic_lvt_write(apic, off, val);
-		break;
-	case APIC_TDCR:
-		*lapic_reg(apic, off) = val & 0xb;
 		break;
 	default:
 		break;	/* read-only or reserved: ignored */
@@ -513,6 +510,9 @@ static void lapic_write(struct vhm_vcpu *vcpu, unsigned int offset, u32 val)
 	switch (offset) {
 	case APIC_TMICT:
 		lapic_timer_start(apic, val);
+		return;
+	case APIC_TDCR:
+		lapic_timer_divide_change(apic, val);
 		return;
 	case APIC_ICR:
 		lapic_icr_write(apic, val);

@@ -133,6 +133,8 @@ u32 lapic_timer_current(struct vhm_lapic *apic);
 bool lapic_timer_due_within(struct vhm_lapic *apic, u64 ns);
 /* Before a write of val to LVT timer: a new mode disarms the timer. */
 void lapic_timer_mode_change(struct vhm_lapic *apic, u32 val);
+/* A write to TDCR: a running count goes on at the new rate. */
+void lapic_timer_divide_change(struct vhm_lapic *apic, u32 val);
 
 /* lapic_ipi.c: a write to ICR (low) from the APIC's own vCPU. */
 void lapic_send_ipi(struct vhm_lapic *apic, u32 icr, u32 dest);

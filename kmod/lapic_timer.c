@@ -32,12 +32,27 @@ static u32 lapic_timer_mode(struct vhm_lapic *apic)
 	return *lapic_reg(apic, APIC_LVTT) & LAPIC_LVT_TIMER_MODE;
 }
 
-static u32 lapic_divide(struct vhm_lapic *apic)
+/* The divisor a divide configuration value selects (1 to 128). */
+static u32 lapic_divide_of(u32 dcr)
 {
-	u32 dcr = *lapic_reg(apic, APIC_TDCR);
 	u32 v = (dcr & 3) | ((dcr & 8) >> 1);
 
 	return 1u << ((v + 1) & 7);
+}
+
+static u32 lapic_divide(struct vhm_lapic *apic)
+{
+	return lapic_divide_of(*lapic_reg(apic, APIC_TDCR));
+}
+
+/* The period of an initial count (periodic: never below the minimum). */
+static u64 lapic_period_ns(struct vhm_lapic *apic, u32 count)
+{
+	u64 ns = (u64)count * lapic_divide(apic);
+
+	if (lapic_timer_mode(apic) == LAPIC_LVT_PERIODIC)
+		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
+	return ns;
 }
 
 static enum hrtimer_restart lapic_timer_fn(struct hrtimer *t)
@@ -83,9 +98,7 @@ void lapic_timer_start(struct vhm_lapic *apic, u32 count)
 	if (lapic_timer_mode(apic) == LAPIC_LVT_DEADLINE)
 		goto unlock;	/* the initial count is ignored then */
 	*lapic_reg(apic, APIC_TMICT) = count;
-	ns = (u64)count * lapic_divide(apic);
-	if (lapic_timer_mode(apic) == LAPIC_LVT_PERIODIC)
-		ns = max_t(u64, ns, LAPIC_MIN_PERIOD_NS);
+	ns = lapic_period_ns(apic, count);
 	apic->period_ns = ns;
 	if (count)
 		hrtimer_start(&apic->timer, ns_to_ktime(ns),
@@ -105,6 +118,38 @@ u32 lapic_timer_current(struct vhm_lapic *apic)
 	if (left <= 0)
 		return 0;
 	return div_u64(left, lapic_divide(apic));
+}
+
+/*
+ * A write of val to TDCR, lock not held. A count in progress goes on from
+ * where it is at the new rate (as KVM's update_target_expiration()): the
+ * current count is kept, the time left and the period are scaled. A
+ * one-shot that has fired stays stopped.
+ */
+void lapic_timer_divide_change(struct vhm_lapic *apic, u32 val)
+{
+	unsigned long flags;
+	u32 old_div = lapic_divide(apic);
+	bool counting;
+	s64 left = 0;
+
+	counting = lapic_timer_mode(apic) != LAPIC_LVT_DEADLINE &&
+		   hrtimer_active(&apic->timer);
+	if (counting) {
+		left = ktime_to_ns(hrtimer_get_remaining(&apic->timer));
+		/* It waits for the handler: not under the lock. */
+		counting = hrtimer_cancel(&apic->timer);
+	}
+	raw_spin_lock_irqsave(&apic->lock, flags);
+	*lapic_reg(apic, APIC_TDCR) = val & 0xb;
+	if (!counting)
+		goto unlock;
+	left = max_t(s64, left, 0);
+	left = div_u64(left, old_div) * lapic_divide(apic);
+	apic->period_ns = lapic_period_ns(apic, *lapic_reg(apic, APIC_TMICT));
+	hrtimer_start(&apic->timer, ns_to_ktime(left), HRTIMER_MODE_REL_HARD);
+unlock:
+	raw_spin_unlock_irqrestore(&apic->lock, flags);
 }
 
 /* Whether the timer is armed and fires within ns (any mode). */

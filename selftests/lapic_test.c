@@ -483,6 +483,46 @@ static void guest_timer_divide(void)
 }
 
 /*
+ * A TDCR write while the timer counts: the current count goes on from
+ * where it was, at the new rate (SDM vol. 3A, "APIC Timer": the divide
+ * configuration sets the rate the count decrements at); it does not jump
+ * by the ratio of the two divisors. Divide by 1 to 128 under a count of
+ * 0xffffffff, then 128 to 1 under one of 0x4000000 (8.6 s at 128, 67 ms
+ * at 1); then a one-shot sped up from 128 to 1 still fires.
+ */
+#define DIV_CHANGE_COUNT	0x4000000u
+
+static void guest_timer_divide_change(void)
+{
+	uint32_t c0, c1, c2, c3;
+	int i;
+
+	guest_apic_enable();
+	guest_set_handler(TIMER_VECTOR, timer_tsc_handler);
+	apic_write(APIC_LVTT, LVT_MASKED | TIMER_VECTOR);
+	apic_write(APIC_TDCR, tdcr_values[0]);
+	apic_write(APIC_TMICT, 0xffffffff);
+	c0 = apic_read(APIC_TMCCT);
+	apic_write(APIC_TDCR, tdcr_values[7]);
+	c1 = apic_read(APIC_TMCCT);
+	apic_write(APIC_TMICT, DIV_CHANGE_COUNT);
+	c2 = apic_read(APIC_TMCCT);
+	apic_write(APIC_TDCR, tdcr_values[0]);
+	c3 = apic_read(APIC_TMCCT);
+	apic_write(APIC_TMICT, 0);
+	GUEST_SYNC_ARGS(c0, c1, c2, c3);
+	irq_count = 0;
+	apic_write(APIC_LVTT, TIMER_VECTOR);
+	apic_write(APIC_TDCR, tdcr_values[7]);
+	apic_write(APIC_TMICT, ONESHOT_COUNT);
+	apic_write(APIC_TDCR, tdcr_values[0]);
+	for (i = 0; i < 100000 && !irq_count; i++)
+		guest_sti_hlt();
+	GUEST_ASSERT_EQ(1, irq_count);
+	GUEST_DONE();
+}
+
+/*
  * The VMM switches the APIC's mode with VHM_SET_SREGS (apic_base) while
  * the guest waits at each GUEST_SYNC: the x2APIC ID and logical ID are
  * then the ones x2APIC mode derives from the APIC ID (SDM vol. 3A,
@@ -948,6 +988,30 @@ TEST_F(lapic_test, timer_divide_configurations)
 	EXPECT_LE(n1 * 3 / 4, f1) TH_LOG("divide by 1 fired early");
 	EXPECT_LE(n1 * 3 / 2, f2) TH_LOG("divide by 2 fired early");
 	EXPECT_LT(f1, f2);
+	ASSERT_GUEST_DONE(v);
+}
+
+TEST_F(lapic_test, timer_divide_change_keeps_count)
+{
+	struct guest_vcpu *v = &self->vcpu;
+	uint64_t c0, c1, c2, c3;
+	struct ucall uc;
+
+	RETURN_IF_SKIPPED();
+	ASSERT_VHM(guest_vcpu_start_long(v, guest_timer_divide_change, 0));
+	ASSERT_GUEST_UCALL(v, UCALL_SYNC, &uc);
+	c0 = uc.args[0];
+	c1 = uc.args[1];
+	c2 = uc.args[2];
+	c3 = uc.args[3];
+	TH_LOG("divide 1 -> 128: TMCCT %#llx -> %#llx; 128 -> 1: %#llx -> %#llx",
+	       (unsigned long long)c0, (unsigned long long)c1,
+	       (unsigned long long)c2, (unsigned long long)c3);
+	EXPECT_LE(c1, c0);
+	EXPECT_LE(c0 / 2, c1) TH_LOG("the count jumped down at divide 128");
+	EXPECT_LE(c2, DIV_CHANGE_COUNT);
+	EXPECT_LE(c3, c2) TH_LOG("the count jumped up at divide 1");
+	EXPECT_LE(c2 / 2, c3);
 	ASSERT_GUEST_DONE(v);
 }
 
