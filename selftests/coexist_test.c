@@ -831,7 +831,7 @@ FIXTURE_SETUP(coexist)
 
 	self->a_made = self->b_made = false;
 	REQUIRE_VHM_HOST();
-	host_reset();
+	host_reset_all();
 	if (modprobe(kvm_vendor_module()))
 		SKIP(return, "the stock %s module is not available",
 		     kvm_vendor_module());
@@ -859,7 +859,7 @@ FIXTURE_TEARDOWN(coexist)
 		vmm_free(&self->b);
 	if (self->a_made)
 		vmm_free(&self->a);
-	host_reset();
+	host_reset_all();
 }
 
 /*

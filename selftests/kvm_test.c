@@ -40,7 +40,7 @@ FIXTURE_SETUP(kvm)
 	self->kmsg.fd = -1;
 	self->kmsg.text = NULL;
 	REQUIRE_VHM_HOST();
-	host_reset();
+	host_reset_all();
 	ASSERT_EQ(0, kmsg_open(&self->kmsg));
 	snprintf(self->fix, sizeof(self->fix), "rmmod %s kvm", kvm_vendor_module());
 	if (modprobe(kvm_vendor_module()))
@@ -50,7 +50,7 @@ FIXTURE_SETUP(kvm)
 FIXTURE_TEARDOWN(kvm)
 {
 	kmsg_close(&self->kmsg);
-	host_reset();
+	host_reset_all();
 }
 
 static void unload_kvm(struct __test_metadata *_metadata)

@@ -45,10 +45,15 @@ int vhm_load(const char *params);
 /* vhm.ko alone, whatever VHM_TEST_ON_KVM says (tests that manage KVM). */
 int vhm_load_alone(const char *params);
 int vhm_unload(void);
-/* Unload vhm and KVM if loaded: every test starts from a clean host. */
 /* Unload kvm_amd, kvm_intel and kvm where loaded. */
 void kvm_unload_all(void);
+/*
+ * Every test starts from a clean host: vhm unloaded, and KVM too unless
+ * the tests run on top of KVM (vhm_test_on_kvm()), where it stays loaded.
+ */
 void host_reset(void);
+/* vhm and KVM unloaded, whatever VHM_TEST_ON_KVM says (kvm_test, coexist_test). */
+void host_reset_all(void);
 /* modprobe NAME (stock modules of the test host); 0 or the exit status. */
 int modprobe(const char *name);
 
