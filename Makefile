@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 #   make              module (against KDIR), vhmctl and the selftests
-#   make check        the whole suite in the emulated AMD test hosts
+#   make check        the whole suite in the emulated AMD and Intel test hosts
 #   make check-intel  the Intel stages of make check, and what CI's time
 #                     leaves out: the fuzzer slice and the hostile corpus on
 #                     Intel 7.3, the whole suite on Intel 6.1 (Bochs: slow)
