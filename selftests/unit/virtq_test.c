@@ -206,6 +206,24 @@ TEST_F(vq, init_alignment)
 				GPA(USED_OFF + 4), 0));
 }
 
+/*
+ * A region whose host mapping is 8 bytes off the guest's alignment: a ring
+ * must be aligned both in the guest (§2.7) and on the host (atomics).
+ */
+TEST_F(vq, init_alignment_guest_and_host)
+{
+	struct virtq_mem_region r = { GPA_BASE, RAM_SIZE - 8, self->ram + 8 };
+	struct virtq_mem mem = { &r, 1 };
+
+	/* Aligned in the guest, not on the host. */
+	ASSERT_EQ(-EINVAL, virtq_init(&self->q, &mem, QSIZE, GPA(DESC_OFF),
+				      GPA(AVAIL_OFF), GPA(USED_OFF), 0));
+	/* Aligned on the host, not in the guest. */
+	ASSERT_EQ(-EINVAL, virtq_init(&self->q, &mem, QSIZE,
+				      GPA(DESC_OFF + 8), GPA(AVAIL_OFF),
+				      GPA(USED_OFF), 0));
+}
+
 /* Each ring entirely in RAM, to its last byte (event fields included). */
 TEST_F(vq, init_rings_in_ram)
 {

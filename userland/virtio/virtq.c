@@ -20,7 +20,10 @@ void *virtq_mem_map(const struct virtq_mem *mem, uint64_t gpa, uint64_t len)
 {
 	unsigned int i;
 
-	/* Also rejects gpa + len wrapping past 2^64. */
+	/*
+	 * gpa + len wrapping past 2^64: the region test below cannot wrap
+	 * and would refuse it too; this says so where a reader looks first.
+	 */
 	if (!len || len > UINT64_MAX - gpa)
 		return NULL;
 	for (i = 0; i < mem->nr_regions; i++) {
