@@ -426,19 +426,26 @@ TEST_F(vq, direct_then_indirect)
 	ASSERT_EQ(24, self->iov[2].len);
 }
 
-/* An indirect table at an address that is not 8-byte aligned. */
+/*
+ * An indirect table at an address that is not 8-byte aligned, long enough
+ * that next needs its high byte (every byte of a descriptor counts).
+ */
 TEST_F(vq, indirect_unaligned_table)
 {
 	struct virtq_desc d[2];
 
-	set_desc(&d[0], BUF(0), 5, VIRTQ_DESC_F_NEXT, 1);
+	self->q.max_indirect = 300;
+	set_desc(&d[0], BUF(0), 5, VIRTQ_DESC_F_NEXT, 299);
 	set_desc(&d[1], BUF(1), 7, VIRTQ_DESC_F_WRITE, 0);
-	memcpy(self->ram + TABLE_OFF + 3, d, sizeof(d));
-	set_desc(desc(self, 0), GPA(TABLE_OFF + 3), sizeof(d),
+	memcpy(self->ram + TABLE_OFF + 3, &d[0], sizeof(d[0]));
+	memcpy(self->ram + TABLE_OFF + 3 + 299 * 16, &d[1], sizeof(d[1]));
+	set_desc(desc(self, 0), GPA(TABLE_OFF + 3), 300 * 16,
 		 VIRTQ_DESC_F_INDIRECT, 0);
 	publish(self, 0);
 
 	ASSERT_EQ(1, virtq_pop(&self->q, &self->c));
+	ASSERT_EQ(1, self->c.nr_out);
+	ASSERT_EQ(1, self->c.nr_in);
 	ASSERT_EQ(hva(self, BUF(0)), self->iov[0].base);
 	ASSERT_EQ(5, self->iov[0].len);
 	ASSERT_EQ(hva(self, BUF(1)), self->iov[1].base);
@@ -464,7 +471,7 @@ TEST_F(vq, interrupt_event_idx)
 	uint16_t *used_event = &avail(self)->ring[QSIZE];
 
 	ASSERT_EQ(0, init(self, F_EVENT_IDX));
-	/* The flag is ignored with EVENT_IDX (§2.7.10). */
+	/* The flag is ignored with EVENT_IDX (§2.7.7). */
 	avail(self)->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
 	*used_event = 0;
 	ASSERT_TRUE(virtq_need_interrupt(&self->q, 0, 1));

@@ -300,7 +300,7 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written_len)
 	return 0;
 }
 
-/* §2.7.10 (vring_need_event): has new_used passed event since old_used? */
+/* §2.7.7 (vring_need_event): has new_used passed event since old_used? */
 static bool need_event(uint16_t event, uint16_t new_used, uint16_t old_used)
 {
 	return (uint16_t)(new_used - event - 1) < (uint16_t)(new_used - old_used);
@@ -315,7 +315,7 @@ bool virtq_need_interrupt(struct virtq *q, uint16_t old_used,
 		return false;
 	/*
 	 * Full barrier: our used->idx store must be visible before we read
-	 * what the driver asked, or we could both decide to wait (§2.7.13.4).
+	 * what the driver asked, or we could both decide to wait (§2.7.14, §2.7.7).
 	 */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!q->event_idx)

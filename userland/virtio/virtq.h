@@ -175,7 +175,7 @@ int virtq_push(struct virtq *q, uint16_t head, uint32_t written_len);
 
 /*
  * Whether the driver wants an interrupt now that used->idx went from
- * old_used to new_used (§2.7.10): with VIRTIO_F_EVENT_IDX, if used_event
+ * old_used to new_used (§2.7.7): with VIRTIO_F_EVENT_IDX, if used_event
  * lies in [old_used, new_used) modulo 2^16 (vring_need_event); without,
  * unless avail->flags has VIRTQ_AVAIL_F_NO_INTERRUPT. False when broken.
  */
