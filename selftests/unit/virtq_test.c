@@ -178,7 +178,7 @@ TEST_F(vq, init_size)
 	static const unsigned int bad[] = { 0, 3, 24, 32769, 65536, 1u << 31 };
 	unsigned int i;
 
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
 		ASSERT_EQ(-EINVAL, virtq_init(&self->q, &self->mem, bad[i],
 					      GPA(0), GPA(0x80000),
 					      GPA(0x100000), 0));

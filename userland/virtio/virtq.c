@@ -99,7 +99,7 @@ static int fail(struct virtq *q, int err)
 
 /*
  * Copy one descriptor out of guest memory: every field read exactly once,
- * through volatile or atomic loads the compiler may not repeat, so a
+ * through atomic loads the compiler may neither repeat nor merge, so a
  * driver changing it under us cannot make two checks see two values.
  * Indirect tables need not be 8-byte aligned (§2.7.5.3 asks nothing), so
  * the unaligned case copies bytes.
@@ -112,12 +112,12 @@ static void read_desc(const struct virtq_desc *src, struct virtq_desc *d)
 		d->flags = __atomic_load_n(&src->flags, __ATOMIC_RELAXED);
 		d->next = __atomic_load_n(&src->next, __ATOMIC_RELAXED);
 	} else {
-		const volatile unsigned char *s = (const void *)src;
+		const unsigned char *s = (const void *)src;
 		unsigned char *t = (unsigned char *)d;
 		size_t i;
 
 		for (i = 0; i < sizeof(*d); i++)
-			t[i] = s[i];
+			t[i] = __atomic_load_n(&s[i], __ATOMIC_RELAXED);
 	}
 }
 
