@@ -142,12 +142,30 @@ static void guest_oneshot(void)
 	GUEST_DONE();
 }
 
-/* A 200 us periodic timer fires 5 times; stopped by a 0 count. */
+/*
+ * The periodic timer's handler masks the LVT at the fifth interrupt: a
+ * guest whose handler takes longer than the period (two APIC exits each,
+ * in Bochs on top of kvm_intel: over 200 us) would otherwise take the next
+ * interrupt at every IRET and never get back to its loop, as on hardware.
+ */
+static void periodic_handler(struct ex_regs *regs)
+{
+	irq_count++;
+	if (irq_count >= 5)
+		apic_write(APIC_LVTT, LVT_MASKED | LVT_PERIODIC | TIMER_VECTOR);
+	apic_write(APIC_EOI, 0);
+}
+
+/*
+ * A 200 us periodic timer fires 5 times (one initial-count write); masked
+ * by its handler, then stopped by a 0 count.
+ */
 static void guest_periodic(void)
 {
 	int i;
 
 	guest_apic_enable();
+	guest_set_handler(TIMER_VECTOR, periodic_handler);
 	apic_write(APIC_LVTT, LVT_PERIODIC | TIMER_VECTOR);
 	apic_write(APIC_TMICT, 200000);
 	for (i = 0; i < 10000 && irq_count < 5; i++)
