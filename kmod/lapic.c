@@ -222,6 +222,11 @@ static void lapic_take_nmis(struct vhm_vcpu *vcpu)
 	raw_spin_unlock(&apic->lock);
 }
 
+bool vhm_lapic_nmi_held(struct vhm_vcpu *vcpu)
+{
+	return vcpu->lapic && READ_ONCE(vcpu->lapic->nmi_count);
+}
+
 void vhm_lapic_pending(struct vhm_vcpu *vcpu)
 {
 	struct vhm_event_queue *q = &vcpu->events;

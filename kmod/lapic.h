@@ -65,6 +65,11 @@ int vhm_lapic_halt(struct vhm_vcpu *vcpu);
  * acknowledges an interrupt only as it delivers it).
  */
 void vhm_lapic_pending(struct vhm_vcpu *vcpu);
+/*
+ * An NMI the APIC latched beyond the one in the event queue: after the
+ * queue's NMI is injected, the next waits for the NMI window.
+ */
+bool vhm_lapic_nmi_held(struct vhm_vcpu *vcpu);
 
 /*
  * Before each entry (run.c): a vCPU waiting for SIPI sleeps until one

@@ -17,6 +17,7 @@
 #include <asm/traps.h>
 
 #include "compat.h"
+#include "lapic.h"
 #include "vhm.h"
 #include "vmx.h"
 
@@ -111,15 +112,20 @@ static u32 vmx_fix_shadow(u32 intr, u64 rflags)
  * The window a held event waits for. An NMI held only by an STI shadow
  * waits for the interrupt window (IF is set under an STI shadow, and that
  * window opens when the shadow ends), as CPUs differ in whether an STI
- * shadow holds an NMI window.
+ * shadow holds an NMI window. An NMI the APIC still holds after the
+ * queue's was injected waits for the NMI window too: the injected NMI
+ * blocks NMIs until its handler's IRET, and the exit then lets the next
+ * entry inject it (as KVM's enable_nmi_window after an injection; without
+ * it the second of two latched NMIs waited for any later exit).
  */
-static u32 vmx_windows(const struct vhm_event_queue *q, u32 intr)
+static u32 vmx_windows(struct vhm_vcpu *vcpu, u32 intr)
 {
+	const struct vhm_event_queue *q = &vcpu->events;
 	u32 proc = 0;
 
 	if (q->flags & VHM_EVENT_INTERRUPT)
 		proc |= CPU_BASED_INTR_WINDOW_EXITING;
-	if (!(q->flags & VHM_EVENT_NMI_PENDING))
+	if (!(q->flags & VHM_EVENT_NMI_PENDING) && !vhm_lapic_nmi_held(vcpu))
 		return proc;
 	if ((intr & GUEST_INTR_STATE_STI) && !(intr & GUEST_INTR_STATE_NMI))
 		return proc | CPU_BASED_INTR_WINDOW_EXITING;
@@ -142,7 +148,7 @@ void vmx_inject_events(struct vhm_vcpu *vcpu)
 	vmx->ev.injected = 0;
 	if (q->flags)
 		vmx_inject_one(vmx, fixed, rflags);
-	proc = (vmx->proc & ~VMX_WINDOWS) | vmx_windows(q, fixed);
+	proc = (vmx->proc & ~VMX_WINDOWS) | vmx_windows(vcpu, fixed);
 	if (proc != vmx->proc) {
 		vmcs_write(CPU_BASED_VM_EXEC_CONTROL, proc);
 		vmx->proc = proc;
