@@ -3,8 +3,8 @@
 #   make              module (against KDIR), vhmctl and the selftests
 #   make check        the whole suite in the emulated AMD test hosts
 #   make check-intel  the suite in the Intel test host (Bochs: slow), with
-#                     kvm_test, the fuzzer slice and the hostile corpus,
-#                     which make check leaves out on Intel 6.1 (CI's time)
+#                     kvm_test, hotplug_test and the hostile corpus, which
+#                     make check leaves out on Intel 6.1 (CI's time)
 #   make check-debug  the suite in the AMD test host on a debug kernel
 #                     (KASAN, KMEMLEAK, lockdep, UBSAN) built from Debian's
 #                     linux-source-6.1 on first use; not in make check
