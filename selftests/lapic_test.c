@@ -487,6 +487,13 @@ static void divide_sample(uint32_t *c0, uint32_t *c1, uint64_t *t0,
  * the two reads that the TSC and the APIC's clock count differently; a
  * divide vhm gets wrong is wrong in every pair.
  */
+/* 100 * (rate at divide 1) / (rate at divide d); guest and host. */
+static uint64_t divide_pct(uint64_t dec1, uint64_t span1, uint64_t dec,
+			   uint64_t span)
+{
+	return 100 * dec1 * span / (dec * span1);
+}
+
 static bool divide_ratio_ok(uint64_t dec1, uint64_t span1, uint64_t dec,
 			    uint64_t span, uint64_t d)
 {
@@ -494,7 +501,7 @@ static bool divide_ratio_ok(uint64_t dec1, uint64_t span1, uint64_t dec,
 
 	if (!dec || !span1)
 		return false;
-	pct = 100 * dec1 * span / (dec * span1);
+	pct = divide_pct(dec1, span1, dec, span);
 	return pct >= DIV_PCT_LO * d && pct <= DIV_PCT_HI * d;
 }
 
@@ -1033,8 +1040,7 @@ TEST_F(lapic_test, timer_divide_configurations)
 					 (unsigned long long)d);
 		ASSERT_NE(0, dec1);
 		ASSERT_NE(0, span1);
-		/* 100 * (rate at divide 1) / (rate at divide d). */
-		pct = 100 * dec1 * span / (dec * span1);
+		pct = divide_pct(dec1, span1, dec, span);
 		TH_LOG("divide by %3llu: %llu counts in %llu TSC cycles, %llu.%02llux slower than by 1 (%llu in %llu; try %llu)",
 		       (unsigned long long)d, (unsigned long long)dec,
 		       (unsigned long long)span, (unsigned long long)pct / 100,
